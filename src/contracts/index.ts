@@ -1,0 +1,3 @@
+export * from './envelope.ts';
+export * from './reply.ts';
+export * from './subjects.ts';

@@ -1,0 +1,39 @@
+/**
+ * Every error code Esper can produce, with whether it is retryable by default
+ * and a one-line meaning. This table is the single source: `docs/errors.md`
+ * is kept in sync with it by a test. Codes are stable: never rename or reuse one.
+ */
+export const ERROR_CODES = {
+  // --- wire / input ---------------------------------------------------------
+  ESPER_INVALID_JSON: { retryable: false, summary: 'The payload is not valid JSON (or not UTF-8 text).' },
+  ESPER_SCHEMA_VIOLATION: { retryable: false, summary: 'The payload is JSON but does not match the message schema; details list every issue.' },
+  ESPER_UNKNOWN_VERB: { retryable: false, summary: 'The subject names a verb or route that does not exist.' },
+  ESPER_PAYLOAD_TOO_LARGE: { retryable: false, summary: 'The payload exceeds the size limit (1 MiB for control requests).' },
+  ESPER_NOT_FOUND: { retryable: false, summary: 'The addressed run, seed, node or object does not exist.' },
+  // --- bus ------------------------------------------------------------------
+  ESPER_NO_RESPONDERS: { retryable: true, summary: 'Nobody is subscribed to the request subject; failed at once, without waiting for the timeout.' },
+  ESPER_TIMEOUT: { retryable: true, summary: 'A request or query got no reply within its timeout.' },
+  ESPER_BUS_CLOSED: { retryable: false, summary: 'The bus connection is closed or draining.' },
+  ESPER_BUS_UNAVAILABLE: { retryable: true, summary: 'The message server cannot be reached.' },
+  ESPER_DEAD_LETTER: { retryable: false, summary: 'A durable message was delivered the maximum number of times without an ack and moved to the dead-letter subject.' },
+  ESPER_STREAM_ERROR: { retryable: true, summary: 'A durable stream, consumer or key-value operation failed.' },
+  ESPER_REMOTE_ERROR: { retryable: false, summary: 'A reply carried an error whose code this node does not know.' },
+  // --- actors and supervision -----------------------------------------------
+  ESPER_ACTOR_CRASHED: { retryable: true, summary: 'The actor crashed while handling the message (the crash had no code of its own).' },
+  ESPER_ACTOR_STOPPED: { retryable: false, summary: 'The actor is stopped; the message was counted as a dead letter.' },
+  ESPER_RESTART_INTENSITY: { retryable: false, summary: 'A supervisor saw more than N restarts within T ms and gave up, escalating to its parent.' },
+  ESPER_SHUTDOWN_TIMEOUT: { retryable: false, summary: 'A child did not stop within its shutdown timeout and was killed.' },
+  ESPER_START_FAILED: { retryable: true, summary: 'A child failed to start (its initial state threw).' },
+  ESPER_BREAKER_OPEN: { retryable: true, summary: 'The circuit breaker is open; the call was not attempted.' },
+  // --- configuration / internal ---------------------------------------------
+  ESPER_CONFIG_INVALID: { retryable: false, summary: 'The configuration is invalid; details list every problem.' },
+  ESPER_INTERNAL: { retryable: false, summary: 'An unexpected internal error (a bug); the message says where.' },
+} as const satisfies Record<string, { retryable: boolean; summary: string }>;
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** True when `code` is one of Esper's error codes. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
