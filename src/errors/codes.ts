@@ -8,8 +8,10 @@ export const ERROR_CODES = {
   ESPER_INVALID_JSON: { retryable: false, summary: 'The payload is not valid JSON (or not UTF-8 text).' },
   ESPER_SCHEMA_VIOLATION: { retryable: false, summary: 'The payload is JSON but does not match the message schema; details list every issue.' },
   ESPER_UNKNOWN_VERB: { retryable: false, summary: 'The subject names a verb or route that does not exist.' },
+  ESPER_UNKNOWN_TYPE: { retryable: false, summary: 'The envelope names a message type (or a version of it) that no schema is registered for.' },
   ESPER_PAYLOAD_TOO_LARGE: { retryable: false, summary: 'The payload exceeds the size limit (1 MiB for control requests).' },
   ESPER_NOT_FOUND: { retryable: false, summary: 'The addressed run, seed, node or object does not exist.' },
+  ESPER_UNAVAILABLE: { retryable: true, summary: 'No node can serve this now: no live node has the needed role, or this version does not provide it yet.' },
   // --- bus ------------------------------------------------------------------
   ESPER_NO_RESPONDERS: { retryable: true, summary: 'Nobody is subscribed to the request subject; failed at once, without waiting for the timeout.' },
   ESPER_TIMEOUT: { retryable: true, summary: 'A request or query got no reply within its timeout.' },

@@ -5,7 +5,7 @@ export interface WireError {
   code: string;
   message: string;
   retryable: boolean;
-  details?: Record<string, unknown>;
+  details?: Record<string, unknown> | undefined;
 }
 
 /** Options shared by every Esper error. */

@@ -13,7 +13,7 @@ type CodesOf<P extends string> = Extract<ErrorCode, `ESPER_${P}`>;
 export class InputError extends EsperError {
   override readonly name = 'InputError';
   constructor(
-    code: CodesOf<'INVALID_JSON' | 'SCHEMA_VIOLATION' | 'UNKNOWN_VERB' | 'PAYLOAD_TOO_LARGE' | 'NOT_FOUND'>,
+    code: CodesOf<'INVALID_JSON' | 'SCHEMA_VIOLATION' | 'UNKNOWN_VERB' | 'UNKNOWN_TYPE' | 'PAYLOAD_TOO_LARGE' | 'NOT_FOUND' | 'UNAVAILABLE'>,
     message: string,
     options?: EsperErrorOptions,
   ) {

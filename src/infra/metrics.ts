@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
 
 /**
  * A thin owner of a prom-client registry that hands out metrics by name, so
@@ -6,10 +6,17 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
  * without tripping prom-client's duplicate-registration error.
  */
 export class Metrics {
-  readonly registry: Registry;
+  /** Exposes OpenMetrics text (`application/openmetrics-text`). */
+  readonly registry: Registry<OpenMetricsContentType>;
   readonly #byName = new Map<string, Counter | Gauge | Histogram>();
 
-  constructor(registry: Registry = new Registry()) {
+  constructor(registry?: Registry<OpenMetricsContentType>) {
+    if (registry === undefined) {
+      // The typings lack the content-type constructor argument; set it after.
+      const created = new Registry() as unknown as Registry<OpenMetricsContentType>;
+      created.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+      registry = created;
+    }
     this.registry = registry;
   }
 

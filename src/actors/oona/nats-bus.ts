@@ -1,0 +1,241 @@
+/**
+ * Oona over NATS (nats.js 2.29): core pub/sub, queue groups and
+ * request/reply, with durable streams (nats-streams.ts) and KV buckets
+ * (nats-kv.ts) over JetStream. The wrapper is kept thin on the hot paths —
+ * bytes pass through untouched, headers are converted only when present and
+ * inbound headers only when read — so Oona costs little over raw nats.js
+ * (see bench/oona.bench.ts).
+ */
+import { connect, Events, type ConnectionOptions, type Msg, type NatsConnection, type Subscription as NatsSubscription } from 'nats';
+import { subjects as subjectBuilders } from '../../contracts/subjects.ts';
+import type {
+  Bus,
+  Consumer,
+  ConsumerConfig,
+  DurableHandler,
+  DurablePublishOptions,
+  Headers,
+  InboundMessage,
+  KvOptions,
+  KvStore,
+  MessageHandler,
+  Payload,
+  PublishAck,
+  PublishOptions,
+  RequestOptions,
+  StreamConfig,
+  SubscribeOptions,
+  Subscription,
+} from './bus.ts';
+import { BaseInboundMessage, BusInstruments, encodePayload, InflightTracker, type BusInstrumentOptions } from './message.ts';
+import { mapNatsError } from './nats-errors.ts';
+import { fromNatsHeaders, toNatsHeaders } from './nats-headers.ts';
+import { openNatsKv } from './nats-kv.ts';
+import { NatsStreams } from './nats-streams.ts';
+
+/** Options of the NATS bus, besides the nats.js connection options. */
+export interface NatsBusOptions extends BusInstrumentOptions {
+  /** Prefix of the default dead-letter subjects. @default 'esper' */
+  subjectPrefix?: string;
+}
+
+class NatsInboundMessage extends BaseInboundMessage {
+  readonly #msg: Msg;
+  readonly #bus: NatsBus;
+  #headers: Headers | undefined;
+
+  constructor(msg: Msg, bus: NatsBus) {
+    super();
+    this.#msg = msg;
+    this.#bus = bus;
+  }
+
+  get subject(): string {
+    return this.#msg.subject;
+  }
+
+  get data(): Uint8Array {
+    return this.#msg.data;
+  }
+
+  get reply(): string | undefined {
+    const reply = this.#msg.reply;
+    return reply === undefined || reply === '' ? undefined : reply;
+  }
+
+  get headers(): Headers {
+    // Lazily: most handlers never look at headers.
+    this.#headers ??= fromNatsHeaders(this.#msg.headers);
+    return this.#headers;
+  }
+
+  respond(payload: Payload, options?: { headers?: Headers }): boolean {
+    if (this.reply === undefined) return false;
+    this.#bus.publish(this.reply, payload, options);
+    return true;
+  }
+}
+
+/** Oona over a NATS connection. */
+export class NatsBus implements Bus {
+  readonly kind = 'nats' as const;
+  /** The underlying connection (for NATS-only features such as micro services). */
+  readonly connection: NatsConnection;
+  readonly #instruments: BusInstruments;
+  readonly #streams: NatsStreams;
+  readonly #subs = new Set<{ sub: NatsSubscription; tracker: InflightTracker }>();
+  #draining = false;
+
+  private constructor(connection: NatsConnection, options: NatsBusOptions) {
+    this.connection = connection;
+    this.#instruments = new BusInstruments('nats', options);
+    const builders = subjectBuilders(options.subjectPrefix);
+    this.#streams = new NatsStreams(connection, this.#instruments, (stream) => builders.deadLetter(stream));
+    void this.#watchStatus();
+  }
+
+  /**
+   * Connects to NATS. `connection` goes to nats.js unchanged (servers,
+   * authentication, TLS, reconnection); failure to connect is
+   * ESPER_BUS_UNAVAILABLE.
+   */
+  static async connect(connection: ConnectionOptions = {}, options: NatsBusOptions = {}): Promise<NatsBus> {
+    try {
+      return new NatsBus(await connect(connection), options);
+    } catch (error) {
+      throw mapNatsError(error, { what: `connect to ${String(connection.servers ?? 'nats://127.0.0.1:4222')}`, fallback: 'ESPER_BUS_UNAVAILABLE' });
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.connection.isClosed();
+  }
+
+  publish(subject: string, payload: Payload, options?: PublishOptions): void {
+    const data = payload instanceof Uint8Array ? payload : encodePayload(payload);
+    try {
+      if (options?.headers === undefined) this.connection.publish(subject, data);
+      else this.connection.publish(subject, data, { headers: toNatsHeaders(options.headers) });
+    } catch (error) {
+      throw mapNatsError(error, { what: `publish to ${subject}`, fallback: 'ESPER_BUS_UNAVAILABLE' });
+    }
+    this.#instruments.countOut();
+  }
+
+  subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): Subscription {
+    const tracker = new InflightTracker();
+    let sub: NatsSubscription;
+    try {
+      sub = this.connection.subscribe(subject, {
+        ...(options?.queue === undefined ? {} : { queue: options.queue }),
+        callback: (error, msg) => {
+          if (error !== null) {
+            // Permission violations and the like end the subscription on the server side.
+            this.#instruments.logger.error({ subject, err: error }, 'subscription error');
+            return;
+          }
+          this.#instruments.dispatch(handler, new NatsInboundMessage(msg, this), tracker);
+        },
+      });
+    } catch (error) {
+      throw mapNatsError(error, { what: `subscribe to ${subject}`, fallback: 'ESPER_BUS_UNAVAILABLE' });
+    }
+    const entry = { sub, tracker };
+    this.#subs.add(entry);
+    const closed = sub.closed
+      .catch(() => undefined)
+      .then(() => tracker.idle())
+      .finally(() => this.#subs.delete(entry));
+    return {
+      subject,
+      unsubscribe: (): void => {
+        if (!sub.isClosed()) sub.unsubscribe();
+      },
+      closed,
+    };
+  }
+
+  async request(subject: string, payload: Payload, options: RequestOptions = {}): Promise<InboundMessage> {
+    const timeout = options.timeoutMs ?? 5000;
+    const data = payload instanceof Uint8Array ? payload : encodePayload(payload);
+    try {
+      this.#instruments.countOut();
+      const reply = await this.connection.request(
+        subject,
+        data,
+        options.headers === undefined ? { timeout } : { timeout, headers: toNatsHeaders(options.headers) },
+      );
+      this.#instruments.countIn();
+      return new NatsInboundMessage(reply, this);
+    } catch (error) {
+      throw mapNatsError(error, { what: `request to ${subject}`, fallback: 'ESPER_BUS_UNAVAILABLE', details: { subject, timeoutMs: timeout } });
+    }
+  }
+
+  ensureStream(config: StreamConfig): Promise<void> {
+    return this.#streams.ensure(config);
+  }
+
+  deleteStream(name: string): Promise<void> {
+    return this.#streams.delete(name);
+  }
+
+  publishDurable(subject: string, payload: Payload, options?: DurablePublishOptions): Promise<PublishAck> {
+    this.#instruments.countOut();
+    return this.#streams.publish(subject, payload instanceof Uint8Array ? payload : encodePayload(payload), options);
+  }
+
+  consume(config: ConsumerConfig, handler: DurableHandler): Promise<Consumer> {
+    return this.#streams.consume(config, handler);
+  }
+
+  async kv(bucket: string, options: KvOptions = {}): Promise<KvStore> {
+    return openNatsKv(this.connection, bucket, options, this.#instruments);
+  }
+
+  async flush(): Promise<void> {
+    try {
+      await this.connection.flush();
+    } catch (error) {
+      throw mapNatsError(error, { what: 'flush', fallback: 'ESPER_BUS_UNAVAILABLE' });
+    }
+  }
+
+  /**
+   * Graceful stop: consumers stop pulling, subscriptions stop receiving and
+   * finish what they hold (async handlers included, so their replies still
+   * leave), then the connection drains and closes.
+   */
+  async drain(): Promise<void> {
+    if (this.isClosed || this.#draining) return;
+    this.#draining = true;
+    await this.#streams.stopAll();
+    const subs = [...this.#subs];
+    await Promise.all(subs.filter(({ sub }) => !sub.isClosed()).map(({ sub }) => sub.drain().catch(() => undefined)));
+    await Promise.all(subs.map(({ tracker }) => tracker.idle()));
+    try {
+      await this.connection.drain();
+    } catch (error) {
+      if (!this.isClosed) throw mapNatsError(error, { what: 'drain', fallback: 'ESPER_BUS_UNAVAILABLE' });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    await this.#streams.stopAll(250);
+    await this.connection.close();
+  }
+
+  /** Logs connection events; nats.js reconnects by itself. */
+  async #watchStatus(): Promise<void> {
+    const { logger } = this.#instruments;
+    try {
+      for await (const status of this.connection.status()) {
+        const level = status.type === Events.Disconnect || status.type === Events.Error ? 'warn' : 'debug';
+        logger[level]({ status: status.type, data: status.data }, 'nats connection status');
+      }
+    } catch (error) {
+      logger.debug({ err: error }, 'nats status stream ended');
+    }
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * KV buckets over JetStream (`js.views.kv`). The TTL is the bucket's max age,
+ * so an entry expires `ttlMs` after its last put (servers before 2.11 have no
+ * per-message TTL). Deleted keys read as null, as on the memory bus.
+ */
+import { KvWatchInclude, type KV, type KvEntry as NatsKvEntry, type NatsConnection } from 'nats';
+import type { KvEntry, KvOptions, KvStore, KvWatcher, Payload } from './bus.ts';
+import { decodeJson, encodePayload, type BusInstruments } from './message.ts';
+import { mapNatsError } from './nats-errors.ts';
+
+function toEntry(e: NatsKvEntry): KvEntry {
+  return {
+    key: e.key,
+    value: e.value,
+    revision: e.revision,
+    operation: e.operation,
+    json(): unknown {
+      const decoded = decodeJson(e.value);
+      return decoded.ok ? decoded.value : undefined;
+    },
+  };
+}
+
+/** Opens (creating when missing) a bucket. */
+export async function openNatsKv(nc: NatsConnection, bucket: string, options: KvOptions, instruments: BusInstruments): Promise<KvStore> {
+  try {
+    const kv = await nc.jetstream().views.kv(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1 });
+    return new NatsKvStore(bucket, kv, instruments);
+  } catch (error) {
+    throw mapNatsError(error, { what: `open bucket ${bucket}`, fallback: 'ESPER_STREAM_ERROR', details: { bucket } });
+  }
+}
+
+class NatsKvStore implements KvStore {
+  readonly bucket: string;
+  readonly #kv: KV;
+  readonly #instruments: BusInstruments;
+  readonly #watchers = new Set<KvWatcher>();
+
+  constructor(bucket: string, kv: KV, instruments: BusInstruments) {
+    this.bucket = bucket;
+    this.#kv = kv;
+    this.#instruments = instruments;
+  }
+
+  #fail(what: string, error: unknown): Error {
+    return mapNatsError(error, { what: `${what} in bucket ${this.bucket}`, fallback: 'ESPER_STREAM_ERROR', details: { bucket: this.bucket } });
+  }
+
+  async put(key: string, value: Payload): Promise<number> {
+    try {
+      return await this.#kv.put(key, encodePayload(value));
+    } catch (error) {
+      throw this.#fail(`put ${key}`, error);
+    }
+  }
+
+  async get(key: string): Promise<KvEntry | null> {
+    try {
+      const entry = await this.#kv.get(key);
+      return entry === null || entry.operation !== 'PUT' ? null : toEntry(entry);
+    } catch (error) {
+      throw this.#fail(`get ${key}`, error);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.#kv.delete(key);
+    } catch (error) {
+      throw this.#fail(`delete ${key}`, error);
+    }
+  }
+
+  async keys(): Promise<string[]> {
+    try {
+      const keys: string[] = [];
+      for await (const key of await this.#kv.keys()) keys.push(key);
+      return keys;
+    } catch (error) {
+      throw this.#fail('keys', error);
+    }
+  }
+
+  async watch(onEntry: (entry: KvEntry) => void, options: { key?: string; includeCurrent?: boolean } = {}): Promise<KvWatcher> {
+    let iterator;
+    try {
+      iterator = await this.#kv.watch({
+        ...(options.key === undefined ? {} : { key: options.key }),
+        include: options.includeCurrent === true ? KvWatchInclude.LastValue : KvWatchInclude.UpdatesOnly,
+      });
+    } catch (error) {
+      throw this.#fail('watch', error);
+    }
+    let stopped = false;
+    void (async (): Promise<void> => {
+      try {
+        for await (const entry of iterator) {
+          if (stopped) break;
+          try {
+            onEntry(toEntry(entry));
+          } catch (error) {
+            this.#instruments.handlerFailed(`kv.${entry.key}`, error);
+          }
+        }
+      } catch (error) {
+        if (!stopped) this.#instruments.logger.warn({ err: error, bucket: this.bucket }, 'kv watch ended');
+      }
+    })();
+    const watcher: KvWatcher = {
+      stop: (): void => {
+        if (stopped) return;
+        stopped = true;
+        this.#watchers.delete(watcher);
+        iterator.stop();
+      },
+    };
+    this.#watchers.add(watcher);
+    return watcher;
+  }
+
+  async destroy(): Promise<void> {
+    for (const watcher of [...this.#watchers]) watcher.stop();
+    try {
+      await this.#kv.destroy();
+    } catch (error) {
+      throw this.#fail('destroy', error);
+    }
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * One node = one process running one actor system (DESIGN §3). The node
+ * connects the bus (NATS, or in-process when embedded), starts Weatherlight
+ * (the root supervisor) with the subsystem actors its roles ask for, joins the
+ * membership bucket, serves the control plane and the metrics endpoint, and
+ * drains in a bounded time.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { NatsConnection } from 'nats';
+import type { Bus } from '../actors/oona/bus.ts';
+import { MemoryBus, NatsBus } from '../actors/oona/index.ts';
+import { expandRoles, type NodeConfig, type NodeRole } from '../config/schema.ts';
+import type { DrainReply, NodeStatus, ShutdownReply } from '../contracts/control.ts';
+import type { Logger } from '../infra/logger.ts';
+import { Metrics } from '../infra/metrics.ts';
+import { ControlRouter } from './control-router.ts';
+import { clusterRoutes, nodeRoutes, type ControlNodeHandle } from './control-routes.ts';
+import { startControlPlane, type ControlPlane } from './control-plane.ts';
+import { LoadMonitor } from './load-monitor.ts';
+import { Membership, type MemberRecord, type MemberView } from './membership.ts';
+import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
+import { toNatsConnectionOptions } from './nats-options.ts';
+import { ESPER_VERSION } from './version.ts';
+import { startWeatherlight, type Weatherlight } from './weatherlight.ts';
+
+export type NodeState = Exclude<NodeStatus['status'], 'down'> | 'stopped';
+
+export interface EsperNodeOptions {
+  config: Readonly<NodeConfig>;
+  logger: Logger;
+  /** Called once the node has stopped (after a `shutdown` verb, a signal, or a supervisor giving up). */
+  onStopped?: (exitCode: number) => void;
+}
+
+export class EsperNode {
+  readonly name: string;
+  readonly incarnationId = randomUUID();
+  readonly roles: NodeRole[];
+  readonly startedAt = new Date();
+  readonly metrics = new Metrics();
+  readonly #options: EsperNodeOptions;
+  readonly #logger: Logger;
+  readonly #load = new LoadMonitor();
+  #state: NodeState = 'starting';
+  #bus: Bus | undefined;
+  #membership: Membership | undefined;
+  #control: ControlPlane | undefined;
+  #metricsServer: MetricsServer | undefined;
+  #weatherlight: Weatherlight | undefined;
+  #lagTimer: NodeJS.Timeout | undefined;
+  #stopping: Promise<number> | undefined;
+
+  constructor(options: EsperNodeOptions) {
+    this.#options = options;
+    this.name = options.config.node.name ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
+    this.roles = expandRoles(options.config.node.roles);
+    this.#logger = options.logger.child({ node: this.name });
+  }
+
+  get state(): NodeState {
+    return this.#state;
+  }
+
+  /** The port of the metrics endpoint, when one is served. */
+  get metricsPort(): number | undefined {
+    return this.#metricsServer?.port;
+  }
+
+  get bus(): Bus {
+    if (this.#bus === undefined) throw new Error('node not started');
+    return this.#bus;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.#options;
+    let connection: NatsConnection | undefined;
+    if (config.nats === undefined) {
+      this.#bus = new MemoryBus({ logger: this.#logger, metrics: this.metrics, subjectPrefix: config.subjectPrefix });
+    } else {
+      const bus = await NatsBus.connect(toNatsConnectionOptions(config.nats), {
+        logger: this.#logger,
+        metrics: this.metrics,
+        subjectPrefix: config.subjectPrefix,
+      });
+      connection = bus.connection;
+      this.#bus = bus;
+    }
+    this.#startLagGauge();
+    this.#weatherlight = await startWeatherlight({
+      roles: this.roles,
+      bus: this.#bus,
+      logger: this.#logger,
+      metrics: this.metrics,
+      subjectPrefix: config.subjectPrefix,
+      onGiveUp: (error) => {
+        this.#logger.fatal({ err: error }, 'root supervisor gave up; stopping the node');
+        void this.stop('supervisor gave up', 1);
+      },
+    });
+    this.#membership = new Membership({
+      bus: this.#bus,
+      bucket: config.membership.bucket,
+      heartbeatMs: config.membership.heartbeatMs,
+      forgetAfterMs: config.membership.forgetAfterMs,
+      logger: this.#logger,
+      snapshot: () => this.#record(),
+    });
+    await this.#membership.join();
+    const handle = this.#controlHandle();
+    const observe = this.#controlObserver();
+    const routerOptions = { prefix: config.subjectPrefix, maxPayloadBytes: config.control.maxPayloadBytes, observe };
+    this.#control = await startControlPlane({
+      bus: this.#bus,
+      connection,
+      prefix: config.subjectPrefix,
+      nodeId: this.name,
+      version: ESPER_VERSION,
+      metadata: { incarnation: this.incarnationId, roles: this.roles.join(',') },
+      nodeRouter: new ControlRouter(routerOptions).add(...nodeRoutes(handle)),
+      clusterRouter: new ControlRouter(routerOptions).add(...clusterRoutes(handle)),
+      isLiveNode: async (name) => (await this.#membership?.list())?.some((m) => m.name === name && m.status !== 'down') ?? false,
+      logger: this.#logger,
+    });
+    if (config.metrics.port !== undefined) {
+      this.#metricsServer = await startMetricsServer({ metrics: this.metrics, port: config.metrics.port, host: config.metrics.host, logger: this.#logger });
+    }
+    this.#state = 'ready';
+    await this.#membership.refresh();
+    this.#logger.info(
+      {
+        incarnationId: this.incarnationId,
+        roles: this.roles,
+        bus: this.#bus.kind,
+        subjectPrefix: config.subjectPrefix,
+        metricsPort: this.#metricsServer?.port,
+        version: ESPER_VERSION,
+      },
+      'node ready',
+    );
+  }
+
+  /** The node's status, as `…node.<id>.status` returns it. */
+  status(): NodeStatus {
+    const load = this.#load.last;
+    return {
+      nodeId: this.name,
+      name: this.name,
+      incarnationId: this.incarnationId,
+      roles: this.roles,
+      version: ESPER_VERSION,
+      startedAt: this.startedAt.toISOString(),
+      uptimeMs: Date.now() - this.startedAt.getTime(),
+      load: { eventLoopLagMs: load.eventLoopLagP99Ms, cpuCores: load.cpu, rssBytes: load.rssBytes, heapUsedBytes: load.heapUsedBytes },
+      runs: [],
+      status: this.#state === 'stopped' ? 'stopping' : this.#state,
+      heartbeatMs: this.#options.config.membership.heartbeatMs,
+      ...(this.#bus === undefined ? {} : { bus: this.#bus.kind }),
+      actors: this.#weatherlight?.describe() ?? [],
+    };
+  }
+
+  /**
+   * Stops taking new work and waits for in-flight work (bounded by
+   * `timeoutMs`). The node stays up and keeps answering control requests.
+   */
+  async drain(timeoutMs: number = this.#options.config.shutdown.drainTimeoutMs, reason = 'requested'): Promise<void> {
+    if (this.#state !== 'ready') return;
+    this.#state = 'draining';
+    this.#logger.info({ reason, timeoutMs }, 'draining');
+    await this.#membership?.refresh();
+    await withTimeout(this.#weatherlight?.drain() ?? Promise.resolve(), timeoutMs, () =>
+      this.#logger.warn({ timeoutMs }, 'drain budget spent; in-flight work will be handed back'),
+    );
+  }
+
+  /**
+   * Drains, stops the actors in reverse start order, flushes and leaves the
+   * cluster. Resolves with the exit code (0 for a clean stop). Idempotent.
+   */
+  stop(reason: string, exitCode = 0, timeoutMs: number = this.#options.config.shutdown.drainTimeoutMs): Promise<number> {
+    this.#stopping ??= this.#doStop(reason, exitCode, timeoutMs);
+    return this.#stopping;
+  }
+
+  async #doStop(reason: string, exitCode: number, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    const left = (): number => Math.max(0, deadline - Date.now());
+    let code = exitCode;
+    try {
+      await this.drain(left(), reason);
+      this.#state = 'stopping';
+      await this.#membership?.refresh();
+      await this.#control?.stop();
+      const stoppedInTime = await withTimeout(this.#weatherlight?.stop() ?? Promise.resolve(), left(), () => undefined);
+      if (!stoppedInTime) this.#logger.warn('actors did not stop within the drain budget');
+      await this.#membership?.leave();
+      await this.#metricsServer?.close();
+      if (this.#lagTimer !== undefined) clearInterval(this.#lagTimer);
+      this.#load.stop();
+      await withTimeout(this.#bus?.drain() ?? Promise.resolve(), Math.max(500, left()), () => undefined);
+    } catch (error) {
+      this.#logger.error({ err: error }, 'error while stopping');
+      code = 1;
+    }
+    this.#state = 'stopped';
+    this.#logger.info({ reason, exitCode: code }, 'node stopped');
+    this.#options.onStopped?.(code);
+    return code;
+  }
+
+  #record(): MemberRecord {
+    this.#load.sample();
+    const { actors: _actors, ...status } = this.status();
+    return { ...status, lastHeartbeatAt: new Date().toISOString(), heartbeatMs: this.#options.config.membership.heartbeatMs };
+  }
+
+  #controlHandle(): ControlNodeHandle {
+    return {
+      nodeId: this.name,
+      status: () => this.status(),
+      listMembers: async (): Promise<MemberView[]> => (await this.#membership?.list()) ?? [],
+      drain: (timeoutMs): DrainReply => {
+        void this.drain(timeoutMs, 'control request');
+        return { nodeId: this.name, status: 'draining', runs: [] };
+      },
+      shutdown: (timeoutMs, reason): ShutdownReply => {
+        // Reply first, then stop: the reply must leave before the connection drains.
+        setImmediate(() => void this.stop(reason ?? 'control request', 0, timeoutMs));
+        return { nodeId: this.name, status: 'stopping' };
+      },
+    };
+  }
+
+  #controlObserver(): (label: string, seconds: number, ok: boolean) => void {
+    const histogram = this.metrics.histogram(
+      'esper_control_request_duration_seconds',
+      'Time to answer a control request, by route',
+      ['route', 'outcome'],
+      [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    );
+    return (label, seconds, ok) => histogram.observe({ route: label, outcome: ok ? 'ok' : 'error' }, seconds);
+  }
+
+  #startLagGauge(): void {
+    const gauge = this.metrics.gauge('esper_event_loop_lag_seconds', 'Event-loop delay over the last interval', ['quantile']);
+    const update = (): void => {
+      const sample = this.#load.last;
+      gauge.set({ quantile: 'mean' }, sample.eventLoopLagMs / 1000);
+      gauge.set({ quantile: '0.99' }, sample.eventLoopLagP99Ms / 1000);
+    };
+    update();
+    this.#lagTimer = setInterval(update, 1000);
+    this.#lagTimer.unref();
+  }
+}
+
+/** Resolves true when `work` settles in time, false (after calling `onTimeout`) otherwise. */
+async function withTimeout(work: Promise<unknown>, timeoutMs: number, onTimeout: () => void): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([work.then(() => true as const), timedOut]).then((inTime) => {
+      if (!inTime) onTimeout();
+      return inTime;
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}

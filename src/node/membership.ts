@@ -1,0 +1,117 @@
+/**
+ * Cluster membership (DESIGN §3): each node keeps a record in a key-value
+ * bucket, refreshed every heartbeat. A record older than three heartbeat
+ * intervals means the node is down; the bucket's TTL forgets it later. The
+ * key is the node name, so a node restarted under the same name replaces its
+ * old record with a new incarnation — no stale state carries over.
+ */
+import type { Bus, KvStore } from '../actors/oona/bus.ts';
+import { NodeStatusSchema, type NodeStatus } from '../contracts/control.ts';
+import type { Logger } from '../infra/logger.ts';
+
+/**
+ * What a node stores about itself: its NodeStatus with the heartbeat fields
+ * set. The same schema is the reply of `…node.<id>.status` and each element of
+ * `…cluster.nodes`, so what operators read is what nodes wrote.
+ */
+export type MemberRecord = NodeStatus & { lastHeartbeatAt: string; heartbeatMs: number };
+
+/** A listed member: its record with the liveness judged from the heartbeat age. */
+export type MemberView = MemberRecord;
+
+/** Missed heartbeats after which a node is reported down. */
+export const DOWN_AFTER_HEARTBEATS = 3;
+
+/** Pure: the liveness of a record at `now`. */
+export function judgeMember(record: MemberRecord, now: number): MemberView {
+  const age = Math.max(0, now - Date.parse(record.lastHeartbeatAt));
+  const down = age > DOWN_AFTER_HEARTBEATS * record.heartbeatMs;
+  return down ? { ...record, status: 'down' } : record;
+}
+
+export interface MembershipOptions {
+  bus: Bus;
+  bucket: string;
+  heartbeatMs: number;
+  forgetAfterMs: number;
+  logger: Logger;
+  /** Builds the current record on every heartbeat. */
+  snapshot: () => MemberRecord;
+  now?: () => number;
+}
+
+export class Membership {
+  readonly #options: MembershipOptions;
+  #kv: KvStore | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #beating: Promise<void> = Promise.resolve();
+  #failures = 0;
+
+  constructor(options: MembershipOptions) {
+    this.#options = options;
+  }
+
+  /** Opens the bucket, writes the first record, starts heartbeating. */
+  async join(): Promise<void> {
+    this.#kv = await this.#options.bus.kv(this.#options.bucket, { ttlMs: this.#options.forgetAfterMs });
+    await this.#beat();
+    this.#timer = setInterval(() => {
+      this.#beating = this.#beating.then(() => this.#beat());
+    }, this.#options.heartbeatMs);
+  }
+
+  /** Writes a record now (e.g. after a status change) instead of waiting for the next beat. */
+  async refresh(): Promise<void> {
+    this.#beating = this.#beating.then(() => this.#beat());
+    await this.#beating;
+  }
+
+  /** All known members with their judged liveness, sorted by name. */
+  async list(): Promise<MemberView[]> {
+    const kv = this.#requireKv();
+    const now = (this.#options.now ?? Date.now)();
+    const out: MemberView[] = [];
+    for (const key of await kv.keys()) {
+      const entry = await kv.get(key);
+      if (entry === null || entry.operation !== 'PUT') continue;
+      const parsed = NodeStatusSchema.safeParse(entry.json());
+      if (!parsed.success || parsed.data.lastHeartbeatAt === undefined || parsed.data.heartbeatMs === undefined) {
+        this.#options.logger.warn({ key }, 'membership record does not match its schema; ignored');
+        continue;
+      }
+      out.push(judgeMember(parsed.data as MemberRecord, now));
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Stops heartbeating and removes this node's record. */
+  async leave(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#beating;
+    if (this.#kv !== undefined) {
+      await this.#kv.delete(this.#options.snapshot().nodeId).catch((error: unknown) => {
+        this.#options.logger.warn({ err: error }, 'could not remove membership record');
+      });
+    }
+  }
+
+  async #beat(): Promise<void> {
+    const kv = this.#requireKv();
+    const record = this.#options.snapshot();
+    try {
+      await kv.put(record.nodeId, record);
+      if (this.#failures > 0) this.#options.logger.info({ failures: this.#failures }, 'heartbeat restored');
+      this.#failures = 0;
+    } catch (error) {
+      this.#failures++;
+      // A missed beat is not fatal: the bus reconnects and the next beat lands.
+      this.#options.logger.warn({ err: error, failures: this.#failures }, 'heartbeat failed');
+    }
+  }
+
+  #requireKv(): KvStore {
+    if (this.#kv === undefined) throw new Error('membership not joined');
+    return this.#kv;
+  }
+}
