@@ -10,7 +10,7 @@ import type { NodeRole } from '../config/schema.ts';
 import type { EsperError } from '../errors/index.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Metrics } from '../infra/metrics.ts';
-import { startSupervisor, type ActorRef, type Supervisor, type WorkerSpec } from '../supervision/index.ts';
+import { startSupervisor, type Supervisor, type WorkerSpec } from '../supervision/index.ts';
 import { subsystemShell, type SubsystemMessage, type SubsystemStatus } from './subsystem-shell.ts';
 
 /** Subsystems every node runs, whatever its roles. */

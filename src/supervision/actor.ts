@@ -12,62 +12,18 @@
  */
 import type { Logger } from '../infra/logger.ts';
 import type { TerminationReason } from '../contracts/index.ts';
-import { settlesWithin, type Clock } from './clock.ts';
+import { settlesWithin } from './clock.ts';
+import { ActorRefImpl, RUNNING, STARTING, EXITED, SUSPENDING, SUSPENDED, STOPPING, STOPPED, NEW, STATUS_NAMES, type CellPort, type PendingQuery } from './actor-ref.ts';
 import { DeathWatch, registerWatchable } from './death-watch.ts';
-import { actorStopped, crashError, noReply, queryTimeout, shutdownTimeout, startFailed } from './failures.ts';
+import { actorStopped, crashError, noReply, shutdownTimeout, startFailed } from './failures.ts';
 import { nact, type NactActorFn, type NactRef } from './nact.ts';
 import type { ChildNode, ExitListener, Exit, NodeStatus, Runtime } from './runtime.ts';
-import type { ActorContext, ActorRef, Behaviour, ExitReason, Replier, Terminated, WorkerSpec } from './types.ts';
-
-// Numeric states: the hot path compares numbers. Everything ≥ STOPPING is a dead end for new messages.
-const RUNNING = 0;
-const STARTING = 1;
-const EXITED = 2;
-const SUSPENDING = 3;
-const SUSPENDED = 4;
-const STOPPING = 5;
-const STOPPED = 6;
-const NEW = 7;
-const STATUS_NAMES: readonly NodeStatus[] = ['running', 'starting', 'exited', 'suspending', 'suspended', 'stopping', 'stopped', 'new'];
+import type { ActorContext, ActorRef, Behaviour, ExitReason, Terminated, WorkerSpec } from './types.ts';
 
 /** Dead letters logged individually per actor before the log is sampled (every 1000th). */
 const DEAD_LETTER_LOG_FIRST = 10;
 
 let nactNames = 0;
-
-/** A query waiting for its reply. Doubles as the nact `sender` of the message. */
-class PendingQuery implements Replier {
-  settled = false;
-  deferred = false;
-  timer: unknown = undefined;
-
-  constructor(
-    private readonly onResolve: (value: unknown) => void,
-    private readonly onReject: (error: unknown) => void,
-    private readonly cell: { readonly path: string; readonly clock: Clock },
-    private readonly timeoutMs: number,
-  ) {}
-
-  readonly expire = (): void => {
-    if (this.settled) return;
-    this.settled = true;
-    this.onReject(queryTimeout(this.cell.path, this.timeoutMs));
-  };
-
-  resolve(value: unknown): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.cell.clock.clearTimeout(this.timer);
-    this.onResolve(value);
-  }
-
-  reject(error: unknown): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.cell.clock.clearTimeout(this.timer);
-    this.onReject(crashError(error, this.cell.path));
-  }
-}
 
 /** An async handler still running. */
 interface InFlight {
@@ -81,56 +37,15 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
-class ActorRefImpl<M> implements ActorRef<M> {
-  readonly #cell: ActorCell<unknown, M>;
-
-  constructor(cell: ActorCell<unknown, M>) {
-    this.#cell = cell;
-  }
-
-  get id(): string {
-    return this.#cell.id;
-  }
-
-  get path(): string {
-    return this.#cell.path;
-  }
-
-  get alive(): boolean {
-    return this.#cell.code < STOPPING;
-  }
-
-  dispatch(msg: M): void {
-    this.#cell.send(msg, null);
-  }
-
-  query<R = unknown>(msg: M, timeoutMs: number): Promise<R> {
-    const cell = this.#cell;
-    if (cell.code >= STOPPING) {
-      cell.deadLetter(null);
-      return Promise.reject(actorStopped(cell.path));
-    }
-    return new Promise<R>((resolve, reject) => {
-      const pending = new PendingQuery(resolve as (value: unknown) => void, reject, cell, timeoutMs);
-      pending.timer = cell.clock.setTimeout(pending.expire, timeoutMs);
-      cell.send(msg, pending);
-    });
-  }
-
-  toString(): string {
-    return `ActorRef(${this.#cell.path})`;
-  }
-}
-
 /** The worker side of a supervision tree. @internal */
-export class ActorCell<S, M> implements ChildNode {
+export class ActorCell<S, M> implements ChildNode, CellPort<M> {
   readonly kind = 'worker';
   readonly id: string;
   readonly path: string;
   readonly subsystem: string;
   readonly ref: ActorRef<M>;
   readonly clock: Runtime['clock'];
-  /** Numeric status (see the constants above). */
+  /** Numeric status (see `actor-ref.ts`). */
   code = NEW;
   /** Messages handed to nact and not yet handled or dead-lettered. */
   depth = 0;
@@ -156,6 +71,7 @@ export class ActorCell<S, M> implements ChildNode {
   #stopping: Promise<Terminated> | null = null;
   #started = false;
   #deadLetters = 0;
+  #drained: (() => void) | null = null;
 
   constructor(spec: WorkerSpec<S, M>, parentPath: string, runtime: Runtime, onExit: ExitListener) {
     this.id = spec.id;
@@ -332,6 +248,7 @@ export class ActorCell<S, M> implements ChildNode {
       await this.#initialise();
     } catch (error) {
       this.code = SUSPENDED;
+      this.#lastExit = { kind: 'crash', error };
       throw error;
     }
     this.#afterInit();
@@ -351,7 +268,8 @@ export class ActorCell<S, M> implements ChildNode {
     let error: unknown = undefined;
     if (previous === RUNNING || previous === SUSPENDING) {
       if (!(await this.#quiesce())) reason = 'killed';
-    } else if (previous === EXITED && lastExit !== null) {
+    } else if ((previous === EXITED || previous === SUSPENDED) && lastExit !== null) {
+      // It ended by itself (or its restart's init failed) and was never brought back: report that end.
       await this.#termination;
       if (lastExit.kind === 'crash') {
         reason = 'error';
@@ -362,7 +280,10 @@ export class ActorCell<S, M> implements ChildNode {
     }
     this.code = STOPPED;
     if (this.#started) this.#runtime.instruments.actorStopped(this);
-    if (this.depth === 0) this.#releaseNact();
+    // Let nact hand us what is still queued, to dead-letter it (queries rejected) before we report the stop;
+    // stopping the nact actor earlier would lose those messages silently.
+    if (this.depth > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+    this.#releaseNact();
     const terminated: Terminated = {
       type: 'Terminated',
       id: this.id,
@@ -458,13 +379,11 @@ export class ActorCell<S, M> implements ChildNode {
   }
 
   #releaseNact(): void {
+    const drained = this.#drained;
+    this.#drained = null;
+    drained?.();
     if (this.#nactRef === null) return;
     nact.stop(this.#nactRef);
     this.#nactRef = null;
   }
-}
-
-/** Creates a worker node (not started). @internal */
-export function createActorCell<S, M>(spec: WorkerSpec<S, M>, parentPath: string, runtime: Runtime, onExit: ExitListener): ActorCell<S, M> {
-  return new ActorCell(spec, parentPath, runtime, onExit);
 }

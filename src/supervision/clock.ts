@@ -14,10 +14,14 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/** The longest delay Node's timers honour (about 24.8 days), ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** The real clock: `Date.now` and Node's timers. */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  // Node fires delays above 2^31−1 ms after 1 ms; clamp so a huge timeout means "very long", not "now".
+  setTimeout: (fn, ms) => setTimeout(fn, Math.min(ms, MAX_TIMER_MS)),
   clearTimeout: (handle) => {
     clearTimeout(handle as ReturnType<typeof setTimeout>);
   },

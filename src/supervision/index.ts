@@ -16,7 +16,8 @@
  *
  * @module
  */
-export { startSupervisor, Supervisor, type SupervisorOptions, type ChildSummary } from './supervisor.ts';
+export { startSupervisor, type SupervisorOptions } from './root.ts';
+export { Supervisor, type ChildSummary } from './supervisor.ts';
 export { watch } from './death-watch.ts';
 export {
   defaultPolicy,

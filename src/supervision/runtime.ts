@@ -55,3 +55,46 @@ export interface ChildNode {
   resume(): Promise<void>;
   stop(): Promise<Terminated>;
 }
+
+/** What `DelegatingNode` reads from the object it stands for. */
+interface NodeFace {
+  readonly id: string;
+  readonly path: string;
+  readonly incarnation: number;
+  readonly status: NodeStatus;
+}
+
+/** A `ChildNode` that delegates to closures, so the protocol stays off a public class (the `Supervisor`). */
+export class DelegatingNode implements ChildNode {
+  readonly start: () => Promise<void>;
+  readonly suspend: () => Promise<void>;
+  readonly resume: () => Promise<void>;
+  readonly stop: () => Promise<Terminated>;
+
+  constructor(
+    private readonly face: NodeFace,
+    readonly kind: ChildNode['kind'],
+    ops: Pick<ChildNode, 'start' | 'suspend' | 'resume' | 'stop'>,
+  ) {
+    this.start = ops.start;
+    this.suspend = ops.suspend;
+    this.resume = ops.resume;
+    this.stop = ops.stop;
+  }
+
+  get id(): string {
+    return this.face.id;
+  }
+
+  get path(): string {
+    return this.face.path;
+  }
+
+  get incarnation(): number {
+    return this.face.incarnation;
+  }
+
+  get status(): NodeStatus {
+    return this.face.status;
+  }
+}

@@ -14,39 +14,19 @@
  * own strategy then restarts or stops this subtree), or, at the root, stops
  * the tree and calls `onGiveUp`.
  */
-import { getRootLogger, type Logger } from '../infra/logger.ts';
-import type { Metrics } from '../infra/metrics.ts';
-import { ConfigError, EsperError, SupervisionError } from '../errors/index.ts';
+import { EsperError, SupervisionError } from '../errors/index.ts';
 import { ActorCell } from './actor.ts';
-import { backoffDelay, backoffIssues } from './backoff.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { backoffDelay } from './backoff.ts';
 import { DeathWatch, registerWatchable } from './death-watch.ts';
+import type { Logger } from '../infra/logger.ts';
 import { crashError, escalated, restartIntensity, startFailed } from './failures.ts';
-import { Instruments } from './instruments.ts';
 import { nact } from './nact.ts';
 import { applyRestartType, decideNormalExit, defaultPolicy, restartCode, type ChildInfo, type Decision, type Policy } from './policies.ts';
-import { exceedsIntensity, intensityIssues, pruneWindow, restartSet, type WindowEntry } from './restart-plan.ts';
-import type { ChildNode, Exit, ExitListener, NodeStatus, Runtime } from './runtime.ts';
+import { exceedsIntensity, pruneWindow, restartSet, type WindowEntry } from './restart-plan.ts';
+import { DelegatingNode, type ChildNode, type Exit, type ExitListener, type NodeStatus, type Runtime } from './runtime.ts';
+import { validateChildSpec } from './validate.ts';
 import { isWorkerSpec, type ActorRef, type ChildSpec, type SupervisionEvent, type SupervisorSpec, type Terminated, type WorkerSpec } from './types.ts';
 import type { WireError } from '../errors/index.ts';
-
-/** Options of a root supervisor (nested supervisors share their root's). */
-export interface SupervisorOptions {
-  /** @default systemClock */
-  clock?: Clock;
-  /** Jitter source, [0, 1). @default Math.random */
-  random?: () => number;
-  /** @default the process root logger */
-  logger?: Logger;
-  /** Registry for `esper_actors`, `esper_actor_restarts_total`, `esper_mailbox_depth`, `esper_dead_letters_total`. */
-  metrics?: Metrics;
-  /** Receives supervision events (the node publishes them on the bus); a throwing sink is logged, never fatal. */
-  emit?: (event: SupervisionEvent) => void;
-  /** Called once when the root gives up (after its tree is stopped). */
-  onGiveUp?: (error: EsperError) => void;
-  /** Prefix of every actor path, e.g. the node id. */
-  pathPrefix?: string;
-}
 
 /** One line of `children()`. */
 export interface ChildSummary {
@@ -73,53 +53,6 @@ interface Entry {
 }
 
 const nodes = new WeakMap<Supervisor, ChildNode>();
-
-/** A supervisor as its parent drives it (the protocol stays off the public class). */
-class SupervisorNode implements ChildNode {
-  readonly kind = 'supervisor';
-  readonly start: () => Promise<void>;
-  readonly suspend: () => Promise<void>;
-  readonly resume: () => Promise<void>;
-  readonly stop: () => Promise<Terminated>;
-
-  constructor(
-    private readonly supervisor: Supervisor,
-    ops: Pick<ChildNode, 'start' | 'suspend' | 'resume' | 'stop'>,
-  ) {
-    this.start = ops.start;
-    this.suspend = ops.suspend;
-    this.resume = ops.resume;
-    this.stop = ops.stop;
-  }
-
-  get id(): string {
-    return this.supervisor.id;
-  }
-
-  get path(): string {
-    return this.supervisor.path;
-  }
-
-  get incarnation(): number {
-    return this.supervisor.incarnation;
-  }
-
-  get status(): NodeStatus {
-    return this.supervisor.status;
-  }
-}
-
-function validate(spec: SupervisorSpec): void {
-  const issues = [...intensityIssues(spec.intensity), ...backoffIssues(spec.backoff)];
-  const ids = new Set<string>();
-  for (const child of spec.children) {
-    if (ids.has(child.id)) issues.push(`duplicate child id ${child.id}`);
-    ids.add(child.id);
-    if (isWorkerSpec(child) && !(child.shutdownTimeoutMs >= 0)) issues.push(`child ${child.id}: shutdownTimeoutMs must be ≥ 0`);
-    if (!isWorkerSpec(child)) validate(child);
-  }
-  if (issues.length > 0) throw new ConfigError(`invalid supervisor spec ${spec.id}`, issues);
-}
 
 /** A running supervisor: the handle to grow, inspect and stop a supervision tree. */
 export class Supervisor {
@@ -157,7 +90,7 @@ export class Supervisor {
     registerWatchable(this, this.#deathWatch);
     nodes.set(
       this,
-      new SupervisorNode(this, {
+      new DelegatingNode(this, 'supervisor', {
         start: () => this.#enqueue(() => this.#start()),
         suspend: () => this.#enqueue(() => this.#suspend()),
         resume: () => this.#enqueue(() => this.#resume()),
@@ -199,7 +132,7 @@ export class Supervisor {
           details: { supervisor: this.path, child: spec.id, reason: 'duplicate id' },
         });
       }
-      if (!isWorkerSpec(spec)) validate(spec);
+      validateChildSpec(spec);
       const entry = this.#createEntry(spec);
       this.#entries.push(entry);
       try {
@@ -281,7 +214,7 @@ export class Supervisor {
     }
     const child = new Supervisor(spec, path, this.#runtime, this, onExit);
     const info: ChildInfo = { id: spec.id, path, restart: spec.restart ?? 'permanent', subsystem: spec.subsystem ?? 'supervisor', kind: 'supervisor' };
-    return { node: nodes.get(child) as ChildNode, info, handle: child, batch: null };
+    return { node: nodeOf(child), info, handle: child, batch: null };
   }
 
   async #start(): Promise<void> {
@@ -449,7 +382,7 @@ export class Supervisor {
     await this.#suspendChildren();
     if (this.#reportExit !== null) {
       this.#status = 'exited';
-      this.#reportExit(nodes.get(this) as ChildNode, { kind: 'crash', error }, this.#incarnation);
+      this.#reportExit(nodeOf(this), { kind: 'crash', error }, this.#incarnation);
       return;
     }
     await this.#stopForGood();
@@ -507,24 +440,7 @@ export class Supervisor {
   }
 }
 
-/**
- * Starts a root supervisor (with its own nact system) and its children, in
- * order. Rejects with `ESPER_CONFIG_INVALID` for a bad spec and
- * `ESPER_START_FAILED` when a child's `init` throws (the children already
- * started are stopped again, in reverse).
- */
-export async function startSupervisor(spec: SupervisorSpec, options: SupervisorOptions = {}): Promise<Supervisor> {
-  validate(spec);
-  const runtime: Runtime = {
-    system: nact.start(),
-    clock: options.clock ?? systemClock,
-    random: options.random ?? Math.random,
-    log: (options.logger ?? getRootLogger()).child({ component: 'supervision' }),
-    instruments: Instruments.for(options.metrics),
-    emit: options.emit ?? (() => {}),
-  };
-  const path = options.pathPrefix === undefined ? spec.id : `${options.pathPrefix}/${spec.id}`;
-  const supervisor = new Supervisor(spec, path, runtime, null, null, options.onGiveUp);
-  await (nodes.get(supervisor) as ChildNode).start();
-  return supervisor;
+/** The protocol face of a supervisor (for its parent, or `startSupervisor`). @internal */
+export function nodeOf(supervisor: Supervisor): ChildNode {
+  return nodes.get(supervisor) as ChildNode;
 }

@@ -135,4 +135,16 @@ describe('supervisor lifecycle', () => {
     expect(error?.code).to.equal('ESPER_CONFIG_INVALID');
     expect(error?.details?.['issues']).to.have.length(3);
   });
+
+  it('stopping a nested supervisor directly goes through its parent, which does not restart it', async () => {
+    const journal = new Journal();
+    root = await startSupervisor(tree('root', 'one_for_one', [worker('a', probe('a', journal)), tree('inner', 'one_for_one', [worker('b', probe('b', journal))])]));
+    const inner = root.supervisor('inner')!;
+    const terminated = await inner.stop();
+    expect(terminated).to.deep.equal({ type: 'Terminated', id: 'inner', path: 'root/inner', reason: 'shutdown' });
+    await sleep(5);
+    expect(root.children().map((c) => c.id)).to.deep.equal(['a']);
+    expect(journal.inits('b')).to.equal(1);
+    expect(inner.alive).to.equal(false);
+  });
 });

@@ -93,4 +93,42 @@ describe('ActorRef.query', () => {
     expect(state.count).to.equal(5);
     expect(journal.inits('w')).to.equal(2);
   });
+
+  it('rejects at once when an async handler fails on that query', async () => {
+    type Msg = { type: 'fail' };
+    const behaviour: Behaviour<null, Msg> = {
+      init: () => null,
+      handle: async () => {
+        await sleep(1);
+        throw new EsperError('ESPER_STREAM_ERROR', 'stream gone');
+      },
+    };
+    root = await startSupervisor(tree('root', 'one_for_one', [{ id: 'a', restart: 'permanent', shutdownTimeoutMs: 100, subsystem: 'test', behaviour }]));
+    const started = performance.now();
+    const error = await rejection(root.ref<Msg>('a')!.query({ type: 'fail' }, 5000));
+    expect(error.code).to.equal('ESPER_STREAM_ERROR');
+    expect(performance.now() - started).to.be.below(200);
+  });
+
+  it('treats a timeout beyond Node\'s timer range as very long, not as immediate (nact wraps it to ~1 ms)', async () => {
+    const journal = new Journal();
+    root = await startSupervisor(tree('root', 'one_for_one', [worker('w', probe('w', journal))]));
+    const ref = root.ref<ProbeMsg>('w')!;
+    ref.dispatch({ type: 'slow', ms: 20 });
+    expect((await ref.query<ProbeState>({ type: 'get' }, 3_000_000_000)).count).to.equal(0);
+  });
+
+  it('rejects queries still queued when the tree shuts down, instead of leaving them to time out', async () => {
+    const journal = new Journal();
+    root = await startSupervisor(tree('root', 'one_for_one', [worker('w', probe('w', journal))]));
+    const ref = root.ref<ProbeMsg>('w')!;
+    ref.dispatch({ type: 'slow', ms: 20 });
+    const queued = Array.from({ length: 3 }, () => rejection(ref.query({ type: 'get' }, 60_000)));
+    await sleep(2);
+    const started = performance.now();
+    await root.stop();
+    const codes = (await Promise.all(queued)).map((e) => e.code);
+    expect(codes).to.deep.equal(['ESPER_ACTOR_STOPPED', 'ESPER_ACTOR_STOPPED', 'ESPER_ACTOR_STOPPED']);
+    expect(performance.now() - started).to.be.below(500);
+  });
 });

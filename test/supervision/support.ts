@@ -1,6 +1,6 @@
 // Shared fixtures of the supervision tests: an instrumented behaviour, spec builders, waits.
 import { SupervisionError } from '../../src/errors/index.ts';
-import type { Behaviour, ChildSpec, RestartType, Strategy, SupervisorSpec, WorkerSpec, ExitReason } from '../../src/supervision/index.ts';
+import type { Behaviour, ChildSpec, Strategy, SupervisorSpec, WorkerSpec, ExitReason } from '../../src/supervision/index.ts';
 
 /** Lets nact's setImmediate turns and our promise chains run. */
 export async function flush(rounds = 20): Promise<void> {
@@ -22,7 +22,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 export type ProbeMsg =
   | { type: 'inc' }
   | { type: 'get' }
-  | { type: 'crash'; error?: unknown }
+  | { type: 'crash'; error?: Error }
   | { type: 'stop' }
   | { type: 'slow'; ms: number }
   | { type: 'hang' };
@@ -105,7 +105,7 @@ export function worker(
   behaviour: Behaviour<ProbeState, ProbeMsg>,
   overrides: Partial<Omit<WorkerSpec<ProbeState, ProbeMsg>, 'id' | 'behaviour'>> = {},
 ): WorkerSpec<ProbeState, ProbeMsg> {
-  return { id, restart: 'permanent' as RestartType, shutdownTimeoutMs: 1000, subsystem: 'test', behaviour, ...overrides };
+  return { id, restart: 'permanent', shutdownTimeoutMs: 1000, subsystem: 'test', behaviour, ...overrides };
 }
 
 export function tree(id: string, strategy: Strategy, children: readonly ChildSpec[], overrides: Partial<SupervisorSpec> = {}): SupervisorSpec {

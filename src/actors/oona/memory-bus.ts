@@ -276,6 +276,7 @@ export class MemoryBus implements Bus {
     this.#streams.close();
     this.#kv.close();
     for (const wake of this.#queueWaiters.splice(0)) wake();
+    this.#instruments.close();
     return Promise.resolve();
   }
 

@@ -12,13 +12,13 @@ import type {
   ConsumerConfig,
   DeadLetter,
   DurableHandler,
-  DurableMessage,
   Headers,
   Payload,
   PublishAck,
   StreamConfig,
 } from './bus.ts';
-import { InflightTracker, PayloadView, type BusInstruments } from './message.ts';
+import { InflightTracker, type BusInstruments } from './message.ts';
+import { MemoryDurableMessage, type Settlement, type StoredMessage } from './memory-message.ts';
 import { isValidPattern, matchSubject, patternsOverlap } from './subject-match.ts';
 
 /** The header NATS uses for the de-duplication id; kept in-process too, for parity. */
@@ -36,14 +36,6 @@ export interface StreamHost {
   publish(subject: string, payload: Payload): void;
 }
 
-interface StoredMessage {
-  seq: number;
-  subject: string;
-  data: Uint8Array;
-  headers: Headers;
-  msgId: string | undefined;
-  time: number;
-}
 
 interface Stream {
   config: Required<StreamConfig>;
@@ -85,8 +77,6 @@ interface Durable {
   turn: number;
 }
 
-type Settlement = 'ack' | 'nak' | 'term';
-type Settle = (how: Settlement, delayMs: number, detail: string | undefined) => void;
 
 let tokens = 0;
 
@@ -397,49 +387,5 @@ export class MemoryStreams {
     } catch (error) {
       this.#host.instruments.logger.error({ err: error, seq }, 'could not publish dead letter');
     }
-  }
-}
-
-class MemoryDurableMessage extends PayloadView implements DurableMessage {
-  readonly subject: string;
-  readonly data: Uint8Array;
-  readonly headers: Headers;
-  readonly stream: string;
-  readonly seq: number;
-  readonly deliveryCount: number;
-  readonly msgId: string | undefined;
-  settled = false;
-  readonly #settle: Settle;
-
-  constructor(stream: string, stored: StoredMessage, deliveryCount: number, settle: Settle) {
-    super();
-    this.subject = stored.subject;
-    this.data = stored.data;
-    this.headers = stored.headers;
-    this.stream = stream;
-    this.seq = stored.seq;
-    this.deliveryCount = deliveryCount;
-    this.msgId = stored.msgId;
-    this.#settle = settle;
-  }
-
-  ack(): Promise<void> {
-    if (!this.settled) {
-      this.settled = true;
-      this.#settle('ack', 0, undefined);
-    }
-    return Promise.resolve();
-  }
-
-  nak(delayMs?: number): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.#settle('nak', delayMs ?? 0, undefined);
-  }
-
-  term(reason?: string): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.#settle('term', 0, reason);
   }
 }

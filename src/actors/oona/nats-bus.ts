@@ -155,21 +155,26 @@ export class NatsBus implements Bus {
     };
   }
 
-  async request(subject: string, payload: Payload, options: RequestOptions = {}): Promise<InboundMessage> {
+  request(subject: string, payload: Payload, options: RequestOptions = {}): Promise<InboundMessage> {
     const timeout = options.timeoutMs ?? 5000;
     const data = payload instanceof Uint8Array ? payload : encodePayload(payload);
+    let sent;
     try {
-      this.#instruments.countOut();
-      const reply = await this.connection.request(
-        subject,
-        data,
-        options.headers === undefined ? { timeout } : { timeout, headers: toNatsHeaders(options.headers) },
-      );
-      this.#instruments.countIn();
-      return new NatsInboundMessage(reply, this);
+      sent = this.connection.request(subject, data, options.headers === undefined ? { timeout } : { timeout, headers: toNatsHeaders(options.headers) });
     } catch (error) {
-      throw mapNatsError(error, { what: `request to ${subject}`, fallback: 'ESPER_BUS_UNAVAILABLE', details: { subject, timeoutMs: timeout } });
+      return Promise.reject(mapNatsError(error, { what: `request to ${subject}`, fallback: 'ESPER_BUS_UNAVAILABLE' }));
     }
+    this.#instruments.countOut();
+    // then(), not async/await: one promise hop less on the latency path.
+    return sent.then(
+      (reply) => {
+        this.#instruments.countIn();
+        return new NatsInboundMessage(reply, this);
+      },
+      (error: unknown) => {
+        throw mapNatsError(error, { what: `request to ${subject}`, fallback: 'ESPER_BUS_UNAVAILABLE', details: { subject, timeoutMs: timeout } });
+      },
+    );
   }
 
   ensureStream(config: StreamConfig): Promise<void> {
@@ -217,6 +222,8 @@ export class NatsBus implements Bus {
       await this.connection.drain();
     } catch (error) {
       if (!this.isClosed) throw mapNatsError(error, { what: 'drain', fallback: 'ESPER_BUS_UNAVAILABLE' });
+    } finally {
+      this.#instruments.close();
     }
   }
 
@@ -224,6 +231,7 @@ export class NatsBus implements Bus {
     if (this.isClosed) return;
     await this.#streams.stopAll(250);
     await this.connection.close();
+    this.#instruments.close();
   }
 
   /** Logs connection events; nats.js reconnects by itself. */

@@ -497,23 +497,29 @@ export function runBusContract(label: string, makeBus: MakeBus, options: Contrac
         await consumer.stop();
       });
 
-      it('dead-letters a message whose last holder died, on a custom subject', async () => {
+      it('dead-letters a message whose last holder died unacked, on a custom subject', async () => {
         const name = await stream({ workQueue: true });
         const dlq = `${base}.dead`;
         const letters = deadLetters(dlq);
         await bus.flush();
         const config = { stream: name, durable: 'wq', ackWaitMs, maxDeliver: 2, deadLetterSubject: dlq };
-        let seenByA = 0;
-        const a = await bus.consume(config, () => void seenByA++);
-        await bus.publishDurable(`${base}.d.job`, 'cursed');
-        await waitFor(() => seenByA === 1);
-        await a.stop();
-        const seenByB: number[] = [];
-        const b = await bus.consume(config, (m) => void seenByB.push(m.deliveryCount));
+        // Two members in turn take a delivery and die without acking; the second had the last one.
+        const holders: number[] = [];
+        for (let i = 0; i < 2; i++) {
+          const member = await bus.consume(config, (m) => void holders.push(m.deliveryCount));
+          if (i === 0) await bus.publishDurable(`${base}.d.job`, 'cursed');
+          await waitFor(() => holders.length === i + 1, ackWaitMs * 10, `delivery ${i + 1}`);
+          await member.stop();
+        }
+        expect(holders).to.deep.equal([1, 2]);
+        // A survivor of the same durable is the one that hears of it and publishes the dead letter.
+        const seenBySurvivor: number[] = [];
+        const survivor = await bus.consume(config, (m) => void seenBySurvivor.push(m.deliveryCount));
         await waitFor(() => letters.length === 1, ackWaitMs * 12, 'dead letter');
-        expect(seenByB).to.deep.equal([2]);
-        expect(letters[0]).to.deep.include({ reason: 'max_deliveries', deliveries: 2, consumer: 'wq' });
-        await b.stop();
+        expect(letters[0]).to.deep.include({ reason: 'max_deliveries', deliveries: 2, consumer: 'wq', stream: name });
+        await sleep(ackWaitMs);
+        expect(seenBySurvivor).to.deep.equal([]);
+        await survivor.stop();
       });
 
       it('dead-letters a termed message at once, with its reason', async () => {

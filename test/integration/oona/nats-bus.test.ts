@@ -61,6 +61,19 @@ describe('NatsBus (integration)', function () {
       await consumer.stop();
     });
 
+    it('updates a durable whose settings changed', async () => {
+      const name = `T_${uid()}`;
+      streams.push(name);
+      await bus.ensureStream({ name, subjects: [`test.${uid()}.>`] });
+      const first = await bus.consume({ stream: name, durable: 'd', ackWaitMs: 400, maxDeliver: 3 }, () => undefined);
+      await first.stop();
+      const second = await bus.consume({ stream: name, durable: 'd', ackWaitMs: 800, maxDeliver: 4 }, () => undefined);
+      const info = await (await nc.jetstreamManager()).consumers.info(name, 'd');
+      expect(info.config.ack_wait).to.equal(800 * 1_000_000);
+      expect(info.config.max_deliver).to.equal(4);
+      await second.stop();
+    });
+
     it('a stream duplicate window is sent in nanoseconds', async () => {
       const name = `T_${uid()}`;
       streams.push(name);

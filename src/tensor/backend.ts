@@ -1,0 +1,153 @@
+/**
+ * Chooses the tfjs backend tensor work runs on (DESIGN §8).
+ *
+ * - `wasm` (default): ships inside `@tensorflow/tfjs-backend-wasm`, works
+ *   offline. In Node it always runs single-threaded: tfjs-backend-wasm 4.22
+ *   reports no multithread support under Node, and forcing it fails (its
+ *   pthread workers are `blob:` URLs, which `worker_threads` rejects with
+ *   ERR_WORKER_PATH), so `setThreadsCount` is deliberately not called. The
+ *   gradient kernels it lacks are registered from `wasm-gradients.ts`.
+ * - `tensorflow`: libtensorflow through `@tensorflow/tfjs-node-gpu` (CUDA) or
+ *   `@tensorflow/tfjs-node`, optional peers that need internet to install.
+ * - `cpu`: the pure-JS backend, a last resort (4–5× slower than wasm).
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { EsperError } from '../errors/index.ts';
+import { registerWasmGradients } from './wasm-gradients.ts';
+
+/** A backend Esper can run tensors on. */
+export type BackendName = 'wasm' | 'tensorflow' | 'cpu';
+
+/** Every backend name, in order of preference when the user does not say. */
+export const BACKEND_NAMES = ['wasm', 'tensorflow', 'cpu'] as const satisfies readonly BackendName[];
+
+/** The optional packages that provide the `tensorflow` backend, tried in this order. */
+export const NODE_BACKEND_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+/** Options for {@link selectBackend}. */
+export interface SelectBackendOptions {
+  /**
+   * Loads a module by specifier (a seam for tests).
+   * @default dynamic `import()`
+   */
+  importModule?: (specifier: string) => Promise<unknown>;
+}
+
+const pending = new Map<BackendName, Promise<string>>();
+
+/** True when `value` is one of the backend names Esper knows. */
+export function isBackendName(value: unknown): value is BackendName {
+  return typeof value === 'string' && (BACKEND_NAMES as readonly string[]).includes(value);
+}
+
+/**
+ * Makes `name` the active tfjs backend and resolves with the active backend's
+ * tfjs name (`'wasm'`, `'tensorflow'` or `'cpu'`). Idempotent: selecting the
+ * backend that is already active does nothing, and concurrent calls for the
+ * same backend share one initialisation.
+ *
+ * @throws EsperError `ESPER_BACKEND_UNAVAILABLE` when the backend cannot be
+ *   loaded (for `tensorflow`: neither node package is installed; the message
+ *   names the install command).
+ */
+export async function selectBackend(name: BackendName = 'wasm', options: SelectBackendOptions = {}): Promise<string> {
+  if (!isBackendName(name)) {
+    throw new EsperError('ESPER_BACKEND_UNAVAILABLE', `Unknown tensor backend ${JSON.stringify(name)}; expected one of ${BACKEND_NAMES.join(', ')}`, {
+      details: { backend: String(name) },
+    });
+  }
+  const tfName = name;
+  if (tf.getBackend() === tfName && tf.findBackend(tfName) !== null) return tfName;
+  const inFlight = pending.get(name);
+  if (inFlight !== undefined) return inFlight;
+  const started = activate(name, options).finally(() => pending.delete(name));
+  pending.set(name, started);
+  return started;
+}
+
+async function activate(name: BackendName, options: SelectBackendOptions): Promise<string> {
+  switch (name) {
+    case 'wasm':
+      registerWasmGradients();
+      await setOrThrow('wasm', 'the wasm backend failed to initialise (is @tensorflow/tfjs-backend-wasm intact?)');
+      return tf.getBackend();
+    case 'tensorflow':
+      await loadNodeBackend(options.importModule ?? defaultImport);
+      await setOrThrow('tensorflow', 'the tensorflow backend was loaded but failed to initialise');
+      return tf.getBackend();
+    case 'cpu':
+      await setOrThrow('cpu', 'the cpu backend failed to initialise');
+      silenceCpuBanner();
+      return tf.getBackend();
+  }
+}
+
+async function setOrThrow(name: string, why: string): Promise<void> {
+  let ok = false;
+  let cause: unknown;
+  try {
+    ok = await tf.setBackend(name);
+  } catch (error) {
+    cause = error;
+  }
+  if (!ok || tf.getBackend() !== name) {
+    throw new EsperError('ESPER_BACKEND_UNAVAILABLE', `Cannot use tensor backend '${name}': ${why}`, {
+      details: { backend: name },
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+}
+
+function defaultImport(specifier: string): Promise<unknown> {
+  return import(specifier) as Promise<unknown>;
+}
+
+/** Imports the first node backend package that loads; it registers the 'tensorflow' backend as a side effect. */
+async function loadNodeBackend(importModule: (specifier: string) => Promise<unknown>): Promise<void> {
+  if (tf.findBackend('tensorflow') !== null) return;
+  const failures: Record<string, string> = {};
+  let lastCause: unknown;
+  for (const specifier of NODE_BACKEND_PACKAGES) {
+    try {
+      await importModule(specifier);
+      if (tf.findBackend('tensorflow') !== null) return;
+      failures[specifier] = 'loaded but registered no tensorflow backend (is it a different @tensorflow/tfjs-core copy?)';
+    } catch (error) {
+      lastCause = error;
+      failures[specifier] = isModuleNotFound(error) ? 'not installed' : errorText(error);
+    }
+  }
+  throw new EsperError(
+    'ESPER_BACKEND_UNAVAILABLE',
+    "Tensor backend 'tensorflow' is not available: install it with `npm install @tensorflow/tfjs-node` " +
+      '(CPU, libtensorflow) or `npm install @tensorflow/tfjs-node-gpu` (CUDA); both download libtensorflow, so they need ' +
+      "internet access. Without them use the default 'wasm' backend.",
+    { details: { backend: 'tensorflow', packages: failures }, ...(lastCause === undefined ? {} : { cause: lastCause }) },
+  );
+}
+
+function isModuleNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The pure-JS backend prints a "install our node backend" banner (via
+ * console.warn, i.e. stderr) on its first tensor. `tf.enableProdMode()` would
+ * hide it but also every other tfjs warning, so only the banner's one-shot
+ * flag is cleared. Harmless if a future tfjs renames it.
+ */
+function silenceCpuBanner(): void {
+  const cpu = tf.findBackend('cpu') as { firstUse?: unknown } | null;
+  if (cpu !== null && typeof cpu.firstUse === 'boolean') cpu.firstUse = false;
+}
+
+/** Silences the cpu backend's console banner even when the cpu backend is used beside another (e.g. as a reference in tests). */
+export function quietCpuBackend(): void {
+  silenceCpuBanner();
+}

@@ -1,0 +1,31 @@
+/**
+ * The matmul dense layers use. On the wasm backend only untransposed matmuls
+ * reach the fast kernel library; `matMul(a, b, transposeA|B)` — exactly what
+ * the stock gradient emits — falls to a scalar loop about 12× slower (DESIGN
+ * §8). This op's gradient transposes explicitly and then multiplies plainly.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+const matMulFastGrad: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D = tf.customGrad((...args: unknown[]) => {
+  const [x, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  const a = x as tf.Tensor2D;
+  const b = w as tf.Tensor2D;
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy, saved) => {
+      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
+    },
+  };
+}) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+
+/** x [n, in] · w [in, out] → [n, out], with a wasm-friendly gradient. */
+export function denseMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
+    throw new RangeError(`Error in denseMatMul: x ${JSON.stringify(x.shape)} and w ${JSON.stringify(w.shape)} are not [n, k] · [k, m]`);
+  }
+  return matMulFastGrad(x, w);
+}
+

@@ -1,0 +1,258 @@
+/**
+ * Adam and SGD over explicit parameter groups, written with plain tf ops so
+ * that their whole state (moments, step counts) can be exported and restored
+ * bit-exactly by a checkpoint. Each group (the host, each seed) has its own
+ * state and step count, so host updates never depend on a seed, and a seed
+ * added or removed later leaves the host's state untouched.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { EsperError } from '../errors/index.ts';
+import type { HostModel, ParamGroup } from './hosts/model.ts';
+
+/** Adam (Kingma & Ba), with bias correction. */
+export interface AdamConfig {
+  kind: 'adam';
+  learningRate: number;
+  /** @default 0.9 */
+  beta1?: number;
+  /** @default 0.999 */
+  beta2?: number;
+  /** @default 1e-8 */
+  epsilon?: number;
+}
+
+/** Stochastic gradient descent, with optional heavy-ball momentum. */
+export interface SgdConfig {
+  kind: 'sgd';
+  learningRate: number;
+  /** @default 0 (no momentum buffer) */
+  momentum?: number;
+}
+
+export type OptimizerConfig = AdamConfig | SgdConfig;
+
+/** A config with every default filled in. */
+export type ResolvedOptimizerConfig = Required<AdamConfig> | Required<SgdConfig>;
+
+/** One group's state: step count and, per parameter, its buffers (Adam: m, v; SGD with momentum: velocity). */
+export interface OptimizerGroupState {
+  id: string;
+  step: number;
+  params: { shape: number[]; buffers: Float32Array[] }[];
+}
+
+/** Everything needed to continue optimisation exactly where it was. */
+export interface OptimizerState {
+  config: ResolvedOptimizerConfig;
+  groups: OptimizerGroupState[];
+}
+
+interface Group {
+  params: readonly tf.Variable[];
+  step: number;
+  /** Per parameter, its buffers (created with the group, zero). */
+  buffers: tf.Variable[][];
+}
+
+function resolve(config: OptimizerConfig): ResolvedOptimizerConfig {
+  if (!(config.learningRate > 0 && Number.isFinite(config.learningRate))) {
+    throw new EsperError('ESPER_CONFIG_INVALID', `optimizer: learningRate ${config.learningRate} must be a positive number`);
+  }
+  if (config.kind === 'adam') return { kind: 'adam', learningRate: config.learningRate, beta1: config.beta1 ?? 0.9, beta2: config.beta2 ?? 0.999, epsilon: config.epsilon ?? 1e-8 };
+  return { kind: 'sgd', learningRate: config.learningRate, momentum: config.momentum ?? 0 };
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** An optimizer over named parameter groups. Dispose it when done (its buffers are variables). */
+export class Optimizer {
+  #config: ResolvedOptimizerConfig;
+  readonly #groups = new Map<string, Group>();
+
+  constructor(config: OptimizerConfig, groups: readonly ParamGroup[] = []) {
+    this.#config = resolve(config);
+    this.setGroups(groups);
+  }
+
+  get config(): ResolvedOptimizerConfig {
+    return this.#config;
+  }
+
+  /** Changes the learning rate (e.g. a schedule); other settings are fixed. */
+  setLearningRate(learningRate: number): void {
+    this.#config = resolve({ ...this.#config, learningRate });
+  }
+
+  /** Ids of the groups it currently updates. */
+  groupIds(): string[] {
+    return [...this.#groups.keys()];
+  }
+
+  /**
+   * Rebinds to `groups` after a structural change: a group whose id is kept
+   * and whose parameter shapes match keeps its state (so the host's Adam
+   * moments survive a seed being added or pruned); new groups start fresh;
+   * groups no longer listed are dropped and their buffers disposed.
+   */
+  setGroups(groups: readonly ParamGroup[]): void {
+    const next = new Map<string, Group>();
+    for (const g of groups) {
+      if (next.has(g.id)) throw new EsperError('ESPER_INTERNAL', `Error in Optimizer.setGroups: group ${g.id} listed twice`);
+      const old = this.#groups.get(g.id);
+      if (old !== undefined && old.params.length === g.params.length && old.params.every((p, i) => sameShape(p.shape, (g.params[i] as tf.Variable).shape))) {
+        next.set(g.id, { params: g.params, step: old.step, buffers: old.buffers });
+        this.#groups.delete(g.id);
+      } else {
+        next.set(g.id, { params: g.params, step: 0, buffers: g.params.map((p) => this.#newBuffers(p)) });
+      }
+    }
+    this.#disposeGroups();
+    for (const [id, group] of next) this.#groups.set(id, group);
+  }
+
+  #newBuffers(p: tf.Variable): tf.Variable[] {
+    const count = this.#config.kind === 'adam' ? 2 : this.#config.momentum > 0 ? 1 : 0;
+    return Array.from({ length: count }, () => tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+  }
+
+  /**
+   * One update of group `groupId` with `grads` (one per parameter, in order;
+   * undefined = no gradient reached it, so that parameter and its buffers are
+   * left alone). Runs inside its own tidy.
+   */
+  step(groupId: string, grads: readonly (tf.Tensor | undefined)[]): void {
+    const group = this.#groups.get(groupId);
+    if (group === undefined) throw new EsperError('ESPER_INTERNAL', `Error in Optimizer.step: no group ${JSON.stringify(groupId)} (call setGroups first)`);
+    if (grads.length !== group.params.length) {
+      throw new RangeError(`Error in Optimizer.step: group ${groupId} has ${group.params.length} parameters, got ${grads.length} gradients`);
+    }
+    group.step += 1;
+    const cfg = this.#config;
+    tf.tidy(() => {
+      group.params.forEach((p, i) => {
+        const g = grads[i];
+        if (g === undefined) return;
+        if (!sameShape(g.shape, p.shape)) throw new RangeError(`Error in Optimizer.step: gradient ${i} of group ${groupId} is ${JSON.stringify(g.shape)}, parameter is ${JSON.stringify(p.shape)}`);
+        const buffers = group.buffers[i] ?? [];
+        if (cfg.kind === 'adam') {
+          const [m, v] = buffers as [tf.Variable, tf.Variable];
+          m.assign(tf.add(tf.mul(m, cfg.beta1), tf.mul(g, 1 - cfg.beta1)));
+          v.assign(tf.add(tf.mul(v, cfg.beta2), tf.mul(tf.square(g), 1 - cfg.beta2)));
+          const mHat = tf.div(m, 1 - cfg.beta1 ** group.step);
+          const vHat = tf.div(v, 1 - cfg.beta2 ** group.step);
+          p.assign(tf.sub(p, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), cfg.epsilon)), cfg.learningRate)));
+        } else if (cfg.momentum > 0) {
+          const [velocity] = buffers as [tf.Variable];
+          velocity.assign(tf.add(tf.mul(velocity, cfg.momentum), g));
+          p.assign(tf.sub(p, tf.mul(velocity, cfg.learningRate)));
+        } else {
+          p.assign(tf.sub(p, tf.mul(g, cfg.learningRate)));
+        }
+      });
+    });
+  }
+
+  /** A copy of the whole state (config, and per group its step count and buffers). */
+  exportState(): OptimizerState {
+    return {
+      config: { ...this.#config },
+      groups: [...this.#groups].map(([id, group]) => ({
+        id,
+        step: group.step,
+        params: group.params.map((p, i) => ({ shape: [...p.shape], buffers: (group.buffers[i] ?? []).map((b) => (b.dataSync() as Float32Array).slice()) })),
+      })),
+    };
+  }
+
+  /**
+   * Restores `state` into the groups currently bound (see {@link setGroups}):
+   * the config is taken from `state`; a bound group found in `state` gets its
+   * step count and buffers back exactly, one not found starts fresh; groups
+   * of `state` not bound (e.g. of a pruned seed) are ignored.
+   *
+   * @throws EsperError `ESPER_CHECKPOINT_MISMATCH` when the kind differs or a
+   *   group's parameter shapes or buffer counts do not match.
+   */
+  restoreState(state: OptimizerState): void {
+    if (state.config.kind !== this.#config.kind) {
+      throw new EsperError('ESPER_CHECKPOINT_MISMATCH', `optimizer state is ${state.config.kind}, this optimizer is ${this.#config.kind}`);
+    }
+    const config = resolve(state.config);
+    const saved = new Map(state.groups.map((g) => [g.id, g]));
+    const wantBuffers = config.kind === 'adam' ? 2 : config.momentum > 0 ? 1 : 0;
+    for (const [id, group] of this.#groups) {
+      const s = saved.get(id);
+      if (s === undefined) continue;
+      const fits = s.params.length === group.params.length && s.params.every((sp, i) => sameShape(sp.shape, (group.params[i] as tf.Variable).shape) && sp.buffers.length === wantBuffers);
+      if (!fits) throw new EsperError('ESPER_CHECKPOINT_MISMATCH', `optimizer group ${id}: saved parameter shapes or buffers do not match the model`, { details: { group: id } });
+    }
+    this.#config = config;
+    for (const [id, group] of this.#groups) {
+      for (const buffers of group.buffers) buffers.forEach((b) => b.dispose());
+      const s = saved.get(id);
+      group.step = s?.step ?? 0;
+      group.buffers = group.params.map((p, i) => {
+        const sp = s?.params[i];
+        if (sp === undefined) return this.#newBuffers(p);
+        return sp.buffers.map((values) => tf.tidy(() => tf.variable(tf.tensor(values, sp.shape, 'float32'), false)));
+      });
+    }
+  }
+
+  #disposeGroups(): void {
+    for (const group of this.#groups.values()) for (const buffers of group.buffers) buffers.forEach((b) => b.dispose());
+    this.#groups.clear();
+  }
+
+  /** Disposes every buffer. */
+  dispose(): void {
+    this.#disposeGroups();
+  }
+}
+
+/**
+ * Mean softmax cross-entropy of `logits` [n, classes] against `labels`:
+ * integer class ids [n] or one-hot / probabilities [n, classes].
+ */
+export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor): tf.Scalar {
+  return tf.tidy((): tf.Scalar => {
+    const classes = logits.shape[1];
+    const target = labels.rank === 1 ? tf.oneHot(tf.cast(labels, 'int32'), classes) : labels;
+    if (!sameShape(target.shape, logits.shape)) {
+      throw new RangeError(`Error in softmaxCrossEntropy: labels ${JSON.stringify(labels.shape)} do not fit logits ${JSON.stringify(logits.shape)}`);
+    }
+    return tf.neg(tf.mean(tf.sum(tf.mul(tf.cast(target, 'float32'), tf.logSoftmax(logits)), -1))) as tf.Scalar;
+  });
+}
+
+/**
+ * One training step: forward, softmax cross-entropy, gradients for every
+ * trainable group (host, trainable seeds), and one optimizer update per
+ * group. The optimizer is rebound to the model's current groups first
+ * (keeping existing groups' state). Creates no lasting tensors; the loss is
+ * read once, synchronously.
+ */
+export function trainStep(model: HostModel, optimizer: Optimizer, xBatch: tf.Tensor, yBatch: tf.Tensor): { loss: number } {
+  const groups = model.paramGroups();
+  optimizer.setGroups(groups); // cheap when nothing changed; keeps every surviving group's state
+  const loss = tf.tidy(() => {
+    const vars = groups.flatMap((g) => [...g.params]);
+    const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.forward(xBatch), yBatch), vars);
+    for (const g of groups) optimizer.step(g.id, g.params.map((p) => grads[p.name]));
+    return value.dataSync()[0] ?? Number.NaN;
+  });
+  return { loss };
+}
+
+/** Loss and number of correct predictions on one batch (no gradients, no updates). */
+export function evaluateBatch(model: HostModel, xBatch: tf.Tensor, yBatch: tf.Tensor): { loss: number; correct: number; count: number } {
+  return tf.tidy(() => {
+    const logits = model.forward(xBatch);
+    const loss = softmaxCrossEntropy(logits, yBatch).dataSync()[0] ?? Number.NaN;
+    const truth = yBatch.rank === 1 ? tf.cast(yBatch, 'int32') : tf.argMax(yBatch, -1);
+    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), truth), 'int32')).dataSync()[0] ?? 0;
+    return { loss, correct, count: logits.shape[0] };
+  });
+}
