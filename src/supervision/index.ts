@@ -37,7 +37,7 @@ export { backoffDelay, backoffIssues, NO_BACKOFF, type BackoffSpec } from './bac
 export { systemClock, ManualClock, settlesWithin, type Clock } from './clock.ts';
 export { restartSet, pruneWindow, exceedsIntensity, type WindowEntry } from './restart-plan.ts';
 export { createBreaker, type Breaker, type BreakerOptions, type BreakerEvent } from './breaker.ts';
-export { BREAKER_STATE_VALUE } from './instruments.ts';
+export { BREAKER_STATE_VALUE, publishMailboxDepth } from './instruments.ts';
 export {
   isWorkerSpec,
   type ActorRef,

@@ -106,3 +106,8 @@ export class Instruments {
     }
   }
 }
+
+/** Refreshes `esper_mailbox_depth` in `metrics` now (e.g. right before a scrape); it is otherwise refreshed every second. */
+export function publishMailboxDepth(metrics: Metrics): void {
+  Instruments.for(metrics).publishMailboxDepth();
+}

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { Metrics } from '../../src/infra/metrics.ts';
-import { startSupervisor, type Supervisor } from '../../src/supervision/index.ts';
-import { Instruments } from '../../src/supervision/instruments.ts';
+import { publishMailboxDepth, startSupervisor, type Supervisor } from '../../src/supervision/index.ts';
 import { Journal, probe, sleep, tree, waitFor, worker, type ProbeMsg } from './support.ts';
 
 async function value(metrics: Metrics, name: string, labels: Record<string, string>): Promise<number | undefined> {
@@ -41,10 +40,10 @@ describe('supervision metrics', () => {
     ref.dispatch({ type: 'slow', ms: 50 });
     await sleep(5);
     for (let i = 0; i < 7; i++) ref.dispatch({ type: 'inc' });
-    Instruments.for(metrics).publishMailboxDepth();
+    publishMailboxDepth(metrics);
     expect(await value(metrics, 'esper_mailbox_depth', { subsystem: 'urza' })).to.equal(7);
     await sleep(80);
-    Instruments.for(metrics).publishMailboxDepth();
+    publishMailboxDepth(metrics);
     expect(await value(metrics, 'esper_mailbox_depth', { subsystem: 'urza' })).to.equal(0);
   });
 });
