@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   ESPER_INVALID_TRANSITION: { retryable: false, summary: 'The seed lifecycle does not allow this move from the current stage (e.g. pruning a FOSSILIZED seed); details name from, to/command and stage.' },
   ESPER_GATE_FAILED: { retryable: true, summary: 'The lifecycle gate of the target stage did not pass; details name the gate, the reasons and the measured values (a later epoch may pass).' },
   ESPER_COMMAND_EXPIRED: { retryable: false, summary: 'An adaptation command arrived after its deadline (issuedAt + deadlineMs) and was not executed.' },
+  ESPER_BLUEPRINT_GRAPH: { retryable: false, summary: 'The blueprint graph is malformed: a duplicate or reserved node id, an input or output naming no node, a node listed after a node that reads it, or nodes that do not feed the output; details name the nodes.' },
+  ESPER_BLUEPRINT_CYCLE: { retryable: false, summary: 'The blueprint graph has a cycle; details.cycle lists its node ids.' },
+  ESPER_BLUEPRINT_SHAPE_MISMATCH: { retryable: false, summary: "Shape inference failed: a node's inputs do not fit it (e.g. residual inputs of different shapes, a conv on a dense slot) or the output is not the slot's output shape; details name the node, expected and actual shapes." },
+  ESPER_BLUEPRINT_LIMIT: { retryable: false, summary: 'The blueprint exceeds a static budget (parameters, memory, FLOPs or depth); details give {limit, value, max}.' },
   // --- configuration / internal ---------------------------------------------
   ESPER_CONFIG_INVALID: { retryable: false, summary: 'The configuration is invalid; details list every problem.' },
   ESPER_INTERNAL: { retryable: false, summary: 'An unexpected internal error (a bug); the message says where.' },

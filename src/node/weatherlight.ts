@@ -10,7 +10,7 @@ import type { NodeRole } from '../config/schema.ts';
 import type { EsperError } from '../errors/index.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Metrics } from '../infra/metrics.ts';
-import { startSupervisor, type Supervisor, type WorkerSpec } from '../supervision/index.ts';
+import { alwaysRestart, startSupervisor, type Supervisor, type WorkerSpec } from '../supervision/index.ts';
 import { subsystemShell, type SubsystemMessage, type SubsystemStatus } from './subsystem-shell.ts';
 
 /** Subsystems every node runs, whatever its roles. */
@@ -68,6 +68,10 @@ export async function startWeatherlight(options: WeatherlightOptions): Promise<W
       strategy: 'one_for_one',
       intensity: { maxRestarts: 5, periodMs: 30_000 },
       backoff: { initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 },
+      // The root has no parent to escalate to: escalating would only stop the
+      // node. Any crash of a subsystem is restarted, bounded by the intensity
+      // (more than 5 in 30 s and the node gives up and exits 1).
+      policy: alwaysRestart,
       children,
     },
     {
