@@ -52,6 +52,7 @@ export const CheckpointManifestSchema = z
     host: z.object({ kind: z.string(), config: json, params: z.array(TensorEntrySchema) }).strict(),
     slots: z.array(SlotEntrySchema),
     optimizer: OptimizerEntrySchema.nullable(),
+    /** Rng state as four unsigned 32-bit words. */
     rng: z.tuple([int, int, int, int]).nullable(),
     /** The data cursor (opaque to this module). */
     cursor: json,
@@ -121,10 +122,10 @@ class BlobWriter {
 export interface CaptureOptions {
   /** The run's Rng (its state is saved). */
   rng?: Rng;
-  /** Where the data pipeline is (opaque JSON). @default null */
-  cursor?: JsonValue;
-  /** Free-form context, e.g. `{ epoch: 12, reason: 'epoch' }`. @default null */
-  meta?: JsonValue;
+  /** Where the data pipeline is, e.g. a BatchCursor's state: opaque, but it must be JSON (checked, and copied). @default null */
+  cursor?: unknown;
+  /** Free-form JSON context, e.g. `{ epoch: 12, reason: 'epoch' }` (checked, and copied). @default null */
+  meta?: unknown;
 }
 
 /** Captures model (host, seeds, their modes and α), optimizer, Rng and data cursor. */
@@ -147,11 +148,11 @@ export function capture(model: HostModel, optimizer: Optimizer | undefined, opti
             config: opt.config,
             groups: opt.groups.map((g) => ({ id: g.id, step: g.step, params: g.params.map((p) => ({ shape: p.shape, buffers: p.buffers.map((b) => blob.add(b, p.shape)) })) })),
           },
-    rng: options.rng === undefined ? null : [...options.rng.state()],
-    cursor: options.cursor ?? null,
-    meta: options.meta ?? null,
+    rng: options.rng === undefined ? null : (options.rng.state().map((word) => word >>> 0) as [number, number, number, number]),
+    // Deep copies: later changes to the caller's objects must not alter (and so corrupt) the checkpoint.
+    cursor: JSON.parse(canonicalJson(options.cursor ?? null)) as JsonValue,
+    meta: JSON.parse(canonicalJson(options.meta ?? null)) as JsonValue,
   };
-  canonicalJson(manifest); // fails early on a cursor or meta that is not JSON
   const weights = blob.bytes();
   return { manifest, weights, hash: checkpointHash(manifest, weights) };
 }

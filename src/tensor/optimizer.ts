@@ -29,6 +29,7 @@ export interface SgdConfig {
   momentum?: number;
 }
 
+/** Which optimizer, and its hyper-parameters (shared by every group). */
 export type OptimizerConfig = AdamConfig | SgdConfig;
 
 /** A config with every default filled in. */
@@ -92,7 +93,7 @@ export class Optimizer {
 
   /**
    * Rebinds to `groups` after a structural change: a group whose id is kept
-   * and whose parameter shapes match keeps its state (so the host's Adam
+   * and whose parameters are the same variables keeps its state (so the host's Adam
    * moments survive a seed being added or pruned); new groups start fresh;
    * groups no longer listed are dropped and their buffers disposed.
    */
@@ -101,7 +102,8 @@ export class Optimizer {
     for (const g of groups) {
       if (next.has(g.id)) throw new EsperError('ESPER_INTERNAL', `Error in Optimizer.setGroups: group ${g.id} listed twice`);
       const old = this.#groups.get(g.id);
-      if (old !== undefined && old.params.length === g.params.length && old.params.every((p, i) => sameShape(p.shape, (g.params[i] as tf.Variable).shape))) {
+      // Only the very same variables keep their state: a new seed in a slot that once held another starts fresh.
+      if (old !== undefined && old.params.length === g.params.length && old.params.every((p, i) => p === g.params[i])) {
         next.set(g.id, { params: g.params, step: old.step, buffers: old.buffers });
         this.#groups.delete(g.id);
       } else {

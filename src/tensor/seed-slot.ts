@@ -15,6 +15,7 @@
  * | PRUNED     | h (seed disposed)           | —                            |
  */
 import * as tf from '@tensorflow/tfjs';
+import type { SeedStage } from '../contracts/kasmina.ts';
 import { EsperError } from '../errors/index.ts';
 import { countParams, glorotUniform, heNormal, zerosVariable } from './hosts/init.ts';
 import { denseMatMul } from './ops/dense-matmul.ts';
@@ -22,7 +23,23 @@ import type { Rng } from './rng.ts';
 
 /** What a slot does in the forward pass; one per lifecycle stage that has tensor behaviour. */
 export const SLOT_MODES = ['DORMANT', 'TRAINING', 'BLENDING', 'HOLDING', 'FOSSILIZED', 'PRUNED'] as const;
+/** A slot's forward-pass behaviour (see the table above); GERMINATED is DORMANT with a seed attached, EMBARGOED and RESETTING are PRUNED. */
 export type SlotMode = (typeof SLOT_MODES)[number];
+
+/** The slot mode that realises lifecycle stage `stage`. */
+export function slotModeForStage(stage: SeedStage): SlotMode {
+  switch (stage) {
+    case 'DORMANT':
+    case 'GERMINATED':
+      return 'DORMANT';
+    case 'PRUNED':
+    case 'EMBARGOED':
+    case 'RESETTING':
+      return 'PRUNED';
+    default:
+      return stage;
+  }
+}
 
 /**
  * Stop-gradient: forward is the identity, backward is zero. Built with

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
+import { SEED_STAGES } from '../../src/contracts/kasmina.ts';
 import { quietCpuBackend, selectBackend } from '../../src/tensor/backend.ts';
 import { Rng } from '../../src/tensor/rng.ts';
 import {
@@ -8,6 +9,7 @@ import {
   lowRankAdapter,
   residualDenseAdapter,
   SeedSlot,
+  slotModeForStage,
   stopGradient,
   type SeedModule,
 } from '../../src/tensor/seed-slot.ts';
@@ -197,6 +199,10 @@ describe('SeedSlot (issue 4, item 3)', () => {
       expect(conv1.paramCount).to.equal(3 * 2 + 2 + 2 * 3 + 3);
       for (const seed of [dense, low, conv3, conv1]) seed.dispose();
     });
+  });
+
+  it('maps every lifecycle stage onto a slot mode', () => {
+    expect(SEED_STAGES.map(slotModeForStage)).to.deep.equal(['DORMANT', 'DORMANT', 'TRAINING', 'BLENDING', 'HOLDING', 'FOSSILIZED', 'PRUNED', 'PRUNED', 'PRUNED']);
   });
 
   it('forkSeedRng draws nothing from the parent and differs per slot and generation', () => {

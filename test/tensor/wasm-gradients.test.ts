@@ -71,6 +71,7 @@ const DEPTHWISE_CASES: ConvCase[] = [
   { name: '3×3 stride 1 valid, multiplier 2', x: [2, 6, 7, 2], filter: [3, 3, 2, 2], strides: [1, 1], pad: 'valid' },
   { name: '3×3 stride 2 same, multiplier 3', x: [2, 9, 9, 2], filter: [3, 3, 2, 3], strides: [2, 2], pad: 'same' },
   { name: '5×5 stride 2 valid, multiplier 1', x: [1, 12, 11, 4], filter: [5, 5, 4, 1], strides: [2, 2], pad: 'valid' },
+  { name: '3×2 strides 2×1 same, multiplier 2', x: [2, 9, 8, 3], filter: [3, 2, 3, 2], strides: [2, 1], pad: 'same' },
 ];
 
 describe('wasm gradient kernels', function () {

@@ -15,11 +15,11 @@ const matMulFastGrad: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D = tf.custo
     value: tf.matMul(a, b),
     gradFunc: (dy, saved) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const g = dy as tf.Tensor2D;
+      const g = dy;
       return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
     },
   };
-}) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+});
 
 /** x [n, in] · w [in, out] → [n, out], with a wasm-friendly gradient. */
 export function denseMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
