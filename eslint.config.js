@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.esper/**', 'bin/**', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', 'dist/**', '.esper/**', 'bin/**', 'eslint.config.js', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

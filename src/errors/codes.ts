@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   ESPER_SHUTDOWN_TIMEOUT: { retryable: false, summary: 'A child did not stop within its shutdown timeout and was killed.' },
   ESPER_START_FAILED: { retryable: true, summary: 'A child failed to start (its initial state threw).' },
   ESPER_BREAKER_OPEN: { retryable: true, summary: 'The circuit breaker is open; the call was not attempted.' },
+  ESPER_WORKER_CRASHED: { retryable: true, summary: 'A worker thread (training, compile or validation) died; its pending requests failed and the work must be restarted from the last checkpoint.' },
   ESPER_BACKEND_UNAVAILABLE: { retryable: false, summary: 'The requested tensor backend cannot be loaded (e.g. @tensorflow/tfjs-node is not installed); the message names the install command.' },
   ESPER_DATASET_MISSING: { retryable: false, summary: 'The dataset directory or one of its files does not exist; the message says how to get it.' },
   ESPER_DATASET_CORRUPT: { retryable: false, summary: 'A dataset file is malformed (bad magic number, truncated, sizes that disagree).' },

@@ -233,19 +233,38 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor): tf.
  * One training step: forward, softmax cross-entropy, gradients for every
  * trainable group (host, trainable seeds), and one optimizer update per
  * group. The optimizer is rebound to the model's current groups first
- * (keeping existing groups' state). Creates no lasting tensors; the loss is
- * read once, synchronously.
+ * (keeping existing groups' state). Creates no lasting tensors; the loss (and,
+ * with `gradNorms`, each group's global gradient L2 norm) is read once,
+ * synchronously.
  */
-export function trainStep(model: HostModel, optimizer: Optimizer, xBatch: tf.Tensor, yBatch: tf.Tensor): { loss: number } {
+export function trainStep(
+  model: HostModel,
+  optimizer: Optimizer,
+  xBatch: tf.Tensor,
+  yBatch: tf.Tensor,
+  options: { gradNorms?: boolean } = {},
+): { loss: number; gradNorms?: Record<string, number> } {
   const groups = model.paramGroups();
   optimizer.setGroups(groups); // cheap when nothing changed; keeps every surviving group's state
-  const loss = tf.tidy(() => {
+  return tf.tidy(() => {
     const vars = groups.flatMap((g) => [...g.params]);
     const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.forward(xBatch), yBatch), vars);
-    for (const g of groups) optimizer.step(g.id, g.params.map((p) => grads[p.name]));
-    return value.dataSync()[0] ?? Number.NaN;
+    const perGroup = groups.map((g) => g.params.map((p) => grads[p.name]));
+    // Norms are computed before the update (which may reuse gradient buffers) and read with the loss in one sync.
+    const norms =
+      options.gradNorms === true
+        ? perGroup.map((gs) => tf.sqrt(tf.addN(gs.map((grad) => (grad === undefined ? tf.scalar(0) : tf.sum(tf.square(grad)))))))
+        : [];
+    groups.forEach((g, i) => optimizer.step(g.id, perGroup[i] ?? []));
+    const values = tf.stack([value, ...norms]).dataSync();
+    const loss = values[0] ?? Number.NaN;
+    if (options.gradNorms !== true) return { loss };
+    const gradNorms: Record<string, number> = {};
+    groups.forEach((g, i) => {
+      gradNorms[g.id] = values[i + 1] ?? Number.NaN;
+    });
+    return { loss, gradNorms };
   });
-  return { loss };
 }
 
 /** Loss and number of correct predictions on one batch (no gradients, no updates). */

@@ -87,6 +87,7 @@ export class SeedSlot {
   #mode: SlotMode = 'DORMANT';
   #alpha = 0;
   #seed: SeedModule | undefined;
+  #ablated = false;
 
   constructor(id: string, shape: readonly number[], options: SeedSlotOptions = {}) {
     this.id = id;
@@ -209,6 +210,21 @@ export class SeedSlot {
   }
 
   /**
+   * Runs `fn` with this slot's seed switched off (as if α were 0, in any
+   * mode, FOSSILIZED included) — how the counterfactual contribution
+   * (accuracy with the seed minus accuracy without it) is measured.
+   */
+  ablate<T>(fn: () => T): T {
+    const before = this.#ablated;
+    this.#ablated = true;
+    try {
+      return fn();
+    } finally {
+      this.#ablated = before;
+    }
+  }
+
+  /**
    * The slot's output for host activation `h` ([batch, ...shape]). Call it
    * inside `tf.tidy`; in DORMANT and PRUNED it returns `h` itself and runs nothing.
    */
@@ -217,7 +233,7 @@ export class SeedSlot {
       throw new RangeError(`Error in SeedSlot.apply: slot ${this.id} expects [batch, ${this.shape.join(', ')}], got h ${JSON.stringify(h.shape)}`);
     }
     const seed = this.#seed;
-    if (seed === undefined || this.#mode === 'DORMANT' || this.#mode === 'PRUNED') return h;
+    if (seed === undefined || this.#ablated || this.#mode === 'DORMANT' || this.#mode === 'PRUNED') return h;
     switch (this.#mode) {
       case 'TRAINING': {
         // Straight-through: the forward value is h exactly (s − s = 0), the

@@ -1,0 +1,267 @@
+/**
+ * A run's tensors and the loop over them: dataset, host with slots, optimizer,
+ * batch cursor. It runs wherever it is created — in a worker thread in
+ * production (`training-worker.ts`), in-process in tests — and knows nothing
+ * of actors or the bus: it executes epochs and slot changes and reports
+ * metrics and per-seed telemetry.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { EsperError } from '../../errors/index.ts';
+import { selectBackend } from '../backend.ts';
+import { capture, decodeCheckpoint, encodeCheckpoint, restore, weightsHash } from '../checkpoint.ts';
+import { BatchCursor, splitDataset, toTensors, type BatchCursorState, type Dataset } from '../datasets/dataset.ts';
+import { loadFashionMnist } from '../datasets/fashion-mnist.ts';
+import { twoSpirals, xor } from '../datasets/synthetic.ts';
+import { cnnHost } from '../hosts/cnn-host.ts';
+import { mlpHost } from '../hosts/mlp-host.ts';
+import { HOST_GROUP_ID, seedGroupId, type HostModel } from '../hosts/model.ts';
+import { evaluateBatch, Optimizer, trainStep } from '../optimizer.ts';
+import { Rng } from '../rng.ts';
+import { builtinSeedModule, forkSeedRng, type SeedModuleConfig, type SlotMode } from '../seed-slot.ts';
+import { TrainingSpecSchema, type TrainingSpec, type TrainingSpecInput } from './training-spec.ts';
+
+/** Per-seed telemetry of one epoch (the input of Kasmina's gates). */
+export interface SlotTelemetry {
+  slotId: string;
+  mode: SlotMode;
+  alpha: number;
+  seedKind: string | null;
+  seedParams: number;
+  /** Mean global L2 norm of the seed's gradient over the epoch's steps (0 when it did not train). */
+  gradNorm: number;
+  /** Seed gradient norm per parameter over host gradient norm per parameter (0 when it did not train). */
+  gradRatio: number;
+  /** Validation accuracy minus accuracy with this seed switched off, in percentage points (null without a seed). */
+  contributionPp: number | null;
+  gradsFinite: boolean;
+  paramsFinite: boolean;
+}
+
+/** What one epoch produced. */
+export interface EpochReport {
+  epoch: number;
+  steps: number;
+  trainLoss: number;
+  validationLoss: number;
+  validationAccuracy: number;
+  hostGradNorm: number;
+  durationMs: number;
+  slots: SlotTelemetry[];
+  /** True when the loss or any parameter went NaN/Inf this epoch. */
+  nonFinite: boolean;
+}
+
+/** A slot change the lifecycle decided (applied between epochs). */
+export interface SlotCommand {
+  slotId: string;
+  /** Attach a new seed first (germination). */
+  germinate?: { kind: string; config: SeedModuleConfig };
+  mode?: SlotMode;
+  alpha?: number;
+}
+
+/** Summary of the model. */
+export interface ModelSummary {
+  hostParams: number;
+  seedParams: number;
+  totalParams: number;
+  weightsHash: string;
+  hostWeightsHash: string;
+}
+
+function loadDataset(spec: TrainingSpec, rng: Rng): Promise<Dataset> | Dataset {
+  const d = spec.dataset;
+  switch (d.kind) {
+    case 'spirals':
+      return twoSpirals(rng, { n: d.n, noise: d.noise, turns: d.turns });
+    case 'xor':
+      return xor(rng, { n: d.n, noise: d.noise });
+    case 'fashion-mnist':
+      return loadFashionMnist({
+        ...(d.dir === undefined ? {} : { dir: d.dir }),
+        ...(d.limit === undefined ? {} : { limit: d.limit }),
+        layout: d.layout,
+      });
+  }
+}
+
+function buildHost(spec: TrainingSpec, data: Dataset, rng: Rng): HostModel {
+  const slots = spec.slots.map((slot) => ({ id: slot.id, afterLayer: slot.afterLayer }));
+  if (spec.host.kind === 'mlp') {
+    const inputs = data.featureShape.reduce((a, b) => a * b, 1);
+    return mlpHost({ widths: [inputs, ...spec.host.hidden, data.numClasses], rng, slots });
+  }
+  const [h, w, c] = data.featureShape;
+  if (data.featureShape.length !== 3 || h === undefined || w === undefined || c === undefined) {
+    throw new EsperError('ESPER_CONFIG_INVALID', `a cnn host needs image-shaped examples [h, w, c], the dataset gives ${JSON.stringify(data.featureShape)}`);
+  }
+  const convs = spec.host.convs.map((conv) => (conv.kernelSize === undefined ? { filters: conv.filters } : { filters: conv.filters, kernelSize: conv.kernelSize }));
+  return cnnHost({ inputShape: [h, w, c], convs, dense: spec.host.dense, classes: data.numClasses, rng, slots });
+}
+
+const VALIDATION_BATCH = 512;
+
+export class TrainingSession {
+  readonly spec: TrainingSpec;
+  readonly model: HostModel;
+  readonly optimizer: Optimizer;
+  readonly #rng: Rng;
+  readonly #train: Dataset;
+  readonly #validation: Dataset;
+  #cursor: BatchCursor;
+  #epoch = 0;
+  readonly #generation = new Map<string, number>();
+
+  private constructor(spec: TrainingSpec, model: HostModel, rng: Rng, train: Dataset, validation: Dataset) {
+    this.spec = spec;
+    this.model = model;
+    this.#rng = rng;
+    this.#train = train;
+    this.#validation = validation;
+    this.optimizer = new Optimizer({ kind: spec.optimizer.kind, learningRate: spec.optimizer.learningRate }, model.paramGroups());
+    this.#cursor = new BatchCursor(train, { batchSize: spec.batchSize, rng: rng.fork(2) });
+  }
+
+  /** Validates the spec, selects the backend, loads data and builds the model. */
+  static async create(input: TrainingSpecInput): Promise<TrainingSession> {
+    const spec = TrainingSpecSchema.parse(input);
+    await selectBackend(spec.backend);
+    const root = new Rng(spec.seed);
+    const data = await loadDataset(spec, root.fork(0));
+    const { train, validation } = splitDataset(data, root.fork(1), { validation: spec.validation });
+    const model = buildHost(spec, data, root.fork(3));
+    return new TrainingSession(spec, model, root, train, validation);
+  }
+
+  /** Epochs completed so far. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** Trains one epoch, then evaluates: metrics and per-seed telemetry. */
+  runEpoch(): EpochReport {
+    const started = performance.now();
+    const epoch = this.#epoch;
+    let steps = 0;
+    let lossSum = 0;
+    let nonFinite = false;
+    const gradSums = new Map<string, number>();
+    for (;;) {
+      const batch = this.#cursor.next();
+      const { loss, gradNorms = {} } = tf.tidy(() => {
+        const { xs, ys } = toTensors(batch);
+        return trainStep(this.model, this.optimizer, xs, ys, { gradNorms: true });
+      });
+      if (!Number.isFinite(loss)) nonFinite = true;
+      lossSum += loss;
+      steps++;
+      for (const [group, norm] of Object.entries(gradNorms)) gradSums.set(group, (gradSums.get(group) ?? 0) + norm);
+      if (batch.last) break;
+    }
+    this.#epoch = epoch + 1;
+    const evaluation = this.evaluate();
+    const hostGradNorm = (gradSums.get(HOST_GROUP_ID) ?? 0) / steps;
+    const hostParams = this.model.hostParams.reduce((n, p) => n + p.size, 0);
+    const slots = this.model.slots.map((slot): SlotTelemetry => {
+      const seed = slot.seed;
+      const seedParams = seed?.paramCount ?? 0;
+      const seedGrad = (gradSums.get(seedGroupId(slot.id)) ?? 0) / steps;
+      const paramsFinite = seed === undefined ? true : allFinite(seed.params);
+      if (!paramsFinite) nonFinite = true;
+      return {
+        slotId: slot.id,
+        mode: slot.mode,
+        alpha: slot.alpha,
+        seedKind: seed?.kind ?? null,
+        seedParams,
+        gradNorm: seedGrad,
+        gradRatio: seedParams > 0 && hostGradNorm > 0 ? seedGrad / Math.sqrt(seedParams) / (hostGradNorm / Math.sqrt(hostParams)) : 0,
+        contributionPp: seed === undefined ? null : (evaluation.accuracy - slot.ablate(() => this.evaluate().accuracy)) * 100,
+        gradsFinite: Number.isFinite(seedGrad),
+        paramsFinite,
+      };
+    });
+    if (!allFinite(this.model.hostParams)) nonFinite = true;
+    return {
+      epoch: this.#epoch,
+      steps,
+      trainLoss: lossSum / steps,
+      validationLoss: evaluation.loss,
+      validationAccuracy: evaluation.accuracy,
+      hostGradNorm,
+      durationMs: performance.now() - started,
+      slots,
+      nonFinite: nonFinite || !Number.isFinite(evaluation.loss),
+    };
+  }
+
+  /** Loss and accuracy on the validation split. */
+  evaluate(): { loss: number; accuracy: number } {
+    let loss = 0;
+    let correct = 0;
+    let count = 0;
+    const per = this.#validation.featureShape.reduce((a, b) => a * b, 1);
+    for (let start = 0; start < this.#validation.size; start += VALIDATION_BATCH) {
+      const size = Math.min(VALIDATION_BATCH, this.#validation.size - start);
+      const result = tf.tidy(() => {
+        const xs = tf.tensor(this.#validation.features.subarray(start * per, (start + size) * per), [size, ...this.#validation.featureShape]);
+        const ys = tf.tensor1d(Int32Array.from(this.#validation.labels.subarray(start, start + size)), 'int32');
+        return evaluateBatch(this.model, xs, ys);
+      });
+      loss += result.loss * result.count;
+      correct += result.correct;
+      count += result.count;
+    }
+    return { loss: loss / count, accuracy: correct / count };
+  }
+
+  /** Applies lifecycle decisions to the slots (between epochs). */
+  applySlot(command: SlotCommand): void {
+    const slot = this.model.slot(command.slotId);
+    if (command.germinate !== undefined) {
+      const generation = (this.#generation.get(slot.id) ?? 0) + 1;
+      this.#generation.set(slot.id, generation);
+      const module = builtinSeedModule(command.germinate.kind, { ...command.germinate.config, width: slot.shape.at(-1) ?? 1 }, forkSeedRng(this.#rng, slot.id, generation));
+      if (module === undefined) {
+        throw new EsperError('ESPER_CONFIG_INVALID', `unknown seed module kind ${JSON.stringify(command.germinate.kind)}`, { details: { slotId: slot.id } });
+      }
+      if (slot.mode === 'PRUNED') slot.reset();
+      slot.attach(module);
+    }
+    if (command.mode !== undefined) slot.setMode(command.mode, command.alpha);
+    else if (command.alpha !== undefined) slot.setAlpha(command.alpha);
+  }
+
+  summary(): ModelSummary {
+    const hostParams = this.model.hostParams.reduce((n, p) => n + p.size, 0);
+    const seedParams = this.model.slots.reduce((n, slot) => n + (slot.mode === 'PRUNED' ? 0 : (slot.seed?.paramCount ?? 0)), 0);
+    return { hostParams, seedParams, totalParams: hostParams + seedParams, weightsHash: weightsHash(this.model), hostWeightsHash: weightsHash(this.model, 'host') };
+  }
+
+  /** Serialises model, optimizer, Rng and data cursor (hash-verified on restore). */
+  checkpoint(meta: unknown = null): { bytes: Uint8Array; hash: string } {
+    const checkpoint = capture(this.model, this.optimizer, { rng: this.#rng, cursor: { epoch: this.#epoch, cursor: this.#cursor.state() }, meta });
+    return { bytes: encodeCheckpoint(checkpoint), hash: checkpoint.hash };
+  }
+
+  /**
+   * Restores a checkpoint. `rollback` prunes the seeds that were live (host and
+   * fossils come back bit-identical); otherwise every slot is restored as saved.
+   */
+  restore(bytes: Uint8Array, mode: 'exact' | 'rollback'): { prunedSlots: string[]; epoch: number } {
+    const result = restore(decodeCheckpoint(bytes), { model: this.model, optimizer: this.optimizer, rng: this.#rng, liveSeeds: mode === 'rollback' ? 'prune' : 'restore' });
+    const saved = result.cursor as unknown as { epoch: number; cursor: BatchCursorState };
+    this.#cursor = BatchCursor.restore(this.#train, saved.cursor);
+    this.#epoch = saved.epoch;
+    return { prunedSlots: result.prunedSlots, epoch: saved.epoch };
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+}
+
+function allFinite(params: readonly tf.Variable[]): boolean {
+  return tf.tidy(() => params.every((p) => tf.all(tf.isFinite(p)).dataSync()[0] === 1));
+}

@@ -1,0 +1,82 @@
+/**
+ * What a training worker needs to build a run's tensors: data, host, slots,
+ * optimizer, batch size, backend and the random seed. Plain JSON (it crosses
+ * the worker boundary); validated with zod at both ends.
+ */
+import { z } from 'zod';
+
+const positiveInt = (max: number): z.ZodNumber => z.number().int().min(1).max(max);
+
+/** Where the examples come from. */
+export const DatasetSpecSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('spirals'),
+      /** Points in total. @default 1000 */
+      n: positiveInt(1_000_000).default(1000),
+      noise: z.number().min(0).max(1).default(0.05),
+      turns: z.number().positive().max(10).default(1.5),
+    })
+    .strict(),
+  z.object({ kind: z.literal('xor'), n: positiveInt(1_000_000).default(500), noise: z.number().min(0).max(1).default(0.1) }).strict(),
+  z
+    .object({
+      kind: z.literal('fashion-mnist'),
+      /** Directory of the IDX files. @default /usr/share/datasets/fashion-mnist */
+      dir: z.string().min(1).optional(),
+      /** Use only the first N training examples. */
+      limit: positiveInt(60_000).optional(),
+      /** `flat` ([784]) for MLP hosts, `image` ([28, 28, 1]) for CNN hosts. @default 'flat' */
+      layout: z.enum(['flat', 'image']).default('flat'),
+    })
+    .strict(),
+]);
+export type DatasetSpec = z.output<typeof DatasetSpecSchema>;
+
+/** A seed slot after hidden layer `afterLayer` (1-based). */
+export const SlotSpecSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    afterLayer: positiveInt(64),
+  })
+  .strict();
+
+/** The host network. */
+export const HostSpecSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('mlp'),
+      /** Hidden widths (input and output widths come from the dataset). */
+      hidden: z.array(positiveInt(65_536)).min(1).max(16),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('cnn'),
+      convs: z.array(z.object({ filters: positiveInt(1024), kernelSize: positiveInt(11).optional() }).strict()).min(1).max(4),
+      dense: z.array(positiveInt(65_536)).max(4).default([]),
+    })
+    .strict(),
+]);
+export type HostSpec = z.output<typeof HostSpecSchema>;
+
+export const TrainingSpecSchema = z
+  .object({
+    /** @default 'wasm' */
+    backend: z.enum(['wasm', 'tensorflow', 'cpu']).default('wasm'),
+    /** Seeds every random stream (init, split, shuffling). */
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+    dataset: DatasetSpecSchema,
+    /** Fraction (or count) held out for validation. @default 0.2 */
+    validation: z.number().positive().default(0.2),
+    host: HostSpecSchema,
+    slots: z.array(SlotSpecSchema).max(32).default([]),
+    optimizer: z
+      .object({ kind: z.enum(['adam', 'sgd']).default('adam'), learningRate: z.number().positive().max(10).default(0.01) })
+      .strict()
+      .prefault({}),
+    batchSize: positiveInt(65_536).default(64),
+  })
+  .strict();
+export type TrainingSpec = z.output<typeof TrainingSpecSchema>;
+export type TrainingSpecInput = z.input<typeof TrainingSpecSchema>;

@@ -1,0 +1,70 @@
+/**
+ * The training worker thread: owns one TrainingSession and serves requests
+ * from the node's event loop, one at a time, in order. Tensor work never runs
+ * on the node's event loop (DESIGN §3).
+ */
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { EsperError, toWireError } from '../../errors/index.ts';
+import { TrainingSession } from './training-session.ts';
+import type { WorkerOps, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
+
+if (parentPort === null) throw new Error('training-worker.ts must run in a worker thread');
+const port = parentPort;
+let session: TrainingSession | undefined;
+
+function requireSession(): TrainingSession {
+  if (session === undefined) throw new EsperError('ESPER_INTERNAL', 'the training worker has no session yet (send create first)');
+  return session;
+}
+
+async function handle(request: WorkerRequest): Promise<unknown> {
+  switch (request.op) {
+    case 'create': {
+      session?.dispose();
+      session = await TrainingSession.create(request.args as WorkerOps['create']['args']);
+      return session.summary();
+    }
+    case 'runEpoch':
+      return requireSession().runEpoch();
+    case 'evaluate':
+      return requireSession().evaluate();
+    case 'applySlot': {
+      const s = requireSession();
+      s.applySlot(request.args as WorkerOps['applySlot']['args']);
+      return s.summary();
+    }
+    case 'summary':
+      return requireSession().summary();
+    case 'checkpoint':
+      return requireSession().checkpoint((request.args as WorkerOps['checkpoint']['args']).meta);
+    case 'restore': {
+      const { bytes, mode } = request.args as WorkerOps['restore']['args'];
+      return requireSession().restore(bytes, mode);
+    }
+    case 'memory': {
+      const memory = tf.memory();
+      return { numTensors: memory.numTensors, numBytes: memory.numBytes };
+    }
+    case 'crash':
+      setImmediate(() => {
+        throw new Error('training worker crash requested');
+      });
+      return new Promise(() => undefined);
+  }
+}
+
+// Requests are served strictly in order: tensors are not thread-safe and an
+// epoch must finish before the next slot change applies.
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (request: WorkerRequest) => {
+  queue = queue.then(async () => {
+    let response: WorkerResponse;
+    try {
+      response = { id: request.id, ok: true, data: await handle(request) };
+    } catch (error) {
+      response = { id: request.id, ok: false, error: toWireError(error) };
+    }
+    port.postMessage(response);
+  });
+});

@@ -1,0 +1,31 @@
+/**
+ * Messages between the node's event loop and a training worker thread. The
+ * worker answers every request exactly once, with data or a coded error.
+ */
+import type { WireError } from '../../errors/index.ts';
+import type { EpochReport, ModelSummary, SlotCommand } from './training-session.ts';
+import type { TrainingSpecInput } from './training-spec.ts';
+
+/** Operations and their argument / result types. */
+export interface WorkerOps {
+  create: { args: TrainingSpecInput; result: ModelSummary };
+  runEpoch: { args: null; result: EpochReport };
+  evaluate: { args: null; result: { loss: number; accuracy: number } };
+  applySlot: { args: SlotCommand; result: ModelSummary };
+  summary: { args: null; result: ModelSummary };
+  checkpoint: { args: { meta: unknown }; result: { bytes: Uint8Array; hash: string } };
+  restore: { args: { bytes: Uint8Array; mode: 'exact' | 'rollback' }; result: { prunedSlots: string[]; epoch: number } };
+  /** Test hook: makes the worker thread crash (uncaught error) to exercise supervision. */
+  crash: { args: null; result: never };
+  memory: { args: null; result: { numTensors: number; numBytes: number } };
+}
+
+export type WorkerOp = keyof WorkerOps;
+
+export interface WorkerRequest<O extends WorkerOp = WorkerOp> {
+  id: number;
+  op: O;
+  args: WorkerOps[O]['args'];
+}
+
+export type WorkerResponse = { id: number; ok: true; data: unknown } | { id: number; ok: false; error: WireError };
