@@ -76,3 +76,4 @@ export {
   type SeedTransitionedEnvelope,
 } from './seed.actor.ts';
 export { kasminaSpec, seedIdOf, startKasmina, type KasminaHandle, type KasminaOptions, type KasminaSlot } from './kasmina.ts';
+export { observationFrom, slotCommandFor, type ModuleForKernel } from './slot-bridge.ts';
