@@ -9,6 +9,7 @@ import { EXIT } from './exit-codes.ts';
 import { printError, processOutput, type CliOutput } from './output.ts';
 import { friendlySubject, runCtlRequest, type CtlConnectionFlags } from './ctl.ts';
 import { runDaemon } from '../node/daemon.ts';
+import { registerBlueprintCommands } from './blueprint.ts';
 
 function addConnectionOptions(command: Command): Command {
   return command
@@ -97,6 +98,7 @@ export function buildProgram(output: CliOutput, result: { code: number }): Comma
         result.code = await runCtlRequest(subject, flags.data, flags, output);
       });
   }
+  registerBlueprintCommands(program, output, result);
   return program;
 }
 

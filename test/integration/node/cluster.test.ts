@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { connect, type NatsConnection } from 'nats';
+import { main } from '../../../src/cli/main.ts';
+import type { CliOutput } from '../../../src/cli/output.ts';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, requireService } from '../../helpers/services.ts';
 
@@ -115,6 +117,20 @@ const configFile = writeTempConfig({
     const runs = await request(`${prefix}.ctl.cluster.runs`);
     expect(runs.ok).to.equal(true);
     expect(runs.data?.['runs']).to.deep.equal([]);
+  });
+
+  it('is steered by esper ctl: exit 0 with the reply, 1 with the error code, 2 for a bad verb', async () => {
+    const captured = { out: '', err: '' };
+    const output: CliOutput = { out: (text) => void (captured.out += text + '\n'), err: (text) => void (captured.err += text + '\n') };
+    expect(await main(['ctl', 'nodes', '--nats', NATS_URL, '--prefix', prefix], output)).to.equal(0);
+    expect(captured.out).to.contain('"n1"');
+    expect(await main(['ctl', 'node', 'status', 'n2', '--nats', NATS_URL, '--prefix', prefix], output)).to.equal(0);
+    expect(await main(['ctl', 'run', 'status', 'r9', '--nats', NATS_URL, '--prefix', prefix], output)).to.equal(1);
+    expect(captured.err).to.contain('error ESPER_NOT_FOUND');
+    expect(await main(['ctl', 'req', `${prefix}.ctl.node.n1.status`, 'not json', '--nats', NATS_URL], output)).to.equal(1);
+    expect(captured.err).to.contain('error ESPER_INVALID_JSON');
+    expect(await main(['ctl', 'node', 'reboot', 'n1', '--nats', NATS_URL, '--prefix', prefix], output)).to.equal(2);
+    expect(captured.err).to.contain('ESPER_UNKNOWN_VERB');
   });
 
   it('reports a SIGKILLed node down within three heartbeats, and a restart as a new incarnation', async () => {

@@ -1,0 +1,61 @@
+/**
+ * Karn (DESIGN §1, §2): blueprints as data. The built-in catalog, and the
+ * static analysis every blueprint passes before Tezzeret compiles it
+ * (`esper blueprint check` runs it offline). The layer math is one table the
+ * compiler reuses.
+ *
+ * @example
+ * const analysis = analyzeBlueprint(JSON.parse(text), { interface: iface, limits: { maxParams: 1_000_000 } });
+ * if (analysis.ok) console.log(analysis.report.paramCount, analysis.report.startsAsIdentity);
+ * else for (const error of analysis.errors) console.log(error.code, error.details);
+ *
+ * @module
+ */
+export {
+  BlueprintLimitsSchema,
+  DEFAULT_BLUEPRINT_LIMITS,
+  analyzeBlueprint,
+  blueprintIrHash,
+  canonicalJson,
+  type AnalyzeOptions,
+  type BlueprintAnalysis,
+  type BlueprintLimits,
+  type BlueprintLimitsInput,
+  type BlueprintReport,
+  type NodeReport,
+} from './blueprint-analysis.ts';
+export {
+  BLUEPRINT_CATALOG,
+  CATALOG_NAMES,
+  SE_REDUCTION,
+  bottleneckWidth,
+  catalogBlueprint,
+  catalogEntry,
+  catalogFor,
+  shapePreservingInterface,
+  type CatalogEntry,
+} from './catalog.ts';
+export { DOC_INTERFACES, renderBlueprintsDoc } from './blueprints-doc.ts';
+export {
+  ACTIVATION_FLOPS,
+  BYTES_PER_ELEMENT,
+  LAYER_SPECS,
+  NORM_FLOPS_PER_ELEMENT,
+  SOFTMAX_FLOPS_PER_ELEMENT,
+  convOutputSize,
+  formatShape,
+  groupDigits,
+  inferLayer,
+  layerAtInit,
+  seHidden,
+  shapeSize,
+  weightCount,
+  type InitValue,
+  type LayerFacts,
+  type LayerResult,
+  type LayerSpec,
+  type Shape,
+  type ShapeProblem,
+  type WeightInit,
+  type WeightSpec,
+} from './layer-specs.ts';
