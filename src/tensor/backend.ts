@@ -57,8 +57,9 @@ export async function selectBackend(name: BackendName = 'wasm', options: SelectB
       details: { backend: String(name) },
     });
   }
-  const tfName = name;
-  if (tf.getBackend() === tfName && tf.findBackend(tfName) !== null) return tfName;
+  // Cheap and idempotent; done even when wasm is already active (someone may have called tf.setBackend directly).
+  if (name === 'wasm') registerWasmGradients();
+  if (tf.getBackend() === name && tf.findBackend(name) !== null) return name;
   const inFlight = pending.get(name);
   if (inFlight !== undefined) return inFlight;
   const started = activate(name, options).finally(() => pending.delete(name));
@@ -69,7 +70,6 @@ export async function selectBackend(name: BackendName = 'wasm', options: SelectB
 async function activate(name: BackendName, options: SelectBackendOptions): Promise<string> {
   switch (name) {
     case 'wasm':
-      registerWasmGradients();
       await setOrThrow('wasm', 'the wasm backend failed to initialise (is @tensorflow/tfjs-backend-wasm intact?)');
       return tf.getBackend();
     case 'tensorflow':

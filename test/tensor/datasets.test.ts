@@ -116,6 +116,30 @@ describe('datasets', () => {
       }
     });
 
+    it('with a limit, returns only the first entries and reads only that prefix', async () => {
+      const { images } = fakeImages(50);
+      const bytes = encodeIdx({ type: 'ubyte', shape: [50, 4, 3], data: images });
+      const prefix = 16 + 5 * 12;
+      // Only the prefix is intact: the rest is garbage, which a limited read never looks at.
+      const damaged = Uint8Array.from(bytes);
+      damaged.fill(0xee, prefix + 12);
+      writeFileSync(join(dir, 'plain'), damaged.subarray(0, damaged.length - 7));
+      writeFileSync(join(dir, 'packed.gz'), gzipSync(damaged).subarray(0, 60)); // a cut-off gzip stream
+      const idx = await readIdxFile(join(dir, 'plain'), { limit: 5 });
+      expect(idx.shape).to.deep.equal([5, 4, 3]);
+      expect(Array.from(idx.data)).to.deep.equal(Array.from(images.subarray(0, 60)));
+      writeFileSync(join(dir, 'whole.gz'), gzipSync(bytes));
+      const fromGzip = await readIdxFile(join(dir, 'whole.gz'), { limit: 5 });
+      expect(Array.from(fromGzip.data)).to.deep.equal(Array.from(images.subarray(0, 60)));
+      // A limit past the end keeps everything, and the whole file is checked again.
+      expect((await readIdxFile(join(dir, 'whole.gz'), { limit: 500 })).shape).to.deep.equal([50, 4, 3]);
+      expect((await rejection(readIdxFile(join(dir, 'plain'), { limit: 500 }))).code).to.equal('ESPER_DATASET_CORRUPT');
+      // A prefix cut short is still reported.
+      expect((await rejection(readIdxFile(join(dir, 'packed.gz'), { limit: 40 }))).code).to.equal('ESPER_DATASET_CORRUPT');
+      writeFileSync(join(dir, 'short'), bytes.subarray(0, prefix - 1));
+      expect((await rejection(readIdxFile(join(dir, 'short'), { limit: 5 }))).message).to.match(/truncated/);
+    });
+
     it('rejects corrupt files with ESPER_DATASET_CORRUPT', async () => {
       const good = encodeIdx({ type: 'ubyte', shape: [4, 3], data: new Uint8Array(12) });
       const badMagic = Uint8Array.from(good);

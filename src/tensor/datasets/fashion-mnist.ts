@@ -39,7 +39,7 @@ export interface FashionMnistOptions {
   dir?: string;
   /** Which part to load. @default 'train' */
   split?: 'train' | 'test';
-  /** Keep only the first `limit` examples (quick runs, tests). @default all */
+  /** Keep only the first `limit` examples (quick runs, tests); only that much of each file is read and inflated. @default all */
   limit?: number;
   /** `'image'`: featureShape `[28, 28, 1]` (NHWC, for CNNs); `'flat'`: `[784]` (for MLPs). Same bytes either way. @default 'image' */
   layout?: 'image' | 'flat';
@@ -99,8 +99,8 @@ export async function loadFashionMnist(options: FashionMnistOptions = {}): Promi
   const imagesPath = await locate(dir, files.images);
   const labelsPath = await locate(dir, files.labels);
   const [images, labels] = await Promise.all([
-    readIdxFile(imagesPath, { type: 'ubyte', rank: 3 }),
-    readIdxFile(labelsPath, { type: 'ubyte', rank: 1 }),
+    readIdxFile(imagesPath, { type: 'ubyte', rank: 3, ...(limit === undefined ? {} : { limit }) }),
+    readIdxFile(labelsPath, { type: 'ubyte', rank: 1, ...(limit === undefined ? {} : { limit }) }),
   ]);
   const [count = 0, rows = 0, cols = 0] = images.shape;
   if (labels.shape[0] !== count) {
@@ -108,7 +108,7 @@ export async function loadFashionMnist(options: FashionMnistOptions = {}): Promi
       details: { images: imagesPath, labels: labelsPath },
     });
   }
-  const n = Math.min(count, limit ?? count);
+  const n = count; // already cut to `limit` by the reader
   const pixels = rows * cols;
   const features = new Float32Array(n * pixels);
   const source = images.data;
