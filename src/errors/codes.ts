@@ -40,10 +40,12 @@ export const ERROR_CODES = {
   ESPER_BLUEPRINT_CYCLE: { retryable: false, summary: 'The blueprint graph has a cycle; details.cycle lists its node ids.' },
   ESPER_BLUEPRINT_SHAPE_MISMATCH: { retryable: false, summary: "Shape inference failed: a node's inputs do not fit it (e.g. residual inputs of different shapes, a conv on a dense slot) or the output is not the slot's output shape; details name the node, expected and actual shapes." },
   ESPER_BLUEPRINT_LIMIT: { retryable: false, summary: 'The blueprint exceeds a static budget (parameters, memory, FLOPs or depth); details give {limit, value, max}.' },
+  ESPER_BLUEPRINT_DUPLICATE: { retryable: false, summary: 'A blueprint with the same IR hash is already registered (blueprints are content-addressed); details give {irHash, existingId}.' },
   // --- storage (Urza) -------------------------------------------------------
   ESPER_STORAGE_UNAVAILABLE: { retryable: true, summary: 'The database or artifact store cannot be reached or failed transiently (connection lost, timeout, deadlock); writes wait in the outbox.' },
   ESPER_CONFLICT: { retryable: false, summary: 'The write contradicts what is stored: an id already taken by different content, a change to an immutable record, or a status change its lifecycle does not allow.' },
   ESPER_ARTIFACT_CORRUPT: { retryable: false, summary: 'An artifact read back from its store does not match its sha256 digest (or size); it was not returned.' },
+  ESPER_KERNEL_CORRUPT: { retryable: false, summary: 'A compiled kernel artifact failed verification: bad magic or framing, its trailing sha256 does not match, or its header disagrees with its IR (hash, kernel id, weight layout).' },
   ESPER_MIGRATION_FAILED: { retryable: false, summary: 'A database schema migration failed, an applied migration file has changed (checksum mismatch), or the database is newer than this Esper.' },
   // --- configuration / internal ---------------------------------------------
   ESPER_CONFIG_INVALID: { retryable: false, summary: 'The configuration is invalid; details list every problem.' },
