@@ -332,10 +332,20 @@ export const BlueprintRecordSchema = z
   .strict();
 export type BlueprintRecord = z.infer<typeof BlueprintRecordSchema>;
 
-/** Request on `ctl.karn.submit`: an operator's blueprint. */
+/**
+ * Request on `ctl.karn.submit`: an operator's blueprint. `ir` is taken raw (any
+ * JSON object) so Karn's static analysis can answer with precise codes
+ * (ESPER_BLUEPRINT_GRAPH, _SHAPE_MISMATCH, _LIMIT with its numbers, …) rather
+ * than a bare schema violation.
+ */
 export const KarnSubmitRequestSchema = z
   .object({
-    ir: BlueprintIRSchema,
+    /** The BlueprintIR, unparsed (analysis parses and checks it). */
+    ir: z.record(z.string(), z.unknown()),
+    /** Replaces the IR's own `interface` (the IR may then omit it). */
+    interface: SlotInterfaceSchema.optional(),
+    /** Added to the IR's tags (they are part of the IR, so of its hash). */
+    tags: TagsSchema.optional(),
     /** @default 'operator' */
     submittedBy: label().default('operator'),
     parentBlueprintId: BlueprintIdSchema.optional(),
@@ -343,12 +353,23 @@ export const KarnSubmitRequestSchema = z
   .strict();
 export type KarnSubmitRequest = z.infer<typeof KarnSubmitRequestSchema>;
 
-/** Reply of `ctl.karn.submit`. A resubmitted IR returns the existing blueprint. */
+/**
+ * Reply of `ctl.karn.submit`. A resubmitted IR returns the existing blueprint
+ * with `duplicate: true`. Karn always sets `paramCount`, `startsAsIdentity`
+ * and `duplicate`; they are optional in the schema only so replies written
+ * before they existed still parse.
+ */
 export const KarnSubmitReplySchema = z
   .object({
     blueprintId: BlueprintIdSchema,
     irHash: Sha256Schema,
     status: BlueprintStatusSchema,
+    /** All weights (static analysis). */
+    paramCount: z.number().int().min(0).optional(),
+    /** The blueprint's output equals its input at initialisation. */
+    startsAsIdentity: z.boolean().optional(),
+    /** True when this IR was already in the library (nothing new was stored). */
+    duplicate: z.boolean().optional(),
   })
   .strict();
 export type KarnSubmitReply = z.infer<typeof KarnSubmitReplySchema>;
