@@ -124,7 +124,7 @@ export class Optimizer {
    * undefined = no gradient reached it, so that parameter and its buffers are
    * left alone). Runs inside its own tidy.
    */
-  step(groupId: string, grads: readonly (tf.Tensor | undefined)[]): void {
+  step(groupId: string, grads: readonly (tf.Tensor | null | undefined)[]): void {
     const group = this.#groups.get(groupId);
     if (group === undefined) throw new EsperError('ESPER_INTERNAL', `Error in Optimizer.step: no group ${JSON.stringify(groupId)} (call setGroups first)`);
     if (grads.length !== group.params.length) {
@@ -135,7 +135,7 @@ export class Optimizer {
     tf.tidy(() => {
       group.params.forEach((p, i) => {
         const g = grads[i];
-        if (g === undefined) return;
+        if (g === undefined || g === null) return; // non-trainable variables (batch-norm statistics) get a null gradient
         if (!sameShape(g.shape, p.shape)) throw new RangeError(`Error in Optimizer.step: gradient ${i} of group ${groupId} is ${JSON.stringify(g.shape)}, parameter is ${JSON.stringify(p.shape)}`);
         const buffers = group.buffers[i] ?? [];
         if (cfg.kind === 'adam') {
@@ -253,7 +253,7 @@ export function trainStep(
     // Norms are computed before the update (which may reuse gradient buffers) and read with the loss in one sync.
     const norms =
       options.gradNorms === true
-        ? perGroup.map((gs) => tf.sqrt(tf.addN(gs.map((grad) => (grad === undefined ? tf.scalar(0) : tf.sum(tf.square(grad)))))))
+        ? perGroup.map((gs) => tf.sqrt(tf.addN(gs.map((grad) => (grad === undefined || grad === null ? tf.scalar(0) : tf.sum(tf.square(grad)))))))
         : [];
     groups.forEach((g, i) => optimizer.step(g.id, perGroup[i] ?? []));
     const values = tf.stack([value, ...norms]).dataSync();

@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto';
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs';
+import { analyzeBlueprint } from '../../../src/actors/karn/blueprint-analysis.ts';
+import { BLUEPRINT_CATALOG, catalogBlueprint, shapePreservingInterface } from '../../../src/actors/karn/catalog.ts';
+import {
+  COMPILER_VERSION,
+  compileKernel,
+  decodeKernelArtifact,
+  encodeKernelArtifact,
+  kernelIdFor,
+  loadKernel,
+  readKernelHeader,
+} from '../../../src/actors/tezzeret/compiler.ts';
+import { KernelMetadataSchema } from '../../../src/contracts/tezzeret.ts';
+import { EsperError } from '../../../src/errors/index.ts';
+import { selectBackend } from '../../../src/tensor/backend.ts';
+
+const DENSE = shapePreservingInterface([16]);
+const CONV = shapePreservingInterface([6, 6, 4]);
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (error) {
+    expect(error).to.be.instanceOf(EsperError);
+    return (error as EsperError).code;
+  }
+}
+
+function maxAbsDeviation(module: ReturnType<typeof loadKernel>, batch = 3): number {
+  return tf.tidy(() => {
+    const x = tf.randomNormal([batch, ...module.interface.inputShape], 0, 1, 'float32', 42);
+    return tf.max(tf.abs(tf.sub(module.forward(x), x))).dataSync()[0] ?? Number.NaN;
+  });
+}
+
+describe('Tezzeret compiler', function () {
+  this.timeout(60_000);
+
+  before(async () => {
+    await selectBackend('wasm');
+  });
+
+  for (const entry of BLUEPRINT_CATALOG) {
+    const iface = entry.kinds.includes('dense') ? DENSE : CONV;
+    it(`compiles catalog '${entry.name}' (${iface.kind}) into a loadable kernel whose module matches the analysis`, async () => {
+      const ir = catalogBlueprint(entry.name, iface);
+      const analysis = analyzeBlueprint(ir);
+      if (!analysis.ok) throw analysis.errors[0] ?? new Error('analysis failed');
+      const before = tf.memory().numTensors;
+      const compiled = await compileKernel({ ir, interface: iface, tier: 'fast', blueprintId: entry.name });
+      expect(KernelMetadataSchema.safeParse(compiled.metadata).success).to.equal(true);
+      const m = compiled.metadata;
+      expect(m.status).to.equal('PENDING_VALIDATION');
+      expect(m.irHash).to.equal(analysis.report.irHash);
+      expect(m.paramCount).to.equal(analysis.report.paramCount);
+      expect(m.flops).to.equal(analysis.report.flops);
+      expect(m.blueprintId).to.equal(entry.name);
+      expect(m.artifactRef.sizeBytes).to.equal(compiled.artifact.length);
+      expect(m.artifactRef.sha256).to.equal(createHash('sha256').update(compiled.artifact).digest('hex'));
+      expect(compiled.warmup).to.equal(undefined);
+      const module = loadKernel(compiled.artifact);
+      try {
+        expect(module.paramCount).to.equal(analysis.report.paramCount);
+        const deviation = maxAbsDeviation(module);
+        if (entry.startsAsIdentity) expect(deviation).to.be.at.most(1e-6);
+        else expect(deviation).to.be.greaterThan(1e-3);
+      } finally {
+        module.dispose();
+      }
+      expect(tf.memory().numTensors).to.equal(before);
+    });
+  }
+
+  it('is content-addressed: the same IR twice gives the same kernel id and byte-identical artifacts; another tier another id', async () => {
+    const ir = catalogBlueprint('mlp_small', CONV);
+    const a = await compileKernel({ ir, tier: 'fast' });
+    const b = await compileKernel({ ir: JSON.parse(JSON.stringify(ir)) as unknown, tier: 'fast' });
+    expect(b.metadata.kernelId).to.equal(a.metadata.kernelId);
+    expect(Buffer.from(b.artifact).equals(Buffer.from(a.artifact))).to.equal(true);
+    const o1 = await compileKernel({ ir, tier: 'optimized', warmupPasses: 2 });
+    const o2 = await compileKernel({ ir, tier: 'optimized', warmupPasses: 2 });
+    expect(o1.metadata.kernelId).to.not.equal(a.metadata.kernelId);
+    expect(o2.metadata.kernelId).to.equal(o1.metadata.kernelId);
+    expect(Buffer.from(o2.artifact).equals(Buffer.from(o1.artifact))).to.equal(true);
+    // Same IR, same initial weights: only the header differs between tiers.
+    const wa = decodeKernelArtifact(a.artifact).weights;
+    const wo = decodeKernelArtifact(o1.artifact).weights;
+    expect(wo.map((w) => Array.from(w))).to.deep.equal(wa.map((w) => Array.from(w)));
+    // The warm-up ran and was timed (beside the artifact, not in it).
+    expect(o1.warmup?.passes).to.equal(2);
+    expect(o1.warmup?.firstMs).to.be.greaterThan(0);
+    expect(o1.warmup?.steadyMs).to.be.greaterThan(0);
+    // A different IR (another width) is another kernel.
+    const other = await compileKernel({ ir: catalogBlueprint('mlp_small', shapePreservingInterface([6, 6, 8])), tier: 'fast' });
+    expect(other.metadata.kernelId).to.not.equal(a.metadata.kernelId);
+  });
+
+  it('derives the kernel id as documented: sha256("esper-kernel\\n" + irHash + "\\n" + version + "\\n" + backend + "\\n" + tier)', async () => {
+    const ir = catalogBlueprint('lora_r4', DENSE);
+    const { metadata } = await compileKernel({ ir, tier: 'fast' });
+    const expected = createHash('sha256').update(`esper-kernel\n${metadata.irHash}\n${COMPILER_VERSION}\nwasm\nfast`).digest('hex');
+    expect(metadata.backend).to.equal('wasm');
+    expect(metadata.kernelId).to.equal(expected);
+    expect(kernelIdFor(metadata.irHash, COMPILER_VERSION, 'wasm', 'fast')).to.equal(expected);
+    expect(kernelIdFor(metadata.irHash, COMPILER_VERSION, 'cpu', 'fast')).to.not.equal(expected);
+    expect(kernelIdFor(metadata.irHash, 'tezzeret-9', 'wasm', 'fast')).to.not.equal(expected);
+  });
+
+  it('compiles for the interface the job names (it replaces the IR’s own)', async () => {
+    const ir = catalogBlueprint('lora_r4', DENSE);
+    const wide = shapePreservingInterface([32]);
+    const { metadata, artifact } = await compileKernel({ ir: { ...ir, nodes: catalogBlueprint('lora_r4', wide).nodes }, interface: wide, tier: 'fast' });
+    expect(metadata.interface).to.deep.equal(wide);
+    expect(readKernelHeader(artifact).interface).to.deep.equal(wide);
+  });
+
+  it('rejects a corrupt artifact with ESPER_KERNEL_CORRUPT (flipped weight byte, flipped header byte, truncated, forged header)', async () => {
+    const { artifact } = await compileKernel({ ir: catalogBlueprint('mlp_small', DENSE), tier: 'fast' });
+    const flip = (at: number): Uint8Array => {
+      const copy = artifact.slice();
+      copy[at] = (copy[at] ?? 0) ^ 0x01;
+      return copy;
+    };
+    expect(codeOf(() => loadKernel(flip(artifact.length - 40)))).to.equal('ESPER_KERNEL_CORRUPT'); // a weight
+    expect(codeOf(() => loadKernel(flip(20)))).to.equal('ESPER_KERNEL_CORRUPT'); // the header
+    expect(codeOf(() => loadKernel(flip(artifact.length - 1)))).to.equal('ESPER_KERNEL_CORRUPT'); // the digest
+    expect(codeOf(() => loadKernel(artifact.slice(0, artifact.length - 8)))).to.equal('ESPER_KERNEL_CORRUPT');
+    expect(codeOf(() => loadKernel(new Uint8Array(10)))).to.equal('ESPER_KERNEL_CORRUPT');
+    // A re-hashed artifact whose header lies about its IR hash is caught by re-analysis.
+    const { header, weights } = decodeKernelArtifact(artifact);
+    const forged = encodeKernelArtifact({ ...header, irHash: 'f'.repeat(64) }, weights);
+    expect(codeOf(() => loadKernel(forged))).to.equal('ESPER_KERNEL_CORRUPT');
+    const renamed = encodeKernelArtifact({ ...header, kernelId: 'e'.repeat(64) }, weights);
+    expect(codeOf(() => loadKernel(renamed))).to.equal('ESPER_KERNEL_CORRUPT');
+    // The untouched artifact still loads, also as an unaligned view into a larger buffer (a Buffer slab, a network frame).
+    loadKernel(artifact).dispose();
+    const frame = new Uint8Array(artifact.length + 9);
+    frame.set(artifact, 5);
+    loadKernel(frame.subarray(5, 5 + artifact.length)).dispose();
+  });
+
+  it('refuses a blueprint that fails analysis with its coded, non-retryable error', async () => {
+    const ir = catalogBlueprint('mlp_small', DENSE);
+    const error = await compileKernel({ ir: { ...ir, output: 'up' }, tier: 'fast' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(EsperError);
+    expect((error as EsperError).code).to.match(/^ESPER_BLUEPRINT_/);
+    expect((error as EsperError).retryable).to.equal(false);
+    const limited = await compileKernel({ ir, tier: 'fast', limits: { maxParams: 10 } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((limited as EsperError).code).to.equal('ESPER_BLUEPRINT_LIMIT');
+  });
+});
