@@ -78,6 +78,20 @@ export const NodeConfigSchema = z
       })
       .strict()
       .prefault({}),
+    pipeline: z
+      .object({
+        /** Slot interfaces (`dense:N`, `conv2d:HxWxC`) whose blueprint catalog Karn registers and compiles at start. @default ['dense:16', 'dense:64'] */
+        interfaces: z
+          .array(z.string().regex(/^(dense:\d+|conv2d:\d+x\d+x\d+)$/, 'interfaces are dense:N or conv2d:HxWxC'))
+          .max(32)
+          .default(['dense:16', 'dense:64']),
+        /** Worker threads compiling and validating kernels. @default 1 */
+        poolSize: z.number().int().min(1).max(64).default(1),
+        /** A compile or validation job not acked within this long (its node died) is redelivered, ms. @default 60000 */
+        jobAckWaitMs: z.number().int().min(500).max(3_600_000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         /** pino level. @default 'info' */

@@ -27,6 +27,8 @@ export interface ControlPlaneOptions {
   clusterRouter: ControlRouter;
   /** True when `name` is a live node (its own listener will answer). */
   isLiveNode: (name: string) => Promise<boolean>;
+  /** True when a role service (e.g. Urza's queries) serves `subject` somewhere in the cluster: the shared listener stays silent. */
+  isDelegated?: (subject: string) => Promise<boolean>;
   logger: Logger;
 }
 
@@ -65,6 +67,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         return;
       }
     }
+    if (options.isDelegated !== undefined && (await options.isDelegated(subject))) return;
     respond(await options.clusterRouter.handle(subject, data));
   };
 

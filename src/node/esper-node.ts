@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import type { Bus } from '../actors/oona/bus.ts';
 import { MemoryBus, NatsBus } from '../actors/oona/index.ts';
@@ -23,6 +24,23 @@ import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { toNatsConnectionOptions } from './nats-options.ts';
 import { ESPER_VERSION } from './version.ts';
 import { startWeatherlight, type Weatherlight } from './weatherlight.ts';
+import { urzaWorkerSpec } from '../actors/urza/index.ts';
+import { pipelineImplementations } from '../actors/pipeline/pipeline-actors.ts';
+import { parseInterfaceFlag, registerKarnSubmit, type KarnMessage } from '../actors/karn/index.ts';
+import { compileJobFor, submitCompileJob } from '../actors/tezzeret/jobs.ts';
+import { subjects } from '../contracts/subjects.ts';
+import type { Subscription } from '../actors/oona/index.ts';
+import { NodeStorage } from './node-storage.ts';
+
+/** Control subjects (after `<prefix>.ctl.`) served by a role's own service, and the role. */
+const DELEGATED_SUBJECTS: Readonly<Record<string, NodeRole>> = {
+  'urza.blueprints': 'library',
+  'urza.kernels': 'library',
+  'karn.submit': 'controller',
+};
+
+/** Roles whose subsystems use the stores. */
+const STORAGE_ROLES: readonly NodeRole[] = ['library', 'compiler', 'validator', 'controller'];
 
 export type NodeState = Exclude<NodeStatus['status'], 'down'> | 'stopped';
 
@@ -48,6 +66,8 @@ export class EsperNode {
   #control: ControlPlane | undefined;
   #metricsServer: MetricsServer | undefined;
   #weatherlight: Weatherlight | undefined;
+  #storage: NodeStorage | undefined;
+  #services: Subscription[] = [];
   #lagTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<number> | undefined;
 
@@ -56,6 +76,16 @@ export class EsperNode {
     this.name = options.config.node.name ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
     this.roles = expandRoles(options.config.node.roles);
     this.#logger = options.logger.child({ node: this.name });
+  }
+
+  /**
+   * Where this node keeps local state (embedded database, outbox files):
+   * `dataDir` when embedded; `dataDir/<name>` in a cluster, so nodes sharing a
+   * host (or a directory) never share an embedded database.
+   */
+  get localDataDir(): string {
+    const { config } = this.#options;
+    return config.nats === undefined ? config.dataDir : join(config.dataDir, this.name);
   }
 
   get state(): NodeState {
@@ -87,8 +117,43 @@ export class EsperNode {
       this.#bus = bus;
     }
     this.#startLagGauge();
+    const bus = this.#bus;
+    if (config.nats !== undefined && config.db.url === undefined && this.roles.includes('library')) {
+      this.#logger.warn({ dataDir: this.localDataDir }, 'library role in a cluster without --db: using a node-local embedded database that other nodes cannot see');
+    }
+    const storage = this.roles.some((role) => STORAGE_ROLES.includes(role))
+      ? new NodeStorage({ dbUrl: config.db.url, localDataDir: this.localDataDir, connection, subjectPrefix: config.subjectPrefix, logger: this.#logger })
+      : undefined;
+    this.#storage = storage;
+    const s = subjects(config.subjectPrefix);
+    const implementations =
+      storage === undefined
+        ? {}
+        : {
+            urza: () =>
+              urzaWorkerSpec({
+                openDatabase: () => storage.borrowDatabase(),
+                dataDir: this.localDataDir,
+                bus,
+                prefix: config.subjectPrefix,
+                metrics: this.metrics,
+                logger: this.#logger,
+              }),
+            ...pipelineImplementations({
+              bus,
+              subjects: s,
+              library: () => storage.library(),
+              artifacts: () => storage.artifacts(),
+              logger: this.#logger,
+              metrics: this.metrics,
+              karnInterfaces: config.pipeline.interfaces.map(parseInterfaceFlag),
+              poolSize: config.pipeline.poolSize,
+              jobAckWaitMs: config.pipeline.jobAckWaitMs,
+            }),
+          };
     this.#weatherlight = await startWeatherlight({
       roles: this.roles,
+      implementations,
       bus: this.#bus,
       logger: this.#logger,
       metrics: this.metrics,
@@ -98,6 +163,12 @@ export class EsperNode {
         void this.stop('supervisor gave up', 1);
       },
     });
+    if (this.roles.includes('controller') && storage !== undefined) {
+      const karn = this.#weatherlight.supervisor.ref<KarnMessage>('karn');
+      if (karn !== undefined) this.#services.push(registerKarnSubmit(bus, config.subjectPrefix, karn, { logger: this.#logger }));
+      // Blueprints stored but never compiled (a crash between storing and queueing) are queued again; the queue de-duplicates.
+      void this.#resubmitUncompiled(storage, s);
+    }
     this.#membership = new Membership({
       bus: this.#bus,
       bucket: config.membership.bucket,
@@ -120,6 +191,12 @@ export class EsperNode {
       nodeRouter: new ControlRouter(routerOptions).add(...nodeRoutes(handle)),
       clusterRouter: new ControlRouter(routerOptions).add(...clusterRoutes(handle)),
       isLiveNode: async (name) => (await this.#membership?.list())?.some((m) => m.name === name && m.status !== 'down') ?? false,
+      isDelegated: async (subject) => {
+        const role = DELEGATED_SUBJECTS[subject.slice(config.subjectPrefix.length + 5)];
+        if (role === undefined) return false;
+        if (this.roles.includes(role)) return true;
+        return (await this.#membership?.list())?.some((m) => m.status !== 'down' && m.roles.includes(role)) ?? false;
+      },
       logger: this.#logger,
     });
     if (config.metrics.port !== undefined) {
@@ -192,8 +269,10 @@ export class EsperNode {
       this.#state = 'stopping';
       await this.#membership?.refresh();
       await this.#control?.stop();
+      for (const service of this.#services) service.unsubscribe();
       const stoppedInTime = await withTimeout(this.#weatherlight?.stop() ?? Promise.resolve(), left(), () => undefined);
       if (!stoppedInTime) this.#logger.warn('actors did not stop within the drain budget');
+      await this.#storage?.close();
       await this.#membership?.leave();
       await this.#metricsServer?.close();
       if (this.#lagTimer !== undefined) clearInterval(this.#lagTimer);
@@ -207,6 +286,17 @@ export class EsperNode {
     this.#logger.info({ reason, exitCode: code }, 'node stopped');
     this.#options.onStopped?.(code);
     return code;
+  }
+
+  async #resubmitUncompiled(storage: NodeStorage, s: ReturnType<typeof subjects>): Promise<void> {
+    try {
+      const library = await storage.library();
+      const { blueprints } = await library.queryBlueprints({ status: 'SUBMITTED', limit: 1000 });
+      for (const blueprint of blueprints) await submitCompileJob(this.bus, s, compileJobFor(blueprint.blueprintId, blueprint.irHash, 'fast', 'karn'));
+      if (blueprints.length > 0) this.#logger.info({ count: blueprints.length }, 'queued compile jobs for uncompiled blueprints');
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'could not queue compile jobs for uncompiled blueprints');
+    }
   }
 
   #record(): MemberRecord {

@@ -35,6 +35,8 @@ export function subsystemsFor(roles: readonly NodeRole[]): string[] {
 
 export interface WeatherlightOptions {
   roles: readonly NodeRole[];
+  /** Real implementations by subsystem name; the others run as supervised shells until their issues land. */
+  implementations?: Readonly<Record<string, () => WorkerSpec>>;
   bus: Bus;
   logger: Logger;
   metrics: Metrics;
@@ -54,13 +56,17 @@ export interface Weatherlight {
 
 export async function startWeatherlight(options: WeatherlightOptions): Promise<Weatherlight> {
   const names = subsystemsFor(options.roles);
-  const children: WorkerSpec[] = names.map((name) => ({
-    id: name,
-    restart: 'permanent',
-    shutdownTimeoutMs: 5000,
-    subsystem: name,
-    behaviour: subsystemShell(name),
-  }));
+  const children: WorkerSpec[] = names.map(
+    (name): WorkerSpec =>
+      options.implementations?.[name]?.() ?? {
+        id: name,
+        restart: 'permanent',
+        shutdownTimeoutMs: 5000,
+        subsystem: name,
+        behaviour: subsystemShell(name),
+      },
+  );
+  const shells = new Set(names.filter((name) => options.implementations?.[name] === undefined));
   const sys = subjects(options.subjectPrefix);
   const supervisor = await startSupervisor(
     {
@@ -90,7 +96,7 @@ export async function startWeatherlight(options: WeatherlightOptions): Promise<W
       supervisor.children().map((child) => ({ subsystem: child.id, path: child.path, status: child.status, incarnation: child.incarnation })),
     drain: async () => {
       await Promise.all(
-        names.map(async (name) => {
+        [...shells].map(async (name) => {
           const ref = supervisor.ref<SubsystemMessage>(name);
           if (ref?.alive === true) await ref.query<SubsystemStatus>({ type: 'drain' }, 5000);
         }),

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { main } from '../../src/cli/main.ts';
 import type { CliOutput } from '../../src/cli/output.ts';
-import { parseInterfaceFlag } from '../../src/cli/blueprint.ts';
+import { parseInterfaceFlag } from '../../src/actors/karn/index.ts';
 
 interface Captured {
   code: number;

@@ -26,7 +26,8 @@ export class DaemonProcess {
 
   constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
     this.child = spawn(process.execPath, [ESPER_BIN, ...args], {
-      env: { ...process.env, ESPER_LOG_LEVEL: 'info', ESPER_TEST: '', ...env },
+      // Local state (embedded database, outbox) goes to a fresh temp dir, never the repository.
+      env: { ...process.env, ESPER_LOG_LEVEL: 'info', ESPER_TEST: '', ESPER_DATA_DIR: mkdtempSync(join(tmpdir(), 'esper-data-')), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let buffer = '';
@@ -59,7 +60,7 @@ export class DaemonProcess {
   }
 
   /** Resolves with the first log line (past or future) matching `predicate`; rejects after `timeoutMs`. */
-  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs = 60_000): Promise<LogLine> {
     const seen = this.lines.find(predicate);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {

@@ -32,6 +32,7 @@ export {
   catalogBlueprint,
   catalogEntry,
   catalogFor,
+  parseInterfaceFlag,
   shapePreservingInterface,
   type CatalogEntry,
 } from './catalog.ts';

@@ -235,7 +235,7 @@ const configFile = writeTempConfig({
 });
 
 describe('esper node start configuration errors', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   it('exits 2 listing every problem', async () => {
     const daemon = new DaemonProcess(['node', 'start', '--metrics-port', 'eighty', '--roles', 'gardener', '--name', 'bad name!']);
     const exit = await daemon.exited;
@@ -248,7 +248,7 @@ describe('esper node start configuration errors', function () {
 });
 
 describe('embedded node (no --nats)', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   it('runs on the in-process bus, serves metrics and exits 0 on SIGINT', async () => {
     const daemon = new DaemonProcess(['node', 'start', '--metrics-port', '0', '--name', 'solo']);
     const ready = await daemon.waitForMessage('node ready');
