@@ -77,3 +77,4 @@ export {
 } from './seed.actor.ts';
 export { kasminaSpec, seedIdOf, startKasmina, type KasminaHandle, type KasminaOptions, type KasminaSlot } from './kasmina.ts';
 export { observationFrom, slotCommandFor, type ModuleForKernel } from './slot-bridge.ts';
+export { urzaKernelResolver, type UrzaKernelResolver, type UrzaKernelResolverOptions } from './urza-kernel-resolver.ts';
