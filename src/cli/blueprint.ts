@@ -122,7 +122,7 @@ export function runBlueprintCheck(file: string, flags: BlueprintCheckFlags, outp
   let iface: SlotInterface | undefined;
   let limits: BlueprintLimitsInput;
   try {
-    iface = flags.interface === undefined ? undefined : parseInterfaceFlag(flags.interface);
+    iface = flags.interface === undefined ? undefined : parseInterfaceFlag(flags.interface, '--interface');
     limits = parseLimits(flags);
     raw = readJson(file);
   } catch (error) {

@@ -16,6 +16,7 @@ export * from './urabrask.ts';
 export * from './urza.ts';
 export * from './nissa.ts';
 export * from './control.ts';
+export * from './run.ts';
 export * from './supervision.ts';
 export * from './registry.ts';
 export * from './examples.ts';

@@ -146,7 +146,7 @@ export class EsperNode {
               artifacts: () => storage.artifacts(),
               logger: this.#logger,
               metrics: this.metrics,
-              karnInterfaces: config.pipeline.interfaces.map(parseInterfaceFlag),
+              karnInterfaces: config.pipeline.interfaces.map((text) => parseInterfaceFlag(text, 'pipeline.interfaces')),
               poolSize: config.pipeline.poolSize,
               jobAckWaitMs: config.pipeline.jobAckWaitMs,
             }),

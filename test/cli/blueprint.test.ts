@@ -117,6 +117,6 @@ describe('esper blueprint check', () => {
   it('parses interface flags', () => {
     expect(parseInterfaceFlag('dense:128')).to.deep.equal({ kind: 'dense', inputShape: [128], outputShape: [128], dtype: 'float32' });
     expect(parseInterfaceFlag('conv2d:14x14x16')).to.deep.equal({ kind: 'conv2d', inputShape: [14, 14, 16], outputShape: [14, 14, 16], dtype: 'float32' });
-    for (const bad of ['dense', 'dense:12x3', 'conv2d:14x14', 'conv:1x1x1', 'dense:70000']) expect(() => parseInterfaceFlag(bad), bad).to.throw(/--interface/);
+    for (const bad of ['dense', 'dense:12x3', 'conv2d:14x14', 'conv:1x1x1', 'dense:70000']) expect(() => parseInterfaceFlag(bad, '--interface'), bad).to.throw(/--interface must be dense:N/);
   });
 });

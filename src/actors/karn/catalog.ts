@@ -215,11 +215,11 @@ export function catalogFor(iface: SlotInterface): BlueprintIR[] {
 const INTERFACE_PATTERN = /^(?:dense:(\d+)|conv2d:(\d+)x(\d+)x(\d+))$/;
 
 /** Parses `dense:128` or `conv2d:14x14x16` into a shape-preserving float32 interface. */
-export function parseInterfaceFlag(text: string): SlotInterface {
+export function parseInterfaceFlag(text: string, what = 'an interface'): SlotInterface {
   const match = INTERFACE_PATTERN.exec(text.trim());
   const dims = match?.slice(1).filter((d): d is string => d !== undefined).map(Number) ?? [];
   if (match === null || dims.some((d) => !Number.isSafeInteger(d) || d < 1 || d > 65_536)) {
-    throw new InputError('ESPER_SCHEMA_VIOLATION', `an interface must be dense:N or conv2d:HxWxC with sizes 1–65536, got ${JSON.stringify(text)}`);
+    throw new InputError('ESPER_SCHEMA_VIOLATION', `${what} must be dense:N or conv2d:HxWxC with sizes 1–65536, got ${JSON.stringify(text)}`);
   }
   const [a = 1, b = 1, c = 1] = dims;
   return dims.length === 1 ? shapePreservingInterface([a]) : shapePreservingInterface([a, b, c]);

@@ -1,0 +1,300 @@
+/**
+ * `DIR/report.html` of `esper run` (DESIGN §9): one self-contained page
+ * (inline CSS and SVG; no scripts, fonts, images or links to fetch) with the
+ * run summary, the `--compare` table, accuracy and loss per epoch, the seed
+ * lifecycle bands and every seed's history. Pure: results in, HTML out;
+ * every string from the results is HTML-escaped.
+ */
+import type { SeedStage } from '../../contracts/kasmina.ts';
+import type { RunCompare, RunResults, SeedResult } from '../../contracts/run.ts';
+import { STAGE_COLORS, renderSeedBands, seedLanes } from './seed-bands.ts';
+import { type ChartMarker, type ChartSeries, escapeXml, renderLineChart } from './svg-chart.ts';
+
+/** HTML-escapes a string (text or quoted attribute value). */
+export const escapeHtml = escapeXml;
+
+/** A fraction as a percentage, e.g. `0.8734` → `87.34%`; `—` when absent. */
+export function formatPercent(fraction: number | undefined, decimals = 2): string {
+  return fraction === undefined || !Number.isFinite(fraction) ? '—' : `${(fraction * 100).toFixed(decimals)}%`;
+}
+
+/** An integer with thousands separators, e.g. `12345` → `12,345`. */
+export function formatCount(value: number): string {
+  const sign = value < 0 ? '-' : '';
+  return sign + String(Math.round(Math.abs(value))).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** Bottleneck resolution as shown in reports, e.g. `0.62 (62% of the host→static gap closed)`. */
+export function formatBottleneckResolution(value: number | null): string {
+  if (value === null || !Number.isFinite(value)) return 'n/a (the static model is no better than the host)';
+  return `${value.toFixed(2)} (${(value * 100).toFixed(0)}% of the host→static gap closed)`;
+}
+
+/** A duration in ms as `1.2 s`, `3 min 4 s`, `1 h 2 min`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const totalS = Math.round(s);
+  const h = Math.floor(totalS / 3600);
+  const min = Math.floor((totalS % 3600) / 60);
+  const sec = totalS % 60;
+  return h > 0 ? `${h} h ${min} min` : `${min} min ${sec} s`;
+}
+
+/** Signed percentage points between two fractions, e.g. `+3.10 pp`. */
+function formatDeltaPp(from: number, to: number): string {
+  const pp = (to - from) * 100;
+  return `${pp >= 0 ? '+' : '−'}${Math.abs(pp).toFixed(2)} pp`;
+}
+
+/** A stage as a coloured chip. */
+function stageChip(stage: SeedStage): string {
+  return `<span class="stage" style="background:${STAGE_COLORS[stage]}">${stage}</span>`;
+}
+
+/** Counts of seeds reaching the terminal outcomes, and germinations. */
+function seedCounts(seeds: readonly SeedResult[]): { germinated: number; fossilized: number; pruned: number } {
+  const transitionsTo = (stage: SeedStage): number => seeds.reduce((n, s) => n + s.history.filter((h) => h.to === stage).length, 0);
+  return { germinated: transitionsTo('GERMINATED'), fossilized: transitionsTo('FOSSILIZED'), pruned: transitionsTo('PRUNED') };
+}
+
+/** A seed's stage after its last transition. */
+function finalStage(seed: SeedResult): SeedStage {
+  return seed.history.at(-1)?.to ?? 'DORMANT';
+}
+
+/** A host network in one line, e.g. `MLP hidden [6, 6]`. */
+function describeHost(results: RunResults): string {
+  const host = results.spec.training.host;
+  if (host.kind === 'mlp') return `MLP, hidden [${host.hidden.join(', ')}]`;
+  const convs = host.convs.map((c) => `${c.filters}${c.kernelSize === undefined ? '' : `@${c.kernelSize}`}`).join(', ');
+  return `CNN, convs [${convs}]${host.dense.length > 0 ? `, dense [${host.dense.join(', ')}]` : ''}`;
+}
+
+/** The dataset in one line, e.g. `spirals (n = 1,000)`. */
+function describeDataset(results: RunResults): string {
+  const data = results.spec.training.dataset;
+  switch (data.kind) {
+    case 'spirals':
+      return `spirals (n = ${formatCount(data.n)}, noise ${data.noise}, ${data.turns} turns)`;
+    case 'xor':
+      return `xor (n = ${formatCount(data.n)}, noise ${data.noise})`;
+    case 'fashion-mnist':
+      return `fashion-mnist (${data.limit === undefined ? 'all' : `first ${formatCount(data.limit)}`} training examples, ${data.layout})`;
+  }
+}
+
+/** `<tr><th>…</th><td>…</td></tr>` rows; values are already HTML. */
+function rows(entries: readonly (readonly [string, string])[]): string {
+  return entries.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${v}</td></tr>`).join('\n');
+}
+
+function summarySection(results: RunResults): string {
+  const counts = seedCounts(results.seeds);
+  const p = results.parameterCount;
+  const spec = results.spec;
+  const durationMs = Date.parse(results.finishedAt) - Date.parse(results.startedAt);
+  const lastEpoch = results.epochs.at(-1);
+  const entries: [string, string][] = [
+    ['Run id', `<code>${escapeHtml(results.runId)}</code>`],
+    ['Backend', escapeHtml(results.backend)],
+    ['Dataset', escapeHtml(describeDataset(results))],
+    ['Host', escapeHtml(describeHost(results))],
+    ['Slots', spec.training.slots.length === 0 ? 'none' : spec.training.slots.map((s) => `<code>${escapeHtml(s.id)}</code> after layer ${s.afterLayer}`).join(', ')],
+    ['Epochs', `${formatCount(results.epochs.length)} run of ${formatCount(spec.epochs)}`],
+    ['Started / finished', `${escapeHtml(results.startedAt)} → ${escapeHtml(results.finishedAt)} (${escapeHtml(formatDuration(durationMs))})`],
+    ['Final validation accuracy', `<strong>${formatPercent(results.finalAccuracy)}</strong>`],
+    ['Test accuracy', formatPercent(results.testAccuracy)],
+    ['Final validation loss', lastEpoch === undefined ? '—' : lastEpoch.validationLoss.toFixed(4)],
+    ['Parameters', `${formatCount(p.total)} total = ${formatCount(p.host)} host + ${formatCount(p.seeds)} seeds`],
+    ['Seeds', `${counts.germinated} germinated, ${counts.fossilized} fossilized, ${counts.pruned} pruned`],
+    ['Rollbacks', String(results.rollbacks.length)],
+    ['Largest graft drop', `${results.maxGraftDropPct.toFixed(2)}%`],
+    ['Weights hash', `<code class="hash">${escapeHtml(results.weightsHash)}</code>`],
+  ];
+  return `<section><h2>Summary</h2>\n<table class="kv">\n${rows(entries)}\n</table></section>`;
+}
+
+function compareSection(results: RunResults, compare: RunCompare): string {
+  const hostParams = results.parameterCount.host;
+  const line = (name: string, accuracy: number, params: number, cls = ''): string =>
+    `<tr${cls === '' ? '' : ` class="${cls}"`}><th scope="row">${escapeHtml(name)}</th><td class="num">${formatPercent(accuracy)}</td>` +
+    `<td class="num">${formatDeltaPp(compare.hostAccuracy, accuracy)}</td><td class="num">${formatCount(params)}</td></tr>`;
+  return (
+    `<section><h2>Comparison</h2>\n<p class="note">Each model trained from scratch with the same epoch budget.</p>\n` +
+    `<table class="grid compare"><thead><tr><th>Model</th><th>Accuracy</th><th>vs host</th><th>Parameters</th></tr></thead><tbody>\n` +
+    line('Host alone', compare.hostAccuracy, hostParams) +
+    '\n' +
+    line('Grown (this run)', compare.grownAccuracy, results.parameterCount.total, 'highlight') +
+    '\n' +
+    line('Static, grown size', compare.staticAccuracy, compare.staticParams) +
+    `\n</tbody></table>\n<p class="resolution">Bottleneck resolution <span class="formula">(grown − host) / (static − host)</span>: <strong>${escapeHtml(
+      formatBottleneckResolution(compare.bottleneckResolution),
+    )}</strong></p></section>`
+  );
+}
+
+function chartsSection(results: RunResults, markers: readonly ChartMarker[]): string {
+  const epochs = results.epochs;
+  const accuracy: ChartSeries[] = [{ name: 'validation accuracy', points: epochs.map((e) => ({ x: e.epoch, y: e.validationAccuracy * 100 })) }];
+  const compare = results.compare;
+  if (compare !== undefined && epochs.length > 0) {
+    const first = epochs[0]?.epoch ?? 0;
+    const last = epochs.at(-1)?.epoch ?? first;
+    const flat = (y: number): { x: number; y: number }[] => [
+      { x: first, y: y * 100 },
+      { x: last, y: y * 100 },
+    ];
+    accuracy.push({ name: 'host alone (final)', points: flat(compare.hostAccuracy), dashed: true, color: '#6b7280' });
+    accuracy.push({ name: 'static (final)', points: flat(compare.staticAccuracy), dashed: true, color: '#009e73' });
+  }
+  const accuracyChart = renderLineChart({
+    title: 'Validation accuracy per epoch',
+    series: accuracy,
+    xLabel: 'epoch',
+    yLabel: 'accuracy (%)',
+    integerX: true,
+    yClamp: [0, 100],
+    markers,
+    className: 'accuracy-chart',
+  });
+  const lossChart = renderLineChart({
+    title: 'Loss per epoch',
+    series: [
+      { name: 'training loss', points: epochs.map((e) => ({ x: e.epoch, y: e.trainLoss })) },
+      { name: 'validation loss', points: epochs.map((e) => ({ x: e.epoch, y: e.validationLoss })) },
+    ],
+    xLabel: 'epoch',
+    yLabel: 'cross-entropy',
+    integerX: true,
+    yClamp: [0, Infinity],
+    markers,
+    className: 'loss-chart',
+  });
+  return `<section><h2>Training</h2>\n<div class="charts"><figure>${accuracyChart}</figure><figure>${lossChart}</figure></div></section>`;
+}
+
+function bandsSection(results: RunResults, markers: readonly ChartMarker[]): string {
+  const epochs = results.epochs.map((e) => e.epoch);
+  const first = epochs.length === 0 ? 0 : Math.min(...epochs);
+  const last = epochs.length === 0 ? 0 : Math.max(...epochs);
+  const svg = renderSeedBands({ lanes: seedLanes(results), firstEpoch: first, lastEpoch: last, markers });
+  return `<section><h2>Seed lifecycle</h2>\n<figure class="wide">${svg}</figure></section>`;
+}
+
+function historyList(seed: SeedResult): string {
+  if (seed.history.length === 0) return '<span class="muted">no transitions</span>';
+  const items = seed.history.map((h) => {
+    const detail = [h.cause.gate, h.blueprintId === undefined ? undefined : `blueprint ${h.blueprintId}`, h.cause.reason].filter((s) => s !== undefined);
+    return `<li><span class="epoch">epoch ${h.epoch}</span> ${stageChip(h.from)} → ${stageChip(h.to)} <span class="cause">${escapeHtml(detail.join(' · '))}</span></li>`;
+  });
+  return `<ol class="history">${items.join('')}</ol>`;
+}
+
+function seedsSection(results: RunResults): string {
+  if (results.seeds.length === 0) return '<section><h2>Seeds</h2><p class="muted">No seeds.</p></section>';
+  const body = results.seeds
+    .map(
+      (s) =>
+        `<tr><td><code>${escapeHtml(s.seedId)}</code></td><td><code>${escapeHtml(s.slotId)}</code></td>` +
+        `<td>${s.blueprintId === undefined ? '—' : escapeHtml(s.blueprintId)}</td>` +
+        `<td>${s.kernelId === undefined ? '—' : `<code class="hash" title="${escapeHtml(s.kernelId)}">${escapeHtml(s.kernelId.length > 16 ? `${s.kernelId.slice(0, 12)}…` : s.kernelId)}</code>`}</td>` +
+        `<td>${stageChip(finalStage(s))}</td><td class="num">${formatCount(s.paramsAdded)}</td><td>${historyList(s)}</td></tr>`,
+    )
+    .join('\n');
+  return (
+    `<section><h2>Seeds</h2>\n<table class="grid seeds"><thead><tr><th>Seed</th><th>Slot</th><th>Blueprint</th><th>Kernel</th><th>Final stage</th><th>Params added</th><th>History</th></tr></thead>` +
+    `<tbody>\n${body}\n</tbody></table></section>`
+  );
+}
+
+function rollbacksSection(results: RunResults): string {
+  if (results.rollbacks.length === 0) return '';
+  const body = results.rollbacks
+    .map(
+      (r) =>
+        `<tr><td class="num">${r.epoch}</td><td>${escapeHtml(r.cause)}</td><td class="num">${r.toEpoch === undefined ? '—' : r.toEpoch}</td>` +
+        `<td><code>${escapeHtml(r.checkpointId)}</code></td><td>${r.reason === undefined ? '' : escapeHtml(r.reason)}</td></tr>`,
+    )
+    .join('\n');
+  return (
+    `<section><h2>Rollbacks</h2>\n<table class="grid"><thead><tr><th>Epoch</th><th>Cause</th><th>Restored epoch</th><th>Checkpoint</th><th>Detail</th></tr></thead>` +
+    `<tbody>\n${body}\n</tbody></table></section>`
+  );
+}
+
+function specSection(results: RunResults): string {
+  return `<section><details><summary>Run specification</summary><pre>${escapeHtml(JSON.stringify(results.spec, null, 2))}</pre></details></section>`;
+}
+
+const CSS = `
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 24px 32px 48px; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; background: #fff; }
+main { max-width: 1180px; margin: 0 auto; }
+h1 { font-size: 22px; margin: 0 0 4px; overflow-wrap: anywhere; }
+h2 { font-size: 17px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 1px solid #e5e7eb; }
+p.subtitle { margin: 0; color: #57606a; }
+table { border-collapse: collapse; }
+table.kv th { text-align: left; font-weight: 500; color: #57606a; padding: 3px 18px 3px 0; vertical-align: top; white-space: nowrap; }
+table.kv td { padding: 3px 0; }
+table.grid { width: 100%; }
+table.grid th, table.grid td { border: 1px solid #e5e7eb; padding: 5px 8px; text-align: left; vertical-align: top; }
+table.grid thead th { background: #f6f8fa; font-weight: 600; }
+table.compare { width: auto; min-width: 520px; }
+tr.highlight th, tr.highlight td { background: #f0f7ff; font-weight: 600; }
+table.grid td.num, td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+code.hash { overflow-wrap: anywhere; }
+.note, .muted { color: #6b7280; }
+p.resolution { margin-top: 10px; }
+.formula { color: #6b7280; font-size: 13px; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px; }
+figure { margin: 0; flex: 1 1 540px; min-width: 0; }
+figure svg { display: block; max-width: 100%; height: auto; }
+figure.wide svg { width: 100%; }
+.stage { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 11px; line-height: 18px; color: #111; border: 1px solid #00000022; }
+ol.history { margin: 0; padding-left: 18px; }
+ol.history li { margin: 1px 0; }
+.epoch { display: inline-block; min-width: 62px; color: #57606a; font-variant-numeric: tabular-nums; }
+.cause { color: #57606a; font-size: 12px; }
+details pre { background: #f6f8fa; padding: 12px; overflow: auto; font-size: 12px; }
+footer { margin-top: 32px; color: #8b949e; font-size: 12px; }
+`;
+
+/** The whole report page for `results`. */
+export function renderReport(results: RunResults): string {
+  const markers: ChartMarker[] = results.rollbacks.map((r) => ({ x: r.epoch, label: `rollback: ${r.cause}` }));
+  const title = `Esper run report: ${results.spec.name}`;
+  const sections = [
+    summarySection(results),
+    results.compare === undefined ? '' : compareSection(results, results.compare),
+    chartsSection(results, markers),
+    bandsSection(results, markers),
+    seedsSection(results),
+    rollbacksSection(results),
+    specSection(results),
+  ].filter((s) => s !== '');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main>
+<header>
+<h1>${escapeHtml(results.spec.name)}</h1>
+<p class="subtitle">Esper run <code>${escapeHtml(results.runId)}</code> · ${escapeHtml(describeDataset(results))} · ${escapeHtml(describeHost(results))} · final accuracy ${formatPercent(results.finalAccuracy)}</p>
+</header>
+${sections.join('\n')}
+<footer>Generated by Esper from results.json (${escapeHtml(results.finishedAt)}).</footer>
+</main>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,314 @@
+/**
+ * `esper run`: the run specification an operator writes (SPEC.json) and the
+ * results the run leaves behind (`DIR/results.json`, DESIGN §9). The tensor
+ * side of the spec is the training worker's own {@link TrainingSpecSchema},
+ * embedded as is; the rest configures the controller (Tamiyo's policy),
+ * the lifecycle gates, budgets, the blend schedule and which seed modules may
+ * be grown. Accuracies are fractions in [0, 1]; `…Pp` fields are percentage
+ * points and `…Pct` fields percent.
+ */
+import { z } from 'zod';
+import { TrainingSpecSchema } from '../tensor/training/training-spec.ts';
+import {
+  BlueprintIdSchema,
+  CheckpointIdSchema,
+  KernelIdSchema,
+  MAX_MAP_ENTRIES,
+  RunIdSchema,
+  SeedIdSchema,
+  Sha256Schema,
+  SlotIdSchema,
+  TimestampSchema,
+  count,
+  finite,
+  label,
+  nonNegative,
+  text,
+  unitInterval,
+} from './common.ts';
+import { BlendCurveSchema, BlendTempoSchema, SeedStageSchema, TransitionCauseSchema } from './kasmina.ts';
+import { MAX_SEEDS_PER_RUN, RollbackTriggerSchema } from './tolaria.ts';
+
+/** Most epochs a run may ask for. */
+export const MAX_RUN_EPOCHS = 10_000;
+
+/** Most blueprints or kernels an allow-list in `seedModules` may name. */
+export const MAX_SEED_MODULES = 256;
+
+/** Most stage transitions recorded for one seed in results.json. */
+export const MAX_SEED_HISTORY = 10_000;
+
+/** Most rollbacks recorded in results.json. */
+export const MAX_RUN_ROLLBACKS = 1_000;
+
+/** Kinds of Tamiyo policy a run can ask for (only the heuristic one for now). */
+export const RUN_POLICY_KINDS = ['heuristic'] as const;
+export const RunPolicyKindSchema = z.enum(RUN_POLICY_KINDS);
+export type RunPolicyKind = z.infer<typeof RunPolicyKindSchema>;
+
+/**
+ * Tamiyo's heuristic policy: germinate when validation accuracy plateaus,
+ * fossilize seeds that earn their keep, prune seeds that hurt. Epoch counts
+ * are whole epochs; `…Pp` thresholds are percentage points of validation
+ * accuracy. Every field has a default, so `{}` (or `{ "kind": "heuristic" }`)
+ * is a complete policy.
+ */
+export const HeuristicPolicySpecSchema = z
+  .object({
+    /** Which policy. @default 'heuristic' */
+    kind: RunPolicyKindSchema.default('heuristic'),
+    /** Epochs without an improvement of more than `plateauDeltaPp` that count as a plateau (triggers a germination). 1–1000. @default 3 */
+    plateauEpochs: z.number().int().min(1).max(1000).default(3),
+    /** Smallest validation-accuracy gain, in percentage points, that counts as progress when detecting a plateau. 0–100. @default 0.1 */
+    plateauDeltaPp: z.number().min(0).max(100).default(0.1),
+    /** First epoch at which a germination may happen (lets the host settle first). 0–10,000. @default 3 */
+    minEpochBeforeGerminate: z.number().int().min(0).max(MAX_RUN_EPOCHS).default(3),
+    /** Epochs to wait after a germination before the next one. 0–10,000. @default 5 */
+    germinateCooldownEpochs: z.number().int().min(0).max(MAX_RUN_EPOCHS).default(5),
+    /** Counterfactual contribution, in percentage points, a HOLDING seed needs to be fossilized (gate G5). -100–100. @default 0.5 */
+    fossilizeContributionPp: z.number().min(-100).max(100).default(0.5),
+    /** A live seed whose contribution (or improvement since germination) falls to −`pruneRegressionPp` percentage points or below is pruned. 0–100. @default 1 */
+    pruneRegressionPp: z.number().min(0).max(100).default(1),
+    /** Most seeds alive (GERMINATED…HOLDING) at the same time. 1–1024. @default 1 */
+    maxLiveSeeds: z.number().int().min(1).max(MAX_SEEDS_PER_RUN).default(1),
+  })
+  .strict();
+export type HeuristicPolicySpec = z.output<typeof HeuristicPolicySpecSchema>;
+
+/** The controller policy of a run. @default { kind: 'heuristic' } with every default. */
+export const RunPolicySpecSchema = HeuristicPolicySpecSchema;
+export type RunPolicySpec = z.output<typeof RunPolicySpecSchema>;
+
+/**
+ * Overrides of the lifecycle gates' defaults (DESIGN §2), e.g.
+ * `{ "G2": { "minTrainingEpochs": 2 } }`. Opaque here: the gate
+ * configuration's own schema validates it when the run starts. At most 64
+ * entries.
+ */
+export const RunGateOverridesSchema = z
+  .record(label(64), z.unknown())
+  .refine((map) => Object.keys(map).length <= MAX_MAP_ENTRIES, { message: `at most ${MAX_MAP_ENTRIES} gate overrides` });
+export type RunGateOverrides = z.output<typeof RunGateOverridesSchema>;
+
+/** What a run may spend on growth. */
+export const RunBudgetsSchema = z
+  .object({
+    /** Most germinations over the whole run (a slot re-germinated after a prune counts again). 0–1024. @default 4 */
+    maxSeeds: z.number().int().min(0).max(MAX_SEEDS_PER_RUN).default(4),
+    /** Most trainable parameters the seeds may add to the host, counted per germinated kernel. Absent: unbounded. */
+    maxParamsAdded: count().optional(),
+  })
+  .strict();
+export type RunBudgets = z.output<typeof RunBudgetsSchema>;
+
+/** The α ramp every seed of the run uses when it blends (DESIGN §2). */
+export const RunBlendSpecSchema = z
+  .object({
+    /** Shape of the ramp. @default 'linear' */
+    curve: BlendCurveSchema.default('linear'),
+    /** Epochs the ramp takes: 3, 5 or 8. @default 3 */
+    tempoEpochs: BlendTempoSchema.default(3),
+  })
+  .strict();
+export type RunBlendSpec = z.output<typeof RunBlendSpecSchema>;
+
+/**
+ * Which seed modules the run may grow. Names are checked against the catalog
+ * and the library when the run starts, not here.
+ */
+export const SeedModulesSpecSchema = z
+  .object({
+    /** `'catalog'`: every catalog blueprint that fits the slot; or an allow-list of catalog names / blueprint ids (1–256). @default 'catalog' */
+    blueprints: z.union([z.literal('catalog'), z.array(BlueprintIdSchema).min(1).max(MAX_SEED_MODULES)]).default('catalog'),
+    /** Exact VALIDATED kernels that may also be germinated (0–256). @default [] */
+    kernels: z.array(KernelIdSchema).max(MAX_SEED_MODULES).default([]),
+  })
+  .strict();
+export type SeedModulesSpec = z.output<typeof SeedModulesSpecSchema>;
+
+/**
+ * A run specification: the file `esper run SPEC.json` reads. Every section
+ * but `name`, `epochs` and `training` has defaults.
+ */
+export const RunSpecSchema = z
+  .object({
+    /** Human-readable name of the run (shown in reports; not an id). 1–128 characters. */
+    name: label(),
+    /** Epochs to train, rollbacks included. 1–10,000. */
+    epochs: z.number().int().min(1).max(MAX_RUN_EPOCHS),
+    /** Data, host, slots, optimizer, batch size, backend and random seed (the training worker's spec). */
+    training: TrainingSpecSchema,
+    /** Controller policy. @default { kind: 'heuristic' } */
+    policy: RunPolicySpecSchema.prefault({}),
+    /** Gate overrides; absent: the gates' defaults. */
+    gates: RunGateOverridesSchema.optional(),
+    /** Growth budgets. @default { maxSeeds: 4 } (parameters unbounded) */
+    budgets: RunBudgetsSchema.prefault({}),
+    /** α ramp. @default { curve: 'linear', tempoEpochs: 3 } */
+    blend: RunBlendSpecSchema.prefault({}),
+    /** Blueprints and kernels the run may grow. @default { blueprints: 'catalog', kernels: [] } */
+    seedModules: SeedModulesSpecSchema.prefault({}),
+  })
+  .strict();
+/** A run specification with every default filled in. */
+export type RunSpec = z.output<typeof RunSpecSchema>;
+/** A run specification as written (defaults optional). */
+export type RunSpecInput = z.input<typeof RunSpecSchema>;
+
+/** One seed's state at the end of an epoch, as recorded in results.json. */
+export const EpochSeedSnapshotSchema = z
+  .object({
+    seedId: SeedIdSchema,
+    slotId: SlotIdSchema,
+    stage: SeedStageSchema,
+    /** Blend weight α ∈ [0, 1] at the end of the epoch. */
+    alpha: unitInterval(),
+  })
+  .strict();
+export type EpochSeedSnapshot = z.output<typeof EpochSeedSnapshotSchema>;
+
+/** Metrics of one epoch. Losses are the task loss (cross-entropy, nats per example). */
+export const EpochResultSchema = z
+  .object({
+    /** Epoch number (as in `tolaria.epoch.completed`). */
+    epoch: count(),
+    /** Mean training loss over the epoch, ≥ 0. */
+    trainLoss: nonNegative(),
+    /** Validation loss at the end of the epoch, ≥ 0. */
+    validationLoss: nonNegative(),
+    /** Validation accuracy at the end of the epoch, a fraction in [0, 1]. */
+    validationAccuracy: unitInterval(),
+    /** Wall time of the epoch, milliseconds. */
+    durationMs: nonNegative(),
+    /** Every seed's stage and α at the end of the epoch. */
+    seeds: z.array(EpochSeedSnapshotSchema).max(MAX_SEEDS_PER_RUN),
+  })
+  .strict();
+export type EpochResult = z.output<typeof EpochResultSchema>;
+
+/** One stage transition of a seed. */
+export const SeedHistoryEntrySchema = z
+  .object({
+    /** Epoch at whose boundary it happened. */
+    epoch: count(),
+    from: SeedStageSchema,
+    to: SeedStageSchema,
+    cause: TransitionCauseSchema,
+    /** Blueprint germinated (on →GERMINATED). */
+    blueprintId: BlueprintIdSchema.optional(),
+    /** Kernel attached after the transition, if any. */
+    kernelId: KernelIdSchema.optional(),
+  })
+  .strict()
+  .refine((entry) => entry.from !== entry.to, { message: 'a transition must change the stage', path: ['to'] });
+export type SeedHistoryEntry = z.output<typeof SeedHistoryEntrySchema>;
+
+/** A seed (one per slot) over the whole run. */
+export const SeedResultSchema = z
+  .object({
+    seedId: SeedIdSchema,
+    slotId: SlotIdSchema,
+    /** Blueprint of the last kernel attached (absent if it never germinated). */
+    blueprintId: BlueprintIdSchema.optional(),
+    /** Last kernel attached (absent if it never germinated). */
+    kernelId: KernelIdSchema.optional(),
+    /** Its transitions, in order. */
+    history: z.array(SeedHistoryEntrySchema).max(MAX_SEED_HISTORY),
+    /** Trainable parameters it adds to the final model (its kernel's when FOSSILIZED, else 0). */
+    paramsAdded: count(),
+  })
+  .strict();
+export type SeedResult = z.output<typeof SeedResultSchema>;
+
+/** A rollback performed during the run. */
+export const RunRollbackRecordSchema = z
+  .object({
+    /** Epoch in progress when the rollback was decided. */
+    epoch: count(),
+    /** What triggered it. */
+    cause: RollbackTriggerSchema,
+    /** The checkpoint restored. */
+    checkpointId: CheckpointIdSchema,
+    /** Epoch of the restored checkpoint. */
+    toEpoch: count().optional(),
+    /** Human-readable detail, e.g. `validation loss 9.1 > 3 × best`. */
+    reason: text(500).optional(),
+  })
+  .strict();
+export type RunRollbackRecord = z.output<typeof RunRollbackRecordSchema>;
+
+/** Trainable parameter counts of the final model. `total` = `host` + `seeds`. */
+export const RunParameterCountSchema = z
+  .object({
+    /** The host network's. */
+    host: count(),
+    /** Every fossilized seed's, together. */
+    seeds: count(),
+    /** host + seeds. */
+    total: count(),
+  })
+  .strict()
+  .refine((p) => p.total === p.host + p.seeds, { message: 'total must equal host + seeds', path: ['total'] });
+export type RunParameterCount = z.output<typeof RunParameterCountSchema>;
+
+/**
+ * `esper run --compare`: the host alone and a static model of the grown
+ * model's final size, each trained from scratch with the same epoch budget.
+ */
+export const RunCompareSchema = z
+  .object({
+    /** Final validation accuracy of the host trained alone (no seeds). */
+    hostAccuracy: unitInterval(),
+    /** Final validation accuracy of the grown model (this run). */
+    grownAccuracy: unitInterval(),
+    /** Final validation accuracy of the static model. */
+    staticAccuracy: unitInterval(),
+    /** Trainable parameters of the static model. */
+    staticParams: count(),
+    /**
+     * (grown − host) / (static − host): 1 means growth closed the whole gap
+     * to the static model, 0 none; null when static equals host (undefined).
+     */
+    bottleneckResolution: finite().nullable(),
+  })
+  .strict();
+export type RunCompare = z.output<typeof RunCompareSchema>;
+
+/** `(grown − host) / (static − host)`, or null when the static model is no better or worse than the host (division by zero). */
+export function bottleneckResolution(hostAccuracy: number, grownAccuracy: number, staticAccuracy: number): number | null {
+  const gap = staticAccuracy - hostAccuracy;
+  if (gap === 0) return null;
+  return (grownAccuracy - hostAccuracy) / gap;
+}
+
+/** `DIR/results.json` of `esper run` (DESIGN §9). */
+export const RunResultsSchema = z
+  .object({
+    runId: RunIdSchema,
+    /** The spec the run ran, with every default filled in. */
+    spec: RunSpecSchema,
+    startedAt: TimestampSchema,
+    finishedAt: TimestampSchema,
+    /** tfjs backend that actually ran the tensors (`wasm`, `tensorflow`, `cpu`, …). */
+    backend: label(64),
+    /** Per-epoch metrics, in order. */
+    epochs: z.array(EpochResultSchema).max(MAX_RUN_EPOCHS),
+    /** Every seed of the run with its stage history. */
+    seeds: z.array(SeedResultSchema).max(MAX_SEEDS_PER_RUN),
+    /** Validation accuracy of the final model, a fraction in [0, 1]. */
+    finalAccuracy: unitInterval(),
+    /** Accuracy on the held-out test set, when the dataset has one. */
+    testAccuracy: unitInterval().optional(),
+    parameterCount: RunParameterCountSchema,
+    /** sha256 of the final weights (host + fossils), in the checkpoint's canonical order. */
+    weightsHash: Sha256Schema,
+    rollbacks: z.array(RunRollbackRecordSchema).max(MAX_RUN_ROLLBACKS),
+    /** Largest drop of validation accuracy, in percent (points), across the epochs where a seed was grafted (blending started); 0 when none dropped. */
+    maxGraftDropPct: nonNegative(),
+    /** Present with `--compare`. */
+    compare: RunCompareSchema.optional(),
+  })
+  .strict()
+  .refine((r) => Date.parse(r.finishedAt) >= Date.parse(r.startedAt), { message: 'finishedAt must not precede startedAt', path: ['finishedAt'] });
+export type RunResults = z.output<typeof RunResultsSchema>;
+export type RunResultsInput = z.input<typeof RunResultsSchema>;
