@@ -61,11 +61,20 @@ async function main(): Promise<void> {
     { name: '4 dormant slots', run: () => tf.tidy(() => void slotted.model.forward(x).dataSync()) },
   ], 200);
 
+  // The dormant path itself, timed directly: a slot's apply() on a real activation, no tensor work.
+  const h = tf.zeros([BATCH, 256]);
+  const dormant = slotted.model.slots[0];
+  const calls = 200_000;
+  let started = performance.now();
+  for (let i = 0; i < calls; i++) dormant?.apply(h);
+  const dormantApplyUs = ((performance.now() - started) * 1000) / calls;
+  h.dispose();
+
   const captureMs: number[] = [];
   const restoreMs: number[] = [];
   let bytes = 0;
   for (let i = 0; i < 10; i++) {
-    let started = performance.now();
+    started = performance.now();
     const encoded = encodeCheckpoint(capture(slotted.model, slotted.optimizer, { rng, cursor: { epoch: i } }));
     captureMs.push(performance.now() - started);
     bytes = encoded.byteLength;
@@ -84,6 +93,8 @@ async function main(): Promise<void> {
     batch: BATCH,
     trainStepMs: { noSlots: trainPlain, dormant4: trainSlotted, overheadPct: (trainSlotted / trainPlain - 1) * 100 },
     inferenceMs: { noSlots: inferPlain, dormant4: inferSlotted, overheadPct: (inferSlotted / inferPlain - 1) * 100 },
+    dormantApplyUs,
+    dormantPathShareOfStepPct: ((4 * dormantApplyUs) / 1000 / trainPlain) * 100,
     checkpoint: { bytes, captureMsP50: percentile(captureMs, 50), restoreMsP50: percentile(restoreMs, 50) },
   };
   console.log(`backend ${backend}, MLP ${results.model}, batch ${BATCH}, median of ${ROUNDS} rounds × ${STEPS_PER_ROUND} steps`);
@@ -91,6 +102,7 @@ async function main(): Promise<void> {
   console.log('|---|---:|---:|---:|');
   console.log(`| train step (ms) | ${trainPlain.toFixed(2)} | ${trainSlotted.toFixed(2)} | ${results.trainStepMs.overheadPct.toFixed(2)}% |`);
   console.log(`| inference (ms) | ${inferPlain.toFixed(2)} | ${inferSlotted.toFixed(2)} | ${results.inferenceMs.overheadPct.toFixed(2)}% |`);
+  console.log(`| one dormant slot's apply() (µs) | | ${dormantApplyUs.toFixed(3)} | ${results.dormantPathShareOfStepPct.toFixed(4)}% of a step for 4 slots |`);
   console.log(`| checkpoint capture+encode (ms, ${(bytes / 1e6).toFixed(2)} MB) | | ${results.checkpoint.captureMsP50.toFixed(1)} | |`);
   console.log(`| checkpoint decode+verify+restore (ms) | | ${results.checkpoint.restoreMsP50.toFixed(1)} | |`);
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
