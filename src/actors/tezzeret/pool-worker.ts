@@ -7,6 +7,7 @@
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { toWireError } from '../../errors/index.ts';
+import { lowerThreadPriority } from '../../infra/thread-priority.ts';
 import { isBackendName, selectBackend } from '../../tensor/backend.ts';
 import { validateKernel } from '../urabrask/validator.ts';
 import { compileKernel } from './compiler.ts';
@@ -37,6 +38,8 @@ async function handle(request: PoolRequest): Promise<{ data: unknown; transfer: 
 }
 
 async function main(): Promise<void> {
+  // Kernel work is background work: the training thread must win the CPU (the stall benchmark measures it).
+  lowerThreadPriority(data.nice ?? 10);
   const backend = isBackendName(data.backend) ? data.backend : 'wasm';
   await selectBackend(backend);
   // One job at a time: the pool sends the next only after this one is answered.

@@ -37,6 +37,8 @@ const BOOTSTRAP = new URL('./pool-bootstrap.mjs', import.meta.url);
 /** `workerData` of a pool worker. */
 export interface PoolWorkerData {
   backend: BackendName;
+  /** Nice value of each worker thread (Linux): kernel work yields the CPU to training. @default 10 */
+  nice?: number;
 }
 
 /** A job as it crosses to the worker. */
