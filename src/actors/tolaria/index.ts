@@ -1,0 +1,31 @@
+/**
+ * Tolaria (DESIGN §1): the training orchestrator. This module holds its pure
+ * parts; the stability governor judges every epoch end (NaN/Inf, divergence,
+ * collapse to chance → rollback).
+ *
+ * @example
+ * let governor = initialGovernorState();
+ * const { state, verdict } = observe(governor, { epoch, trainLoss, validationLoss, numClasses: 10, nonFinite: false });
+ * governor = state;
+ * if (verdict !== 'ok') rollback(GOVERNOR_CAUSE_TRIGGER[verdict.cause], verdict.reason);
+ *
+ * @module
+ */
+export {
+  DEFAULT_GOVERNOR_CONFIG,
+  GOVERNOR_CAUSE_TRIGGER,
+  GovernorConfigSchema,
+  divergenceCeiling,
+  initialGovernorState,
+  observe,
+  parseGovernorConfig,
+  windowStats,
+  type GovernorCause,
+  type GovernorConfig,
+  type GovernorConfigInput,
+  type GovernorObservation,
+  type GovernorResult,
+  type GovernorState,
+  type GovernorVerdict,
+  type RollbackVerdict,
+} from './governor.ts';
