@@ -10,6 +10,7 @@ import { printError, processOutput, type CliOutput } from './output.ts';
 import { friendlySubject, runCtlRequest, type CtlConnectionFlags } from './ctl.ts';
 import { runDaemon } from '../node/daemon.ts';
 import { registerBlueprintCommands } from './blueprint.ts';
+import { registerRunCommand } from './run.ts';
 
 function addConnectionOptions(command: Command): Command {
   return command
@@ -99,6 +100,7 @@ export function buildProgram(output: CliOutput, result: { code: number }): Comma
       });
   }
   registerBlueprintCommands(program, output, result);
+  registerRunCommand(program, output, result);
   return program;
 }
 

@@ -14,7 +14,7 @@ import type { Logger } from '../../infra/logger.ts';
 import type { ArtifactStore } from '../urza/artifact-store.ts';
 import type { UrzaLibrary } from '../urza/library.ts';
 import type { KernelWorkerPool } from './worker-pool.ts';
-import { ensureJobsStream, submitValidationJob } from './jobs.ts';
+import { consumeJobs, submitValidationJob } from './jobs.ts';
 
 export interface CompileServiceOptions {
   bus: Bus;
@@ -68,17 +68,7 @@ export async function handleCompileJob(message: DurableMessage, options: Compile
 }
 
 /** Starts consuming compile jobs (durable consumer `tezzeret`, shared by every compiler node). */
-export async function startCompileService(options: CompileServiceOptions): Promise<Consumer> {
-  const stream = await ensureJobsStream(options.bus, options.subjects);
-  return options.bus.consume(
-    {
-      stream,
-      durable: 'tezzeret',
-      filterSubject: options.subjects.jobCompile,
-      ackWaitMs: options.ackWaitMs ?? 60_000,
-      maxDeliver: options.maxDeliver ?? 5,
-    },
-    (message) => handleCompileJob(message, options),
-  );
+export function startCompileService(options: CompileServiceOptions): Promise<Consumer> {
+  const consumer = { durable: 'tezzeret', filterSubject: options.subjects.jobCompile, ackWaitMs: options.ackWaitMs ?? 60_000, maxDeliver: options.maxDeliver };
+  return consumeJobs(options.bus, options.subjects, consumer, (message) => handleCompileJob(message, options));
 }
-

@@ -5,7 +5,7 @@
  * de-duplication by message id — so the same blueprint/tier submitted twice,
  * or a job redelivered after a crash, produces one kernel.
  */
-import type { Bus, PublishAck } from '../oona/bus.ts';
+import type { Bus, Consumer, DurableHandler, PublishAck } from '../oona/bus.ts';
 import type { SubjectBuilders } from '../../contracts/subjects.ts';
 import type { CompileJob, CompileTier } from '../../contracts/tezzeret.ts';
 import type { ValidationJob } from '../../contracts/urabrask.ts';
@@ -36,4 +36,18 @@ export function submitCompileJob(bus: Bus, s: SubjectBuilders, job: CompileJob):
 export function submitValidationJob(bus: Bus, s: SubjectBuilders, kernelId: string): Promise<PublishAck> {
   const job: ValidationJob = { jobId: `validate-${kernelId.slice(0, 24)}`, kernelId, attempt: 1, requestedAt: new Date().toISOString() };
   return bus.publishDurable(s.jobValidate, job, { msgId: `validate-${kernelId}` });
+}
+
+/** Deliveries of a job before it is dead-lettered. */
+export const JOB_MAX_DELIVER = 5;
+
+/** Consumes one kind of job from the jobs stream with a durable consumer shared by every node of the role. */
+export async function consumeJobs(
+  bus: Bus,
+  s: SubjectBuilders,
+  consumer: { durable: string; filterSubject: string; ackWaitMs: number; maxDeliver?: number | undefined },
+  handler: DurableHandler,
+): Promise<Consumer> {
+  const stream = await ensureJobsStream(bus, s);
+  return bus.consume({ stream, ...consumer, maxDeliver: consumer.maxDeliver ?? JOB_MAX_DELIVER }, handler);
 }

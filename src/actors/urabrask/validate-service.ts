@@ -12,7 +12,7 @@ import type { Logger } from '../../infra/logger.ts';
 import type { ArtifactStore } from '../urza/artifact-store.ts';
 import type { UrzaLibrary } from '../urza/library.ts';
 import type { KernelWorkerPool } from '../tezzeret/worker-pool.ts';
-import { ensureJobsStream } from '../tezzeret/jobs.ts';
+import { consumeJobs } from '../tezzeret/jobs.ts';
 
 export interface ValidateServiceOptions {
   bus: Bus;
@@ -54,16 +54,7 @@ export async function handleValidationJob(message: DurableMessage, options: Vali
 }
 
 /** Starts consuming validation jobs (durable consumer `urabrask`). */
-export async function startValidateService(options: ValidateServiceOptions): Promise<Consumer> {
-  const stream = await ensureJobsStream(options.bus, options.subjects);
-  return options.bus.consume(
-    {
-      stream,
-      durable: 'urabrask',
-      filterSubject: options.subjects.jobValidate,
-      ackWaitMs: options.ackWaitMs ?? 120_000,
-      maxDeliver: options.maxDeliver ?? 5,
-    },
-    (message) => handleValidationJob(message, options),
-  );
+export function startValidateService(options: ValidateServiceOptions): Promise<Consumer> {
+  const consumer = { durable: 'urabrask', filterSubject: options.subjects.jobValidate, ackWaitMs: options.ackWaitMs ?? 120_000, maxDeliver: options.maxDeliver };
+  return consumeJobs(options.bus, options.subjects, consumer, (message) => handleValidationJob(message, options));
 }

@@ -1,0 +1,170 @@
+/**
+ * `esper run SPEC.json [--out DIR] [--json] [--compare]` (DESIGN §9): trains
+ * one run in process, prints one line per epoch, writes `DIR/results.json`
+ * and `DIR/report.html`, and prints a final table.
+ *
+ * `--compare` also trains, for the same epochs, the host alone (no slots, no
+ * policy) and a static MLP of the grown model's final size. Static sizing
+ * rule: every hidden width of the host is scaled by the same factor k (each
+ * width = round(w·k), at least w), with k the smallest step of 1/16 whose
+ * parameter count reaches the grown model's total; when nothing was grown the
+ * static model is the host itself.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { formatZodIssues } from '../contracts/registry.ts';
+import { RunResultsSchema, RunSpecSchema, bottleneckResolution, type RunResults, type RunSpec } from '../contracts/run.ts';
+import { ConfigError } from '../errors/index.ts';
+import { runTraining, type EpochSummary } from '../actors/tolaria/run-loop.ts';
+import { renderReport } from './report/report-html.ts';
+import { EXIT, type ExitCode } from './exit-codes.ts';
+import { printError, type CliOutput } from './output.ts';
+import { createLogger } from '../infra/logger.ts';
+
+export interface RunFlags {
+  out?: string;
+  json?: boolean;
+  compare?: boolean;
+}
+
+/** Reads and validates SPEC.json; throws an error listing every issue. */
+export function loadRunSpec(file: string): RunSpec {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read ${file}`, [`${file}: ${(error as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${file} is not valid JSON`, [`${file}: ${(error as Error).message}`]);
+  }
+  const parsed = RunSpecSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${file} is not a valid run spec`, formatZodIssues(parsed.error));
+  return parsed.data;
+}
+
+/** Trainable parameters of a dense MLP in → hidden… → out. */
+export function mlpParams(widths: readonly number[]): number {
+  let total = 0;
+  for (let i = 1; i < widths.length; i++) total += (widths[i - 1] ?? 0) * (widths[i] ?? 0) + (widths[i] ?? 0);
+  return total;
+}
+
+/** Hidden widths of the static model (see the module comment for the rule). */
+export function staticHidden(hidden: readonly number[], inputs: number, classes: number, targetParams: number): number[] {
+  for (let k = 1; k <= 64; k += 1 / 16) {
+    const widths = hidden.map((w) => Math.max(w, Math.round(w * k)));
+    if (mlpParams([inputs, ...widths, classes]) >= targetParams) return widths;
+  }
+  return hidden.map((w) => w * 64);
+}
+
+function seedsByStage(summary: EpochSummary): string {
+  const counts = new Map<string, number>();
+  for (const seed of summary.seeds) counts.set(seed.stage, (counts.get(seed.stage) ?? 0) + 1);
+  return [...counts].map(([stage, n]) => `${stage}×${n}`).join(' ') || '-';
+}
+
+function epochLine(summary: EpochSummary, json: boolean): string {
+  if (json) return JSON.stringify({ type: 'epoch', ...summary });
+  return (
+    `epoch ${String(summary.epoch).padStart(3)}  loss ${summary.trainLoss.toFixed(4)} / val ${summary.validationLoss.toFixed(4)}  ` +
+    `acc ${(summary.validationAccuracy * 100).toFixed(1)}%  seeds ${seedsByStage(summary)}${summary.rolledBack ? '  ROLLBACK' : ''}`
+  );
+}
+
+function finalTable(results: RunResults): string {
+  const rows: [string, string][] = [
+    ['run', results.runId],
+    ['final accuracy', `${(results.finalAccuracy * 100).toFixed(2)}%`],
+    ['parameters', `${results.parameterCount.total} (host ${results.parameterCount.host} + seeds ${results.parameterCount.seeds})`],
+    ['seeds', results.seeds.map((s) => `${s.slotId}:${s.history.at(-1)?.to ?? 'DORMANT'}`).join(' ') || '-'],
+    ['rollbacks', String(results.rollbacks.length)],
+    ['max graft drop', `${results.maxGraftDropPct.toFixed(2)}%`],
+    ['weights', results.weightsHash.slice(0, 16)],
+  ];
+  const c = results.compare;
+  if (c !== undefined) {
+    rows.push(['host alone', `${(c.hostAccuracy * 100).toFixed(2)}%`]);
+    rows.push(['static', `${(c.staticAccuracy * 100).toFixed(2)}% (${c.staticParams} params)`]);
+    rows.push(['resolution', c.bottleneckResolution === null ? 'n/a' : c.bottleneckResolution.toFixed(3)]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+/** `esper run`: resolves to the exit code. */
+export async function runRunCommand(file: string, flags: RunFlags, output: CliOutput): Promise<ExitCode> {
+  let spec: RunSpec;
+  try {
+    spec = loadRunSpec(file);
+  } catch (error) {
+    printError(output, error);
+    return EXIT.USAGE;
+  }
+  const runId = `run-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${process.pid}`;
+  const dir = resolve(flags.out ?? join('runs', runId));
+  const json = flags.json === true;
+  try {
+    const started = performance.now();
+    // Actor logs (every seed transition at info) go to stderr; warnings only unless ESPER_LOG_LEVEL says otherwise.
+    const envLevel = process.env['ESPER_LOG_LEVEL'];
+    const logger = createLogger({ level: envLevel === undefined || envLevel === '' ? 'warn' : (envLevel as 'info') });
+    let results = await runTraining(spec, { runId, logger, onEpoch: (s) => output.out(epochLine(s, json)) });
+    if (flags.compare === true) {
+      const host = await runTraining(spec, { runId: `${runId}-host`, logger, growth: false });
+      const h = spec.training.host;
+      let staticAccuracy = host.finalAccuracy;
+      let staticParams = host.parameterCount.total;
+      if (h.kind === 'mlp' && results.parameterCount.total > host.parameterCount.total) {
+        // inputs/classes recovered from the host's count: solve params(in, hidden, out) with the known dataset shapes.
+        const classes = spec.training.dataset.kind === 'fashion-mnist' ? 10 : 2;
+        const inputs = spec.training.dataset.kind === 'fashion-mnist' ? 784 : 2;
+        const hidden = staticHidden(h.hidden, inputs, classes, results.parameterCount.total);
+        const staticSpec: RunSpec = { ...spec, training: { ...spec.training, host: { kind: 'mlp', hidden }, slots: [] } };
+        const stat = await runTraining(staticSpec, { runId: `${runId}-static`, logger, growth: false });
+        staticAccuracy = stat.finalAccuracy;
+        staticParams = stat.parameterCount.total;
+      }
+      results = RunResultsSchema.parse({
+        ...results,
+        compare: {
+          hostAccuracy: host.finalAccuracy,
+          grownAccuracy: results.finalAccuracy,
+          staticAccuracy,
+          staticParams,
+          bottleneckResolution: bottleneckResolution(host.finalAccuracy, results.finalAccuracy, staticAccuracy),
+        },
+      });
+    }
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(dir, 'report.html'), renderReport(results));
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    if (json) output.out(JSON.stringify({ type: 'done', dir, seconds: Number(seconds), results }));
+    else output.out(`${finalTable(results)}\n${'time'.padEnd(14)}  ${seconds}s\nwrote ${join(dir, 'results.json')} and report.html`);
+    return EXIT.OK;
+  } catch (error) {
+    printError(output, error);
+    return EXIT.FAILED;
+  }
+}
+
+/** Adds `esper run` to the program; the action records its exit code in `result`. */
+export function registerRunCommand(program: Command, output: CliOutput, result: { code: number }): void {
+  program
+    .command('run')
+    .description('train a run from SPEC.json in process: seeds grow under Tamiyo and Kasmina; writes DIR/results.json and DIR/report.html')
+    .argument('<spec>', 'run specification (JSON)')
+    .option('--out <dir>', 'output directory (default ./runs/<runId>)')
+    .option('--json', 'print JSON lines (one per epoch, then the results)')
+    .option('--compare', 'also train the host alone and a static model of the final size; adds bottleneck resolution')
+    .exitOverride()
+    .action(async (file: string, flags: RunFlags) => {
+      result.code = await runRunCommand(file, flags, output);
+    });
+}

@@ -1,0 +1,80 @@
+/**
+ * `esper run`'s loop end to end on the spirals example: a worker-thread
+ * session, Kasmina's seed actors and Tamiyo's heuristic together. Epochs
+ * are cut and the policy's thresholds lowered so a seed germinates early.
+ */
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { RunResultsSchema, RunSpecSchema, type RunResults, type RunSpec } from '../../../src/contracts/run.ts';
+import { runTraining, type EpochSummary } from '../../../src/actors/tolaria/run-loop.ts';
+import { renderReport } from '../../../src/cli/report/report-html.ts';
+import { runRunCommand } from '../../../src/cli/run.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function spiralsSpec(): RunSpec {
+  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  return RunSpecSchema.parse({
+    ...raw,
+    epochs: 10,
+    policy: { ...(raw['policy'] as object), minEpochBeforeGerminate: 1, plateauEpochs: 1, plateauDeltaPp: 50 },
+    // Permissive gates: this test is about the loop; the gates are tested on their own.
+    gates: { g2: { minTrainingEpochs: 2, minImprovementPp: -100 }, g5: { minContributionPp: -100 } },
+  });
+}
+
+const transitionsOf = (results: RunResults): string[] =>
+  results.seeds.flatMap((seed) => seed.history.map((h) => `${seed.slotId}@${h.epoch}:${h.from}->${h.to}:${h.cause.reason}`));
+
+describe('esper run: the training loop (Tolaria × Kasmina × Tamiyo)', function () {
+  this.timeout(60_000);
+  let first: RunResults;
+
+  it('runs the spirals example to the end: a seed leaves DORMANT with caused transitions, results validate, the report renders', async () => {
+    const seen: EpochSummary[] = [];
+    first = await runTraining(spiralsSpec(), { runId: 'run-loop-a', onEpoch: (s) => seen.push(s) });
+    expect(() => RunResultsSchema.parse(first)).to.not.throw();
+    expect(first.epochs).to.have.length(10);
+    expect(seen.map((s) => s.epoch)).to.deep.equal(first.epochs.map((e) => e.epoch));
+    const grown = first.seeds.filter((seed) => seed.history.length > 0);
+    expect(grown.length).to.be.greaterThan(0);
+    for (const seed of grown) {
+      expect(seed.history[0]?.from).to.equal('DORMANT');
+      expect(seed.history[0]?.blueprintId).to.be.a('string');
+      for (const h of seed.history) expect(h.cause.reason).to.be.a('string').and.not.equal('');
+    }
+    expect(first.finalAccuracy).to.be.within(0, 1);
+    expect(first.parameterCount.total).to.equal(first.parameterCount.host + first.parameterCount.seeds);
+    expect(first.maxGraftDropPct).to.be.at.least(0);
+    const html = renderReport(first);
+    expect(html).to.include('<html');
+  });
+
+  it('is deterministic: the same spec twice gives the same transitions and the same final weights', async () => {
+    const second = await runTraining(spiralsSpec(), { runId: 'run-loop-b' });
+    expect(transitionsOf(second)).to.deep.equal(transitionsOf(first));
+    expect(second.weightsHash).to.equal(first.weightsHash);
+    expect(second.epochs.map((e) => e.validationAccuracy)).to.deep.equal(first.epochs.map((e) => e.validationAccuracy));
+  });
+
+  it('trains the host alone when growth is off (the --compare baseline)', async () => {
+    const spec = spiralsSpec();
+    const host = await runTraining({ ...spec, epochs: 3 }, { runId: 'run-loop-host', growth: false });
+    expect(host.seeds).to.deep.equal([]);
+    expect(host.parameterCount.seeds).to.equal(0);
+  });
+
+  it('esper run rejects a bad spec with exit 2, listing every issue', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'esper-run-'));
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ name: '', epochs: 0, training: { dataset: { kind: 'spirals' }, host: { kind: 'mlp', hidden: [] } } }));
+    const err: string[] = [];
+    const output = { out: (): void => undefined, err: (text: string): void => void err.push(text) };
+    expect(await runRunCommand(file, {}, output)).to.equal(2);
+    expect(err.filter((line) => line.startsWith('  - ')).length).to.be.at.least(3);
+    expect(await runRunCommand(join(dir, 'missing.json'), {}, output)).to.equal(2);
+    writeFileSync(file, '{ not json');
+    expect(await runRunCommand(file, {}, output)).to.equal(2);
+  });
+});
