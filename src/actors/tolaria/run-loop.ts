@@ -112,6 +112,8 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
     regressionPp: -spec.policy.pruneRegressionPp,
     maxLiveSeeds: spec.policy.maxLiveSeeds,
     advanceTrainingEpochs: gates.g2.minTrainingEpochs,
+    // The spec's α schedule rides on the TRAINING → BLENDING advance.
+    blend: { curve: spec.blend.curve, tempoEpochs: spec.blend.tempoEpochs },
   });
   const label = policyLabel(policy);
 

@@ -78,3 +78,17 @@ describe('esper run: the training loop (Tolaria × Kasmina × Tamiyo)', function
     expect(await runRunCommand(file, {}, output)).to.equal(2);
   });
 });
+
+describe('esper run: the spirals example as shipped (issue 6)', function () {
+  this.timeout(120_000);
+
+  it('grows at least one seed to FOSSILIZED with the default gates and beats the host trained alone', async () => {
+    const spec = RunSpecSchema.parse(JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')));
+    const grown = await runTraining(spec, { runId: 'spirals-grown' });
+    const host = await runTraining(spec, { runId: 'spirals-host', growth: false });
+    const fossils = grown.seeds.filter((seed) => seed.history.some((h) => h.to === 'FOSSILIZED'));
+    expect(fossils.length).to.be.at.least(1);
+    expect(grown.finalAccuracy).to.be.greaterThan(host.finalAccuracy);
+    expect(grown.parameterCount.seeds).to.be.greaterThan(0);
+  });
+});
