@@ -9,6 +9,7 @@ import { EXIT } from './exit-codes.ts';
 import { printError, processOutput, type CliOutput } from './output.ts';
 import { friendlySubject, runCtlRequest, type CtlConnectionFlags } from './ctl.ts';
 import { runDaemon } from '../node/daemon.ts';
+import { ESPER_VERSION } from '../node/version.ts';
 import { registerBlueprintCommands } from './blueprint.ts';
 import { registerRunCommand } from './run.ts';
 
@@ -27,6 +28,7 @@ function addConnectionOptions(command: Command): Command {
 export function buildProgram(output: CliOutput, result: { code: number }): Command {
   const program = new Command('esper')
     .description('Esper: a morphogenetic training runtime (networks that grow seeds while they train), run by supervised actors over NATS.')
+    .version(ESPER_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (text) => output.out(text), writeErr: (text) => output.err(text) })
     .exitOverride();
