@@ -6,6 +6,11 @@
  * governor (rollback on NaN/divergence) → Kasmina epochEnded → Tamiyo decide
  * → seed commands → tensor slot commands → record.
  *
+ * Tamiyo is asked with a deadline, behind a circuit breaker (DESIGN §5): a
+ * decision that fails or misses the deadline is answered by the fallback "no
+ * change this epoch", and after 3 consecutive failures the breaker opens and
+ * answers that fallback at once until its reset timeout lets a trial through.
+ *
  * Embedded stand-ins until compiled kernels are wired:
  * - the kernel resolver offers, for every allowed blueprint and every slot
  *   interface, one VALIDATED candidate with id `k-<blueprint>-<width>`;
@@ -16,25 +21,89 @@ import { slotInterfaceKey, type SlotInterface } from '../../contracts/common.ts'
 import type { SeedState, SystemStatePacket } from '../../contracts/index.ts';
 import { RunResultsSchema, type EpochSeedSnapshot, type EpochResult, type RunResults, type RunRollbackRecord, type RunSpec, type SeedHistoryEntry, type SeedResult } from '../../contracts/run.ts';
 import { ConfigError } from '../../errors/index.ts';
+import { createBreaker, type Breaker } from '../../supervision/breaker.ts';
+import type { BreakerState } from '../../contracts/supervision.ts';
 import type { EpochReport, SlotCommand } from '../../tensor/training/training-session.ts';
 import { TrainingWorkerClient } from '../../tensor/training/training-worker-client.ts';
 import { MemorySeedStateStore, observationFrom, parseGateConfig, slotCommandFor, startKasmina, type KernelCandidate, type SeedObservation, type SeedTransitionedEnvelope } from '../kasmina/index.ts';
-import { heuristicPolicy, policyLabel, seedCommand, type KernelChoice } from '../tamiyo/index.ts';
+import { heuristicPolicy, policyLabel, seedCommand, type KernelChoice, type PolicyContext, type PolicyDecision, type PolicyMemory } from '../tamiyo/index.ts';
 import { GOVERNOR_CAUSE_TRIGGER, initialGovernorState, observe } from './governor.ts';
+
+/** How Tamiyo's decision went this epoch (absent when no decision was asked: no growth, no slots, or a rollback). */
+export interface EpochTamiyoSummary {
+  /** True when the breaker's fallback answered ("no change this epoch"): Tamiyo failed, missed the deadline, or the breaker was open. */
+  fallback: boolean;
+  /** The breaker's state after the decision. */
+  breaker: BreakerState;
+  /** The decision's reason (the fallback's, or Tamiyo's). */
+  reason: string;
+}
+
+/** What a governor rollback did (on `onEpoch` only: the run results' schema has no field for the hashes). */
+export interface EpochRollbackSummary {
+  cause: RunRollbackRecord['cause'];
+  reason: string;
+  /** Epoch of the checkpoint restored. */
+  toEpoch: number;
+  /** Host weights hash captured with that checkpoint. */
+  checkpointHostWeightsHash: string;
+  /** Host weights hash right after the restore (equals the checkpoint's when the rollback restored the host bit for bit). */
+  restoredHostWeightsHash: string;
+  /** Slots whose live seeds the restore pruned. */
+  prunedSlots: string[];
+}
 
 /** What `onEpoch` receives after every epoch. */
 export interface EpochSummary extends EpochResult {
   /** True when the governor rolled this epoch back. */
   rolledBack: boolean;
+  tamiyo?: EpochTamiyoSummary;
+  rollback?: EpochRollbackSummary;
 }
 
+/** Tamiyo's decision function as the run loop calls it; `builtin` is the spec's heuristic policy. */
+export type TamiyoDecide = (
+  packet: SystemStatePacket,
+  memory: PolicyMemory,
+  context: PolicyContext,
+  builtin: (packet: SystemStatePacket, memory: PolicyMemory, context: PolicyContext) => PolicyDecision<PolicyMemory>,
+) => PolicyDecision<PolicyMemory> | Promise<PolicyDecision<PolicyMemory>>;
+
+/** Default deadline of one Tamiyo decision, ms. */
+export const TAMIYO_DECISION_TIMEOUT_MS = 2000;
+/** Default time the Tamiyo breaker stays open before a trial decision, ms. */
+export const TAMIYO_BREAKER_RESET_MS = 10_000;
+/** Consecutive failed decisions that open the Tamiyo breaker. */
+export const TAMIYO_BREAKER_FAILURES = 3;
+/** The fallback decision's reason. */
+export const TAMIYO_FALLBACK_REASON = 'fallback: Tamiyo unavailable';
+
 export interface RunTrainingOptions {
-  onEpoch?(summary: EpochSummary): void;
+  /** Called after every epoch; a returned promise is awaited before the next epoch starts. */
+  onEpoch?(summary: EpochSummary): unknown;
   logger?: Logger;
   /** @default `run-<timestamp>` */
   runId?: string;
   /** False: train the host alone (no slots, no policy) — the `--compare` baseline. @default true */
   growth?: boolean;
+  /** Operator / test overrides of how Tamiyo is asked. */
+  tamiyo?: {
+    /** Replaces the decision (e.g. a remote Tamiyo, or an unreachable one in tests). @default the spec's heuristic policy */
+    decide?: TamiyoDecide;
+    /** Deadline of one decision, ms. @default TAMIYO_DECISION_TIMEOUT_MS */
+    timeoutMs?: number;
+    /** How long the breaker stays open before a trial decision, ms. @default TAMIYO_BREAKER_RESET_MS */
+    resetTimeoutMs?: number;
+  };
+  /** Fault injection (tests, drills). */
+  faults?: {
+    /**
+     * Epoch (1-based, as reported) whose training starts with every live seed's
+     * weights overwritten with NaN; with no live seed then, that epoch is
+     * reported non-finite as a NaN epoch would be. Either way the governor rolls it back.
+     */
+    nanAtEpoch?: number;
+  };
 }
 
 /** Blueprints offered when the spec says `'catalog'`. */
@@ -116,6 +185,25 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
     blend: { curve: spec.blend.curve, tempoEpochs: spec.blend.tempoEpochs },
   });
   const label = policyLabel(policy);
+  const builtinDecide = (packet: SystemStatePacket, memory: PolicyMemory, context: PolicyContext): PolicyDecision<PolicyMemory> => policy.decide(packet, memory, context);
+  const decideFn = options.tamiyo?.decide;
+  const tamiyo: Breaker<[SystemStatePacket, PolicyMemory, PolicyContext], PolicyDecision<PolicyMemory> & { fallback: boolean }> = createBreaker(
+    'tamiyo',
+    async (packet: SystemStatePacket, memory: PolicyMemory, context: PolicyContext) => ({
+      ...(await (decideFn === undefined ? builtinDecide(packet, memory, context) : decideFn(packet, memory, context, builtinDecide))),
+      fallback: false as boolean,
+    }),
+    {
+      timeoutMs: options.tamiyo?.timeoutMs ?? TAMIYO_DECISION_TIMEOUT_MS,
+      failureThreshold: TAMIYO_BREAKER_FAILURES,
+      resetTimeoutMs: options.tamiyo?.resetTimeoutMs ?? TAMIYO_BREAKER_RESET_MS,
+      fallback: (error, _packet, memory) => {
+        log?.warn({ runId, err: error }, 'tamiyo: no decision, fallback (no change this epoch)');
+        return { commands: [], reason: TAMIYO_FALLBACK_REASON, memory, fallback: true };
+      },
+      ...(log === undefined ? {} : { logger: log }),
+    },
+  );
 
   const histories = new Map<string, SeedHistoryEntry[]>();
   const publish = (envelope: SeedTransitionedEnvelope): void => {
@@ -159,7 +247,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
     let lastAccuracy: number | undefined;
     let paramsAdded = 0;
     let germinations = 0;
-    let lastCheckpoint: { bytes: Uint8Array; hash: string; epoch: number } | undefined;
+    let lastCheckpoint: { bytes: Uint8Array; hash: string; epoch: number; hostWeightsHash: string } | undefined;
     const numClasses = spec.training.dataset.kind === 'fashion-mnist' ? 10 : 2;
 
     const apply = async (next: SeedState): Promise<void> => {
@@ -198,15 +286,26 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
     for (let i = 0; i < spec.epochs; i++) {
       const started = performance.now();
       const saved = await client.request('checkpoint', { meta: { runId, epoch: i } });
-      lastCheckpoint = { ...saved, epoch: i };
-      const report = await client.request('runEpoch', null);
+      lastCheckpoint = { ...saved, epoch: i, hostWeightsHash: (await client.request('summary', null)).hostWeightsHash };
+      let forceNonFinite = false;
+      if (options.faults?.nanAtEpoch === i + 1) {
+        let poisoned = 0;
+        for (const state of current.values()) {
+          if (LIVE.has(state.stage) && (await client.request('poisonSeed', { slotId: state.slotId })).poisoned) poisoned++;
+        }
+        forceNonFinite = poisoned === 0;
+        log?.warn({ runId, epoch: i + 1, poisoned }, 'fault injection: NaN epoch');
+      }
+      const epochReport = await client.request('runEpoch', null);
+      const report: EpochReport = forceNonFinite ? { ...epochReport, trainLoss: Number.NaN, nonFinite: true } : epochReport;
       globalStep += report.steps;
       const judged = observe(governor, { epoch: report.epoch, trainLoss: report.trainLoss, validationLoss: report.validationLoss, numClasses, nonFinite: report.nonFinite });
       governor = judged.state;
       if (judged.verdict !== 'ok') {
         const verdict = judged.verdict;
         log?.warn({ runId, epoch: report.epoch, cause: verdict.cause, reason: verdict.reason }, 'governor: rollback');
-        await client.request('restore', { bytes: lastCheckpoint.bytes, mode: 'rollback' });
+        const restored = await client.request('restore', { bytes: lastCheckpoint.bytes, mode: 'rollback' });
+        const restoredHostWeightsHash = (await client.request('summary', null)).hostWeightsHash;
         const evaluation = await client.request('evaluate', null);
         const packet = packetFor({ epoch: report.epoch, steps: report.steps, validationAccuracy: evaluation.accuracy, validationLoss: evaluation.loss, trainLoss: evaluation.loss }, globalStep);
         for (const state of [...current.values()]) {
@@ -218,12 +317,24 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
             log?.warn({ err: error, slotId: state.slotId }, 'prune after rollback refused');
           }
         }
-        rollbacks.push({ epoch: report.epoch, cause: GOVERNOR_CAUSE_TRIGGER[verdict.cause], checkpointId: `${runId}-ckpt-${lastCheckpoint.epoch}`, toEpoch: lastCheckpoint.epoch, reason: verdict.reason.slice(0, 500) });
+        const record: RunRollbackRecord = { epoch: report.epoch, cause: GOVERNOR_CAUSE_TRIGGER[verdict.cause], checkpointId: `${runId}-ckpt-${lastCheckpoint.epoch}`, toEpoch: lastCheckpoint.epoch, reason: verdict.reason.slice(0, 500) };
+        rollbacks.push(record);
         const result: EpochResult = { epoch: report.epoch, trainLoss: evaluation.loss, validationLoss: evaluation.loss, validationAccuracy: evaluation.accuracy, durationMs: performance.now() - started, seeds: snapshot() };
         epochs.push(result);
         blendingAt.push(result.seeds.some((s) => s.stage === 'BLENDING'));
         lastAccuracy = evaluation.accuracy;
-        options.onEpoch?.({ ...result, rolledBack: true });
+        await options.onEpoch?.({
+          ...result,
+          rolledBack: true,
+          rollback: {
+            cause: record.cause,
+            reason: verdict.reason,
+            toEpoch: lastCheckpoint.epoch,
+            checkpointHostWeightsHash: lastCheckpoint.hostWeightsHash,
+            restoredHostWeightsHash,
+            prunedSlots: restored.prunedSlots,
+          },
+        });
         continue;
       }
 
@@ -234,6 +345,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       if (ifaces.size > 0) for (const next of await kasmina.epochEnded(report.epoch, observations, QUERY_MS)) await apply(next);
       lastAccuracy = report.validationAccuracy;
 
+      let tamiyoSummary: EpochTamiyoSummary | undefined;
       if (growth && ifaces.size > 0) {
         const packet = packetFor(report, globalStep);
         const availableKernels: KernelChoice[] = candidates.map((c) => ({
@@ -247,12 +359,13 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
         const slotKeys: Record<string, string> = {};
         for (const [slotId, iface] of ifaces) slotKeys[slotId] = slotInterfaceKey(iface);
         const budgetLeft = germinations >= spec.budgets.maxSeeds ? 0 : spec.budgets.maxSeeds;
-        const decision = policy.decide(packet, memory, {
+        const decision = await tamiyo.call(packet, memory, {
           availableKernels,
           budget: { maxSeeds: budgetLeft, maxParamsAdded: spec.budgets.maxParamsAdded ?? Number.MAX_SAFE_INTEGER, paramsAdded },
           slotInterfaces: slotKeys,
         });
         memory = decision.memory;
+        tamiyoSummary = { fallback: decision.fallback, breaker: tamiyo.state, reason: decision.reason };
         for (const command of decision.commands) {
           const state = [...current.values()].find((s) => s.seedId === command.targetSeedId);
           if (state === undefined) continue;
@@ -278,7 +391,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       };
       epochs.push(result);
       blendingAt.push(blendingDuring || result.seeds.some((s) => s.stage === 'BLENDING'));
-      options.onEpoch?.({ ...result, rolledBack: false });
+      await options.onEpoch?.({ ...result, rolledBack: false, ...(tamiyoSummary === undefined ? {} : { tamiyo: tamiyoSummary }) });
     }
 
     const final = await client.request('evaluate', null);
@@ -319,6 +432,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
     };
     return RunResultsSchema.parse(results);
   } finally {
+    tamiyo.dispose();
     await kasmina.stop().catch(() => undefined);
     await client.terminate().catch(() => undefined);
   }

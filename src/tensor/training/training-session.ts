@@ -232,6 +232,18 @@ export class TrainingSession {
     else if (command.alpha !== undefined) slot.setAlpha(command.alpha);
   }
 
+  /**
+   * Fault injection (tests, drills): overwrites every parameter of the seed in
+   * `slotId` with NaN, as a diverged seed would leave them. Returns false when
+   * the slot holds no seed.
+   */
+  poisonSeed(slotId: string): boolean {
+    const seed = this.model.slot(slotId).seed;
+    if (seed === undefined) return false;
+    for (const p of seed.params) tf.tidy(() => p.assign(tf.fill(p.shape, Number.NaN)));
+    return true;
+  }
+
   summary(): ModelSummary {
     const hostParams = this.model.hostParams.reduce((n, p) => n + p.size, 0);
     const seedParams = this.model.slots.reduce((n, slot) => n + (slot.mode === 'PRUNED' ? 0 : (slot.seed?.paramCount ?? 0)), 0);

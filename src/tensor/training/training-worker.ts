@@ -42,6 +42,8 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       const { bytes, mode } = request.args as WorkerOps['restore']['args'];
       return requireSession().restore(bytes, mode);
     }
+    case 'poisonSeed':
+      return { poisoned: requireSession().poisonSeed((request.args as WorkerOps['poisonSeed']['args']).slotId) };
     case 'memory': {
       const memory = tf.memory();
       return { numTensors: memory.numTensors, numBytes: memory.numBytes };

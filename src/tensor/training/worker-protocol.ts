@@ -15,6 +15,8 @@ export interface WorkerOps {
   summary: { args: null; result: ModelSummary };
   checkpoint: { args: { meta: unknown }; result: { bytes: Uint8Array; hash: string } };
   restore: { args: { bytes: Uint8Array; mode: 'exact' | 'rollback' }; result: { prunedSlots: string[]; epoch: number } };
+  /** Fault injection: overwrites the seed in `slotId` with NaN (false when the slot holds no seed). */
+  poisonSeed: { args: { slotId: string }; result: { poisoned: boolean } };
   /** Test hook: makes the worker thread crash (uncaught error) to exercise supervision. */
   crash: { args: null; result: never };
   memory: { args: null; result: { numTensors: number; numBytes: number } };
