@@ -11,6 +11,7 @@ import { friendlySubject, runCtlRequest, type CtlConnectionFlags } from './ctl.t
 import { runDaemon } from '../node/daemon.ts';
 import { ESPER_VERSION } from '../node/version.ts';
 import { registerBlueprintCommands } from './blueprint.ts';
+import { registerAuditCommands } from './audit.ts';
 import { registerRunCommand } from './run.ts';
 
 function addConnectionOptions(command: Command): Command {
@@ -102,6 +103,7 @@ export function buildProgram(output: CliOutput, result: { code: number }): Comma
       });
   }
   registerBlueprintCommands(program, output, result);
+  registerAuditCommands(program, output, result);
   registerRunCommand(program, output, result);
   return program;
 }

@@ -21,11 +21,19 @@ import { renderReport } from './report/report-html.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { printError, type CliOutput } from './output.ts';
 import { createLogger } from '../infra/logger.ts';
+import { EventRecorder, EventStore } from '../actors/nissa/index.ts';
+
+/** Default data directory of `esper run`'s audit trail (the embedded database goes in `<dir>/db`). */
+export const DEFAULT_DATA_DIR = '.esper';
 
 export interface RunFlags {
   out?: string;
   json?: boolean;
   compare?: boolean;
+  /** Data directory of the event store. @default DEFAULT_DATA_DIR */
+  dataDir?: string;
+  /** False (`--no-audit`): do not persist the run's events. @default true */
+  audit?: boolean;
 }
 
 /** Reads and validates SPEC.json; throws an error listing every issue. */
@@ -114,7 +122,31 @@ export async function runRunCommand(file: string, flags: RunFlags, output: CliOu
     // Actor logs (every seed transition at info) go to stderr; warnings only unless ESPER_LOG_LEVEL says otherwise.
     const envLevel = process.env['ESPER_LOG_LEVEL'];
     const logger = createLogger({ level: envLevel === undefined || envLevel === '' ? 'warn' : (envLevel as 'info') });
-    let results = await runTraining(spec, { runId, logger, onEpoch: (s) => output.out(epochLine(s, json)) });
+    // Audit trail: events buffered by the run loop, written once per epoch; persisting never stops training.
+    let store: EventStore | undefined;
+    if (flags.audit !== false) {
+      try {
+        store = await EventStore.open({ dataDir: resolve(flags.dataDir ?? DEFAULT_DATA_DIR), logger });
+      } catch (error) {
+        logger.warn({ err: error }, 'audit: cannot open the event store; the run goes on without an audit trail');
+      }
+    }
+    const recorder = store === undefined ? undefined : new EventRecorder(store, logger);
+    let results: RunResults;
+    try {
+      results = await runTraining(spec, {
+        runId,
+        logger,
+        ...(recorder === undefined ? {} : { events: recorder.sink }),
+        onEpoch: async (s) => {
+          output.out(epochLine(s, json));
+          await recorder?.flush();
+        },
+      });
+    } finally {
+      await recorder?.flush();
+      await store?.close().catch((error: unknown) => logger.warn({ err: error }, 'audit: closing the event store failed'));
+    }
     if (flags.compare === true) {
       const host = await runTraining(spec, { runId: `${runId}-host`, logger, growth: false });
       const h = spec.training.host;
@@ -162,6 +194,8 @@ export function registerRunCommand(program: Command, output: CliOutput, result: 
     .argument('<spec>', 'run specification (JSON)')
     .option('--out <dir>', 'output directory (default ./runs/<runId>)')
     .option('--json', 'print JSON lines (one per epoch, then the results)')
+    .option('--data-dir <dir>', `data directory of the audit trail (default ./${DEFAULT_DATA_DIR})`)
+    .option('--no-audit', 'do not record the run\'s events (esper audit / esper replay need them)')
     .option('--compare', 'also train the host alone and a static model of the final size; adds bottleneck resolution')
     .exitOverride()
     .action(async (file: string, flags: RunFlags) => {

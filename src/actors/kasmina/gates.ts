@@ -131,7 +131,7 @@ function result(gate: SeedGate, failures: string[], passes: string[], measured: 
   return failures.length === 0 ? { passed: true, gate, reasons: passes, measured } : { passed: false, gate, reasons: failures, measured };
 }
 
-const fmt = (value: number): string => (Number.isInteger(value) ? String(value) : value.toFixed(3).replace(/0+$/, ''));
+const fmt = (value: number): string => (Number.isInteger(value) ? String(value) : value.toFixed(3).replace(/\.?0+$/, ''));
 const num = (value: number | undefined): MeasuredValue => (value === undefined || !Number.isFinite(value) ? null : value);
 
 /** The kernel GERMINATE resolved to, as far as G0 needs it. */

@@ -17,6 +17,8 @@
  * - the tensor side germinates a built-in module for it (see {@link moduleForBlueprint}).
  */
 import type { Logger } from '../../infra/logger.ts';
+import { createEnvelope, type Envelope } from '../../contracts/envelope.ts';
+import { createMessage } from '../../contracts/registry.ts';
 import { slotInterfaceKey, type SlotInterface } from '../../contracts/common.ts';
 import type { SeedState, SystemStatePacket } from '../../contracts/index.ts';
 import { RunResultsSchema, type EpochSeedSnapshot, type EpochResult, type RunResults, type RunRollbackRecord, type RunSpec, type SeedHistoryEntry, type SeedResult } from '../../contracts/run.ts';
@@ -95,6 +97,16 @@ export interface RunTrainingOptions {
     /** How long the breaker stays open before a trial decision, ms. @default TAMIYO_BREAKER_RESET_MS */
     resetTimeoutMs?: number;
   };
+  /**
+   * Event sink (audit trail): called synchronously, in causal order, with every
+   * event of the run — `tolaria.state.published` (the packet Tamiyo answers),
+   * `tamiyo.decision.made` (its commands inside, caused by the packet),
+   * `kasmina.seed.transitioned` (caused by the command, when one asked),
+   * `tamiyo.command.issued` (governor prunes, caused by the rollback),
+   * `tolaria.run.rolled_back`, `tolaria.epoch.completed` and, last,
+   * `tolaria.run.completed` (the final seed states). A throwing sink is logged and ignored.
+   */
+  events?: (envelope: Envelope) => void;
   /** Fault injection (tests, drills). */
   faults?: {
     /**
@@ -139,6 +151,11 @@ export function slotInterfaces(spec: RunSpec): Map<string, SlotInterface> {
   }
   return out;
 }
+
+/** Type of the last event of a run: data `{ runId, epochs, seeds: [{ seedId, slotId, stage }] }` (not a registered bus message; stored for `esper replay`). */
+export const RUN_COMPLETED_TYPE = 'tolaria.run.completed';
+/** Source stamped on the run loop's events. */
+export const RUN_LOOP_SOURCE = 'local/tolaria';
 
 const LIVE = new Set<SeedState['stage']>(['GERMINATED', 'TRAINING', 'BLENDING', 'HOLDING']);
 
@@ -205,8 +222,21 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
     },
   );
 
+  const sink = options.events;
+  const emit = (make: () => Envelope): Envelope | undefined => {
+    if (sink === undefined) return undefined;
+    try {
+      const envelope = make();
+      sink(envelope);
+      return envelope;
+    } catch (error) {
+      log?.warn({ runId, err: error }, 'run event not emitted');
+      return undefined;
+    }
+  };
   const histories = new Map<string, SeedHistoryEntry[]>();
   const publish = (envelope: SeedTransitionedEnvelope): void => {
+    emit(() => (envelope.runId === undefined ? { ...envelope, runId } : envelope));
     const d = envelope.data;
     const slotId = d.slotId ?? d.seedId;
     const list = histories.get(slotId) ?? [];
@@ -282,11 +312,36 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       ts: new Date().toISOString(),
     });
 
+    const emitEpoch = (result: EpochResult, step: number, metrics: Record<string, number>): void => {
+      if (sink === undefined) return;
+      emit(() =>
+        createMessage(
+          'tolaria.epoch.completed',
+          {
+            runId,
+            epoch: result.epoch,
+            globalStep: step,
+            trainingLoss: result.trainLoss,
+            validationLoss: result.validationLoss,
+            validationAccuracy: result.validationAccuracy,
+            epochMs: result.durationMs,
+            // Host + every live or fossilized seed's last reported parameters.
+            paramCount: hostParams + result.seeds.reduce((sum, s) => sum + (LIVE.has(s.stage) || s.stage === 'FOSSILIZED' ? (lastParams.get(s.slotId) ?? 0) : 0), 0),
+            metrics: { ...metrics, liveSeeds: result.seeds.filter((s) => LIVE.has(s.stage)).length },
+          },
+          { source: RUN_LOOP_SOURCE, runId },
+        ),
+      );
+    };
+
     let globalStep = 0;
+    let hostParams = 0;
     for (let i = 0; i < spec.epochs; i++) {
       const started = performance.now();
       const saved = await client.request('checkpoint', { meta: { runId, epoch: i } });
-      lastCheckpoint = { ...saved, epoch: i, hostWeightsHash: (await client.request('summary', null)).hostWeightsHash };
+      const atCheckpoint = await client.request('summary', null);
+      hostParams = atCheckpoint.hostParams;
+      lastCheckpoint = { ...saved, epoch: i, hostWeightsHash: atCheckpoint.hostWeightsHash };
       let forceNonFinite = false;
       if (options.faults?.nanAtEpoch === i + 1) {
         let poisoned = 0;
@@ -308,9 +363,25 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
         const restoredHostWeightsHash = (await client.request('summary', null)).hostWeightsHash;
         const evaluation = await client.request('evaluate', null);
         const packet = packetFor({ epoch: report.epoch, steps: report.steps, validationAccuracy: evaluation.accuracy, validationLoss: evaluation.loss, trainLoss: evaluation.loss }, globalStep);
-        for (const state of [...current.values()]) {
-          if (!LIVE.has(state.stage)) continue;
+        const live = [...current.values()].filter((s) => LIVE.has(s.stage));
+        const rolledBackEvent = emit(() =>
+          createMessage(
+            'tolaria.run.rolled_back',
+            {
+              runId,
+              fromEpoch: report.epoch,
+              toEpoch: lastCheckpoint?.epoch ?? 0,
+              checkpointId: `${runId}-ckpt-${lastCheckpoint?.epoch ?? 0}`,
+              restoredHash: restoredHostWeightsHash,
+              cause: { trigger: GOVERNOR_CAUSE_TRIGGER[verdict.cause], reason: verdict.reason.slice(0, 500) || verdict.cause },
+              prunedSeedIds: live.map((s) => s.seedId),
+            },
+            { source: RUN_LOOP_SOURCE, runId },
+          ),
+        );
+        for (const state of live) {
           const command = seedCommand(packet, state.seedId, { op: 'PRUNE' }, { deadlineMs: COMMAND_DEADLINE_MS, policy: 'tolaria-governor', reason: `rollback: ${verdict.reason}` });
+          emit(() => createMessage('tamiyo.command.issued', command, { source: RUN_LOOP_SOURCE, runId, ...(rolledBackEvent === undefined ? {} : { causedBy: rolledBackEvent }) }));
           try {
             await apply(await kasmina.seed(state.slotId).query<SeedState>({ type: 'command', command }, QUERY_MS));
           } catch (error) {
@@ -323,6 +394,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
         epochs.push(result);
         blendingAt.push(result.seeds.some((s) => s.stage === 'BLENDING'));
         lastAccuracy = evaluation.accuracy;
+        emitEpoch(result, globalStep, { rolledBack: 1 });
         await options.onEpoch?.({
           ...result,
           rolledBack: true,
@@ -359,11 +431,22 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
         const slotKeys: Record<string, string> = {};
         for (const [slotId, iface] of ifaces) slotKeys[slotId] = slotInterfaceKey(iface);
         const budgetLeft = germinations >= spec.budgets.maxSeeds ? 0 : spec.budgets.maxSeeds;
+        const packetEvent = emit(() => createMessage('tolaria.state.published', packet, { source: RUN_LOOP_SOURCE, runId }));
+        const decisionStarted = performance.now();
         const decision = await tamiyo.call(packet, memory, {
           availableKernels,
           budget: { maxSeeds: budgetLeft, maxParamsAdded: spec.budgets.maxParamsAdded ?? Number.MAX_SAFE_INTEGER, paramsAdded },
           slotInterfaces: slotKeys,
         });
+        const decisionMs = performance.now() - decisionStarted;
+        // Emitted before its commands run, so each transition follows the decision that caused it.
+        emit(() =>
+          createMessage(
+            'tamiyo.decision.made',
+            { packetId: packet.packetId, runId, epoch: report.epoch, commands: decision.commands, policy: label, reason: decision.reason, fallback: decision.fallback, decisionMs },
+            { source: RUN_LOOP_SOURCE, runId, ...(packetEvent === undefined ? {} : { causedBy: packetEvent }) },
+          ),
+        );
         memory = decision.memory;
         tamiyoSummary = { fallback: decision.fallback, breaker: tamiyo.state, reason: decision.reason };
         for (const command of decision.commands) {
@@ -391,6 +474,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       };
       epochs.push(result);
       blendingAt.push(blendingDuring || result.seeds.some((s) => s.stage === 'BLENDING'));
+      emitEpoch(result, globalStep, {});
       await options.onEpoch?.({ ...result, rolledBack: false, ...(tamiyoSummary === undefined ? {} : { tamiyo: tamiyoSummary }) });
     }
 
@@ -430,7 +514,16 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       rollbacks,
       maxGraftDropPct: Math.max(0, maxGraftDropPct),
     };
-    return RunResultsSchema.parse(results);
+    const parsed = RunResultsSchema.parse(results);
+    emit(() =>
+      createEnvelope({
+        type: RUN_COMPLETED_TYPE,
+        source: RUN_LOOP_SOURCE,
+        runId,
+        data: { runId, epochs: epochs.length, finalAccuracy: final.accuracy, seeds: states.map((s) => ({ seedId: s.seedId, slotId: s.slotId, stage: s.stage })) },
+      }),
+    );
+    return parsed;
   } finally {
     tamiyo.dispose();
     await kasmina.stop().catch(() => undefined);

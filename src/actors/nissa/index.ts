@@ -1,0 +1,15 @@
+/** Nissa (embedded subset): the run event store, the audit of seed transitions and the seed replay. */
+export { EventRecorder, EventStore, type EventStoreOptions } from './event-store.ts';
+export {
+  auditTransitions,
+  formatAuditEntry,
+  INITIAL_STAGE,
+  replaySeeds,
+  RUN_COMPLETED,
+  type AuditCommand,
+  type AuditDecision,
+  type AuditEntry,
+  type AuditPacket,
+  type ReplayIssue,
+  type ReplayResult,
+} from './audit.ts';

@@ -1,0 +1,111 @@
+/**
+ * `esper audit RUN [--seed S] [--data-dir DIR] [--json]`: every seed
+ * transition of a run with the chain that caused it (command ← decision ←
+ * packet), read from the event store `esper run` wrote.
+ * `esper replay RUN [--data-dir DIR] [--json]`: rebuilds every seed's stage
+ * from the stored transitions and checks it against the final states the run
+ * recorded; exit 0 when they agree, 1 with the mismatches.
+ * An unknown run (no events) is ESPER_NOT_FOUND, exit 1.
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { Envelope } from '../contracts/envelope.ts';
+import { InputError } from '../errors/index.ts';
+import { auditTransitions, EventStore, formatAuditEntry, replaySeeds } from '../actors/nissa/index.ts';
+import { EXIT, type ExitCode } from './exit-codes.ts';
+import { printError, type CliOutput } from './output.ts';
+import { DEFAULT_DATA_DIR } from './run.ts';
+
+/** Flags of `esper audit` and `esper replay`. */
+export interface AuditFlags {
+  seed?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+/** Test seam: an already open store (left open). */
+export interface AuditDeps {
+  store?: EventStore;
+}
+
+async function loadEvents(runId: string, flags: AuditFlags, deps: AuditDeps): Promise<Envelope[]> {
+  const store = deps.store ?? (await EventStore.open({ dataDir: resolve(flags.dataDir ?? DEFAULT_DATA_DIR) }));
+  try {
+    const events = await store.events(runId);
+    if (events.length === 0) throw new InputError('ESPER_NOT_FOUND', `no events of run '${runId}' in the event store`, { details: { runId } });
+    return events;
+  } finally {
+    if (deps.store === undefined) await store.close().catch(() => undefined);
+  }
+}
+
+/** `esper audit`: resolves to the exit code. */
+export async function runAuditCommand(runId: string, flags: AuditFlags, output: CliOutput, deps: AuditDeps = {}): Promise<ExitCode> {
+  try {
+    const events = await loadEvents(runId, flags, deps);
+    const entries = auditTransitions(events, flags.seed === undefined ? {} : { seed: flags.seed });
+    if (flags.json === true) {
+      output.out(JSON.stringify({ runId, transitions: entries }));
+    } else if (entries.length === 0) {
+      output.out(flags.seed === undefined ? `run ${runId}: no seed transitions` : `run ${runId}: no transitions of seed ${flags.seed}`);
+    } else {
+      for (const entry of entries) output.out(formatAuditEntry(entry));
+    }
+    return EXIT.OK;
+  } catch (error) {
+    printError(output, error);
+    return EXIT.FAILED;
+  }
+}
+
+/** `esper replay`: resolves to the exit code (0 consistent, 1 mismatches or unknown run). */
+export async function runReplayCommand(runId: string, flags: AuditFlags, output: CliOutput, deps: AuditDeps = {}): Promise<ExitCode> {
+  try {
+    const events = await loadEvents(runId, flags, deps);
+    const replay = replaySeeds(events);
+    if (replay.recorded === undefined) {
+      replay.issues.push({ seedId: '-', kind: 'unrecorded', message: `run ${runId} recorded no final seed states (unfinished run?)` });
+      replay.ok = false;
+    }
+    if (flags.json === true) {
+      output.out(JSON.stringify({ runId, ...replay }));
+    } else if (replay.ok) {
+      const seeds = Object.entries(replay.stages)
+        .map(([seed, stage]) => `${seed}:${stage}`)
+        .join(' ');
+      output.out(`OK  run ${runId}: ${replay.transitions} transitions replayed, final states match${seeds === '' ? '' : ` (${seeds})`}`);
+    } else {
+      output.out(`MISMATCH  run ${runId}: ${replay.issues.length} problem(s)`);
+      for (const issue of replay.issues) output.out(`  - ${issue.kind}: ${issue.message}`);
+    }
+    return replay.ok ? EXIT.OK : EXIT.FAILED;
+  } catch (error) {
+    printError(output, error);
+    return EXIT.FAILED;
+  }
+}
+
+/** Adds `esper audit` and `esper replay`; actions record their exit code in `result`. */
+export function registerAuditCommands(program: Command, output: CliOutput, result: { code: number }): void {
+  program
+    .command('audit')
+    .description('show why every seed transition of a run happened: command ← decision ← packet (from the event store)')
+    .argument('<run>', 'run id')
+    .option('--seed <seed>', 'only this seed (seed id or slot id)')
+    .option('--data-dir <dir>', `data directory of the event store (default ./${DEFAULT_DATA_DIR})`)
+    .option('--json', 'print JSON')
+    .exitOverride()
+    .action(async (runId: string, flags: AuditFlags) => {
+      result.code = await runAuditCommand(runId, flags, output);
+    });
+  program
+    .command('replay')
+    .description("rebuild a run's seed states from its stored transitions and check them against the final states it recorded")
+    .argument('<run>', 'run id')
+    .option('--data-dir <dir>', `data directory of the event store (default ./${DEFAULT_DATA_DIR})`)
+    .option('--json', 'print JSON')
+    .exitOverride()
+    .action(async (runId: string, flags: AuditFlags) => {
+      result.code = await runReplayCommand(runId, flags, output);
+    });
+}
