@@ -16,6 +16,7 @@ import {
   type NodeStatus,
   type ShutdownReply,
 } from '../contracts/control.ts';
+import type { RunStatus } from '../contracts/tolaria.ts';
 import { InputError } from '../errors/index.ts';
 import { RUN_VERBS, SEED_VERBS } from '../contracts/subjects.ts';
 import { route, type ControlRoute } from './control-router.ts';
@@ -29,6 +30,8 @@ export interface ControlNodeHandle {
   readonly nodeId: string;
   status(): NodeStatus;
   listMembers(): Promise<MemberView[]>;
+  /** Runs hosted by live nodes, with their status. */
+  listRuns(): Promise<RunStatus[]>;
   /** Stops taking work and finishes in-flight work; the node stays up. */
   drain(timeoutMs: number | undefined): DrainReply;
   /** Drains, then exits. */
@@ -75,10 +78,9 @@ export function clusterRoutes(node: ControlNodeHandle): ControlRoute[] {
       pattern: 'cluster.runs',
       summary: 'runs hosted by live nodes',
       schema: RunsRequest,
-      // Runs arrive with the trainer (issue 6); until then no node hosts any.
-      handle: (): ClusterRunsReply => ({ runs: [] }),
+      handle: async (): Promise<ClusterRunsReply> => ({ runs: await node.listRuns() }),
     }),
-    route({ pattern: 'run.start', summary: 'start a run', schema: z.object({ spec: z.unknown() }).strict(), handle: () => unavailable('starting runs') }),
+    route({ pattern: 'run.start', summary: 'start a run', schema: z.object({ spec: z.unknown() }).passthrough(), handle: () => unavailable('starting runs (no live trainer node)') }),
     ...RUN_VERBS.map((verb) =>
       route({
         pattern: `run.:runId.${verb}`,

@@ -31,12 +31,16 @@ import { compileJobFor, submitCompileJob } from '../actors/tezzeret/jobs.ts';
 import { subjects } from '../contracts/subjects.ts';
 import type { Subscription } from '../actors/oona/index.ts';
 import { NodeStorage } from './node-storage.ts';
+import { RunService } from './run-service.ts';
+import { RunStatusSchema, type RunStatus } from '../contracts/tolaria.ts';
+import { call } from '../actors/oona/rpc.ts';
 
 /** Control subjects (after `<prefix>.ctl.`) served by a role's own service, and the role. */
 const DELEGATED_SUBJECTS: Readonly<Record<string, NodeRole>> = {
   'urza.blueprints': 'library',
   'urza.kernels': 'library',
   'karn.submit': 'controller',
+  'run.start': 'trainer',
 };
 
 /** Roles whose subsystems use the stores. */
@@ -68,6 +72,7 @@ export class EsperNode {
   #weatherlight: Weatherlight | undefined;
   #storage: NodeStorage | undefined;
   #services: Subscription[] = [];
+  #runs: RunService | undefined;
   #lagTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<number> | undefined;
 
@@ -192,13 +197,24 @@ export class EsperNode {
       clusterRouter: new ControlRouter(routerOptions).add(...clusterRoutes(handle)),
       isLiveNode: async (name) => (await this.#membership?.list())?.some((m) => m.name === name && m.status !== 'down') ?? false,
       isDelegated: async (subject) => {
-        const role = DELEGATED_SUBJECTS[subject.slice(config.subjectPrefix.length + 5)];
+        const rest = subject.slice(config.subjectPrefix.length + 5);
+        const runVerb = /^run\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+$/.exec(rest);
+        if (runVerb !== null && runVerb[1] !== 'start') {
+          // The node hosting the run answers its verbs.
+          const runId = runVerb[1] ?? '';
+          return (await this.#membership?.list())?.some((m) => m.status !== 'down' && m.runs.includes(runId)) ?? false;
+        }
+        const role = DELEGATED_SUBJECTS[rest];
         if (role === undefined) return false;
         if (this.roles.includes(role)) return true;
         return (await this.#membership?.list())?.some((m) => m.status !== 'down' && m.roles.includes(role)) ?? false;
       },
       logger: this.#logger,
     });
+    if (this.roles.includes('trainer')) {
+      this.#runs = new RunService({ bus: this.#bus, prefix: config.subjectPrefix, nodeId: this.name, logger: this.#logger, maxPayloadBytes: config.control.maxPayloadBytes });
+      this.#runs.listen();
+    }
     if (config.metrics.port !== undefined) {
       this.#metricsServer = await startMetricsServer({ metrics: this.metrics, port: config.metrics.port, host: config.metrics.host, logger: this.#logger });
     }
@@ -229,7 +245,7 @@ export class EsperNode {
       startedAt: this.startedAt.toISOString(),
       uptimeMs: Date.now() - this.startedAt.getTime(),
       load: { eventLoopLagMs: load.eventLoopLagP99Ms, cpuCores: load.cpu, rssBytes: load.rssBytes, heapUsedBytes: load.heapUsedBytes },
-      runs: [],
+      runs: this.#runs?.runIds() ?? [],
       status: this.#state === 'stopped' ? 'stopping' : this.#state,
       heartbeatMs: this.#options.config.membership.heartbeatMs,
       ...(this.#bus === undefined ? {} : { bus: this.#bus.kind }),
@@ -246,7 +262,7 @@ export class EsperNode {
     this.#state = 'draining';
     this.#logger.info({ reason, timeoutMs }, 'draining');
     await this.#membership?.refresh();
-    await withTimeout(this.#weatherlight?.drain() ?? Promise.resolve(), timeoutMs, () =>
+    await withTimeout(Promise.all([this.#weatherlight?.drain(), this.#runs?.drain()]), timeoutMs, () =>
       this.#logger.warn({ timeoutMs }, 'drain budget spent; in-flight work will be handed back'),
     );
   }
@@ -288,6 +304,18 @@ export class EsperNode {
     return code;
   }
 
+  /** Every run hosted by a live node, each status asked of its node. */
+  async #listRuns(): Promise<RunStatus[]> {
+    const members = (await this.#membership?.list()) ?? [];
+    const ids = members.filter((m) => m.status !== 'down').flatMap((m) => m.runs);
+    const statuses = await Promise.all(
+      ids.map((runId) =>
+        call(this.bus, subjects(this.#options.config.subjectPrefix).run(runId, 'status'), {}, { schema: RunStatusSchema, timeoutMs: 2000 }).catch(() => undefined),
+      ),
+    );
+    return statuses.filter((status): status is RunStatus => status !== undefined);
+  }
+
   async #resubmitUncompiled(storage: NodeStorage, s: ReturnType<typeof subjects>): Promise<void> {
     try {
       const library = await storage.library();
@@ -310,6 +338,7 @@ export class EsperNode {
       nodeId: this.name,
       status: () => this.status(),
       listMembers: async (): Promise<MemberView[]> => (await this.#membership?.list()) ?? [],
+      listRuns: () => this.#listRuns(),
       drain: (timeoutMs): DrainReply => {
         void this.drain(timeoutMs, 'control request');
         return { nodeId: this.name, status: 'draining', runs: [] };

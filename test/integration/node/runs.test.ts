@@ -1,0 +1,88 @@
+/**
+ * Issue 6 (partial): a run started on a cluster with a plain request, as
+ * `nats req esper.ctl.run.start '{"spec":{…}}'` would send it; the trainer
+ * node that took it answers the run's verbs.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { connect, type NatsConnection } from 'nats';
+import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
+import { NATS_URL, requireService } from '../../helpers/services.ts';
+
+interface WireReply {
+  ok: boolean;
+  data?: Record<string, unknown>;
+  error?: { code: string; message: string };
+}
+
+describe('runs on a trainer node (integration)', function () {
+  this.timeout(180_000);
+  const prefix = `r${randomBytes(4).toString('hex')}`;
+  const configFile = writeTempConfig({ subjectPrefix: prefix, membership: { heartbeatMs: 300, bucket: `${prefix}_nodes` } });
+  let daemon: DaemonProcess | undefined;
+  let nc: NatsConnection;
+
+  async function request(subject: string, payload: unknown = ''): Promise<WireReply> {
+    const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
+    const message = await nc.request(subject, new TextEncoder().encode(text), { timeout: 10_000 });
+    return JSON.parse(new TextDecoder().decode(message.data)) as WireReply;
+  }
+
+  async function until(predicate: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
+    const started = Date.now();
+    while (!(await predicate())) {
+      if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  before(async function () {
+    await requireService(this, 'nats');
+    nc = await connect({ servers: NATS_URL });
+    daemon = new DaemonProcess(['node', 'start', '--nats', NATS_URL, '--name', 't1', '--roles', 'trainer', '--config', configFile]);
+    await daemon.waitForMessage('node ready');
+  });
+
+  after(async () => {
+    daemon?.kill('SIGKILL');
+    await daemon?.exited;
+    if (nc !== undefined) {
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.delete(`KV_${prefix}_nodes`).catch(() => undefined);
+      await nc.close();
+    }
+  });
+
+  it('starts a run from a raw request, lists it, pauses, resumes and completes it; stops another', async () => {
+    const spec = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const started = await request(`${prefix}.ctl.run.start`, { spec: { ...spec, epochs: 12 }, runId: 'cr1' });
+    expect(started.ok, JSON.stringify(started)).to.equal(true);
+    expect(started.data).to.include({ runId: 'cr1', state: 'running', nodeId: 't1' });
+
+    const bad = await request(`${prefix}.ctl.run.start`, { spec: { epochs: 0 } });
+    expect(bad.error?.code).to.equal('ESPER_SCHEMA_VIOLATION');
+
+    await until(async () => ((await request(`${prefix}.ctl.cluster.runs`)).data?.['runs'] as unknown[] | undefined)?.length === 1);
+    const paused = await request(`${prefix}.ctl.run.cr1.pause`, { reason: 'test' });
+    expect(paused.ok).to.equal(true);
+    await until(async () => (await request(`${prefix}.ctl.run.cr1.status`)).data?.['state'] === 'paused');
+    const epochWhilePaused = (await request(`${prefix}.ctl.run.cr1.status`)).data?.['epoch'] as number;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await request(`${prefix}.ctl.run.cr1.status`)).data?.['epoch']).to.equal(epochWhilePaused);
+    expect((await request(`${prefix}.ctl.run.cr1.resume`)).ok).to.equal(true);
+    await until(async () => (await request(`${prefix}.ctl.run.cr1.status`)).data?.['state'] === 'completed');
+    const done = (await request(`${prefix}.ctl.run.cr1.status`)).data ?? {};
+    expect(done['epoch']).to.equal(12);
+    expect(done['validationAccuracy']).to.be.a('number');
+
+    expect((await request(`${prefix}.ctl.run.start`, { spec, runId: 'cr2' })).ok).to.equal(true);
+    const stopping = await request(`${prefix}.ctl.run.cr2.stop`, { reason: 'test' });
+    expect(stopping.ok).to.equal(true);
+    await until(async () => (await request(`${prefix}.ctl.run.cr2.status`)).data?.['state'] === 'stopped');
+    expect((await request(`${prefix}.ctl.run.cr2.status`)).data?.['epoch']).to.be.lessThan(40);
+
+    expect((await request(`${prefix}.ctl.run.cr1.rollback`, { reason: 'test' })).error?.code).to.equal('ESPER_UNAVAILABLE');
+    expect((await request(`${prefix}.ctl.run.nope.status`)).error?.code).to.equal('ESPER_NOT_FOUND');
+  });
+});
