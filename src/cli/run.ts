@@ -1,7 +1,8 @@
 /**
- * `esper run SPEC.json [--out DIR] [--json] [--compare]` (DESIGN §9): trains
- * one run in process, prints one line per epoch, writes `DIR/results.json`
- * and `DIR/report.html`, and prints a final table.
+ * `esper run SPEC.json [--out DIR] [--json] [--progress MODE] [--compare]`
+ * (DESIGN §9): trains one run in process, shows its progress (a live display
+ * on a terminal, else one line per epoch; JSON lines with `--json`), writes
+ * `DIR/results.json` and `DIR/report.html`, and prints a final table.
  *
  * `--compare` also trains, for the same epochs, the host alone (no slots, no
  * policy) and a static MLP of the grown model's final size. Static sizing
@@ -12,7 +13,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { formatZodIssues } from '../contracts/registry.ts';
 import { RunResultsSchema, RunSpecSchema, bottleneckResolution, type RunResults, type RunSpec } from '../contracts/run.ts';
 import { ConfigError } from '../errors/index.ts';
@@ -21,6 +22,7 @@ import { renderReport } from './report/report-html.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { printError, type CliOutput } from './output.ts';
 import { createLogger } from '../infra/logger.ts';
+import { ProgressDisplay } from './progress-display.ts';
 import { EventRecorder, EventStore } from '../actors/nissa/index.ts';
 
 /** Default data directory of `esper run`'s audit trail (the embedded database goes in `<dir>/db`). */
@@ -34,6 +36,24 @@ export interface RunFlags {
   dataDir?: string;
   /** False (`--no-audit`): do not persist the run's events. @default true */
   audit?: boolean;
+  /** How epochs are shown without `--json`: one of {@link PROGRESS_MODES}. @default 'auto' */
+  progress?: string;
+}
+
+/** `--progress` modes: `auto` = `live` when stdout is a terminal, else `lines`. */
+export const PROGRESS_MODES = ['auto', 'live', 'lines'] as const;
+
+/**
+ * How `esper run` shows its epochs: `json` (JSON lines) with `--json`, whatever
+ * `--progress` says; else `--progress` (`auto`: `live` on a terminal, `lines`
+ * otherwise). Undefined for an unknown mode.
+ */
+export function resolveProgressMode(flags: Pick<RunFlags, 'json' | 'progress'>, isTTY: boolean): 'json' | 'live' | 'lines' | undefined {
+  const mode = flags.progress ?? 'auto';
+  if (!(PROGRESS_MODES as readonly string[]).includes(mode)) return undefined;
+  if (flags.json === true) return 'json';
+  if (mode === 'auto') return isTTY ? 'live' : 'lines';
+  return mode === 'live' ? 'live' : 'lines';
 }
 
 /** Reads and validates SPEC.json; throws an error listing every issue. */
@@ -114,6 +134,11 @@ export async function runRunCommand(file: string, flags: RunFlags, output: CliOu
     printError(output, error);
     return EXIT.USAGE;
   }
+  const mode = resolveProgressMode(flags, output.isTTY === true);
+  if (mode === undefined) {
+    printError(output, new ConfigError(`unknown --progress mode ${String(flags.progress)}`, [`--progress must be one of ${PROGRESS_MODES.join(', ')}`]));
+    return EXIT.USAGE;
+  }
   const runId = `run-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${process.pid}`;
   const dir = resolve(flags.out ?? join('runs', runId));
   const json = flags.json === true;
@@ -133,17 +158,31 @@ export async function runRunCommand(file: string, flags: RunFlags, output: CliOu
     }
     const recorder = store === undefined ? undefined : new EventRecorder(store, logger);
     let results: RunResults;
+    const display =
+      mode === 'live'
+        ? new ProgressDisplay(
+            {
+              write: (text) => (output.write === undefined ? output.out(text) : output.write(text)),
+              get columns(): number | undefined {
+                return output.columns; // read on every render: follows terminal resizes
+              },
+            },
+            { totalEpochs: spec.epochs },
+          )
+        : undefined;
     try {
       results = await runTraining(spec, {
         runId,
         logger,
         ...(recorder === undefined ? {} : { events: recorder.sink }),
         onEpoch: async (s) => {
-          output.out(epochLine(s, json));
+          if (display === undefined) output.out(epochLine(s, json));
+          else display.update(s);
           await recorder?.flush();
         },
       });
     } finally {
+      display?.finish();
       await recorder?.flush();
       await store?.close().catch((error: unknown) => logger.warn({ err: error }, 'audit: closing the event store failed'));
     }
@@ -193,7 +232,12 @@ export function registerRunCommand(program: Command, output: CliOutput, result: 
     .description('train a run from SPEC.json in process: seeds grow under Tamiyo and Kasmina; writes DIR/results.json and DIR/report.html')
     .argument('<spec>', 'run specification (JSON)')
     .option('--out <dir>', 'output directory (default ./runs/<runId>)')
-    .option('--json', 'print JSON lines (one per epoch, then the results)')
+    .option('--json', 'print JSON lines (one per epoch, then the results); overrides --progress')
+    .addOption(
+      new Option('--progress <mode>', 'epoch display: auto (live on a terminal, else lines), live (redrawn in place), lines (one line per epoch)')
+        .choices(PROGRESS_MODES)
+        .default('auto'),
+    )
     .option('--data-dir <dir>', `data directory of the audit trail (default ./${DEFAULT_DATA_DIR})`)
     .option('--no-audit', 'do not record the run\'s events (esper audit / esper replay need them)')
     .option('--compare', 'also train the host alone and a static model of the final size; adds bottleneck resolution')

@@ -169,6 +169,10 @@ export interface KvWatcher {
 export interface KvStore {
   readonly bucket: string;
   put(key: string, value: Payload): Promise<number>;
+  /** Writes a key that has no value (never written, or deleted); ESPER_CONFLICT when it has one. Returns the revision. */
+  create(key: string, value: Payload): Promise<number>;
+  /** Writes only when the key's latest revision is `revision` (compare-and-set); ESPER_CONFLICT otherwise. Returns the new revision. */
+  update(key: string, value: Payload, revision: number): Promise<number>;
   get(key: string): Promise<KvEntry | null>;
   delete(key: string): Promise<void>;
   keys(): Promise<string[]>;

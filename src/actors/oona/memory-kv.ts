@@ -4,7 +4,7 @@
  * TTL counted from each key's last put. Expired keys vanish silently (no
  * watch event), exactly as a NATS bucket's max age does.
  */
-import { BusError } from '../../errors/index.ts';
+import { BusError, EsperError } from '../../errors/index.ts';
 import type { BusClock } from './clock.ts';
 import type { KvEntry, KvOptions, KvStore, KvWatcher, Payload } from './bus.ts';
 import { attempt, decodeJson, encodePayload, type BusInstruments } from './message.ts';
@@ -163,6 +163,28 @@ class MemoryKvStore implements KvStore {
     return attempt(() => {
       checkKey(key);
       return this.#kv.write(this.#live(), key, encodePayload(value), 'PUT');
+    });
+  }
+
+  create(key: string, value: Payload): Promise<number> {
+    return attempt(() => {
+      checkKey(key);
+      const bucket = this.#live();
+      const latest = this.#kv.latest(bucket, key);
+      if (latest !== undefined && latest.operation === 'PUT') throw new EsperError('ESPER_CONFLICT', `key ${key} already exists in bucket ${this.bucket}`, { details: { bucket: this.bucket, key } });
+      return this.#kv.write(bucket, key, encodePayload(value), 'PUT');
+    });
+  }
+
+  update(key: string, value: Payload, revision: number): Promise<number> {
+    return attempt(() => {
+      checkKey(key);
+      const bucket = this.#live();
+      const latest = this.#kv.latest(bucket, key)?.revision ?? 0;
+      if (latest !== revision) {
+        throw new EsperError('ESPER_CONFLICT', `key ${key} in bucket ${this.bucket} is at revision ${latest}, not ${revision}`, { details: { bucket: this.bucket, key, revision, latest } });
+      }
+      return this.#kv.write(bucket, key, encodePayload(value), 'PUT');
     });
   }
 

@@ -7,6 +7,7 @@ import { KvWatchInclude, type KV, type KvEntry as NatsKvEntry, type NatsConnecti
 import type { KvEntry, KvOptions, KvStore, KvWatcher, Payload } from './bus.ts';
 import { decodeJson, encodePayload, type BusInstruments } from './message.ts';
 import { mapNatsError } from './nats-errors.ts';
+import { EsperError } from '../../errors/index.ts';
 
 function toEntry(e: NatsKvEntry): KvEntry {
   return {
@@ -53,6 +54,32 @@ class NatsKvStore implements KvStore {
     } catch (error) {
       throw this.#fail(`put ${key}`, error);
     }
+  }
+
+  async create(key: string, value: Payload): Promise<number> {
+    try {
+      return await this.#kv.create(key, encodePayload(value));
+    } catch (error) {
+      throw this.#casFailure(`create ${key}`, key, error);
+    }
+  }
+
+  async update(key: string, value: Payload, revision: number): Promise<number> {
+    try {
+      return await this.#kv.update(key, encodePayload(value), revision);
+    } catch (error) {
+      throw this.#casFailure(`update ${key}@${revision}`, key, error);
+    }
+  }
+
+  /** A lost compare-and-set (JetStream's "wrong last sequence", API error 10071) is a conflict; anything else a stream error. */
+  #casFailure(what: string, key: string, error: unknown): Error {
+    const text = error instanceof Error ? error.message : String(error);
+    const apiCode = (error as { api_error?: { err_code?: number } }).api_error?.err_code;
+    if (apiCode === 10071 || /wrong last sequence/i.test(text)) {
+      return new EsperError('ESPER_CONFLICT', `${what} in bucket ${this.bucket}: ${text}`, { details: { bucket: this.bucket, key } });
+    }
+    return this.#fail(what, error);
   }
 
   async get(key: string): Promise<KvEntry | null> {

@@ -621,6 +621,22 @@ export function runBusContract(label: string, makeBus: MakeBus, options: Contrac
         expect(updates).to.have.length(2);
       });
 
+      it('creates only absent keys and updates only from the expected revision (compare-and-set)', async () => {
+        const kv = await bucket();
+        const r1 = await kv.create('run.r1', { owner: 'a' });
+        const conflict = async (write: Promise<number>): Promise<string | undefined> => write.then(() => undefined, (error: unknown) => (error as { code?: string }).code);
+        expect(await conflict(kv.create('run.r1', { owner: 'b' }))).to.equal('ESPER_CONFLICT');
+        const r2 = await kv.update('run.r1', { owner: 'b' }, r1);
+        expect(r2).to.be.greaterThan(r1);
+        // A second writer holding the old revision loses.
+        expect(await conflict(kv.update('run.r1', { owner: 'c' }, r1))).to.equal('ESPER_CONFLICT');
+        expect((await kv.get('run.r1'))?.json()).to.deep.equal({ owner: 'b' });
+        // A deleted key can be created again.
+        await kv.delete('run.r1');
+        await kv.create('run.r1', { owner: 'd' });
+        expect((await kv.get('run.r1'))?.json()).to.deep.equal({ owner: 'd' });
+      });
+
       it('destroys a bucket and everything in it', async () => {
         const kv = await bucket();
         await kv.put('k', 1);
