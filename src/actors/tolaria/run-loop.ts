@@ -20,16 +20,17 @@ import type { Logger } from '../../infra/logger.ts';
 import { createEnvelope, type Envelope } from '../../contracts/envelope.ts';
 import { createMessage } from '../../contracts/registry.ts';
 import { slotInterfaceKey, type SlotInterface } from '../../contracts/common.ts';
-import type { SeedState, SystemStatePacket } from '../../contracts/index.ts';
+import type { AdaptationCommand, SeedOperation, SeedState, SystemStatePacket } from '../../contracts/index.ts';
 import { RunResultsSchema, type EpochSeedSnapshot, type EpochResult, type RunResults, type RunRollbackRecord, type RunSpec, type SeedHistoryEntry, type SeedResult } from '../../contracts/run.ts';
-import { ConfigError } from '../../errors/index.ts';
+import { ConfigError, EsperError, InputError } from '../../errors/index.ts';
 import { createBreaker, type Breaker } from '../../supervision/breaker.ts';
 import type { BreakerState } from '../../contracts/supervision.ts';
 import type { EpochReport, SlotCommand } from '../../tensor/training/training-session.ts';
 import { TrainingWorkerClient } from '../../tensor/training/training-worker-client.ts';
 import { MemorySeedStateStore, observationFrom, parseGateConfig, slotCommandFor, startKasmina, type KernelCandidate, type SeedObservation, type SeedTransitionedEnvelope } from '../kasmina/index.ts';
 import { heuristicPolicy, policyLabel, seedCommand, type KernelChoice, type PolicyContext, type PolicyDecision, type PolicyMemory } from '../tamiyo/index.ts';
-import { GOVERNOR_CAUSE_TRIGGER, initialGovernorState, observe } from './governor.ts';
+import { GOVERNOR_CAUSE_TRIGGER, initialGovernorState, observe, type GovernorState } from './governor.ts';
+import type { BoundaryCheckpointInfo, RunLoopState } from './run-state.ts';
 
 /** How Tamiyo's decision went this epoch (absent when no decision was asked: no growth, no slots, or a rollback). */
 export interface EpochTamiyoSummary {
@@ -62,6 +63,41 @@ export interface EpochSummary extends EpochResult {
   tamiyo?: EpochTamiyoSummary;
   rollback?: EpochRollbackSummary;
 }
+
+/** A checkpoint taken at an epoch boundary, with its bytes. */
+export interface BoundaryCheckpoint extends BoundaryCheckpointInfo {
+  bytes: Uint8Array;
+}
+
+/** What the boundary hook can do (only while it runs: between two epochs). */
+export interface EpochBoundary {
+  readonly runId: string;
+  /** The checkpoint of this boundary (the latest one). */
+  readonly checkpoint: BoundaryCheckpoint;
+  /** The loop state that goes with {@link EpochBoundary.checkpoint}. */
+  readonly state: RunLoopState;
+  /** The seeds now. */
+  seeds(): SeedState[];
+  /**
+   * An operator's seed override: Tamiyo is bypassed, Kasmina's gates are not
+   * (a refused command throws its coded error). The command and the
+   * transition it causes go into the event log. Take a new checkpoint after.
+   */
+  command(seedOrSlotId: string, operation: SeedOperation, meta: { requestId: string; reason: string }): Promise<{ command: AdaptationCommand; seed: SeedState }>;
+  /**
+   * Operator rollback: restores the checkpoint `checkpointId` (one of the last
+   * {@link KEPT_CHECKPOINTS}), by default the one before this boundary's;
+   * live seeds are pruned. Take a new checkpoint after.
+   */
+  rollback(reason: string, checkpointId?: string): Promise<{ checkpointId: string; toEpoch: number }>;
+  /** Takes a new checkpoint of the state now (after commands or a rollback); it becomes {@link EpochBoundary.checkpoint}. */
+  recheckpoint(): Promise<void>;
+}
+
+/** Checkpoints a run keeps in memory for operator rollbacks. */
+export const KEPT_CHECKPOINTS = 3;
+/** Source stamped on operator commands. */
+export const OPERATOR_SOURCE = 'ctl/operator';
 
 /** Tamiyo's decision function as the run loop calls it; `builtin` is the spec's heuristic policy. */
 export type TamiyoDecide = (
@@ -107,6 +143,18 @@ export interface RunTrainingOptions {
    * `tolaria.run.completed` (the final seed states). A throwing sink is logged and ignored.
    */
   events?: (envelope: Envelope) => void;
+  /**
+   * Continue a run from an epoch boundary captured by {@link RunTrainingOptions.boundary}
+   * (crash recovery): the tensors come back bit for bit from `checkpoint`, the
+   * loop (seeds, policy memory, governor, results so far) from `state`.
+   */
+  resume?: { state: RunLoopState; checkpoint: Uint8Array };
+  /**
+   * Called at every epoch boundary (before each epoch trains), right after the
+   * boundary's checkpoint: persist it, serve operator requests, pause. Training
+   * waits for the returned promise; a throw ends the run with that error.
+   */
+  boundary?: (boundary: EpochBoundary) => Promise<void>;
   /** Fault injection (tests, drills). */
   faults?: {
     /**
@@ -164,7 +212,9 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
   const growth = options.growth ?? true;
   const runId = options.runId ?? `run-${Date.now()}`;
   const log = options.logger;
-  const startedAt = new Date().toISOString();
+  const resumed = options.resume?.state;
+  if (resumed !== undefined && resumed.runId !== runId) throw new ConfigError('cannot resume', [`resume state belongs to run ${resumed.runId}, not ${runId}`]);
+  const startedAt = resumed?.startedAt ?? new Date().toISOString();
   const training = growth ? spec.training : { ...spec.training, slots: [] };
   const ifaces = growth ? slotInterfaces(spec) : new Map<string, SlotInterface>();
   const blueprints = spec.seedModules.blueprints === 'catalog' ? [...DEFAULT_RUN_BLUEPRINTS] : spec.seedModules.blueprints;
@@ -234,7 +284,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       return undefined;
     }
   };
-  const histories = new Map<string, SeedHistoryEntry[]>();
+  const histories = new Map<string, SeedHistoryEntry[]>(Object.entries(structuredClone(resumed?.histories ?? {})));
   const publish = (envelope: SeedTransitionedEnvelope): void => {
     emit(() => (envelope.runId === undefined ? { ...envelope, runId } : envelope));
     const d = envelope.data;
@@ -244,11 +294,13 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
     histories.set(slotId, list);
   };
 
+  const seedStore = new MemorySeedStateStore();
+  for (const state of resumed?.seedStates ?? []) await seedStore.save(state);
   const client = new TrainingWorkerClient();
   const kasmina = await startKasmina({
     runId,
     slots: [...ifaces].map(([slotId, iface]) => ({ slotId, interface: iface })),
-    store: new MemorySeedStateStore(),
+    store: seedStore,
     publish,
     kernels: {
       resolve: (request) => {
@@ -263,21 +315,27 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
     ...(log === undefined ? {} : { logger: log }),
   });
 
-  const epochs: EpochResult[] = [];
-  const rollbacks: RunRollbackRecord[] = [];
-  const blendingAt: boolean[] = [];
-  const lastParams = new Map<string, number>();
-  const blueprintOf = new Map<string, string>();
+  const epochs: EpochResult[] = structuredClone(resumed?.epochs ?? []);
+  const rollbacks: RunRollbackRecord[] = structuredClone(resumed?.rollbacks ?? []);
+  const blendingAt: boolean[] = [...(resumed?.blendingAt ?? [])];
+  const lastParams = new Map<string, number>(Object.entries(resumed?.lastParams ?? {}));
+  const blueprintOf = new Map<string, string>(Object.entries(resumed?.blueprintOf ?? {}));
   try {
     await client.request('create', training);
+    if (options.resume !== undefined) await client.request('restore', { bytes: options.resume.checkpoint, mode: 'exact' });
     const current = new Map<string, SeedState>((await kasmina.states()).map((s) => [s.slotId, s]));
-    const baseline = new Map<string, number>();
-    let governor = initialGovernorState();
-    let memory = policy.initialMemory();
-    let lastAccuracy: number | undefined;
-    let paramsAdded = 0;
-    let germinations = 0;
-    let lastCheckpoint: { bytes: Uint8Array; hash: string; epoch: number; hostWeightsHash: string } | undefined;
+    const baseline = new Map<string, number>(Object.entries(resumed?.baseline ?? {}));
+    let governor: GovernorState = resumed?.governor ?? initialGovernorState();
+    let memory: PolicyMemory = resumed === undefined ? policy.initialMemory() : (structuredClone(resumed.memory) as unknown as PolicyMemory);
+    let lastAccuracy: number | undefined = resumed?.lastAccuracy ?? undefined;
+    let paramsAdded = resumed?.paramsAdded ?? 0;
+    let germinations = resumed?.germinations ?? 0;
+    let checkpointCount = resumed?.checkpointCount ?? 0;
+    let globalStep = resumed?.globalStep ?? 0;
+    let hostParams = resumed?.hostParams ?? 0;
+    let iteration = resumed?.iteration ?? 0;
+    const recent: BoundaryCheckpoint[] = [];
+    let lastCheckpoint: BoundaryCheckpoint | undefined;
     const numClasses = spec.training.dataset.kind === 'fashion-mnist' ? 10 : 2;
 
     const apply = async (next: SeedState): Promise<void> => {
@@ -297,12 +355,12 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       current.set(next.slotId, next);
     };
     const snapshot = (): EpochSeedSnapshot[] => [...current.values()].map((s) => ({ seedId: s.seedId, slotId: s.slotId, stage: s.stage, alpha: s.alpha }));
-    const packetFor = (report: Pick<EpochReport, 'epoch' | 'steps' | 'validationAccuracy' | 'validationLoss' | 'trainLoss'>, globalStep: number): SystemStatePacket => ({
+    const packetFor = (report: Pick<EpochReport, 'epoch' | 'steps' | 'validationAccuracy' | 'validationLoss' | 'trainLoss'>, step: number): SystemStatePacket => ({
       v: 1,
       packetId: `${runId}-p${report.epoch}`,
       runId,
       epoch: report.epoch,
-      globalStep,
+      globalStep: step,
       validationAccuracy: report.validationAccuracy,
       validationLoss: report.validationLoss,
       trainingLoss: report.trainLoss,
@@ -334,22 +392,163 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       );
     };
 
-    let globalStep = 0;
-    let hostParams = 0;
-    for (let i = 0; i < spec.epochs; i++) {
+    const takeCheckpoint = async (): Promise<BoundaryCheckpoint> => {
+      const id = `${runId}-ckpt-${checkpointCount}`;
+      checkpointCount++;
+      const saved = await client.request('checkpoint', { meta: { runId, iteration, checkpointId: id } });
+      const summary = await client.request('summary', null);
+      hostParams = summary.hostParams;
+      const taken: BoundaryCheckpoint = {
+        checkpointId: id,
+        epoch: iteration,
+        globalStep,
+        hash: saved.hash,
+        hostWeightsHash: summary.hostWeightsHash,
+        sizeBytes: saved.bytes.byteLength,
+        createdAt: new Date().toISOString(),
+        bytes: saved.bytes,
+      };
+      recent.push(taken);
+      while (recent.length > KEPT_CHECKPOINTS) recent.shift();
+      lastCheckpoint = taken;
+      return taken;
+    };
+    const loopState = (taken: BoundaryCheckpoint): RunLoopState => {
+      const { bytes: _bytes, ...info } = taken;
+      return structuredClone({
+        v: 1 as const,
+        runId,
+        startedAt,
+        iteration,
+        checkpointCount,
+        checkpoint: info,
+        globalStep,
+        hostParams,
+        paramsAdded,
+        germinations,
+        lastAccuracy: lastAccuracy ?? null,
+        governor: { window: [...governor.window], consecutive: governor.consecutive, lastEpoch: governor.lastEpoch },
+        memory: memory as unknown as Record<string, unknown>,
+        seedStates: seedStore.all(),
+        histories: Object.fromEntries(histories),
+        lastParams: Object.fromEntries(lastParams),
+        blueprintOf: Object.fromEntries(blueprintOf),
+        baseline: Object.fromEntries(baseline),
+        epochs,
+        rollbacks,
+        blendingAt,
+      });
+    };
+
+    /** Restores `target` (live seeds pruned), prunes the live seeds' actors, records and emits the rollback. */
+    const rollbackTo = async (
+      target: BoundaryCheckpoint,
+      fromEpoch: number,
+      trigger: RunRollbackRecord['cause'],
+      reason: string,
+    ): Promise<{ restoredHostWeightsHash: string; prunedSlots: string[]; evaluation: { loss: number; accuracy: number }; record: RunRollbackRecord }> => {
+      const restored = await client.request('restore', { bytes: target.bytes, mode: 'rollback' });
+      const restoredHostWeightsHash = (await client.request('summary', null)).hostWeightsHash;
+      const evaluation = await client.request('evaluate', null);
+      const packet = packetFor({ epoch: fromEpoch, steps: 0, validationAccuracy: evaluation.accuracy, validationLoss: evaluation.loss, trainLoss: evaluation.loss }, globalStep);
+      const live = [...current.values()].filter((s) => LIVE.has(s.stage));
+      const rolledBackEvent = emit(() =>
+        createMessage(
+          'tolaria.run.rolled_back',
+          {
+            runId,
+            fromEpoch,
+            toEpoch: target.epoch,
+            checkpointId: target.checkpointId,
+            restoredHash: restoredHostWeightsHash,
+            cause: { trigger, reason: reason.slice(0, 500) || trigger },
+            prunedSeedIds: live.map((s) => s.seedId),
+          },
+          { source: RUN_LOOP_SOURCE, runId },
+        ),
+      );
+      for (const state of live) {
+        const command = seedCommand(packet, state.seedId, { op: 'PRUNE' }, { deadlineMs: COMMAND_DEADLINE_MS, policy: trigger === 'operator' ? 'operator' : 'tolaria-governor', reason: `rollback: ${reason}` });
+        emit(() => createMessage('tamiyo.command.issued', command, { source: RUN_LOOP_SOURCE, runId, ...(rolledBackEvent === undefined ? {} : { causedBy: rolledBackEvent }) }));
+        try {
+          await apply(await kasmina.seed(state.slotId).query<SeedState>({ type: 'command', command }, QUERY_MS));
+        } catch (error) {
+          log?.warn({ err: error, slotId: state.slotId }, 'prune after rollback refused');
+        }
+      }
+      const record: RunRollbackRecord = { epoch: fromEpoch, cause: trigger, checkpointId: target.checkpointId, toEpoch: target.epoch, reason: reason.slice(0, 500) };
+      rollbacks.push(record);
+      lastAccuracy = evaluation.accuracy;
+      return { restoredHostWeightsHash, prunedSlots: restored.prunedSlots, evaluation, record };
+    };
+
+    const boundaryHook = options.boundary;
+    const atBoundary = async (): Promise<void> => {
+      let taken = await takeCheckpoint();
+      if (boundaryHook === undefined) return;
+      const boundary: EpochBoundary = {
+        runId,
+        get checkpoint() {
+          return taken;
+        },
+        get state() {
+          return loopState(taken);
+        },
+        seeds: () => [...current.values()].map((s) => structuredClone(s)),
+        command: async (seedOrSlotId, operation, meta) => {
+          const state = [...current.values()].find((s) => s.seedId === seedOrSlotId || s.slotId === seedOrSlotId);
+          if (state === undefined) throw new InputError('ESPER_NOT_FOUND', `run ${runId} has no seed or slot ${JSON.stringify(seedOrSlotId)}`);
+          if (operation.op === 'GERMINATE' && germinations >= spec.budgets.maxSeeds) {
+            throw new EsperError('ESPER_CONFLICT', `run ${runId} has spent its seed budget (${spec.budgets.maxSeeds} germinations)`, { details: { maxSeeds: spec.budgets.maxSeeds } });
+          }
+          const now = new Date().toISOString();
+          const command: AdaptationCommand = {
+            commandId: `${meta.requestId}-${operation.op.toLowerCase()}`,
+            type: 'SEED',
+            targetSeedId: state.seedId,
+            deadlineMs: COMMAND_DEADLINE_MS,
+            annotations: { policy: 'operator', reason: meta.reason.slice(0, 200), epoch: String(iteration) },
+            seedOperation: operation,
+            causationPacketId: meta.requestId,
+            issuedAt: now,
+          };
+          emit(() => createMessage('tamiyo.command.issued', command, { source: OPERATOR_SOURCE, runId }));
+          const next = await kasmina.seed(state.slotId).query<SeedState>({ type: 'command', command }, QUERY_MS);
+          await apply(next);
+          return { command, seed: structuredClone(next) };
+        },
+        rollback: async (reason, checkpointId) => {
+          const target = checkpointId === undefined ? recent[recent.length - 2] : recent.find((c) => c.checkpointId === checkpointId);
+          if (target === undefined) {
+            throw new InputError(
+              'ESPER_NOT_FOUND',
+              checkpointId === undefined ? `run ${runId} has no checkpoint before this boundary yet` : `run ${runId} keeps checkpoints ${recent.map((c) => c.checkpointId).join(', ')}; ${checkpointId} is not one of them`,
+            );
+          }
+          log?.warn({ runId, checkpointId: target.checkpointId, reason }, 'operator rollback');
+          await rollbackTo(target, iteration, 'operator', reason);
+          return { checkpointId: target.checkpointId, toEpoch: target.epoch };
+        },
+        recheckpoint: async () => {
+          taken = await takeCheckpoint();
+        },
+      };
+      await boundaryHook(boundary);
+    };
+
+    for (; iteration < spec.epochs; iteration++) {
       const started = performance.now();
-      const saved = await client.request('checkpoint', { meta: { runId, epoch: i } });
-      const atCheckpoint = await client.request('summary', null);
-      hostParams = atCheckpoint.hostParams;
-      lastCheckpoint = { ...saved, epoch: i, hostWeightsHash: atCheckpoint.hostWeightsHash };
+      await atBoundary();
+      const checkpointHere = lastCheckpoint;
+      if (checkpointHere === undefined) throw new EsperError('ESPER_INTERNAL', 'run loop: no checkpoint at the epoch boundary');
       let forceNonFinite = false;
-      if (options.faults?.nanAtEpoch === i + 1) {
+      if (options.faults?.nanAtEpoch === iteration + 1) {
         let poisoned = 0;
         for (const state of current.values()) {
           if (LIVE.has(state.stage) && (await client.request('poisonSeed', { slotId: state.slotId })).poisoned) poisoned++;
         }
         forceNonFinite = poisoned === 0;
-        log?.warn({ runId, epoch: i + 1, poisoned }, 'fault injection: NaN epoch');
+        log?.warn({ runId, epoch: iteration + 1, poisoned }, 'fault injection: NaN epoch');
       }
       const epochReport = await client.request('runEpoch', null);
       const report: EpochReport = forceNonFinite ? { ...epochReport, trainLoss: Number.NaN, nonFinite: true } : epochReport;
@@ -359,52 +558,28 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       if (judged.verdict !== 'ok') {
         const verdict = judged.verdict;
         log?.warn({ runId, epoch: report.epoch, cause: verdict.cause, reason: verdict.reason }, 'governor: rollback');
-        const restored = await client.request('restore', { bytes: lastCheckpoint.bytes, mode: 'rollback' });
-        const restoredHostWeightsHash = (await client.request('summary', null)).hostWeightsHash;
-        const evaluation = await client.request('evaluate', null);
-        const packet = packetFor({ epoch: report.epoch, steps: report.steps, validationAccuracy: evaluation.accuracy, validationLoss: evaluation.loss, trainLoss: evaluation.loss }, globalStep);
-        const live = [...current.values()].filter((s) => LIVE.has(s.stage));
-        const rolledBackEvent = emit(() =>
-          createMessage(
-            'tolaria.run.rolled_back',
-            {
-              runId,
-              fromEpoch: report.epoch,
-              toEpoch: lastCheckpoint?.epoch ?? 0,
-              checkpointId: `${runId}-ckpt-${lastCheckpoint?.epoch ?? 0}`,
-              restoredHash: restoredHostWeightsHash,
-              cause: { trigger: GOVERNOR_CAUSE_TRIGGER[verdict.cause], reason: verdict.reason.slice(0, 500) || verdict.cause },
-              prunedSeedIds: live.map((s) => s.seedId),
-            },
-            { source: RUN_LOOP_SOURCE, runId },
-          ),
-        );
-        for (const state of live) {
-          const command = seedCommand(packet, state.seedId, { op: 'PRUNE' }, { deadlineMs: COMMAND_DEADLINE_MS, policy: 'tolaria-governor', reason: `rollback: ${verdict.reason}` });
-          emit(() => createMessage('tamiyo.command.issued', command, { source: RUN_LOOP_SOURCE, runId, ...(rolledBackEvent === undefined ? {} : { causedBy: rolledBackEvent }) }));
-          try {
-            await apply(await kasmina.seed(state.slotId).query<SeedState>({ type: 'command', command }, QUERY_MS));
-          } catch (error) {
-            log?.warn({ err: error, slotId: state.slotId }, 'prune after rollback refused');
-          }
-        }
-        const record: RunRollbackRecord = { epoch: report.epoch, cause: GOVERNOR_CAUSE_TRIGGER[verdict.cause], checkpointId: `${runId}-ckpt-${lastCheckpoint.epoch}`, toEpoch: lastCheckpoint.epoch, reason: verdict.reason.slice(0, 500) };
-        rollbacks.push(record);
-        const result: EpochResult = { epoch: report.epoch, trainLoss: evaluation.loss, validationLoss: evaluation.loss, validationAccuracy: evaluation.accuracy, durationMs: performance.now() - started, seeds: snapshot() };
+        const done = await rollbackTo(checkpointHere, report.epoch, GOVERNOR_CAUSE_TRIGGER[verdict.cause], verdict.reason);
+        const result: EpochResult = {
+          epoch: report.epoch,
+          trainLoss: done.evaluation.loss,
+          validationLoss: done.evaluation.loss,
+          validationAccuracy: done.evaluation.accuracy,
+          durationMs: performance.now() - started,
+          seeds: snapshot(),
+        };
         epochs.push(result);
         blendingAt.push(result.seeds.some((s) => s.stage === 'BLENDING'));
-        lastAccuracy = evaluation.accuracy;
         emitEpoch(result, globalStep, { rolledBack: 1 });
         await options.onEpoch?.({
           ...result,
           rolledBack: true,
           rollback: {
-            cause: record.cause,
+            cause: done.record.cause,
             reason: verdict.reason,
-            toEpoch: lastCheckpoint.epoch,
-            checkpointHostWeightsHash: lastCheckpoint.hostWeightsHash,
-            restoredHostWeightsHash,
-            prunedSlots: restored.prunedSlots,
+            toEpoch: checkpointHere.epoch,
+            checkpointHostWeightsHash: checkpointHere.hostWeightsHash,
+            restoredHostWeightsHash: done.restoredHostWeightsHash,
+            prunedSlots: done.prunedSlots,
           },
         });
         continue;

@@ -86,7 +86,14 @@ function loadDataset(spec: TrainingSpec, rng: Rng): Promise<Dataset> | Dataset {
 }
 
 function buildHost(spec: TrainingSpec, data: Dataset, rng: Rng): HostModel {
-  const slots = spec.slots.map((slot) => ({ id: slot.id, afterLayer: slot.afterLayer }));
+  const slots = spec.slots.map((slot) => ({
+    id: slot.id,
+    afterLayer: slot.afterLayer,
+    options: {
+      ...(slot.trainFossil === undefined ? {} : { trainFossil: slot.trainFossil }),
+      ...(slot.detachInBlending === undefined ? {} : { detachInBlending: slot.detachInBlending }),
+    },
+  }));
   if (spec.host.kind === 'mlp') {
     const inputs = data.featureShape.reduce((a, b) => a * b, 1);
     return mlpHost({ widths: [inputs, ...spec.host.hidden, data.numClasses], rng, slots });
@@ -252,7 +259,8 @@ export class TrainingSession {
 
   /** Serialises model, optimizer, Rng and data cursor (hash-verified on restore). */
   checkpoint(meta: unknown = null): { bytes: Uint8Array; hash: string } {
-    const checkpoint = capture(this.model, this.optimizer, { rng: this.#rng, cursor: { epoch: this.#epoch, cursor: this.#cursor.state() }, meta });
+    const generation = Object.fromEntries(this.#generation);
+    const checkpoint = capture(this.model, this.optimizer, { rng: this.#rng, cursor: { epoch: this.#epoch, cursor: this.#cursor.state(), generation }, meta });
     return { bytes: encodeCheckpoint(checkpoint), hash: checkpoint.hash };
   }
 
@@ -262,9 +270,14 @@ export class TrainingSession {
    */
   restore(bytes: Uint8Array, mode: 'exact' | 'rollback'): { prunedSlots: string[]; epoch: number } {
     const result = restore(decodeCheckpoint(bytes), { model: this.model, optimizer: this.optimizer, rng: this.#rng, liveSeeds: mode === 'rollback' ? 'prune' : 'restore' });
-    const saved = result.cursor as unknown as { epoch: number; cursor: BatchCursorState };
+    const saved = result.cursor as unknown as { epoch: number; cursor: BatchCursorState; generation?: Record<string, number> };
     this.#cursor = BatchCursor.restore(this.#train, saved.cursor);
     this.#epoch = saved.epoch;
+    // An exact restore (crash recovery) continues the seeds' Rng streams where they were; a rollback keeps counting, so a re-germinated seed draws fresh weights.
+    if (mode === 'exact' && saved.generation !== undefined) {
+      this.#generation.clear();
+      for (const [slotId, n] of Object.entries(saved.generation)) this.#generation.set(slotId, n);
+    }
     return { prunedSlots: result.prunedSlots, epoch: saved.epoch };
   }
 

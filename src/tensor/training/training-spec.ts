@@ -38,6 +38,14 @@ export const SlotSpecSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
     afterLayer: positiveInt(64),
+    /**
+     * Whether a FOSSILIZED seed keeps training jointly with the host (it is
+     * part of the host then; its parameters are counted in the final model
+     * either way). @default false (frozen)
+     */
+    trainFossil: z.boolean().optional(),
+    /** Whether a BLENDING or HOLDING seed reads the host through a gradient stop. @default true */
+    detachInBlending: z.boolean().optional(),
   })
   .strict();
 
