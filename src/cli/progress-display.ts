@@ -77,9 +77,10 @@ export function sparkline(values: readonly number[], maxWidth = Number.POSITIVE_
     .join('');
 }
 
-/** `850ms`, `12s`, `3m05s`, `1h02m`. */
+/** `0s`, `850ms`, `12s`, `3m05s`, `1h02m`. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '--';
+  if (ms === 0) return '0s';
   if (ms < 1000) return `${Math.round(ms)}ms`;
   const seconds = Math.round(ms / 1000);
   if (seconds < 60) return `${seconds}s`;

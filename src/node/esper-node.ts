@@ -32,6 +32,8 @@ import { subjects } from '../contracts/subjects.ts';
 import type { Subscription } from '../actors/oona/index.ts';
 import { NodeStorage } from './node-storage.ts';
 import { RunService } from './run-service.ts';
+import { nissaWorkerSpec } from '../actors/nissa/nissa.actor.ts';
+import { RunRegistry, runsBucketName } from './run-registry.ts';
 import { RunStatusSchema, type RunStatus } from '../contracts/tolaria.ts';
 import { call } from '../actors/oona/rpc.ts';
 
@@ -144,6 +146,8 @@ export class EsperNode {
                 metrics: this.metrics,
                 logger: this.#logger,
               }),
+            // Library nodes record the cluster's events into the event store (one durable consumer shared by all of them).
+            ...(this.roles.includes('library') ? { nissa: () => nissaWorkerSpec({ bus, prefix: config.subjectPrefix, library: () => storage.library(), logger: this.#logger.child({ subsystem: 'nissa' }) }) } : {}),
             ...pipelineImplementations({
               bus,
               subjects: s,
@@ -198,7 +202,7 @@ export class EsperNode {
       isLiveNode: async (name) => (await this.#membership?.list())?.some((m) => m.name === name && m.status !== 'down') ?? false,
       isDelegated: async (subject) => {
         const rest = subject.slice(config.subjectPrefix.length + 5);
-        const runVerb = /^run\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+$/.exec(rest);
+        const runVerb = /^run\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+$/.exec(rest) ?? /^seed\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.exec(rest);
         if (runVerb !== null && runVerb[1] !== 'start') {
           // The node hosting the run answers its verbs.
           const runId = runVerb[1] ?? '';
@@ -212,7 +216,30 @@ export class EsperNode {
       logger: this.#logger,
     });
     if (this.roles.includes('trainer')) {
-      this.#runs = new RunService({ bus: this.#bus, prefix: config.subjectPrefix, nodeId: this.name, logger: this.#logger, maxPayloadBytes: config.control.maxPayloadBytes });
+      const runsBus = this.#bus;
+      let registry: Promise<RunRegistry> | undefined;
+      const artifacts =
+        storage === undefined
+          ? new NodeStorage({ dbUrl: undefined, localDataDir: this.localDataDir, connection, subjectPrefix: config.subjectPrefix, logger: this.#logger })
+          : storage;
+      this.#runs = new RunService({
+        bus: runsBus,
+        prefix: config.subjectPrefix,
+        nodeId: this.name,
+        incarnationId: this.incarnationId,
+        logger: this.#logger,
+        maxPayloadBytes: config.control.maxPayloadBytes,
+        registry: () => {
+          registry ??= runsBus.kv(runsBucketName(config.subjectPrefix), { history: 1 }).then((kv) => new RunRegistry(kv, () => artifacts.artifacts()));
+          registry.catch(() => {
+            registry = undefined;
+          });
+          return registry;
+        },
+        liveNodes: async () =>
+          ((await this.#membership?.list()) ?? []).filter((m) => m.status !== 'down').map((m) => ({ nodeId: m.nodeId, incarnationId: m.incarnationId })),
+        sweepMs: config.membership.heartbeatMs,
+      });
       this.#runs.listen();
     }
     if (config.metrics.port !== undefined) {

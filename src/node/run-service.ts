@@ -1,24 +1,43 @@
 /**
- * Runs hosted by a trainer node (DESIGN §4): `<prefix>.ctl.run.start` (one
- * trainer node takes each request, queue group) starts `esper run`'s loop in
- * this process — its tensors in a worker thread — and the node then answers
- * `<prefix>.ctl.run.<runId>.<verb>` for it: status, pause, resume, stop.
- * Pause and stop take effect at the next epoch boundary. Checkpoint and
- * rollback on demand, and resuming a run on another node after a crash, are
- * not available yet (ESPER_UNAVAILABLE).
+ * Runs hosted by a trainer node (DESIGN §3, §4). `<prefix>.ctl.run.start` (one
+ * trainer node takes each request, queue group) registers the run in the runs
+ * bucket and starts `esper run`'s loop in this process — its tensors in a
+ * worker thread. The node then answers `<prefix>.ctl.run.<runId>.<verb>` and
+ * `<prefix>.ctl.seed.<runId>.<seedId>.<verb>` for it.
+ *
+ * At every epoch boundary the run is made durable before it trains on:
+ * checkpoint bytes and loop state (with the events emitted since the last
+ * boundary) go to the artifact store, then the run's record is advanced by
+ * compare-and-set, then those events are published to the events stream
+ * (de-duplicated by id). A node that dies mid-epoch loses only that epoch:
+ * every trainer node sweeps for runs whose owner incarnation is gone, claims
+ * one by compare-and-set (one winner), republishes the boundary's events
+ * (duplicates are dropped by id) and trains on from the boundary. The event
+ * log has neither gaps nor duplicates.
+ *
+ * Operator verbs that change the run (seed overrides, checkpoint, rollback)
+ * are queued and served at the next boundary — at once while the run is
+ * paused — and answered then; status, pause, resume, stop answer at once.
+ * A draining node hands its runs back at their next boundary (owner cleared,
+ * state `pending`) for another trainer node to continue.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Bus, Subscription } from '../actors/oona/bus.ts';
 import { serve } from '../actors/oona/rpc.ts';
-import { runTraining } from '../actors/tolaria/run-loop.ts';
-import { RunSpecSchema, type RunResults } from '../contracts/run.ts';
-import { RUN_CONTROL_REQUESTS } from '../contracts/control.ts';
-import type { RunStatus } from '../contracts/tolaria.ts';
+import { runTraining, type EpochBoundary } from '../actors/tolaria/run-loop.ts';
+import { publishRunEvents } from '../actors/nissa/event-stream.ts';
+import type { RunLoopState } from '../actors/tolaria/run-state.ts';
+import type { Envelope } from '../contracts/envelope.ts';
+import { RunSpecSchema, type RunResults, type RunSpec } from '../contracts/run.ts';
+import { RUN_CONTROL_REQUESTS, SEED_CONTROL_REQUESTS, type GerminateRequest, type SeedCommandReply } from '../contracts/control.ts';
+import type { SeedState } from '../contracts/kasmina.ts';
+import type { CheckpointMetadata, RunStatus } from '../contracts/tolaria.ts';
 import { subjects } from '../contracts/subjects.ts';
-import { InputError, toEsperError } from '../errors/index.ts';
+import { EsperError, InputError, toEsperError } from '../errors/index.ts';
 import type { Logger } from '../infra/logger.ts';
 import { serviceName } from './control-plane.ts';
+import { isOrphan, isTerminal, type RunOwner, type RunRecord, type RunRegistry, type VersionedRunRecord } from './run-registry.ts';
 
 /** Body of `<prefix>.ctl.run.start`. */
 export const RunStartRequestSchema = z
@@ -30,44 +49,89 @@ export const RunStartRequestSchema = z
   })
   .strict();
 
-class StopRequested extends Error {}
+/** Ends a run's loop at a boundary: stopped by an operator, handed back by a draining node, or taken over by another node. */
+class LeaveRun extends Error {
+  constructor(readonly why: 'stop' | 'handover' | 'lost') {
+    super(why);
+  }
+}
+
+type Pending = { kind: 'run' | 'seed'; verb: string; target: string; body: Record<string, unknown>; resolve: (data: unknown) => void; reject: (error: unknown) => void };
 
 interface HostedRun {
+  runId: string;
+  spec: RunSpec;
   status: RunStatus;
+  versioned: VersionedRunRecord;
   paused: boolean;
   stopRequested: boolean;
-  resume: (() => void) | undefined;
-  subscription: Subscription;
+  /** Wakes a paused boundary (new request, resume, stop, drain). */
+  wake: (() => void) | undefined;
+  requests: Pending[];
+  /** Events emitted since the last boundary persisted (and those whose publish failed). */
+  events: Envelope[];
+  seeds: SeedState[];
+  subscriptions: Subscription[];
   finished: Promise<RunResults | undefined>;
 }
 
+export interface RunServiceOptions {
+  bus: Bus;
+  prefix: string;
+  nodeId: string;
+  incarnationId: string;
+  logger: Logger;
+  maxPayloadBytes: number;
+  registry: () => Promise<RunRegistry>;
+  /** Node incarnations that are alive now (membership). */
+  liveNodes: () => Promise<RunOwner[]>;
+  /** How often to look for orphaned runs, ms. */
+  sweepMs: number;
+}
+
+/** Where a taken-over run continues from: its last boundary and the events saved with it. */
+type ResumeInput = { state: { state: RunLoopState; checkpoint: Uint8Array }; events: Envelope[] };
+
+const SEED_MUTATIONS = new Set(['germinate', 'advance', 'prune', 'fossilize']);
+const RUN_MUTATIONS = new Set(['checkpoint', 'rollback']);
+
 export class RunService {
+  readonly #options: RunServiceOptions;
   readonly #bus: Bus;
   readonly #prefix: string;
   readonly #nodeId: string;
   readonly #logger: Logger;
   readonly #runs = new Map<string, HostedRun>();
   #startSubscription: Subscription | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> = Promise.resolve();
   #accepting = true;
 
-  readonly #maxBytes: number;
-
-  constructor(options: { bus: Bus; prefix: string; nodeId: string; logger: Logger; maxPayloadBytes: number }) {
-    this.#maxBytes = options.maxPayloadBytes;
+  constructor(options: RunServiceOptions) {
+    this.#options = options;
     this.#bus = options.bus;
     this.#prefix = options.prefix;
     this.#nodeId = options.nodeId;
     this.#logger = options.logger.child({ component: 'runs' });
   }
 
-  /** Starts answering `run.start` (queue group of the trainer nodes). */
+  get #owner(): RunOwner {
+    return { nodeId: this.#nodeId, incarnationId: this.#options.incarnationId };
+  }
+
+  /** Starts answering `run.start` (queue group of the trainer nodes) and sweeping for orphaned runs. */
   listen(): void {
     this.#startSubscription = serve(
       this.#bus,
       subjects(this.#prefix).runStart,
-      { schema: RunStartRequestSchema, queue: `${serviceName(this.#prefix)}-trainers`, maxBytes: this.#maxBytes, logger: this.#logger },
+      { schema: RunStartRequestSchema, queue: `${serviceName(this.#prefix)}-trainers`, maxBytes: this.#options.maxPayloadBytes, logger: this.#logger },
       (request) => this.start(request.spec, request.runId),
     );
+    this.#sweepTimer = setInterval(() => {
+      this.#sweeping = this.#sweeping.then(() => this.sweep());
+    }, this.#options.sweepMs);
+    this.#sweepTimer.unref();
+    this.#sweeping = this.#sweeping.then(() => this.sweep());
   }
 
   /** Ids of the runs hosted here (membership advertises them). */
@@ -79,8 +143,8 @@ export class RunService {
     return [...this.#runs.values()].map((run) => run.status);
   }
 
-  /** Validates the spec and starts the run; resolves with its first status. */
-  start(specInput: unknown, requestedId?: string): RunStatus {
+  /** Validates the spec, registers the run and starts it; resolves with its first status. */
+  async start(specInput: unknown, requestedId?: string): Promise<RunStatus> {
     if (!this.#accepting) throw new InputError('ESPER_UNAVAILABLE', `node ${this.#nodeId} is draining and takes no new runs`);
     const parsed = RunSpecSchema.safeParse(specInput);
     if (!parsed.success) {
@@ -88,81 +152,335 @@ export class RunService {
       throw new InputError('ESPER_SCHEMA_VIOLATION', `invalid run spec: ${issues.join('; ')}`, { details: { issues } });
     }
     const runId = requestedId ?? `run-${randomBytes(6).toString('hex')}`;
-    if (this.#runs.has(runId)) throw new InputError('ESPER_SCHEMA_VIOLATION', `run ${runId} already exists on this node`);
+    const now = new Date().toISOString();
+    const registry = await this.#options.registry();
+    let versioned: VersionedRunRecord;
+    try {
+      versioned = await registry.create({
+        v: 1,
+        runId,
+        spec: parsed.data,
+        state: 'running',
+        owner: this.#owner,
+        resumes: 0,
+        epoch: 0,
+        maxEpochs: parsed.data.epochs,
+        checkpoint: null,
+        createdAt: now,
+        updatedAt: now,
+      });
+    } catch (error) {
+      if (error instanceof EsperError && error.code === 'ESPER_CONFLICT') throw new EsperError('ESPER_CONFLICT', `run ${runId} already exists`, { details: { runId } });
+      throw error;
+    }
+    const run = this.#host(parsed.data, versioned, undefined);
+    this.#logger.info({ runId, epochs: parsed.data.epochs }, 'run started');
+    return run.status;
+  }
+
+  /** One pass of the orphan sweep: claims (compare-and-set) and resumes every run whose owner is gone. */
+  async sweep(): Promise<void> {
+    if (!this.#accepting) return;
+    try {
+      const registry = await this.#options.registry();
+      const records = await registry.list();
+      const orphans = records.filter((r) => !this.#runs.has(r.record.runId) && !isTerminal(r.record.state));
+      if (orphans.length === 0) return;
+      const live = await this.#options.liveNodes();
+      for (const found of orphans) {
+        if (!isOrphan(found.record, live) || !this.#accepting) continue;
+        let claimed: VersionedRunRecord;
+        try {
+          claimed = await registry.update(found, { owner: this.#owner, resumes: found.record.resumes + 1, state: found.record.state === 'paused' ? 'paused' : 'running' });
+        } catch (error) {
+          if (error instanceof EsperError && error.code === 'ESPER_CONFLICT') continue; // another node was faster
+          throw error;
+        }
+        await this.#resume(claimed, found.record.owner);
+      }
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'run sweep failed; retrying at the next pass');
+    }
+  }
+
+  async #resume(claimed: VersionedRunRecord, previous: RunOwner | null): Promise<void> {
+    const { record } = claimed;
+    const spec = RunSpecSchema.safeParse(record.spec);
+    if (!spec.success) {
+      const registry = await this.#options.registry();
+      await registry.update(claimed, { state: 'failed', error: new InputError('ESPER_SCHEMA_VIOLATION', 'stored run spec no longer validates').toWire() }).catch(() => undefined);
+      return;
+    }
+    let resume: ResumeInput | undefined;
+    if (record.checkpoint !== null) {
+      const registry = await this.#options.registry();
+      const boundary = await registry.loadBoundary(record.checkpoint);
+      resume = { state: { state: boundary.state.loop, checkpoint: boundary.tensors }, events: boundary.state.pendingEvents };
+    }
+    this.#logger.warn(
+      { runId: record.runId, previousOwner: previous, fromCheckpoint: record.checkpoint?.checkpointId ?? null, iteration: record.checkpoint?.iteration ?? 0 },
+      'resuming a run whose node is gone',
+    );
+    this.#host(spec.data, claimed, resume);
+  }
+
+  #host(spec: RunSpec, versioned: VersionedRunRecord, resume: ResumeInput | undefined): HostedRun {
+    const runId = versioned.record.runId;
     const now = new Date().toISOString();
     const run: HostedRun = {
-      status: { runId, state: 'running', epoch: 0, maxEpochs: parsed.data.epochs, nodeId: this.#nodeId, startedAt: now, updatedAt: now },
-      paused: false,
+      runId,
+      spec,
+      status: {
+        runId,
+        state: versioned.record.state === 'paused' ? 'paused' : 'running',
+        epoch: versioned.record.epoch,
+        maxEpochs: spec.epochs,
+        nodeId: this.#nodeId,
+        startedAt: versioned.record.createdAt,
+        updatedAt: now,
+        ...(versioned.record.checkpoint === null ? {} : { lastCheckpointId: versioned.record.checkpoint.checkpointId }),
+      },
+      versioned,
+      paused: versioned.record.state === 'paused',
       stopRequested: false,
-      resume: undefined,
-      subscription: this.#serveRun(runId),
+      wake: undefined,
+      requests: [],
+      // Events of the boundary resumed from that may not have reached the stream: published again (de-duplicated by id).
+      events: [...(resume?.events ?? [])],
+      seeds: [],
+      subscriptions: [],
       finished: Promise.resolve(undefined),
     };
+    run.subscriptions = this.#serveRun(run);
     this.#runs.set(runId, run);
-    run.finished = runTraining(parsed.data, {
+    const log = this.#logger.child({ runId });
+    run.finished = runTraining(spec, {
       runId,
-      logger: this.#logger.child({ runId }),
-      onEpoch: async (summary) => {
+      logger: log,
+      ...(resume === undefined ? {} : { resume: resume.state }),
+      events: (event) => {
+        run.events.push(event);
+      },
+      onEpoch: (summary) => {
         const seedStages: Record<string, number> = {};
         for (const seed of summary.seeds) seedStages[seed.stage] = (seedStages[seed.stage] ?? 0) + 1;
-        run.status = { ...run.status, epoch: summary.epoch, validationAccuracy: summary.validationAccuracy, seedStages, updatedAt: new Date().toISOString() };
-        if (run.stopRequested) throw new StopRequested();
-        if (run.paused) {
-          run.status = { ...run.status, state: 'paused' };
-          await new Promise<void>((resolve) => {
-            run.resume = resolve;
-          });
-          if (run.stopRequested) throw new StopRequested();
-          run.status = { ...run.status, state: 'running' };
-        }
+        run.status = { ...run.status, epoch: run.status.epoch + 1, validationAccuracy: summary.validationAccuracy, seedStages, updatedAt: new Date().toISOString() };
       },
+      boundary: (boundary) => this.#atBoundary(run, boundary),
     }).then(
-      (results) => {
-        run.status = { ...run.status, state: 'completed', validationAccuracy: results.finalAccuracy, updatedAt: new Date().toISOString() };
+      async (results) => {
+        await this.#finish(run, { state: 'completed' }, results);
         this.#logger.info({ runId, finalAccuracy: results.finalAccuracy }, 'run completed');
         return results;
       },
-      (error: unknown) => {
-        if (error instanceof StopRequested || run.stopRequested) {
+      async (error: unknown) => {
+        this.#failPending(run, error);
+        if (error instanceof LeaveRun && error.why === 'lost') {
           run.status = { ...run.status, state: 'stopped', updatedAt: new Date().toISOString() };
+          this.#logger.warn({ runId }, 'run taken over by another node; stopped here');
+        } else if (error instanceof LeaveRun && error.why === 'handover') {
+          await this.#finish(run, { state: 'pending', owner: null });
+          this.#logger.info({ runId }, 'run handed back for another trainer node');
+        } else if (error instanceof LeaveRun || run.stopRequested) {
+          await this.#finish(run, { state: 'stopped' });
           this.#logger.info({ runId }, 'run stopped');
         } else {
-          run.status = { ...run.status, state: 'failed', error: toEsperError(error).toWire(), updatedAt: new Date().toISOString() };
+          const wire = toEsperError(error).toWire();
+          await this.#finish(run, { state: 'failed', error: wire });
           this.#logger.error({ err: error, runId }, 'run failed');
         }
         return undefined;
       },
     );
-    this.#logger.info({ runId, epochs: parsed.data.epochs }, 'run started');
-    return run.status;
+    return run;
   }
 
-  #serveRun(runId: string): Subscription {
-    const verbs = RUN_CONTROL_REQUESTS;
-    return this.#bus.subscribe(`${this.#prefix}.ctl.run.${runId}.*`, (message) => {
-      const verb = message.subject.slice(message.subject.lastIndexOf('.') + 1);
-      const reply = (() => {
+  /** Makes the boundary durable, serves queued operator requests, waits while paused. */
+  async #atBoundary(run: HostedRun, boundary: EpochBoundary): Promise<void> {
+    run.seeds = boundary.seeds();
+    await this.#persist(run, boundary);
+    for (;;) {
+      let changed = false;
+      while (run.requests.length > 0) {
+        const request = run.requests.shift();
+        if (request === undefined) break;
         try {
-          if (message.data.byteLength > this.#maxBytes) throw new InputError('ESPER_PAYLOAD_TOO_LARGE', `payload of ${message.data.byteLength} bytes exceeds ${this.#maxBytes}`);
-          const schema = (verbs as Record<string, z.ZodType | undefined>)[verb];
-          if (schema === undefined) throw new InputError('ESPER_UNKNOWN_VERB', `unknown run verb ${JSON.stringify(verb)}`);
-          const text = message.text().trim();
-          const parsed = schema.safeParse(text === '' ? {} : (JSON.parse(text) as unknown));
-          if (!parsed.success) throw new InputError('ESPER_SCHEMA_VIOLATION', `invalid request for run.${verb}`, { details: { issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) } });
-          return { ok: true as const, data: this.#verb(runId, verb) };
+          const { data, mutated } = await this.#serveAtBoundary(run, boundary, request);
+          if (mutated) {
+            changed = true;
+            await boundary.recheckpoint();
+            run.seeds = boundary.seeds();
+            await this.#persist(run, boundary);
+          }
+          request.resolve(typeof data === 'function' ? (data as () => unknown)() : data);
         } catch (error) {
-          const esper = error instanceof SyntaxError ? new InputError('ESPER_INVALID_JSON', `payload is not JSON: ${error.message}`) : toEsperError(error);
-          return { ok: false as const, error: esper.toWire() };
+          if (error instanceof LeaveRun) throw error;
+          request.reject(error);
         }
-      })();
-      message.respond(reply);
-    });
+      }
+      if (changed) continue;
+      if (run.stopRequested) throw new LeaveRun('stop');
+      if (!this.#accepting) throw new LeaveRun('handover');
+      if (!run.paused) break;
+      run.status = { ...run.status, state: 'paused', updatedAt: new Date().toISOString() };
+      await new Promise<void>((resolve) => {
+        run.wake = resolve;
+      });
+      run.wake = undefined;
+    }
+    if (run.status.state === 'paused') run.status = { ...run.status, state: 'running', updatedAt: new Date().toISOString() };
   }
 
-  #verb(runId: string, verb: string): RunStatus {
-    const run = this.#runs.get(runId);
-    if (run === undefined) throw new InputError('ESPER_NOT_FOUND', `no run ${runId} on this node`);
-    const terminal = ['completed', 'failed', 'stopped'].includes(run.status.state);
+  async #serveAtBoundary(run: HostedRun, boundary: EpochBoundary, request: Pending): Promise<{ data: unknown; mutated: boolean }> {
+    const body = request.body as { reason?: string; checkpointId?: string };
+    const requestId = `op-${randomBytes(6).toString('hex')}`;
+    if (request.kind === 'run' && request.verb === 'checkpoint') {
+      // The checkpoint is the one taken after this request (recheckpoint), read once persisted.
+      return {
+        mutated: true,
+        data: (): CheckpointMetadata => ({
+          checkpointId: boundary.checkpoint.checkpointId,
+          runId: run.runId,
+          epoch: boundary.checkpoint.epoch,
+          globalStep: boundary.checkpoint.globalStep,
+          hash: boundary.checkpoint.hash,
+          sizeBytes: boundary.checkpoint.sizeBytes,
+          createdAt: boundary.checkpoint.createdAt,
+          reason: 'manual',
+        }),
+      };
+    }
+    if (request.kind === 'run' && request.verb === 'rollback') {
+      const done = await boundary.rollback(body.reason ?? 'operator', body.checkpointId);
+      return { mutated: true, data: { runId: run.runId, checkpointId: done.checkpointId, toEpoch: done.toEpoch } };
+    }
+    const operation =
+      request.verb === 'germinate'
+        ? (() => {
+            const g = request.body as GerminateRequest;
+            return {
+              op: 'GERMINATE' as const,
+              ...(g.blueprintId === undefined ? {} : { blueprintId: g.blueprintId }),
+              ...(g.kernelId === undefined ? {} : { kernelId: g.kernelId }),
+              ...(g.blend === undefined ? {} : { blend: g.blend }),
+            };
+          })()
+        : { op: request.verb.toUpperCase() as 'ADVANCE' | 'PRUNE' | 'FOSSILIZE' };
+    const done = await boundary.command(request.target, operation, { requestId, reason: body.reason ?? `operator ${request.verb}` });
+    const reply: SeedCommandReply = { commandId: done.command.commandId, seed: done.seed };
+    return { mutated: true, data: reply };
+  }
+
+  /** Saves the boundary's artifacts, commits the record (compare-and-set), then publishes the boundary's events. */
+  async #persist(run: HostedRun, boundary: EpochBoundary): Promise<void> {
+    const registry = await this.#options.registry();
+    const events = [...run.events];
+    const pointer = await registry.saveBoundary(run.runId, boundary.checkpoint.checkpointId, boundary.checkpoint.bytes, { loop: boundary.state, pendingEvents: events });
+    try {
+      run.versioned = await registry.update(run.versioned, {
+        checkpoint: pointer,
+        epoch: run.status.epoch,
+        ...(run.status.validationAccuracy === undefined ? {} : { validationAccuracy: run.status.validationAccuracy }),
+        ...(run.status.seedStages === undefined ? {} : { seedStages: run.status.seedStages }),
+        state: run.paused ? 'paused' : 'running',
+      });
+    } catch (error) {
+      if (error instanceof EsperError && error.code === 'ESPER_CONFLICT') throw new LeaveRun('lost');
+      throw error;
+    }
+    run.status = { ...run.status, lastCheckpointId: boundary.checkpoint.checkpointId, updatedAt: new Date().toISOString() };
+    await this.#publish(run, events);
+  }
+
+  /** Publishes `events` (in order) and drops them from the run's buffer; what fails stays for the next boundary. */
+  async #publish(run: HostedRun, events: readonly Envelope[]): Promise<void> {
+    if (events.length === 0) return;
+    try {
+      await publishRunEvents(this.#bus, this.#prefix, events);
+      run.events = run.events.slice(events.length);
+    } catch (error) {
+      this.#logger.warn({ err: error, runId: run.runId, events: events.length }, 'events not published; kept with the next checkpoint');
+    }
+  }
+
+  /** Final record update: publishes what is left, stores results, sets the state. */
+  async #finish(run: HostedRun, patch: Partial<RunRecord>, results?: RunResults): Promise<void> {
+    run.status = {
+      ...run.status,
+      state: patch.state ?? run.status.state,
+      ...(results === undefined ? {} : { validationAccuracy: results.finalAccuracy }),
+      ...(patch.error === undefined ? {} : { error: patch.error }),
+      updatedAt: new Date().toISOString(),
+    };
+    this.#failPending(run, new EsperError('ESPER_CONFLICT', `run ${run.runId} is ${run.status.state}`));
+    try {
+      for (let attempt = 0; attempt < 5 && run.events.length > 0; attempt++) {
+        await this.#publish(run, [...run.events]);
+        if (run.events.length > 0) await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
+      }
+      if (run.events.length > 0) this.#logger.error({ runId: run.runId, events: run.events.length }, 'final events could not be published');
+      const registry = await this.#options.registry();
+      const resultsRef = results === undefined ? undefined : await registry.saveResults(run.runId, results);
+      run.versioned = await registry.update(run.versioned, { ...patch, epoch: run.status.epoch, ...(resultsRef === undefined ? {} : { results: resultsRef }) });
+    } catch (error) {
+      this.#logger.error({ err: error, runId: run.runId }, 'could not record the end of the run');
+    }
+  }
+
+  #failPending(run: HostedRun, error: unknown): void {
+    for (const request of run.requests.splice(0)) request.reject(error);
+  }
+
+  #serveRun(run: HostedRun): Subscription[] {
+    const base = `${this.#prefix}.ctl`;
+    const handle = (kind: 'run' | 'seed', message: Parameters<Parameters<Bus['subscribe']>[1]>[0]): void => {
+      const tokens = message.subject.slice(base.length + 1).split('.');
+      const verb = tokens[tokens.length - 1] ?? '';
+      const target = kind === 'seed' ? (tokens[2] ?? '') : run.runId;
+      const respond = (result: { ok: true; data: unknown } | { ok: false; error: unknown }): void => {
+        if (result.ok) message.respond({ ok: true, data: result.data });
+        else {
+          const esper = result.error instanceof SyntaxError ? new InputError('ESPER_INVALID_JSON', `payload is not JSON: ${result.error.message}`) : toEsperError(result.error);
+          message.respond({ ok: false, error: esper.toWire() });
+        }
+      };
+      try {
+        if (message.data.byteLength > this.#options.maxPayloadBytes) throw new InputError('ESPER_PAYLOAD_TOO_LARGE', `payload of ${message.data.byteLength} bytes exceeds ${this.#options.maxPayloadBytes}`);
+        const schemas = (kind === 'run' ? RUN_CONTROL_REQUESTS : SEED_CONTROL_REQUESTS) as Record<string, z.ZodType | undefined>;
+        const schema = schemas[verb];
+        if (schema === undefined) throw new InputError('ESPER_UNKNOWN_VERB', `unknown ${kind} verb ${JSON.stringify(verb)}`);
+        const text = message.text().trim();
+        const parsed = schema.safeParse(text === '' ? {} : (JSON.parse(text) as unknown));
+        if (!parsed.success) throw new InputError('ESPER_SCHEMA_VIOLATION', `invalid request for ${kind}.${verb}`, { details: { issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) } });
+        const body = (parsed.data ?? {}) as Record<string, unknown>;
+        const now = this.#immediate(run, kind, verb, target);
+        if (now !== undefined) {
+          respond({ ok: true, data: now });
+          return;
+        }
+        if (isTerminal(run.status.state)) throw new EsperError('ESPER_CONFLICT', `run ${run.runId} is ${run.status.state}`);
+        run.requests.push({ kind, verb, target, body, resolve: (data) => respond({ ok: true, data }), reject: (error) => respond({ ok: false, error }) });
+        run.wake?.();
+      } catch (error) {
+        respond({ ok: false, error });
+      }
+    };
+    return [
+      this.#bus.subscribe(`${base}.run.${run.runId}.*`, (message) => handle('run', message)),
+      this.#bus.subscribe(`${base}.seed.${run.runId}.*.*`, (message) => handle('seed', message)),
+    ];
+  }
+
+  /** Verbs answered at once (undefined: queued for the next boundary). */
+  #immediate(run: HostedRun, kind: 'run' | 'seed', verb: string, target: string): unknown {
+    const terminal = isTerminal(run.status.state);
+    if (kind === 'seed') {
+      if (SEED_MUTATIONS.has(verb)) return undefined;
+      const seed = run.seeds.find((s) => s.seedId === target || s.slotId === target);
+      if (seed === undefined) throw new InputError('ESPER_NOT_FOUND', `run ${run.runId} has no seed ${JSON.stringify(target)}${run.seeds.length === 0 ? ' (no epoch boundary reached yet)' : ''}`);
+      return seed;
+    }
+    if (RUN_MUTATIONS.has(verb)) return undefined;
     switch (verb) {
       case 'status':
         return run.status;
@@ -171,30 +489,28 @@ export class RunService {
         return run.status;
       case 'resume':
         run.paused = false;
-        run.resume?.();
-        run.resume = undefined;
+        run.wake?.();
         return run.status;
       case 'stop':
         if (!terminal) {
           run.stopRequested = true;
           run.status = { ...run.status, state: 'stopping' };
-          run.resume?.();
+          run.wake?.();
         }
         return run.status;
       default:
-        throw new InputError('ESPER_UNAVAILABLE', `run.${verb} on a live run is not available in this version`, { details: { verb } });
+        throw new InputError('ESPER_UNKNOWN_VERB', `unknown run verb ${JSON.stringify(verb)}`);
     }
   }
 
-  /** Stops taking runs, asks every run to stop at its next epoch boundary, and waits for them. */
+  /** Stops taking runs and hands every hosted run back at its next boundary (another trainer node continues it); waits for them. */
   async drain(): Promise<void> {
     this.#accepting = false;
     this.#startSubscription?.unsubscribe();
-    for (const [runId] of this.#runs) {
-      const run = this.#runs.get(runId);
-      if (run !== undefined && !['completed', 'failed', 'stopped'].includes(run.status.state)) this.#verb(runId, 'stop');
-    }
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    await this.#sweeping;
+    for (const run of this.#runs.values()) run.wake?.();
     await Promise.all([...this.#runs.values()].map((run) => run.finished));
-    for (const run of this.#runs.values()) run.subscription.unsubscribe();
+    for (const run of this.#runs.values()) for (const s of run.subscriptions) s.unsubscribe();
   }
 }

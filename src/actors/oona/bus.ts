@@ -97,7 +97,7 @@ export interface ConsumerConfig {
   filterSubject?: string;
   /** Unacked messages are redelivered after this long. @default 30000 */
   ackWaitMs?: number;
-  /** After this many deliveries without an ack the message is dead-lettered. @default 5 */
+  /** After this many deliveries without an ack the message is dead-lettered; -1: never (redelivered until acked). @default 5 */
   maxDeliver?: number;
   /** Where dead letters go. @default `<prefix>.dlq.<stream>` */
   deadLetterSubject?: string;

@@ -325,7 +325,7 @@ export class MemoryStreams {
 
   /** Redelivers, or dead-letters when the deliveries are spent. */
   #retry(durable: Durable, seq: number, pending: Pending): void {
-    if (pending.deliveries >= durable.maxDeliver) {
+    if (durable.maxDeliver > 0 && pending.deliveries >= durable.maxDeliver) {
       this.#deadLetter(durable, seq, pending.deliveries, 'max_deliveries');
       return;
     }

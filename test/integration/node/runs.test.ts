@@ -49,7 +49,7 @@ describe('runs on a trainer node (integration)', function () {
     await daemon?.exited;
     if (nc !== undefined) {
       const jsm = await nc.jetstreamManager();
-      await jsm.streams.delete(`KV_${prefix}_nodes`).catch(() => undefined);
+      for (const stream of [`KV_${prefix}_nodes`, `KV_${prefix}_runs`, `${prefix}_events`, `OBJ_${prefix}_artifacts`]) await jsm.streams.delete(stream).catch(() => undefined);
       await nc.close();
     }
   });
@@ -82,7 +82,51 @@ describe('runs on a trainer node (integration)', function () {
     await until(async () => (await request(`${prefix}.ctl.run.cr2.status`)).data?.['state'] === 'stopped');
     expect((await request(`${prefix}.ctl.run.cr2.status`)).data?.['epoch']).to.be.lessThan(40);
 
-    expect((await request(`${prefix}.ctl.run.cr1.rollback`, { reason: 'test' })).error?.code).to.equal('ESPER_UNAVAILABLE');
+    // A finished run takes no more changes.
+    expect((await request(`${prefix}.ctl.run.cr1.rollback`, { reason: 'test' })).error?.code).to.equal('ESPER_CONFLICT');
     expect((await request(`${prefix}.ctl.run.nope.status`)).error?.code).to.equal('ESPER_NOT_FOUND');
+    expect((await request(`${prefix}.ctl.seed.nope.h1.status`)).error?.code).to.equal('ESPER_NOT_FOUND');
+  });
+
+  it('serves seed overrides, on-demand checkpoints and rollbacks on a live run, as nats req would send them', async () => {
+    const spec = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    // Tamiyo never germinates on its own here: every seed change below is the operator's.
+    const quiet = { ...spec, epochs: 40, policy: { ...(spec['policy'] as object), minEpochBeforeGerminate: 1000 } };
+    expect((await request(`${prefix}.ctl.run.start`, { spec: quiet, runId: 'cr3' })).ok).to.equal(true);
+    await request(`${prefix}.ctl.run.cr3.pause`, { reason: 'operator session' });
+    await until(async () => (await request(`${prefix}.ctl.run.cr3.status`)).data?.['state'] === 'paused');
+
+    const dormant = await request(`${prefix}.ctl.seed.cr3.h1.status`);
+    expect(dormant.data).to.include({ slotId: 'h1', stage: 'DORMANT' });
+    const germinated = await request(`${prefix}.ctl.seed.cr3.h1.germinate`, { blueprintId: 'mlp_small', reason: 'manual graft' });
+    expect(germinated.ok, JSON.stringify(germinated)).to.equal(true);
+    expect((germinated.data?.['seed'] as Record<string, unknown>)['stage']).to.equal('GERMINATED');
+    expect(germinated.data?.['commandId']).to.be.a('string');
+    // The gates still decide: a germinated seed cannot fossilize.
+    expect((await request(`${prefix}.ctl.seed.cr3.h1.fossilize`, {})).error?.code).to.equal('ESPER_INVALID_TRANSITION');
+    // prune needs a reason (it goes into the audit trail).
+    expect((await request(`${prefix}.ctl.seed.cr3.h1.prune`, {})).error?.code).to.equal('ESPER_SCHEMA_VIOLATION');
+    expect((await request(`${prefix}.ctl.seed.cr3.h9.status`)).error?.code).to.equal('ESPER_NOT_FOUND');
+
+    const checkpoint = await request(`${prefix}.ctl.run.cr3.checkpoint`, { reason: 'before experiment' });
+    expect(checkpoint.ok, JSON.stringify(checkpoint)).to.equal(true);
+    expect(checkpoint.data).to.include({ runId: 'cr3', reason: 'manual' });
+    expect(checkpoint.data?.['hash']).to.match(/^[0-9a-f]{64}$/);
+
+    // Train two more epochs with the graft, then roll back to the previous checkpoint.
+    const before = (await request(`${prefix}.ctl.run.cr3.status`)).data?.['epoch'] as number;
+    await request(`${prefix}.ctl.run.cr3.resume`);
+    await until(async () => ((await request(`${prefix}.ctl.run.cr3.status`)).data?.['epoch'] as number) >= before + 2);
+    await request(`${prefix}.ctl.run.cr3.pause`);
+    await until(async () => (await request(`${prefix}.ctl.run.cr3.status`)).data?.['state'] === 'paused');
+    const rolled = await request(`${prefix}.ctl.run.cr3.rollback`, { reason: 'graft hurt' });
+    expect(rolled.ok, JSON.stringify(rolled)).to.equal(true);
+    expect(rolled.data?.['runId']).to.equal('cr3');
+    expect(rolled.data?.['toEpoch']).to.be.a('number');
+    // Live seeds are pruned by a rollback.
+    expect((await request(`${prefix}.ctl.seed.cr3.h1.status`)).data?.['stage']).to.equal('PRUNED');
+    expect((await request(`${prefix}.ctl.run.cr3.rollback`, { reason: 'x', checkpointId: 'no-such-checkpoint' })).error?.code).to.equal('ESPER_NOT_FOUND');
+    expect((await request(`${prefix}.ctl.run.cr3.stop`, { reason: 'done' })).ok).to.equal(true);
+    await until(async () => (await request(`${prefix}.ctl.run.cr3.status`)).data?.['state'] === 'stopped');
   });
 });
