@@ -24,6 +24,9 @@ import { printError, type CliOutput } from './output.ts';
 import { createLogger } from '../infra/logger.ts';
 import { ProgressDisplay } from './progress-display.ts';
 import { EventRecorder, EventStore } from '../actors/nissa/index.ts';
+import type { Logger } from '../infra/logger.ts';
+import { DEFAULT_SUBJECT_PREFIX } from '../contracts/subjects.ts';
+import { runOnCluster } from './run-remote.ts';
 
 /** Default data directory of `esper run`'s audit trail (the embedded database goes in `<dir>/db`). */
 export const DEFAULT_DATA_DIR = '.esper';
@@ -38,6 +41,10 @@ export interface RunFlags {
   audit?: boolean;
   /** How epochs are shown without `--json`: one of {@link PROGRESS_MODES}. @default 'auto' */
   progress?: string;
+  /** Run on the cluster at this NATS URL instead of in process. */
+  nats?: string;
+  /** Subject prefix of the cluster. @default DEFAULT_SUBJECT_PREFIX */
+  prefix?: string;
 }
 
 /** `--progress` modes: `auto` = `live` when stdout is a terminal, else `lines`. */
@@ -134,6 +141,10 @@ export async function runRunCommand(file: string, flags: RunFlags, output: CliOu
     printError(output, error);
     return EXIT.USAGE;
   }
+  if (flags.nats !== undefined && flags.compare === true) {
+    printError(output, new ConfigError('--compare trains its baselines in process', ['--compare: not available with --nats; run the comparison embedded (without --nats)']));
+    return EXIT.USAGE;
+  }
   const mode = resolveProgressMode(flags, output.isTTY === true);
   if (mode === undefined) {
     printError(output, new ConfigError(`unknown --progress mode ${String(flags.progress)}`, [`--progress must be one of ${PROGRESS_MODES.join(', ')}`]));
@@ -147,45 +158,10 @@ export async function runRunCommand(file: string, flags: RunFlags, output: CliOu
     // Actor logs (every seed transition at info) go to stderr; warnings only unless ESPER_LOG_LEVEL says otherwise.
     const envLevel = process.env['ESPER_LOG_LEVEL'];
     const logger = createLogger({ level: envLevel === undefined || envLevel === '' ? 'warn' : (envLevel as 'info') });
-    // Audit trail: events buffered by the run loop, written once per epoch; persisting never stops training.
-    let store: EventStore | undefined;
-    if (flags.audit !== false) {
-      try {
-        store = await EventStore.open({ dataDir: resolve(flags.dataDir ?? DEFAULT_DATA_DIR), logger });
-      } catch (error) {
-        logger.warn({ err: error }, 'audit: cannot open the event store; the run goes on without an audit trail');
-      }
-    }
-    const recorder = store === undefined ? undefined : new EventRecorder(store, logger);
-    let results: RunResults;
-    const display =
-      mode === 'live'
-        ? new ProgressDisplay(
-            {
-              write: (text) => (output.write === undefined ? output.out(text) : output.write(text)),
-              get columns(): number | undefined {
-                return output.columns; // read on every render: follows terminal resizes
-              },
-            },
-            { totalEpochs: spec.epochs },
-          )
-        : undefined;
-    try {
-      results = await runTraining(spec, {
-        runId,
-        logger,
-        ...(recorder === undefined ? {} : { events: recorder.sink }),
-        onEpoch: async (s) => {
-          if (display === undefined) output.out(epochLine(s, json));
-          else display.update(s);
-          await recorder?.flush();
-        },
-      });
-    } finally {
-      display?.finish();
-      await recorder?.flush();
-      await store?.close().catch((error: unknown) => logger.warn({ err: error }, 'audit: closing the event store failed'));
-    }
+    let results =
+      flags.nats === undefined
+        ? await runLocally(spec, runId, flags, mode, output, logger)
+        : await runOnCluster(spec, { url: flags.nats, prefix: flags.prefix ?? DEFAULT_SUBJECT_PREFIX, runId, json, output });
     if (flags.compare === true) {
       const host = await runTraining(spec, { runId: `${runId}-host`, logger, growth: false });
       const h = spec.training.host;
@@ -225,11 +201,54 @@ export async function runRunCommand(file: string, flags: RunFlags, output: CliOu
   }
 }
 
+/** Trains `spec` in this process (embedded: in-process bus, audit trail in PGlite under the data dir). */
+async function runLocally(spec: RunSpec, runId: string, flags: RunFlags, mode: 'json' | 'live' | 'lines', output: CliOutput, logger: Logger): Promise<RunResults> {
+  const json = flags.json === true;
+  // Audit trail: events buffered by the run loop, written once per epoch; persisting never stops training.
+  let store: EventStore | undefined;
+  if (flags.audit !== false) {
+    try {
+      store = await EventStore.open({ dataDir: resolve(flags.dataDir ?? DEFAULT_DATA_DIR), logger });
+    } catch (error) {
+      logger.warn({ err: error }, 'audit: cannot open the event store; the run goes on without an audit trail');
+    }
+  }
+  const recorder = store === undefined ? undefined : new EventRecorder(store, logger);
+  const display =
+    mode === 'live'
+      ? new ProgressDisplay(
+          {
+            write: (text) => (output.write === undefined ? output.out(text) : output.write(text)),
+            get columns(): number | undefined {
+              return output.columns; // read on every render: follows terminal resizes
+            },
+          },
+          { totalEpochs: spec.epochs },
+        )
+      : undefined;
+  try {
+    return await runTraining(spec, {
+      runId,
+      logger,
+      ...(recorder === undefined ? {} : { events: recorder.sink }),
+      onEpoch: async (s) => {
+        if (display === undefined) output.out(epochLine(s, json));
+        else display.update(s);
+        await recorder?.flush();
+      },
+    });
+  } finally {
+    display?.finish();
+    await recorder?.flush();
+    await store?.close().catch((error: unknown) => logger.warn({ err: error }, 'audit: closing the event store failed'));
+  }
+}
+
 /** Adds `esper run` to the program; the action records its exit code in `result`. */
 export function registerRunCommand(program: Command, output: CliOutput, result: { code: number }): void {
   program
     .command('run')
-    .description('train a run from SPEC.json in process: seeds grow under Tamiyo and Kasmina; writes DIR/results.json and DIR/report.html')
+    .description('train a run from SPEC.json (in process, or on a cluster with --nats): seeds grow under Tamiyo and Kasmina; writes DIR/results.json and DIR/report.html')
     .argument('<spec>', 'run specification (JSON)')
     .option('--out <dir>', 'output directory (default ./runs/<runId>)')
     .option('--json', 'print JSON lines (one per epoch, then the results); overrides --progress')
@@ -241,6 +260,8 @@ export function registerRunCommand(program: Command, output: CliOutput, result: 
     .option('--data-dir <dir>', `data directory of the audit trail (default ./${DEFAULT_DATA_DIR})`)
     .option('--no-audit', 'do not record the run\'s events (esper audit / esper replay need them)')
     .option('--compare', 'also train the host alone and a static model of the final size; adds bottleneck resolution')
+    .option('--nats <url>', 'run on the cluster at this NATS URL (a trainer node takes it) instead of in process; Ctrl-C detaches')
+    .option('--prefix <prefix>', 'subject prefix of the cluster (with --nats)', DEFAULT_SUBJECT_PREFIX)
     .exitOverride()
     .action(async (file: string, flags: RunFlags) => {
       result.code = await runRunCommand(file, flags, output);
