@@ -24,7 +24,7 @@ function spiralsSpec(epochs: number, germinate = true): RunSpec {
 /** Event fingerprint without ids and clocks: type, epoch and seed facts. */
 function fingerprint(e: Envelope): string {
   const d = e.data as Record<string, unknown>;
-  return [e.type, d['epoch'], d['seedId'], d['from'], d['to'], d['validationAccuracy']].map((v) => String(v ?? '')).join('|');
+  return JSON.stringify([e.type, d['epoch'], d['seedId'], d['from'], d['to'], d['validationAccuracy']]);
 }
 
 const transitionsOf = (results: RunResults): string[] =>
