@@ -1,8 +1,8 @@
 /**
- * `esper audit RUN [--seed S] [--data-dir DIR] [--json]`: every seed
+ * `esper audit RUN [--seed S] [--data-dir DIR | --db URL] [--json]`: every seed
  * transition of a run with the chain that caused it (command ← decision ←
  * packet), read from the event store `esper run` wrote.
- * `esper replay RUN [--data-dir DIR] [--json]`: rebuilds every seed's stage
+ * `esper replay RUN [--data-dir DIR | --db URL] [--json]`: rebuilds every seed's stage
  * from the stored transitions and checks it against the final states the run
  * recorded; exit 0 when they agree, 1 with the mismatches.
  * An unknown run (no events) is ESPER_NOT_FOUND, exit 1.
@@ -20,6 +20,8 @@ import { DEFAULT_DATA_DIR } from './run.ts';
 export interface AuditFlags {
   seed?: string;
   dataDir?: string;
+  /** PostgreSQL URL of a cluster's event store (instead of the embedded one under the data dir). */
+  db?: string;
   json?: boolean;
 }
 
@@ -29,7 +31,7 @@ export interface AuditDeps {
 }
 
 async function loadEvents(runId: string, flags: AuditFlags, deps: AuditDeps): Promise<Envelope[]> {
-  const store = deps.store ?? (await EventStore.open({ dataDir: resolve(flags.dataDir ?? DEFAULT_DATA_DIR) }));
+  const store = deps.store ?? (await EventStore.open(flags.db === undefined ? { dataDir: resolve(flags.dataDir ?? DEFAULT_DATA_DIR) } : { url: flags.db }));
   try {
     const events = await store.events(runId);
     if (events.length === 0) throw new InputError('ESPER_NOT_FOUND', `no events of run '${runId}' in the event store`, { details: { runId } });
@@ -93,6 +95,7 @@ export function registerAuditCommands(program: Command, output: CliOutput, resul
     .argument('<run>', 'run id')
     .option('--seed <seed>', 'only this seed (seed id or slot id)')
     .option('--data-dir <dir>', `data directory of the event store (default ./${DEFAULT_DATA_DIR})`)
+    .option('--db <url>', "a cluster's PostgreSQL event store (what library nodes record), instead of the embedded one (env ESPER_DB_URL)", process.env['ESPER_DB_URL'])
     .option('--json', 'print JSON')
     .exitOverride()
     .action(async (runId: string, flags: AuditFlags) => {
@@ -103,6 +106,7 @@ export function registerAuditCommands(program: Command, output: CliOutput, resul
     .description("rebuild a run's seed states from its stored transitions and check them against the final states it recorded")
     .argument('<run>', 'run id')
     .option('--data-dir <dir>', `data directory of the event store (default ./${DEFAULT_DATA_DIR})`)
+    .option('--db <url>', "a cluster's PostgreSQL event store (what library nodes record), instead of the embedded one (env ESPER_DB_URL)", process.env['ESPER_DB_URL'])
     .option('--json', 'print JSON')
     .exitOverride()
     .action(async (runId: string, flags: AuditFlags) => {

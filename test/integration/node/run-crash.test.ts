@@ -16,6 +16,7 @@ import { ObjectStoreArtifactStore } from '../../../src/actors/urza/artifact-stor
 import { runTraining } from '../../../src/actors/tolaria/run-loop.ts';
 import { RunSpecSchema, type RunResults } from '../../../src/contracts/run.ts';
 import { RunRecordSchema } from '../../../src/node/run-registry.ts';
+import { runReplayCommand } from '../../../src/cli/audit.ts';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, PG_URL, requireService } from '../../helpers/services.ts';
 
@@ -142,6 +143,12 @@ describe('a trainer node killed mid-epoch (integration)', function () {
     expect(rows.filter((row) => row.type === 'tolaria.run.completed')).to.have.length(1);
     expect(rows.filter((row) => row.type === 'tolaria.state.published').map((row) => row.data.epoch)).to.deep.equal(epochEvents);
     expect(rows.some((row) => row.type === 'kasmina.seed.transitioned'), 'seeds grew').to.equal(true);
+
+    // esper replay over the cluster's event store: the recorded transitions rebuild the final seed states.
+    const replayed: string[] = [];
+    const code = await runReplayCommand(runId, { db: dbUrl }, { out: (text) => void replayed.push(text), err: (text) => void replayed.push(text) });
+    expect(code, replayed.join('\n')).to.equal(0);
+    expect(replayed.join('\n')).to.match(/^OK {2}run crash1/);
 
     // The crash cost nothing but time: the same spec trained without a crash ends with the same weights.
     const reference = await runTraining(spec, { runId });
