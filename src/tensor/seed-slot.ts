@@ -304,18 +304,30 @@ function positiveInt(op: string, name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`Error in ${op}: ${name} ${value} is not a positive integer`);
 }
 
-/** x [n, width] → relu(x·W1 + b1)·W2 + b2, with W2 and b2 zero at start. */
-export function residualDenseAdapter(width: number, hidden: number, rng: Rng): SeedModule {
+/**
+ * x [n, width] → relu(x·W1 + b1)·W2 + b2, with W2 and b2 zero at start. With
+ * `depth` > 1 the ReLU layers of width `hidden` are stacked `depth` times
+ * (x → hidden → … → hidden → width; each inner layer He-initialised), the
+ * output layer still zero at start. Config: `{ width, hidden }`, plus
+ * `depth` when it is above 1 (so depth-1 configs and checkpoints are unchanged).
+ */
+export function residualDenseAdapter(width: number, hidden: number, rng: Rng, depth = 1): SeedModule {
   positiveInt('residualDenseAdapter', 'width', width);
   positiveInt('residualDenseAdapter', 'hidden', hidden);
-  const w1 = heNormal(rng, [width, hidden], width);
-  const b1 = zerosVariable([hidden]);
-  const w2 = zerosVariable([hidden, width]);
-  const b2 = zerosVariable([width]);
-  return makeModule('residual-dense', { width, hidden }, [w1, b1, w2, b2], (x) => {
+  positiveInt('residualDenseAdapter', 'depth', depth);
+  const layers: [tf.Variable, tf.Variable][] = [];
+  for (let i = 0; i < depth; i++) {
+    const fanIn = i === 0 ? width : hidden;
+    layers.push([heNormal(rng, [fanIn, hidden], fanIn), zerosVariable([hidden])]);
+  }
+  const wOut = zerosVariable([hidden, width]);
+  const bOut = zerosVariable([width]);
+  const config = depth === 1 ? { width, hidden } : { width, hidden, depth };
+  return makeModule('residual-dense', config, [...layers.flat(), wOut, bOut], (x) => {
     expectShape('residualDenseAdapter', x, 2, width);
-    const a = tf.relu(tf.add(denseMatMul(x as tf.Tensor2D, w1 as tf.Tensor2D), b1)) as tf.Tensor2D;
-    return tf.add(denseMatMul(a, w2 as tf.Tensor2D), b2);
+    let a = x as tf.Tensor2D;
+    for (const [w, b] of layers) a = tf.relu(tf.add(denseMatMul(a, w as tf.Tensor2D), b)) as tf.Tensor2D;
+    return tf.add(denseMatMul(a, wOut as tf.Tensor2D), bOut);
   });
 }
 
@@ -368,7 +380,7 @@ export function builtinSeedModule(kind: string, config: SeedModuleConfig, rng: R
   const n = (key: string): number => config[key] ?? Number.NaN;
   switch (kind) {
     case 'residual-dense':
-      return residualDenseAdapter(n('width'), n('hidden'), rng);
+      return residualDenseAdapter(n('width'), n('hidden'), rng, config['depth'] ?? 1);
     case 'low-rank':
       return lowRankAdapter(n('width'), n('rank'), rng);
     case 'conv':

@@ -4,6 +4,7 @@ import { SEED_STAGES } from '../../src/contracts/kasmina.ts';
 import { quietCpuBackend, selectBackend } from '../../src/tensor/backend.ts';
 import { Rng } from '../../src/tensor/rng.ts';
 import {
+  builtinSeedModule,
   convAdapter,
   forkSeedRng,
   lowRankAdapter,
@@ -198,6 +199,28 @@ describe('SeedSlot (issue 4, item 3)', () => {
       expect(conv3.paramCount).to.equal(3 * 3 * 3 * 3 + 3 + 3 * 3 + 3);
       expect(conv1.paramCount).to.equal(3 * 2 + 2 + 2 * 3 + 3);
       for (const seed of [dense, low, conv3, conv1]) seed.dispose();
+    });
+  });
+
+  it('residual-dense with depth > 1 stacks hidden layers, starts as a zero contribution and rebuilds from its config', () => {
+    tf.tidy(() => {
+      const deep = residualDenseAdapter(WIDTH, 5, rng, 2);
+      expect(deep.config).to.deep.equal({ width: WIDTH, hidden: 5, depth: 2 });
+      expect(deep.params.map((p) => p.shape)).to.deep.equal([[WIDTH, 5], [5], [5, 5], [5], [5, WIDTH], [WIDTH]]);
+      expect(deep.paramCount).to.equal(WIDTH * 5 + 5 + (5 * 5 + 5) + 5 * WIDTH + WIDTH);
+      expect(Array.from(deep.apply(h).dataSync()).every((v) => v === 0)).to.equal(true);
+      // Depth 1 keeps the old config (checkpoints of depth-1 seeds are unchanged).
+      const shallow = residualDenseAdapter(WIDTH, 5, rng);
+      expect(shallow.config).to.deep.equal({ width: WIDTH, hidden: 5 });
+      const rebuilt = builtinSeedModule('residual-dense', deep.config, rng);
+      expect(rebuilt?.params.map((p) => p.shape)).to.deep.equal(deep.params.map((p) => p.shape));
+      // Once the output layer is non-zero, both hidden layers get gradient and change the output.
+      const out = deep.params[4] as tf.Variable;
+      out.assign(tf.onesLike(out));
+      const { grads } = tf.variableGrads(() => tf.sum(deep.apply(h)), deep.params);
+      for (const p of deep.params.slice(0, 4)) expect(tf.max(tf.abs(grads[p.name] as tf.Tensor)).dataSync()[0]).to.be.greaterThan(0);
+      expect(() => residualDenseAdapter(WIDTH, 5, rng, 0)).to.throw(RangeError);
+      for (const seed of [deep, shallow, rebuilt]) seed?.dispose();
     });
   });
 

@@ -53,6 +53,23 @@ describe('TrainingSession', function () {
     session.dispose();
   });
 
+  it('freezes a FOSSILIZED seed by default and keeps training it with the slot option trainFossil', async () => {
+    const seedBytes = (session: TrainingSession): string =>
+      (session.model.slot('s1').seed?.params ?? []).map((p) => Buffer.from((p.dataSync() as Float32Array).buffer).toString('hex')).join('|');
+    const changed: boolean[] = [];
+    for (const trainFossil of [undefined, true]) {
+      const session = await TrainingSession.create({ ...SPEC, slots: [{ id: 's1', afterLayer: 1, ...(trainFossil === undefined ? {} : { trainFossil }) }] });
+      session.applySlot({ slotId: 's1', germinate: { kind: 'residual-dense', config: { hidden: 8 } }, mode: 'TRAINING' });
+      session.runEpoch();
+      session.applySlot({ slotId: 's1', mode: 'FOSSILIZED' });
+      const before = seedBytes(session);
+      session.runEpoch();
+      changed.push(seedBytes(session) !== before);
+      session.dispose();
+    }
+    expect(changed).to.deep.equal([false, true]);
+  });
+
   it('rolls back to a checkpoint: host bit-identical, live seed pruned, same data order after', async () => {
     const session = await TrainingSession.create(SPEC);
     session.runEpoch();

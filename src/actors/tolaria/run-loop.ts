@@ -175,16 +175,25 @@ const COMMAND_DEADLINE_MS = 60_000;
 /**
  * The built-in tensor module a blueprint becomes until compiled kernels are
  * wired (embedded stand-in): names with `lora`/`rank` → `low-rank` with the
- * rank from `_r<N>` (default 4); names with `large` → `residual-dense` with
- * hidden = 2 × width; anything else → `residual-dense` with hidden = width.
+ * rank from `_r<N>` (default 4); any other name → `residual-dense` (a
+ * zero-initialised residual MLP width → hidden → width): `_x<N>` sets
+ * hidden = N × width (e.g. `mlp_x8`), otherwise names with `large` → 2 ×
+ * width and anything else → width (smaller than the catalog's 2× / 4×
+ * mlp_small / mlp_large; kept so existing runs are unchanged); `_d<N>` stacks
+ * N hidden layers (e.g. `mlp_x8_d2`: width → 8w → 8w → width). `paramCount`
+ * is the module's exact trainable parameter count.
  */
 export function moduleForBlueprint(blueprintId: string, width: number): { kind: string; config: Record<string, number>; paramCount: number } {
   if (/lora|rank/i.test(blueprintId)) {
     const rank = Number(/_r(\d+)/.exec(blueprintId)?.[1] ?? 4);
     return { kind: 'low-rank', config: { rank }, paramCount: 2 * width * rank };
   }
-  const hidden = /large/i.test(blueprintId) ? 2 * width : width;
-  return { kind: 'residual-dense', config: { hidden }, paramCount: 2 * width * hidden + hidden + width };
+  const explicit = /_x(\d+)(?![0-9])/i.exec(blueprintId)?.[1];
+  const expansion = explicit !== undefined ? Math.max(1, Number(explicit)) : /large/i.test(blueprintId) ? 2 : 1;
+  const hidden = expansion * width;
+  const depth = Math.max(1, Number(/_d(\d+)(?![0-9])/i.exec(blueprintId)?.[1] ?? 1));
+  const config: Record<string, number> = depth === 1 ? { hidden } : { hidden, depth };
+  return { kind: 'residual-dense', config, paramCount: 2 * width * hidden + hidden + width + (depth - 1) * (hidden * hidden + hidden) };
 }
 
 /** The dense interface of each slot of an MLP host: `[w]` with w the hidden width the slot follows. */
