@@ -25,8 +25,13 @@ export interface CtlConnectionFlags {
 
 export const DEFAULT_CTL_NATS_URL = 'nats://127.0.0.1:4222';
 
-function connectionConfig(flags: CtlConnectionFlags, env: NodeJS.ProcessEnv): unknown {
-  const config: Record<string, unknown> = { url: flags.nats ?? env['ESPER_NATS_URL'] ?? DEFAULT_CTL_NATS_URL, name: 'esper-ctl' };
+/**
+ * The NATS connection config of a CLI command: flags, then ESPER_NATS_* env.
+ * `esper ctl` gives up at once on a lost connection (`reconnectAttempts` 0);
+ * a command that follows a run for long reconnects forever (-1).
+ */
+export function connectionConfig(flags: CtlConnectionFlags, env: NodeJS.ProcessEnv, client: { name: string; reconnectAttempts: number } = { name: 'esper-ctl', reconnectAttempts: 0 }): unknown {
+  const config: Record<string, unknown> = { url: flags.nats ?? env['ESPER_NATS_URL'] ?? DEFAULT_CTL_NATS_URL, name: client.name };
   const user = flags.user ?? env['ESPER_NATS_USER'];
   const pass = flags.password ?? env['ESPER_NATS_PASS'];
   const token = flags.token ?? env['ESPER_NATS_TOKEN'];
@@ -35,7 +40,7 @@ function connectionConfig(flags: CtlConnectionFlags, env: NodeJS.ProcessEnv): un
   if (pass !== undefined) config['pass'] = pass;
   if (token !== undefined) config['token'] = token;
   if (creds !== undefined) config['credsFile'] = creds;
-  config['reconnect'] = { maxAttempts: 0 };
+  config['reconnect'] = { maxAttempts: client.reconnectAttempts };
   return config;
 }
 

@@ -18,6 +18,7 @@ import { BusError, ConfigError, EsperError } from '../errors/index.ts';
 import { toNatsConnectionOptions } from '../node/nats-options.ts';
 import { RunRecordSchema, isTerminal, runsBucketName, type RunRecord } from '../node/run-registry.ts';
 import type { CliOutput } from './output.ts';
+import { connectionConfig } from './ctl.ts';
 
 export interface RemoteRunOptions {
   url: string;
@@ -31,12 +32,7 @@ export interface RemoteRunOptions {
 }
 
 function connectionOptions(url: string, env: NodeJS.ProcessEnv): ReturnType<typeof toNatsConnectionOptions> {
-  const config: Record<string, unknown> = { url, name: 'esper-run', reconnect: { maxAttempts: -1 } };
-  if (env['ESPER_NATS_USER'] !== undefined) config['user'] = env['ESPER_NATS_USER'];
-  if (env['ESPER_NATS_PASS'] !== undefined) config['pass'] = env['ESPER_NATS_PASS'];
-  if (env['ESPER_NATS_TOKEN'] !== undefined) config['token'] = env['ESPER_NATS_TOKEN'];
-  if (env['ESPER_NATS_CREDS_FILE'] !== undefined) config['credsFile'] = env['ESPER_NATS_CREDS_FILE'];
-  const parsed = NatsConnectionConfigSchema.safeParse(config);
+  const parsed = NatsConnectionConfigSchema.safeParse(connectionConfig({ nats: url }, env, { name: 'esper-run', reconnectAttempts: -1 }));
   if (!parsed.success) throw new ConfigError('invalid NATS connection settings', formatZodIssues(parsed.error));
   return toNatsConnectionOptions(parsed.data);
 }
