@@ -101,9 +101,11 @@ class NatsKvStore implements KvStore {
 
   async keys(): Promise<string[]> {
     try {
-      const keys: string[] = [];
-      for await (const key of await this.#kv.keys()) keys.push(key);
-      return keys;
+      // nats.js lists keys with a last-per-subject consumer; a key put while
+      // the listing runs is delivered again, so the same key can arrive twice.
+      const keys = new Set<string>();
+      for await (const key of await this.#kv.keys()) keys.add(key);
+      return [...keys];
     } catch (error) {
       throw this.#fail('keys', error);
     }

@@ -580,6 +580,26 @@ export function runBusContract(label: string, makeBus: MakeBus, options: Contrac
         expect(await kv.keys()).to.deep.equal(['node.b']);
       });
 
+      it('lists each key once while the keys are being rewritten', async function () {
+        this.timeout(10_000);
+        const kv = await bucket();
+        const names = Array.from({ length: 20 }, (_, i) => `node.n${i}`);
+        for (const name of names) await kv.put(name, { beat: 0 });
+        let writing = true;
+        const writer = (async (): Promise<void> => {
+          for (let beat = 1; writing; beat++) await Promise.all(names.map((name) => kv.put(name, { beat })));
+        })();
+        try {
+          for (let round = 0; round < 20; round++) {
+            const listed = await kv.keys();
+            expect([...listed].sort(), `round ${round}`).to.deep.equal([...names].sort());
+          }
+        } finally {
+          writing = false;
+          await writer;
+        }
+      });
+
       it('expires entries ttlMs after their last put', async function () {
         this.timeout(10_000);
         const kv = await bucket(1000);
