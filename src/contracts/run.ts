@@ -237,6 +237,32 @@ export const RunRollbackRecordSchema = z
   .strict();
 export type RunRollbackRecord = z.output<typeof RunRollbackRecordSchema>;
 
+/**
+ * A kernel the run compiled and validated at its start (Tezzeret's compiler,
+ * then Urabrask's validator, on the run's backend): the candidates Tamiyo
+ * chose from, and the rejected ones with Urabrask's reasons.
+ */
+export const RunKernelSchema = z
+  .object({
+    /** Content address of the compiled kernel (see compiler.ts). */
+    kernelId: KernelIdSchema,
+    /** Catalog blueprint it was compiled from. */
+    blueprintId: BlueprintIdSchema,
+    /** `slotInterfaceKey()` of the slot interface it fits, e.g. `dense:3->3:float32`. */
+    interface: text(200),
+    status: z.enum(['VALIDATED', 'REJECTED']),
+    /** Urabrask's risk score without its latency term (timing-dependent; a run must choose the same way every time). */
+    riskScore: unitInterval(),
+    /** Measured forward latency of the validation benchmark batch, ms (informative; not part of the score). */
+    latencyP50Ms: nonNegative(),
+    /** Trainable parameters a seed of this kernel adds. */
+    paramCount: count(),
+    /** Why Urabrask rejected it (empty when VALIDATED). */
+    reasons: z.array(text(500)).max(64),
+  })
+  .strict();
+export type RunKernel = z.output<typeof RunKernelSchema>;
+
 /** Trainable parameter counts of the final model. `total` = `host` + `seeds`. */
 export const RunParameterCountSchema = z
   .object({
@@ -303,6 +329,8 @@ export const RunResultsSchema = z
     /** sha256 of the final weights (host + fossils), in the checkpoint's canonical order. */
     weightsHash: Sha256Schema,
     rollbacks: z.array(RunRollbackRecordSchema).max(MAX_RUN_ROLLBACKS),
+    /** The kernels compiled and validated for the run's slots (absent in results of runs before compiled kernels). */
+    kernels: z.array(RunKernelSchema).max(MAX_SEED_MODULES * 16).optional(),
     /** Largest drop of validation accuracy, in percent (points), across the epochs where a seed was grafted (blending started); 0 when none dropped. */
     maxGraftDropPct: nonNegative(),
     /** Present with `--compare`. */

@@ -7,7 +7,8 @@
  * node that claims an orphaned run bumps the revision so the old owner —
  * should it still be alive — loses its next commit and stops (fencing).
  * Checkpoint bytes and loop state are artifacts (JetStream Object Store in a
- * cluster), written before the record that points at them.
+ * cluster), written before the record that points at them, and deleted once
+ * a committed record no longer needs them ({@link RunRegistry.pruneCheckpoints}).
  */
 import { z } from 'zod';
 import type { KvStore } from '../actors/oona/bus.ts';
@@ -18,6 +19,7 @@ import { RunStateSchema, type RunState } from '../contracts/tolaria.ts';
 import { SeedStageSchema } from '../contracts/kasmina.ts';
 import { WireErrorSchema } from '../contracts/reply.ts';
 import { EsperError } from '../errors/index.ts';
+import { checkpointKeysToDelete, runArtifactPrefix, RETAINED_CHECKPOINTS } from './checkpoint-retention.ts';
 
 /** The owner of a run: a node incarnation. */
 export const RunOwnerSchema = z.object({ nodeId: z.string(), incarnationId: z.string() }).strict();
@@ -138,10 +140,16 @@ export class RunRegistry {
     return { record, revision };
   }
 
-  /** Writes a boundary's artifacts (tensors, then state); the caller commits them with {@link RunRegistry.update}. */
-  async saveBoundary(runId: string, checkpointId: string, tensors: Uint8Array, state: BoundaryState): Promise<NonNullable<RunRecord['checkpoint']>> {
+  /**
+   * Writes a boundary's artifacts (tensors, then state); the caller commits
+   * them with {@link RunRegistry.update}. `attempt` is the record's `resumes`
+   * count of the writing owner: it is part of the keys, because artifacts are
+   * immutable and an owner fenced off (or killed between write and commit)
+   * may already have written the same checkpoint id with other bytes.
+   */
+  async saveBoundary(runId: string, checkpointId: string, attempt: number, tensors: Uint8Array, state: BoundaryState): Promise<NonNullable<RunRecord['checkpoint']>> {
     const store = await this.#artifacts();
-    const base = `runs/${runId}/${checkpointId}`;
+    const base = `runs/${runId}/${checkpointId}.r${attempt}`;
     const tensorRef = await store.put(`${base}.ckpt`, tensors);
     const stateBytes = new TextEncoder().encode(JSON.stringify(state));
     const stateRef = await store.put(`${base}.state.json`, stateBytes);
@@ -156,6 +164,30 @@ export class RunRegistry {
     const parsed = BoundaryStateSchema.safeParse(raw);
     if (!parsed.success) throw new EsperError('ESPER_CHECKPOINT_CORRUPT', `run state ${pointer.state.key} does not match its schema`, { details: { key: pointer.state.key } });
     return { tensors, state: parsed.data };
+  }
+
+  /**
+   * Deletes the run's boundary artifacts that `record` no longer needs
+   * ({@link checkpointKeysToDelete}): call it only with the record this
+   * caller has just committed by compare-and-set. A key that fails to delete
+   * is reported in `failed` and left for the next call, which deletes
+   * everything older again; a failed listing throws.
+   */
+  async pruneCheckpoints(record: RunRecord, keep: number = RETAINED_CHECKPOINTS): Promise<{ deleted: string[]; failed: Array<{ key: string; error: unknown }> }> {
+    const store = await this.#artifacts();
+    const stored = await store.list(runArtifactPrefix(record.runId));
+    const doomed = checkpointKeysToDelete({ runId: record.runId, checkpoint: record.checkpoint, terminal: isTerminal(record.state) }, stored, keep);
+    const deleted: string[] = [];
+    const failed: Array<{ key: string; error: unknown }> = [];
+    for (const key of doomed) {
+      try {
+        await store.delete(key);
+        deleted.push(key);
+      } catch (error) {
+        failed.push({ key, error });
+      }
+    }
+    return { deleted, failed };
   }
 
   /** Stores results.json of a finished run. */

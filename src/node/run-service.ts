@@ -9,11 +9,13 @@
  * checkpoint bytes and loop state (with the events emitted since the last
  * boundary) go to the artifact store, then the run's record is advanced by
  * compare-and-set, then those events are published to the events stream
- * (de-duplicated by id). A node that dies mid-epoch loses only that epoch:
- * every trainer node sweeps for runs whose owner incarnation is gone, claims
- * one by compare-and-set (one winner), republishes the boundary's events
- * (duplicates are dropped by id) and trains on from the boundary. The event
- * log has neither gaps nor duplicates.
+ * (de-duplicated by id), then the artifacts of older checkpoints are deleted
+ * (`checkpoint-retention.ts`: a run keeps its committed checkpoint, a
+ * finished one its final checkpoint and results). A node that dies mid-epoch
+ * loses only that epoch: every trainer node sweeps for runs whose owner
+ * incarnation is gone, claims one by compare-and-set (one winner),
+ * republishes the boundary's events (duplicates are dropped by id) and trains
+ * on from the boundary. The event log has neither gaps nor duplicates.
  *
  * Operator verbs that change the run (seed overrides, checkpoint, rollback)
  * are queued and served at the next boundary — at once while the run is
@@ -375,7 +377,7 @@ export class RunService {
   async #persist(run: HostedRun, boundary: EpochBoundary): Promise<void> {
     const registry = await this.#options.registry();
     const events = [...run.events];
-    const pointer = await registry.saveBoundary(run.runId, boundary.checkpoint.checkpointId, boundary.checkpoint.bytes, { loop: boundary.state, pendingEvents: events });
+    const pointer = await registry.saveBoundary(run.runId, boundary.checkpoint.checkpointId, run.versioned.record.resumes, boundary.checkpoint.bytes, { loop: boundary.state, pendingEvents: events });
     try {
       run.versioned = await registry.update(run.versioned, {
         checkpoint: pointer,
@@ -390,6 +392,24 @@ export class RunService {
     }
     run.status = { ...run.status, lastCheckpointId: boundary.checkpoint.checkpointId, updatedAt: new Date().toISOString() };
     await this.#publish(run, events);
+    await this.#prune(run);
+  }
+
+  /**
+   * Deletes the checkpoint artifacts that the record just committed (by this
+   * owner's compare-and-set — never called after a lost one) no longer needs.
+   * A failure costs only space: it is logged, and the next commit deletes
+   * everything older again.
+   */
+  async #prune(run: HostedRun): Promise<void> {
+    try {
+      const registry = await this.#options.registry();
+      const { deleted, failed } = await registry.pruneCheckpoints(run.versioned.record);
+      if (deleted.length > 0) this.#logger.debug({ runId: run.runId, deleted }, 'old checkpoint artifacts deleted');
+      if (failed.length > 0) this.#logger.warn({ err: failed[0]?.error, runId: run.runId, keys: failed.map((f) => f.key) }, 'old checkpoint artifacts not deleted; retried after the next commit');
+    } catch (error) {
+      this.#logger.warn({ err: error, runId: run.runId }, 'checkpoint retention failed; retried after the next commit');
+    }
   }
 
   /** Publishes `events` (in order) and drops them from the run's buffer; what fails stays for the next boundary. */
@@ -422,6 +442,8 @@ export class RunService {
       const registry = await this.#options.registry();
       const resultsRef = results === undefined ? undefined : await registry.saveResults(run.runId, results);
       run.versioned = await registry.update(run.versioned, { ...patch, epoch: run.status.epoch, ...(resultsRef === undefined ? {} : { results: resultsRef }) });
+      // Finished: the final checkpoint and results stay; handed back: the checkpoint the next owner resumes from stays.
+      await this.#prune(run);
     } catch (error) {
       this.#logger.error({ err: error, runId: run.runId }, 'could not record the end of the run');
     }

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { EsperError } from '../errors/index.ts';
+import { BLUEPRINT_MODULE_KIND, blueprintModule } from './blueprint-module.ts';
 import type { HostModel } from './hosts/model.ts';
 import type { Optimizer, OptimizerState } from './optimizer.ts';
 import { Rng, type RngState } from './rng.ts';
@@ -32,7 +33,15 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 const json: z.ZodType<JsonValue> = z.lazy(() => z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(json), z.record(z.string(), json)]));
 const int = z.number().int().nonnegative();
 const TensorEntrySchema = z.object({ shape: z.array(int), offset: int, length: int }).strict();
-const SeedEntrySchema = z.object({ kind: z.string(), config: z.record(z.string(), z.number()), params: z.array(TensorEntrySchema) }).strict();
+const SeedEntrySchema = z
+  .object({
+    kind: z.string(),
+    config: z.record(z.string(), z.number()),
+    /** Blueprint seeds: the IR that rebuilds the module's structure. */
+    ir: json.optional(),
+    params: z.array(TensorEntrySchema),
+  })
+  .strict();
 const SlotEntrySchema = z.object({ id: z.string(), mode: z.enum(SLOT_MODES), alpha: z.number().min(0).max(1), seed: SeedEntrySchema.nullable() }).strict();
 const OptimizerConfigSchema = z.union([
   z.object({ kind: z.literal('adam'), learningRate: z.number(), beta1: z.number(), beta2: z.number(), epsilon: z.number() }).strict(),
@@ -139,7 +148,15 @@ export function capture(model: HostModel, optimizer: Optimizer | undefined, opti
       id: slot.id,
       mode: slot.mode,
       alpha: slot.alpha,
-      seed: slot.seed === undefined ? null : { kind: slot.seed.kind, config: { ...slot.seed.config }, params: slot.seed.params.map((p) => blob.addVariable(p)) },
+      seed:
+        slot.seed === undefined
+          ? null
+          : {
+              kind: slot.seed.kind,
+              config: { ...slot.seed.config },
+              ...(slot.seed.ir === undefined ? {} : { ir: JSON.parse(canonicalJson(slot.seed.ir)) as JsonValue }),
+              params: slot.seed.params.map((p) => blob.addVariable(p)),
+            },
     })),
     optimizer:
       opt === undefined
@@ -238,7 +255,7 @@ export interface RestoreOptions {
    */
   liveSeeds?: 'restore' | 'prune';
   /** Builds a seed module for a slot whose current seed does not match the checkpoint. @default the built-in adapters */
-  seedFactory?: (slotId: string, kind: string, config: SeedModuleConfig) => SeedModule | undefined;
+  seedFactory?: (slotId: string, kind: string, config: SeedModuleConfig, ir: unknown) => SeedModule | undefined;
 }
 
 /** What a restore hands back besides the restored tensors. */
@@ -257,6 +274,12 @@ function floatsAt(weights: Uint8Array, e: TensorEntry): Float32Array {
 
 function shapesFit(vars: readonly tf.Variable[], entries: readonly TensorEntry[]): boolean {
   return vars.length === entries.length && vars.every((v, i) => canonicalJson(v.shape) === canonicalJson(entries[i]?.shape));
+}
+
+/** Rebuilds a built-in seed from its kind and config, or a blueprint seed from its IR (fresh weights; the restore overwrites them). */
+function defaultSeedFactory(_slotId: string, kind: string, config: SeedModuleConfig, ir: unknown): SeedModule | undefined {
+  if (kind === BLUEPRINT_MODULE_KIND) return ir === undefined ? undefined : blueprintModule(ir, undefined, new Rng(0));
+  return builtinSeedModule(kind, config, new Rng(0));
 }
 
 const isLive = (mode: SlotMode, hasSeed: boolean): boolean => mode === 'TRAINING' || mode === 'BLENDING' || mode === 'HOLDING' || (mode === 'DORMANT' && hasSeed);
@@ -281,7 +304,7 @@ export function restore(checkpoint: Checkpoint, options: RestoreOptions): Restor
   if (canonicalJson([...slotIds].sort()) !== canonicalJson(m.slots.map((s) => s.id).sort())) {
     throw mismatch('slot ids differ', { checkpoint: m.slots.map((s) => s.id), model: slotIds });
   }
-  const factory = options.seedFactory ?? ((_id: string, kind: string, config: SeedModuleConfig) => builtinSeedModule(kind, config, new Rng(0)));
+  const factory = options.seedFactory ?? defaultSeedFactory;
 
   // Plan every slot before changing anything; a factory-built seed is disposed if planning fails.
   const built: SeedModule[] = [];
@@ -303,7 +326,7 @@ export function restore(checkpoint: Checkpoint, options: RestoreOptions): Restor
       const s = saved.seed;
       let seed = current !== undefined && current.kind === s.kind && canonicalJson(current.config) === canonicalJson(s.config) && shapesFit(current.params, s.params) ? current : undefined;
       if (seed === undefined) {
-        seed = factory(saved.id, s.kind, s.config);
+        seed = factory(saved.id, s.kind, s.config, s.ir);
         if (seed !== undefined) built.push(seed);
         if (seed === undefined || !shapesFit(seed.params, s.params)) throw mismatch(`slot ${saved.id}: cannot rebuild seed ${s.kind} ${canonicalJson(s.config)}`, { slotId: saved.id });
       }

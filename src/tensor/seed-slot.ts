@@ -273,6 +273,8 @@ export interface SeedModule {
   /** Which constructor built it, e.g. `residual-dense`; with `config`, enough to rebuild its structure (a checkpoint then fills the weights). */
   readonly kind: string;
   readonly config: SeedModuleConfig;
+  /** Blueprint modules only: the IR it was built from (with `kind` and `config`, what a checkpoint needs to rebuild it). */
+  readonly ir?: unknown;
   /** Its trainable variables, in a fixed order (checkpoints and optimizer state rely on it). */
   readonly params: tf.Variable[];
   /** Number of scalars in `params`. */

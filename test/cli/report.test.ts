@@ -230,6 +230,21 @@ describe('cli/report', () => {
       expect(html).to.include('ckpt-6').and.include('validation loss &gt; 3× best');
     });
 
+    it('lists the run’s kernels with their verdicts, and leaves the section out when there are none', () => {
+      const withKernels = renderReport(
+        syntheticResults({
+          kernels: [
+            { kernelId: 'a'.repeat(64), blueprintId: 'mlp_deep', interface: 'dense:3->3:float32', status: 'VALIDATED', riskScore: 0.0001, latencyP50Ms: 0.21, paramCount: 771, reasons: [] },
+            { kernelId: 'b'.repeat(64), blueprintId: 'attention_se', interface: 'dense:3->3:float32', status: 'REJECTED', riskScore: 0.4, latencyP50Ms: 0.3, paramCount: 8, reasons: ['risk <0.4> ≥ 0.3'] },
+          ],
+        }),
+      );
+      const section = /<h2>Kernels<\/h2>[\s\S]*?<\/table>/.exec(withKernels)?.[0] ?? '';
+      expect(count(section, '<tr>')).to.equal(3);
+      expect(section).to.include('mlp_deep').and.include('REJECTED').and.include('risk &lt;0.4&gt; ≥ 0.3').and.include('aaaaaaaaaaaa…');
+      expect(html).to.not.include('<h2>Kernels</h2>');
+    });
+
     it('leaves the comparison out without --compare, and formats an undefined resolution', () => {
       const plain = renderReport(syntheticResults({ compare: undefined, rollbacks: [] }));
       expect(plain).to.not.include('Bottleneck resolution').and.not.include('<h2>Rollbacks</h2>');

@@ -54,7 +54,8 @@ describe('contracts/run', () => {
     for (const file of ['spirals.json', 'fashion-mnist.json']) {
       it(`parses examples/${file}, whose blueprints are all in the catalog`, () => {
         const spec = RunSpecSchema.parse(exampleSpec(file));
-        expect(spec.epochs).to.be.within(1, 60);
+        // The README's main command must stay well under a minute (a spirals epoch is ~0.1 s, a 10k-image Fashion-MNIST one ~1 s).
+        expect(spec.epochs).to.be.within(1, spec.training.dataset.kind === 'spirals' ? 150 : 60);
         expect(spec.training.slots).to.not.be.empty;
         const blueprints = spec.seedModules.blueprints;
         if (blueprints !== 'catalog') for (const name of blueprints) expect(catalogEntry(name), name).to.not.equal(undefined);

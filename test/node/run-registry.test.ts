@@ -1,14 +1,15 @@
 /**
  * The runs bucket: registration, compare-and-set commits, one winner among
- * nodes claiming an orphan, boundary artifacts verified on load.
+ * nodes claiming an orphan, boundary artifacts verified on load, old
+ * checkpoints deleted after each commit.
  */
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { MemoryBus } from '../../src/actors/oona/memory-bus.ts';
-import { FsArtifactStore } from '../../src/actors/urza/artifact-store.ts';
-import { isOrphan, RunRegistry, type RunRecord } from '../../src/node/run-registry.ts';
+import { FsArtifactStore, type ArtifactStore } from '../../src/actors/urza/artifact-store.ts';
+import { isOrphan, RunRegistry, type RunRecord, type VersionedRunRecord } from '../../src/node/run-registry.ts';
 import type { RunLoopState } from '../../src/actors/tolaria/run-state.ts';
 
 function record(runId: string, owner: RunRecord['owner']): RunRecord {
@@ -44,12 +45,22 @@ describe('run registry', () => {
   const a = { nodeId: 'n1', incarnationId: 'i1' };
   const b = { nodeId: 'n2', incarnationId: 'i2' };
 
-  async function registry(): Promise<{ registry: RunRegistry; dir: string }> {
+  async function registry(wrap: (store: ArtifactStore) => ArtifactStore = (store) => store): Promise<{ registry: RunRegistry; dir: string; store: FsArtifactStore }> {
     const bus = new MemoryBus();
     const dir = mkdtempSync(join(tmpdir(), 'esper-runs-'));
     const store = new FsArtifactStore(dir);
-    return { registry: new RunRegistry(await bus.kv('runs'), () => Promise.resolve(store)), dir };
+    const wrapped = wrap(store);
+    return { registry: new RunRegistry(await bus.kv('runs'), () => Promise.resolve(wrapped)), dir, store };
   }
+
+  /** One epoch boundary as the run service makes it durable: artifacts, compare-and-set, retention. */
+  async function boundary(runs: RunRegistry, current: VersionedRunRecord, n: number): Promise<{ committed: VersionedRunRecord; pruned: Awaited<ReturnType<RunRegistry['pruneCheckpoints']>> }> {
+    const id = `r1-ckpt-${n}`;
+    const pointer = await runs.saveBoundary('r1', id, 0, new Uint8Array([n, n + 1]), { loop: { ...loop, iteration: n, checkpointCount: n + 1, checkpoint: { ...loop.checkpoint, checkpointId: id } }, pendingEvents: [] });
+    const committed = await runs.update(current, { checkpoint: pointer, epoch: n });
+    return { committed, pruned: await runs.pruneCheckpoints(committed.record) };
+  }
+  const ckptKeys = (n: number): string[] => [`runs/r1/r1-ckpt-${n}.r0.ckpt`, `runs/r1/r1-ckpt-${n}.r0.state.json`];
 
   it('judges orphans: unfinished runs whose owner incarnation is not live, or that have no owner', () => {
     expect(isOrphan(record('r', a), [a])).to.equal(false);
@@ -83,7 +94,7 @@ describe('run registry', () => {
 
   it('writes boundary artifacts and reads them back verified; a tampered artifact is refused', async () => {
     const { registry: runs, dir } = await registry();
-    const pointer = await runs.saveBoundary('r1', 'r1-ckpt-1', new Uint8Array([1, 2, 3, 4]), { loop, pendingEvents: [] });
+    const pointer = await runs.saveBoundary('r1', 'r1-ckpt-1', 0, new Uint8Array([1, 2, 3, 4]), { loop, pendingEvents: [] });
     const back = await runs.loadBoundary(pointer);
     expect([...back.tensors]).to.deep.equal([1, 2, 3, 4]);
     expect(back.state.loop.governor.window).to.deep.equal([0.7, 0.6]);
@@ -95,5 +106,57 @@ describe('run registry', () => {
       (e: unknown) => (e as { code?: string }).code,
     );
     expect(refused).to.equal('ESPER_ARTIFACT_CORRUPT');
+  });
+
+  it("after N committed boundaries only the record's checkpoint is stored, and it still loads", async () => {
+    const { registry: runs, store } = await registry();
+    let current = await runs.create(record('r1', a));
+    for (let n = 0; n < 6; n++) {
+      current = (await boundary(runs, current, n)).committed;
+      expect(await store.list('runs/r1/'), `after boundary ${n}`).to.deep.equal(ckptKeys(n));
+    }
+    const back = await runs.loadBoundary(current.record.checkpoint!);
+    expect([...back.tensors]).to.deep.equal([5, 6]);
+    for (let n = 0; n < 5; n++) expect(await store.has(`runs/r1/r1-ckpt-${n}.r0.ckpt`)).to.equal(false);
+  });
+
+  it('a finished run keeps its final checkpoint and results.json only', async () => {
+    const { registry: runs, store } = await registry();
+    let current = await runs.create(record('r1', a));
+    for (let n = 0; n < 3; n++) current = (await boundary(runs, current, n)).committed;
+    // An uncommitted leftover of a later boundary (a crash between its artifacts and its commit).
+    await store.put('runs/r1/r1-ckpt-3.ckpt', new Uint8Array([7]));
+    const results = await runs.saveResults('r1', { ok: true });
+    current = await runs.update(current, { state: 'completed', results });
+    // Before the final commit nothing newer than the record's checkpoint went.
+    expect(await store.has('runs/r1/r1-ckpt-3.ckpt')).to.equal(true);
+    const pruned = await runs.pruneCheckpoints(current.record);
+    expect(pruned.deleted).to.deep.equal(['runs/r1/r1-ckpt-3.ckpt']);
+    expect(await store.list('runs/r1/')).to.deep.equal([...ckptKeys(2), 'runs/r1/results.json']);
+  });
+
+  it('a failed deletion is reported and retried by the next commit, which deletes everything older', async () => {
+    let failing = true;
+    const flaky = (inner: ArtifactStore): ArtifactStore => ({
+      kind: inner.kind,
+      put: (key, bytes) => inner.put(key, bytes),
+      get: (key, sha) => inner.get(key, sha),
+      has: (key) => inner.has(key),
+      list: (prefix) => inner.list(prefix),
+      delete: (key) => (failing ? Promise.reject(new Error('object store unavailable')) : inner.delete(key)),
+    });
+    const { registry: runs, store } = await registry(flaky);
+    let current = await runs.create(record('r1', a));
+    current = (await boundary(runs, current, 0)).committed;
+    const first = await boundary(runs, current, 1);
+    current = first.committed;
+    expect(first.pruned.deleted).to.deep.equal([]);
+    expect(first.pruned.failed.map((f) => f.key)).to.deep.equal(ckptKeys(0));
+    current = (await boundary(runs, current, 2)).committed;
+    expect(await store.list('runs/r1/')).to.deep.equal([...ckptKeys(0), ...ckptKeys(1), ...ckptKeys(2)]);
+    failing = false;
+    const healed = await boundary(runs, current, 3);
+    expect(healed.pruned.deleted).to.deep.equal([...ckptKeys(0), ...ckptKeys(1), ...ckptKeys(2)]);
+    expect(await store.list('runs/r1/')).to.deep.equal(ckptKeys(3));
   });
 });

@@ -17,6 +17,8 @@ import type { HostModel } from '../../src/tensor/hosts/model.ts';
 import { Optimizer, trainStep, type OptimizerState } from '../../src/tensor/optimizer.ts';
 import { Rng } from '../../src/tensor/rng.ts';
 import { forkSeedRng, lowRankAdapter, residualDenseAdapter } from '../../src/tensor/seed-slot.ts';
+import { blueprintModule } from '../../src/tensor/blueprint-module.ts';
+import { catalogBlueprint, shapePreservingInterface } from '../../src/actors/karn/catalog.ts';
 
 interface Run {
   model: HostModel;
@@ -115,6 +117,26 @@ describe('checkpoint (issue 4, item 3)', () => {
     const decoded = decodeCheckpoint(bytes);
     restore(decoded, { model: run.model, optimizer: run.optimizer, rng: run.rng });
     expect(run.model.slot('s1').mode).to.equal('TRAINING');
+    expect(snap(run)).to.deep.equal(atCheckpoint);
+    run.dispose();
+  });
+
+  it('rebuilds a blueprint seed from the IR stored in the checkpoint, after it was pruned since', () => {
+    const run = setUp();
+    run.model.slot('s1').prune();
+    run.model.slot('s1').reset();
+    run.model.slot('s1').attach(blueprintModule(catalogBlueprint('mlp_deep', shapePreservingInterface([16])), undefined, forkSeedRng(run.rng, 's1', 2)));
+    run.model.slot('s1').setMode('TRAINING');
+    run.optimizer.dispose();
+    run.optimizer = new Optimizer({ kind: 'adam', learningRate: 0.02 }, run.model.paramGroups());
+    train(run, 2);
+    const bytes = encodeCheckpoint(take(run));
+    expect(decodeCheckpoint(bytes).manifest.slots.find((s) => s.id === 's1')?.seed?.ir).to.deep.include({ name: 'mlp_deep' });
+    const atCheckpoint = snap(run);
+    train(run, 2);
+    run.model.slot('s1').prune();
+    restore(decodeCheckpoint(bytes), { model: run.model, optimizer: run.optimizer, rng: run.rng });
+    expect(run.model.slot('s1').seed?.kind).to.equal('blueprint');
     expect(snap(run)).to.deep.equal(atCheckpoint);
     run.dispose();
   });

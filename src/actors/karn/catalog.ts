@@ -44,6 +44,17 @@ function mlp(c: number, expansion: number): BlueprintNode[] {
   ]);
 }
 
+/** A deeper residual MLP: dense(c·expansion, he) → gelu → dense(c·expansion, he) → gelu → dense(c, zeros). */
+function deepMlp(c: number, expansion: number): BlueprintNode[] {
+  return residual([
+    { id: 'up', op: 'dense', inputs: [x], params: { units: c * expansion, useBias: true, init: 'he_normal' } },
+    { id: 'act1', op: 'activation', inputs: ['up'], params: { fn: 'gelu' } },
+    { id: 'mid', op: 'dense', inputs: ['act1'], params: { units: c * expansion, useBias: true, init: 'he_normal' } },
+    { id: 'act2', op: 'activation', inputs: ['mid'], params: { fn: 'gelu' } },
+    { id: 'down', op: 'dense', inputs: ['act2'], params: { units: c, useBias: true, init: 'zeros' } },
+  ]);
+}
+
 /** A LoRA-style adapter: x·A·B with B zero at start. */
 function lora(c: number, rank: number): BlueprintNode[] {
   return residual([{ id: 'lora', op: 'low_rank', inputs: [x], params: { rank, units: c, init: 'zeros' } }]);
@@ -93,6 +104,14 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
     startsAsIdentity: true,
     tags: ['mlp'],
     nodes: (c) => mlp(c, 4),
+  },
+  {
+    name: 'mlp_deep',
+    summary: 'Deep residual MLP, two hidden layers of 8× width: x + W₃·gelu(W₂·gelu(W₁x + b₁) + b₂) + b₃, W₃ zero at start (pointwise on conv2d).',
+    kinds: ['dense', 'conv2d'],
+    startsAsIdentity: true,
+    tags: ['mlp', 'deep'],
+    nodes: (c) => deepMlp(c, 8),
   },
   {
     name: 'lora_r4',

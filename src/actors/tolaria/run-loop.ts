@@ -11,10 +11,10 @@
  * change this epoch", and after 3 consecutive failures the breaker opens and
  * answers that fallback at once until its reset timeout lets a trial through.
  *
- * Embedded stand-ins until compiled kernels are wired:
- * - the kernel resolver offers, for every allowed blueprint and every slot
- *   interface, one VALIDATED candidate with id `k-<blueprint>-<width>`;
- * - the tensor side germinates a built-in module for it (see {@link moduleForBlueprint}).
+ * Seeds are compiled kernels: at the start, every allowed catalog blueprint
+ * is compiled (Tezzeret) and validated (Urabrask) for each slot interface in
+ * the training worker (run-kernels.ts); Tamiyo chooses among the VALIDATED
+ * ones, and a germinating seed loads its kernel's artifact.
  */
 import type { Logger } from '../../infra/logger.ts';
 import { createEnvelope, type Envelope } from '../../contracts/envelope.ts';
@@ -25,11 +25,12 @@ import { RunResultsSchema, type EpochSeedSnapshot, type EpochResult, type RunRes
 import { ConfigError, EsperError, InputError } from '../../errors/index.ts';
 import { createBreaker, type Breaker } from '../../supervision/breaker.ts';
 import type { BreakerState } from '../../contracts/supervision.ts';
-import type { EpochReport, SlotCommand } from '../../tensor/training/training-session.ts';
+import type { EpochReport, SeedModuleSource, SlotCommand } from '../../tensor/training/training-session.ts';
 import { TrainingWorkerClient } from '../../tensor/training/training-worker-client.ts';
 import { MemorySeedStateStore, observationFrom, parseGateConfig, slotCommandFor, startKasmina, type KernelCandidate, type SeedObservation, type SeedTransitionedEnvelope } from '../kasmina/index.ts';
 import { heuristicPolicy, policyLabel, seedCommand, type KernelChoice, type PolicyContext, type PolicyDecision, type PolicyMemory } from '../tamiyo/index.ts';
 import { GOVERNOR_CAUSE_TRIGGER, initialGovernorState, observe, type GovernorState } from './governor.ts';
+import { kernelJobs, runKernelEntry, runKernelRow, type RunKernelEntry } from './run-kernels.ts';
 import type { BoundaryCheckpointInfo, RunLoopState } from './run-state.ts';
 
 /** How Tamiyo's decision went this epoch (absent when no decision was asked: no growth, no slots, or a rollback). */
@@ -167,34 +168,8 @@ export interface RunTrainingOptions {
 }
 
 /** Blueprints offered when the spec says `'catalog'`. */
-export const DEFAULT_RUN_BLUEPRINTS = ['mlp_small', 'mlp_large', 'lora_r4'] as const;
-
 const QUERY_MS = 10_000;
 const COMMAND_DEADLINE_MS = 60_000;
-
-/**
- * The built-in tensor module a blueprint becomes until compiled kernels are
- * wired (embedded stand-in): names with `lora`/`rank` → `low-rank` with the
- * rank from `_r<N>` (default 4); any other name → `residual-dense` (a
- * zero-initialised residual MLP width → hidden → width): `_x<N>` sets
- * hidden = N × width (e.g. `mlp_x8`), otherwise names with `large` → 2 ×
- * width and anything else → width (smaller than the catalog's 2× / 4×
- * mlp_small / mlp_large; kept so existing runs are unchanged); `_d<N>` stacks
- * N hidden layers (e.g. `mlp_x8_d2`: width → 8w → 8w → width). `paramCount`
- * is the module's exact trainable parameter count.
- */
-export function moduleForBlueprint(blueprintId: string, width: number): { kind: string; config: Record<string, number>; paramCount: number } {
-  if (/lora|rank/i.test(blueprintId)) {
-    const rank = Number(/_r(\d+)/.exec(blueprintId)?.[1] ?? 4);
-    return { kind: 'low-rank', config: { rank }, paramCount: 2 * width * rank };
-  }
-  const explicit = /_x(\d+)(?![0-9])/i.exec(blueprintId)?.[1];
-  const expansion = explicit !== undefined ? Math.max(1, Number(explicit)) : /large/i.test(blueprintId) ? 2 : 1;
-  const hidden = expansion * width;
-  const depth = Math.max(1, Number(/_d(\d+)(?![0-9])/i.exec(blueprintId)?.[1] ?? 1));
-  const config: Record<string, number> = depth === 1 ? { hidden } : { hidden, depth };
-  return { kind: 'residual-dense', config, paramCount: 2 * width * hidden + hidden + width + (depth - 1) * (hidden * hidden + hidden) };
-}
 
 /** The dense interface of each slot of an MLP host: `[w]` with w the hidden width the slot follows. */
 export function slotInterfaces(spec: RunSpec): Map<string, SlotInterface> {
@@ -226,25 +201,15 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
   const startedAt = resumed?.startedAt ?? new Date().toISOString();
   const training = growth ? spec.training : { ...spec.training, slots: [] };
   const ifaces = growth ? slotInterfaces(spec) : new Map<string, SlotInterface>();
-  const blueprints = spec.seedModules.blueprints === 'catalog' ? [...DEFAULT_RUN_BLUEPRINTS] : spec.seedModules.blueprints;
-
-  // Embedded kernel catalog: one VALIDATED candidate per blueprint × slot interface.
-  const candidates: (KernelCandidate & { paramCount: number; width: number })[] = [];
-  const seenKernels = new Set<string>();
-  for (const iface of ifaces.values()) {
-    const width = iface.inputShape[0] ?? 0;
-    for (const blueprintId of blueprints) {
-      const kernelId = `k-${blueprintId}-${width}`;
-      if (seenKernels.has(kernelId)) continue;
-      seenKernels.add(kernelId);
-      candidates.push({ kernelId, blueprintId, status: 'VALIDATED', interface: iface, paramCount: moduleForBlueprint(blueprintId, width).paramCount, width });
-    }
-  }
-  const kernelById = new Map(candidates.map((c) => [c.kernelId, c]));
-  const moduleFor = (kernelId: string, blueprintId: string | undefined): { kind: string; config: Record<string, number> } => {
+  // Checked before any thread starts: unknown or unfit blueprint names fail here.
+  const jobs = kernelJobs(spec, ifaces.values());
+  const kernels: RunKernelEntry[] = [];
+  const kernelById = new Map<string, RunKernelEntry>();
+  const candidates: (KernelCandidate & { paramCount: number; riskScore: number })[] = [];
+  const moduleFor = (kernelId: string): SeedModuleSource => {
     const kernel = kernelById.get(kernelId);
-    const module = moduleForBlueprint(kernel?.blueprintId ?? blueprintId ?? kernelId, kernel?.width ?? 0);
-    return { kind: module.kind, config: module.config };
+    if (kernel === undefined) throw new EsperError('ESPER_NOT_FOUND', `kernel ${kernelId} is not one of this run's kernels`, { details: { kernelId } });
+    return { kernel: { kernelId, artifact: kernel.artifact } };
   };
 
   const gates = parseGateConfig(spec.gates ?? {});
@@ -331,6 +296,17 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
   const blueprintOf = new Map<string, string>(Object.entries(resumed?.blueprintOf ?? {}));
   try {
     await client.request('create', training);
+    for (const job of jobs) {
+      const entry = runKernelEntry(job, await client.request('prepareKernel', job));
+      kernels.push(entry);
+      kernelById.set(entry.kernelId, entry);
+      if (entry.status === 'VALIDATED') {
+        candidates.push({ kernelId: entry.kernelId, blueprintId: entry.blueprintId, status: 'VALIDATED', interface: entry.slotInterface, paramCount: entry.paramCount, riskScore: entry.riskScore });
+      } else {
+        log?.warn({ runId, kernelId: entry.kernelId, blueprintId: entry.blueprintId, reasons: entry.reasons }, 'kernel rejected by validation; not a candidate');
+      }
+    }
+    if (jobs.length > 0) log?.info({ runId, validated: candidates.length, rejected: kernels.length - candidates.length }, 'kernels compiled and validated');
     if (options.resume !== undefined) await client.request('restore', { bytes: options.resume.checkpoint, mode: 'exact' });
     const current = new Map<string, SeedState>((await kasmina.states()).map((s) => [s.slotId, s]));
     const baseline = new Map<string, number>(Object.entries(resumed?.baseline ?? {}));
@@ -608,7 +584,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
           kernelId: c.kernelId,
           blueprintId: c.blueprintId,
           interfaceKey: slotInterfaceKey(c.interface),
-          riskScore: 0.2,
+          riskScore: c.riskScore,
           paramCount: c.paramCount,
           status: 'VALIDATED',
         }));
@@ -696,6 +672,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       parameterCount: { host: summary.hostParams, seeds: fossilParams, total: summary.hostParams + fossilParams },
       weightsHash: summary.weightsHash,
       rollbacks,
+      ...(kernels.length === 0 ? {} : { kernels: kernels.map(runKernelRow) }),
       maxGraftDropPct: Math.max(0, maxGraftDropPct),
     };
     const parsed = RunResultsSchema.parse(results);

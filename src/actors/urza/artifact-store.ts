@@ -7,11 +7,13 @@
  * caller's expected digest, when given): corrupted bytes are never returned,
  * they fail with ESPER_ARTIFACT_CORRUPT. Artifacts are immutable: putting
  * other bytes under a stored key is ESPER_CONFLICT; the same bytes again is
- * a no-op.
+ * a no-op. An artifact can be deleted (retention of run checkpoints,
+ * `src/node/checkpoint-retention.ts`); after that the key is absent and may
+ * be put again.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { NatsConnection, ObjectStore, ObjectStoreOptions } from 'nats';
 import { ArtifactRefSchema, type ArtifactRef } from '../../contracts/index.ts';
 import { EsperError, InputError } from '../../errors/index.ts';
@@ -32,11 +34,28 @@ export interface ArtifactStore {
   get(key: string, expectedSha256?: string): Promise<Uint8Array>;
   /** True when `key` is stored. */
   has(key: string): Promise<boolean>;
+  /**
+   * Removes `key`: true when it was stored, false when it was absent
+   * (deleting twice is harmless). A `get` afterwards is ESPER_NOT_FOUND.
+   */
+  delete(key: string): Promise<boolean>;
+  /**
+   * The stored keys under a folder-like `prefix` (ending in `/`, e.g.
+   * `runs/r1/`; deeper keys included), sorted. Empty when none.
+   */
+  list(prefix: string): Promise<string[]>;
 }
 
 /** Checks a key: relative, `[A-Za-z0-9_./-]`, no `..` (ArtifactRefSchema's rule). */
 export function checkArtifactKey(key: string): string {
   return parseOrThrow(ArtifactRefSchema.shape.key, key, 'artifact key');
+}
+
+/** Checks a listing prefix: a valid key followed by `/`. */
+export function checkArtifactPrefix(prefix: string): string {
+  if (!prefix.endsWith('/')) throw new InputError('ESPER_SCHEMA_VIOLATION', `artifact prefix ${JSON.stringify(prefix)} must end with '/'`, { details: { prefix } });
+  checkArtifactKey(prefix.slice(0, -1));
+  return prefix;
 }
 
 function corrupt(store: string, key: string, expected: string, actual: string, sizeBytes: number): EsperError {
@@ -136,6 +155,38 @@ export class FsArtifactStore implements ArtifactStore {
     }
   }
 
+  /** Removes the digest first (the artifact is then absent), then the bytes; a crash in between leaves an orphan object, as a crashed put does. */
+  async delete(key: string): Promise<boolean> {
+    const paths = this.#paths(key);
+    try {
+      const existed = await unlinkIfPresent(paths.meta);
+      await unlinkIfPresent(paths.object);
+      return existed;
+    } catch (error) {
+      throw toStorageError(error, 'artifact store (fs)');
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    checkArtifactPrefix(prefix);
+    const metaRoot = join(this.root, 'meta');
+    let entries;
+    try {
+      entries = await readdir(join(metaRoot, prefix), { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw toStorageError(error, 'artifact store (fs)');
+    }
+    const keys: string[] = [];
+    for (const entry of entries) {
+      // Digest files only (`<key>.json`); temporary files of a write in progress end in `.tmp`.
+      if (!entry.isFile() || !entry.name.endsWith('.json')) continue;
+      const key = relative(metaRoot, join(entry.parentPath, entry.name)).split(sep).join('/').slice(0, -'.json'.length);
+      if (key.startsWith(prefix)) keys.push(key);
+    }
+    return keys.sort();
+  }
+
   async #meta(path: string): Promise<FsMeta | undefined> {
     let text: string;
     try {
@@ -154,6 +205,17 @@ export class FsArtifactStore implements ArtifactStore {
       throw new EsperError('ESPER_ARTIFACT_CORRUPT', `artifact metadata ${path} is malformed`, { details: { path } });
     }
     return { sha256: meta.sha256, sizeBytes: meta.sizeBytes };
+  }
+}
+
+/** Unlinks `path`; false when it did not exist. */
+async function unlinkIfPresent(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
   }
 }
 
@@ -262,6 +324,33 @@ export class ObjectStoreArtifactStore implements ArtifactStore {
   async has(key: string): Promise<boolean> {
     checkArtifactKey(key);
     return (await this.#info(key)) !== null;
+  }
+
+  /** Marks the object deleted and purges its chunks (nats.js `ObjectStore.delete`). */
+  async delete(key: string): Promise<boolean> {
+    checkArtifactKey(key);
+    if ((await this.#info(key)) === null) return false;
+    try {
+      await this.#os.delete(key);
+    } catch (error) {
+      throw objectStoreError(error);
+    }
+    return true;
+  }
+
+  /** Reads every object's metadata in the bucket (the Object Store has no prefix query) and keeps those under `prefix`. */
+  async list(prefix: string): Promise<string[]> {
+    checkArtifactPrefix(prefix);
+    let infos: Awaited<ReturnType<ObjectStore['list']>>;
+    try {
+      infos = await this.#os.list();
+    } catch (error) {
+      throw objectStoreError(error);
+    }
+    return infos
+      .filter((info) => !info.deleted && info.name.startsWith(prefix))
+      .map((info) => info.name)
+      .sort();
   }
 
   /** Deletes the bucket and everything in it (tests, operators). */

@@ -210,6 +210,25 @@ function seedsSection(results: RunResults): string {
   );
 }
 
+function kernelsSection(results: RunResults): string {
+  const kernels = results.kernels ?? [];
+  if (kernels.length === 0) return '';
+  const body = kernels
+    .map(
+      (k) =>
+        `<tr><td>${escapeHtml(k.blueprintId)}</td><td><code>${escapeHtml(k.interface)}</code></td>` +
+        `<td><code class="hash" title="${escapeHtml(k.kernelId)}">${escapeHtml(k.kernelId.slice(0, 12))}…</code></td>` +
+        `<td>${escapeHtml(k.status)}</td><td class="num">${k.riskScore.toFixed(3)}</td><td class="num">${formatCount(k.paramCount)}</td>` +
+        `<td class="num">${k.latencyP50Ms.toFixed(3)}</td><td>${escapeHtml(k.reasons.join('; '))}</td></tr>`,
+    )
+    .join('\n');
+  return (
+    `<section><h2>Kernels</h2>\n<p class="note">Compiled (Tezzeret) and validated (Urabrask) at the start of the run; Tamiyo chose among the VALIDATED ones.</p>\n` +
+    `<table class="grid"><thead><tr><th>Blueprint</th><th>Interface</th><th>Kernel</th><th>Status</th><th>Risk</th><th>Params</th><th>Latency p50 (ms)</th><th>Reasons</th></tr></thead>` +
+    `<tbody>\n${body}\n</tbody></table></section>`
+  );
+}
+
 function rollbacksSection(results: RunResults): string {
   if (results.rollbacks.length === 0) return '';
   const body = results.rollbacks
@@ -274,6 +293,7 @@ export function renderReport(results: RunResults): string {
     chartsSection(results, markers),
     bandsSection(results, markers),
     seedsSection(results),
+    kernelsSection(results),
     rollbacksSection(results),
     specSection(results),
   ].filter((s) => s !== '');

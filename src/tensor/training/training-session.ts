@@ -17,7 +17,9 @@ import { mlpHost } from '../hosts/mlp-host.ts';
 import { HOST_GROUP_ID, seedGroupId, type HostModel } from '../hosts/model.ts';
 import { evaluateBatch, Optimizer, trainStep } from '../optimizer.ts';
 import { Rng } from '../rng.ts';
-import { builtinSeedModule, forkSeedRng, type SeedModuleConfig, type SlotMode } from '../seed-slot.ts';
+import { seedModuleFrom, type SeedModuleSource } from '../seed-module-source.ts';
+import { forkSeedRng, type SlotMode } from '../seed-slot.ts';
+export type { SeedModuleSource } from '../seed-module-source.ts';
 import { TrainingSpecSchema, type TrainingSpec, type TrainingSpecInput } from './training-spec.ts';
 
 /** Per-seed telemetry of one epoch (the input of Kasmina's gates). */
@@ -54,8 +56,8 @@ export interface EpochReport {
 /** A slot change the lifecycle decided (applied between epochs). */
 export interface SlotCommand {
   slotId: string;
-  /** Attach a new seed first (germination). */
-  germinate?: { kind: string; config: SeedModuleConfig };
+  /** Attach a new seed first (germination): a built-in module, or a compiled kernel loaded from its artifact. */
+  germinate?: SeedModuleSource;
   mode?: SlotMode;
   alpha?: number;
 }
@@ -228,10 +230,7 @@ export class TrainingSession {
     if (command.germinate !== undefined) {
       const generation = (this.#generation.get(slot.id) ?? 0) + 1;
       this.#generation.set(slot.id, generation);
-      const module = builtinSeedModule(command.germinate.kind, { ...command.germinate.config, width: slot.shape.at(-1) ?? 1 }, forkSeedRng(this.#rng, slot.id, generation));
-      if (module === undefined) {
-        throw new EsperError('ESPER_CONFIG_INVALID', `unknown seed module kind ${JSON.stringify(command.germinate.kind)}`, { details: { slotId: slot.id } });
-      }
+      const module = seedModuleFrom(command.germinate, slot.id, slot.shape, forkSeedRng(this.#rng, slot.id, generation));
       if (slot.mode === 'PRUNED') slot.reset();
       slot.attach(module);
     }

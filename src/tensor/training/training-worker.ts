@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { EsperError, toWireError } from '../../errors/index.ts';
+import { prepareKernel } from './kernel-preparation.ts';
 import { TrainingSession } from './training-session.ts';
 import type { WorkerOps, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
 
@@ -48,6 +49,9 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       const memory = tf.memory();
       return { numTensors: memory.numTensors, numBytes: memory.numBytes };
     }
+    case 'prepareKernel':
+      requireSession();
+      return prepareKernel(request.args as WorkerOps['prepareKernel']['args']);
     case 'crash':
       setImmediate(() => {
         throw new Error('training worker crash requested');

@@ -4,6 +4,7 @@
  */
 import type { WireError } from '../../errors/index.ts';
 import type { EpochReport, ModelSummary, SlotCommand } from './training-session.ts';
+import type { KernelPreparationJob, PreparedKernel } from './kernel-preparation.ts';
 import type { TrainingSpecInput } from './training-spec.ts';
 
 /** Operations and their argument / result types. */
@@ -20,6 +21,8 @@ export interface WorkerOps {
   /** Test hook: makes the worker thread crash (uncaught error) to exercise supervision. */
   crash: { args: null; result: never };
   memory: { args: null; result: { numTensors: number; numBytes: number } };
+  /** Compiles and validates one kernel on the session's backend (send after `create`). */
+  prepareKernel: { args: KernelPreparationJob; result: PreparedKernel };
 }
 
 export type WorkerOp = keyof WorkerOps;

@@ -132,7 +132,7 @@ describe('Karn actor', () => {
       expect(event.data.parentBlueprintId).to.equal(undefined);
     }
     expect(new Set(events.map((e) => e.id)).size).to.equal(CATALOG_SIZE);
-    expect(status.interfaces.map((i) => i.blueprints)).to.deep.equal([6, 9]);
+    expect(status.interfaces.map((i) => i.blueprints)).to.deep.equal([7, 10]);
     for (const i of status.interfaces) expect(i.diversity).to.be.within(0.05, 0.2);
   });
 

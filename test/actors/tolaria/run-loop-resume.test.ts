@@ -21,6 +21,13 @@ function spiralsSpec(epochs: number, germinate = true): RunSpec {
   });
 }
 
+/** The spec's first allowed blueprint (a kernel the run compiles and validates at its start). */
+function firstBlueprint(spec: RunSpec): string {
+  const blueprints = spec.seedModules.blueprints;
+  if (blueprints === 'catalog') return 'mlp_small';
+  return blueprints[0] ?? 'mlp_small';
+}
+
 /** Event fingerprint without ids and clocks: type, epoch and seed facts. */
 function fingerprint(e: Envelope): string {
   const d = e.data as Record<string, unknown>;
@@ -94,7 +101,7 @@ describe('esper run: operator control at epoch boundaries', function () {
         const iteration = b.state.iteration;
         if (iteration === 1) {
           const slot = b.seeds()[0]!;
-          const done = await b.command(slot.seedId, { op: 'GERMINATE', blueprintId: 'mlp_small' }, { requestId: 'req-1', reason: 'manual test' });
+          const done = await b.command(slot.seedId, { op: 'GERMINATE', blueprintId: firstBlueprint(spec) }, { requestId: 'req-1', reason: 'manual test' });
           log.push(`germinate:${done.seed.stage}`);
           const refused = await b.command(slot.seedId, { op: 'FOSSILIZE' }, { requestId: 'req-2', reason: 'too early' }).then(
             () => 'accepted',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { FsArtifactStore } from '../../../src/actors/urza/index.ts';
-import { rejectsWith } from './library-contract.ts';
+import { expectDeletedKeyFree, rejectsWith } from './library-contract.ts';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -61,6 +61,31 @@ describe('FsArtifactStore', () => {
     await writeFile(join(dir, 'objects', 'ckpt/r1/e3.bin'), tampered);
     const error = await rejectsWith(store.get('ckpt/r1/e3.bin'), 'ESPER_ARTIFACT_CORRUPT');
     expect(error.details).to.include({ key: 'ckpt/r1/e3.bin', expected: ref.sha256, actual: sha256(tampered) });
+  });
+
+  it('deletes: the key is then absent (get is ESPER_NOT_FOUND), a second delete returns false, the key can be put again', async () => {
+    await store.put('runs/r1/r1-ckpt-0.ckpt', new Uint8Array([1, 2]));
+    await store.put('runs/r1/results.json', new Uint8Array([3]));
+    expect(await store.delete('runs/r1/r1-ckpt-0.ckpt')).to.equal(true);
+    // Neither the bytes nor the digest file stay behind; the other artifact is untouched.
+    expect((await listAll(dir)).map((f) => f.slice(dir.length + 1)).sort()).to.deep.equal(['meta/runs/r1/results.json.json', 'objects/runs/r1/results.json']);
+    await expectDeletedKeyFree(store);
+  });
+
+  it('lists the keys under a folder prefix, sorted, without temporary files or other folders', async () => {
+    await store.put('runs/r1/b.state.json', new Uint8Array([1]));
+    await store.put('runs/r1/a.ckpt', new Uint8Array([2]));
+    await store.put('runs/r1/deep/c.bin', new Uint8Array([3]));
+    await store.put('runs/r10/a.ckpt', new Uint8Array([4]));
+    await store.put('kernels/k.bin', new Uint8Array([5]));
+    await writeFile(join(dir, 'meta', 'runs', 'r1', 'x.ckpt.json.1a2b.tmp'), '{}');
+    expect(await store.list('runs/r1/')).to.deep.equal(['runs/r1/a.ckpt', 'runs/r1/b.state.json', 'runs/r1/deep/c.bin']);
+    expect(await store.list('runs/')).to.have.length(4);
+    expect(await store.list('nothing/here/')).to.deep.equal([]);
+    await store.delete('runs/r1/a.ckpt');
+    expect(await store.list('runs/r1/')).to.deep.equal(['runs/r1/b.state.json', 'runs/r1/deep/c.bin']);
+    await rejectsWith(store.list('runs/r1'), 'ESPER_SCHEMA_VIOLATION');
+    await rejectsWith(store.list('../'), 'ESPER_SCHEMA_VIOLATION');
   });
 
   it('answers ESPER_NOT_FOUND for a missing key and ESPER_SCHEMA_VIOLATION for a key that escapes', async () => {

@@ -18,7 +18,7 @@ import {
 } from '../../../src/contracts/index.ts';
 import { EsperError } from '../../../src/errors/index.ts';
 import { migrate, type Database } from '../../../src/infra/db/index.ts';
-import { NO_RUN, UrzaLibrary, type PutBlueprintResult } from '../../../src/actors/urza/index.ts';
+import { NO_RUN, UrzaLibrary, type ArtifactStore, type PutBlueprintResult } from '../../../src/actors/urza/index.ts';
 import type { SchemaFactory } from '../../infra/db/migrations-contract.ts';
 
 const T0 = Date.parse('2025-06-01T12:00:00.000Z');
@@ -365,4 +365,20 @@ export function libraryContract(name: string, factory: SchemaFactory, startTimeo
       });
     });
   });
+}
+
+/**
+ * After `runs/r1/r1-ckpt-0.ckpt` was deleted from `store`: it is gone for
+ * has/get, deleting it (or a never-stored key) again answers false, and the
+ * key can be written again with other bytes; a bad key is refused.
+ */
+export async function expectDeletedKeyFree(store: ArtifactStore): Promise<void> {
+  const key = 'runs/r1/r1-ckpt-0.ckpt';
+  expect(await store.has(key)).to.equal(false);
+  await rejectsWith(store.get(key), 'ESPER_NOT_FOUND');
+  expect(await store.delete(key)).to.equal(false);
+  expect(await store.delete('never/stored.bin')).to.equal(false);
+  await store.put(key, new Uint8Array([9]));
+  expect(Array.from(await store.get(key))).to.deep.equal([9]);
+  await rejectsWith(store.delete('../escape'), 'ESPER_SCHEMA_VIOLATION');
 }

@@ -129,6 +129,8 @@ describe('a trainer node killed mid-epoch (integration)', function () {
     const artifacts = await ObjectStoreArtifactStore.open(nc, { bucket: `${prefix}_artifacts` });
     const results = JSON.parse(new TextDecoder().decode(await artifacts.get(record.results!.key, record.results!.sha256))) as RunResults;
     expect(results.epochs.map((e) => e.epoch)).to.deep.equal([...Array(14).keys()].map((i) => i + 1));
+    // Checkpoint retention across both owners: the final checkpoint and the results are all that is left of the run.
+    expect(await artifacts.list(`runs/${runId}/`)).to.deep.equal([record.checkpoint!.tensors.key, record.checkpoint!.state.key, record.results!.key].sort());
 
     // The event log in PostgreSQL (written by Nissa on the library node) once the run's last event is in.
     const rows = await until(async () => {

@@ -98,7 +98,9 @@ describe('runs on a trainer node (integration)', function () {
 
     const dormant = await request(`${prefix}.ctl.seed.cr3.h1.status`);
     expect(dormant.data).to.include({ slotId: 'h1', stage: 'DORMANT' });
-    const germinated = await request(`${prefix}.ctl.seed.cr3.h1.germinate`, { blueprintId: 'mlp_small', reason: 'manual graft' });
+    // The example's first allowed blueprint: a kernel the run compiled and validated at its start.
+    const blueprintId = ((spec['seedModules'] as { blueprints: string[] }).blueprints)[0];
+    const germinated = await request(`${prefix}.ctl.seed.cr3.h1.germinate`, { blueprintId, reason: 'manual graft' });
     expect(germinated.ok, JSON.stringify(germinated)).to.equal(true);
     expect((germinated.data?.['seed'] as Record<string, unknown>)['stage']).to.equal('GERMINATED');
     expect(germinated.data?.['commandId']).to.be.a('string');

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { connect, headers, type NatsConnection } from 'nats';
 import { ObjectStoreArtifactStore } from '../../../src/actors/urza/index.ts';
 import { NATS_URL, requireService } from '../../helpers/services.ts';
-import { rejectsWith } from '../../actors/urza/library-contract.ts';
+import { expectDeletedKeyFree, rejectsWith } from '../../actors/urza/library-contract.ts';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -56,6 +56,32 @@ describe('ObjectStoreArtifactStore (NATS JetStream)', function () {
     h.set('Nats-Rollup', 'sub');
     await nc.jetstream().publish(metaSubject, new TextEncoder().encode(JSON.stringify(meta)), { headers: h });
     await rejectsWith(store.get('ckpt/r1/e1.bin'), 'ESPER_ARTIFACT_CORRUPT');
+  });
+
+  it('deletes a multi-chunk artifact: get is then ESPER_NOT_FOUND, a second delete returns false, the key can be put again', async () => {
+    const jsm = await nc.jetstreamManager();
+    const streamBytes = async (): Promise<number> => (await jsm.streams.info(`OBJ_${bucket}`)).state.bytes;
+    const before = await streamBytes();
+    const bytes = new Uint8Array(randomBytes(300_000));
+    await store.put('runs/r1/r1-ckpt-0.ckpt', bytes);
+    expect(await streamBytes()).to.be.greaterThan(before + 300_000);
+    await store.put('runs/r1/results.json', new Uint8Array([3]));
+    expect(await store.delete('runs/r1/r1-ckpt-0.ckpt')).to.equal(true);
+    expect(await store.has('runs/r1/results.json')).to.equal(true);
+    // The chunks are purged: only a deletion marker (metadata) stays in the stream.
+    expect(await streamBytes()).to.be.lessThan(before + 10_000);
+    await expectDeletedKeyFree(store);
+  });
+
+  it('lists the keys under a folder prefix, sorted, without deleted objects', async () => {
+    await store.put('list/r1/b.state.json', new Uint8Array([1]));
+    await store.put('list/r1/a.ckpt', new Uint8Array([2]));
+    await store.put('list/r10/a.ckpt', new Uint8Array([4]));
+    expect(await store.list('list/r1/')).to.deep.equal(['list/r1/a.ckpt', 'list/r1/b.state.json']);
+    expect(await store.delete('list/r1/a.ckpt')).to.equal(true);
+    expect(await store.list('list/r1/')).to.deep.equal(['list/r1/b.state.json']);
+    expect(await store.list('nothing/here/')).to.deep.equal([]);
+    await rejectsWith(store.list('list/r1'), 'ESPER_SCHEMA_VIOLATION');
   });
 
   it('answers ESPER_NOT_FOUND for a missing key and ESPER_SCHEMA_VIOLATION for a bad key', async () => {

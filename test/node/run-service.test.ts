@@ -1,0 +1,192 @@
+/**
+ * A run hosted by the run service (in process: memory bus, filesystem
+ * artifacts) keeps only the checkpoint its record points at: each commit
+ * deletes the older ones, operator rollback still reaches its in-memory
+ * window, a finished run keeps its final checkpoint and results, and an owner
+ * fenced off by another node's claim deletes nothing.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { MemoryBus } from '../../src/actors/oona/memory-bus.ts';
+import { FsArtifactStore, type ArtifactStore } from '../../src/actors/urza/artifact-store.ts';
+import { ensureEventsStream } from '../../src/actors/nissa/event-stream.ts';
+import { RunSpecSchema, type RunSpec } from '../../src/contracts/run.ts';
+import { createLogger } from '../../src/infra/logger.ts';
+import { RunRegistry, type RunRecord } from '../../src/node/run-registry.ts';
+import { RunService } from '../../src/node/run-service.ts';
+
+function spiralsSpec(epochs: number): RunSpec {
+  const raw = JSON.parse(readFileSync(new URL('../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  return RunSpecSchema.parse({ ...raw, epochs, policy: { ...(raw['policy'] as object), minEpochBeforeGerminate: 1000 } });
+}
+
+/** The filesystem store, with a hook before every put and a log of what was deleted. */
+class ObservedStore implements ArtifactStore {
+  readonly kind = 'fs' as const;
+  readonly deleted: string[] = [];
+  beforePut: (key: string) => Promise<void> = () => Promise.resolve();
+  constructor(readonly inner: FsArtifactStore) {}
+  async put(key: string, bytes: Uint8Array): ReturnType<ArtifactStore['put']> {
+    await this.beforePut(key);
+    return this.inner.put(key, bytes);
+  }
+  get(key: string, expectedSha256?: string): Promise<Uint8Array> {
+    return this.inner.get(key, expectedSha256);
+  }
+  has(key: string): Promise<boolean> {
+    return this.inner.has(key);
+  }
+  list(prefix: string): Promise<string[]> {
+    return this.inner.list(prefix);
+  }
+  async delete(key: string): Promise<boolean> {
+    const removed = await this.inner.delete(key);
+    this.deleted.push(key);
+    return removed;
+  }
+}
+
+async function until<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const keysOf = (runId: string, n: number, attempt = 0): string[] => [`runs/${runId}/${runId}-ckpt-${n}.r${attempt}.ckpt`, `runs/${runId}/${runId}-ckpt-${n}.r${attempt}.state.json`];
+
+describe('run service: checkpoint retention', function () {
+  this.timeout(120_000);
+  const prefix = 'rs';
+  let dir: string;
+  let bus: MemoryBus;
+  let store: ObservedStore;
+  let registry: RunRegistry;
+  let service: RunService;
+
+  /** A run service of node `nodeId` that sees only itself alive. */
+  const serviceOf = (nodeId: string, incarnationId: string, sweepMs: number): RunService =>
+    new RunService({
+      bus,
+      prefix,
+      nodeId,
+      incarnationId,
+      logger: createLogger({ level: 'silent' }),
+      maxPayloadBytes: 1 << 20,
+      registry: () => Promise.resolve(registry),
+      liveNodes: () => Promise.resolve([{ nodeId, incarnationId }]),
+      sweepMs,
+    });
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'esper-run-service-'));
+    bus = new MemoryBus();
+    await ensureEventsStream(bus, prefix);
+    store = new ObservedStore(new FsArtifactStore(dir));
+    registry = new RunRegistry(await bus.kv('runs'), () => Promise.resolve(store));
+    service = serviceOf('n1', 'i1', 60_000);
+  });
+
+  afterEach(async () => {
+    await service.drain().catch(() => undefined);
+    await bus.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  type Reply = { ok: boolean; data?: Record<string, unknown>; error?: { code: string } };
+  const control = async (runId: string, verb: string, body: unknown = {}): Promise<Reply> => {
+    const decoded = (await bus.request(`${prefix}.ctl.run.${runId}.${verb}`, body, { timeoutMs: 60_000 })).json();
+    if (!decoded.ok) throw new Error(`undecodable reply to ${verb}`);
+    return decoded.value as Reply;
+  };
+
+  const finished = (runId: string): Promise<RunRecord> =>
+    until(async () => {
+      const found = await registry.get(runId);
+      return found !== null && ['completed', 'failed', 'stopped'].includes(found.record.state) ? found.record : undefined;
+    });
+
+  it('keeps only the committed checkpoint at every boundary; rollback still reaches deleted ones (memory); the end keeps the final checkpoint and results', async () => {
+    const runId = 'keep';
+    // What is stored when each boundary starts writing: only the previous boundary's checkpoint.
+    const seen: Array<{ writing: string; stored: string[] }> = [];
+    store.beforePut = async (key) => {
+      if (!key.endsWith('.ckpt')) return;
+      seen.push({ writing: key, stored: await store.list(`runs/${runId}/`) });
+      if (key === keysOf(runId, 3)[0]) expect((await control(runId, 'pause')).ok).to.equal(true); // pauses at this boundary
+    };
+    await service.start(spiralsSpec(6), runId);
+
+    await until(() => (service.statuses()[0]?.state === 'paused' ? true : undefined));
+    const paused = (await registry.get(runId))!.record;
+    expect(paused.checkpoint?.checkpointId).to.equal(`${runId}-ckpt-3`);
+    expect(await store.list(`runs/${runId}/`)).to.deep.equal(keysOf(runId, 3));
+    // ckpt-1's artifacts are gone, yet it is in the run loop's rollback window (held in memory).
+    expect(await store.has(keysOf(runId, 1)[0]!)).to.equal(false);
+    const rolledBack = await control(runId, 'rollback', { reason: 'test', checkpointId: `${runId}-ckpt-1` });
+    expect(rolledBack.ok, JSON.stringify(rolledBack.error)).to.equal(true);
+    expect(rolledBack.data?.['checkpointId']).to.equal(`${runId}-ckpt-1`);
+    // The rollback was followed by a new checkpoint, committed; the one before it went.
+    expect((await registry.get(runId))!.record.checkpoint?.checkpointId).to.equal(`${runId}-ckpt-4`);
+    expect(await store.list(`runs/${runId}/`)).to.deep.equal(keysOf(runId, 4));
+    expect((await control(runId, 'resume')).ok).to.equal(true);
+
+    const record = await finished(runId);
+    expect(record.state).to.equal('completed');
+    const last = Number(record.checkpoint!.checkpointId.split('-').pop());
+    expect(last).to.be.greaterThan(5);
+    expect(await store.list(`runs/${runId}/`)).to.deep.equal([...keysOf(runId, last), `runs/${runId}/results.json`]);
+    const boundary = await registry.loadBoundary(record.checkpoint!);
+    expect(boundary.state.loop.checkpoint.checkpointId).to.equal(record.checkpoint!.checkpointId);
+    // Every boundary found the previous one's checkpoint only (none before the first).
+    expect(seen.length).to.equal(last + 1);
+    seen.forEach(({ writing, stored }, n) => {
+      expect(writing).to.equal(keysOf(runId, n)[0]);
+      expect(stored, `when writing ckpt-${n}`).to.deep.equal(n === 0 ? [] : keysOf(runId, n - 1));
+    });
+  });
+
+  it('an owner fenced off by another node claiming the run deletes nothing', async () => {
+    const runId = 'fenced';
+    let deletedAtClaim: number | undefined;
+    store.beforePut = async (key) => {
+      if (key !== keysOf(runId, 2)[0]) return;
+      // Another node takes the run over while this one writes boundary 2: its commit will lose the compare-and-set.
+      const current = (await registry.get(runId))!;
+      await registry.update(current, { owner: { nodeId: 'n3', incarnationId: 'i3' }, resumes: current.record.resumes + 1 });
+      deletedAtClaim = store.deleted.length;
+    };
+    await service.start(spiralsSpec(6), runId);
+    await until(() => (service.statuses()[0]?.state === 'stopped' ? true : undefined));
+    expect(deletedAtClaim).to.equal(2); // ckpt-0's two artifacts, after ckpt-1 was committed
+    expect(store.deleted).to.have.length(2);
+    const record = (await registry.get(runId))!.record;
+    expect(record.owner).to.deep.equal({ nodeId: 'n3', incarnationId: 'i3' });
+    expect(record.checkpoint?.checkpointId).to.equal(`${runId}-ckpt-1`);
+    // The claimer's checkpoint is intact (and loads), the fenced owner's uncommitted boundary was left alone.
+    expect(await store.list(`runs/${runId}/`)).to.deep.equal([...keysOf(runId, 1), ...keysOf(runId, 2)]);
+    await registry.loadBoundary(record.checkpoint!);
+
+    // n3 never comes up; n2 claims the orphan and resumes it from ckpt-1. Its boundary 2 must not
+    // collide with the fenced owner's uncommitted ckpt-2 (artifacts are immutable): keys carry the attempt.
+    store.beforePut = () => Promise.resolve();
+    const taker = serviceOf('n2', 'i2', 50);
+    try {
+      taker.listen();
+      const done = await finished(runId);
+      expect(done.state).to.equal('completed');
+      expect(done.resumes).to.equal(2);
+      expect(done.owner).to.deep.equal({ nodeId: 'n2', incarnationId: 'i2' });
+      const last = Number(done.checkpoint!.checkpointId.split('-').pop());
+      expect(await store.list(`runs/${runId}/`)).to.deep.equal([...keysOf(runId, last, 2), `runs/${runId}/results.json`]);
+    } finally {
+      await taker.drain();
+    }
+  });
+});
