@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { EsperError } from '../errors/index.ts';
+import { canonicalJson } from '../infra/content-hash.ts';
 import { BLUEPRINT_MODULE_KIND, blueprintModule } from './blueprint-module.ts';
 import type { HostModel } from './hosts/model.ts';
 import type { Optimizer, OptimizerState } from './optimizer.ts';
@@ -79,21 +80,6 @@ export interface Checkpoint {
   readonly hash: string;
 }
 
-/** JSON with object keys sorted at every level and no whitespace; rejects non-finite numbers and non-JSON values. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new RangeError(`Error in canonicalJson: ${value} is not a finite number`);
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  throw new RangeError(`Error in canonicalJson: a ${typeof value} is not JSON`);
-}
 
 /** sha256 (hex) of a manifest and its weights: canonical JSON, a 0x00 byte (never inside JSON text), the blob. */
 export function checkpointHash(manifest: CheckpointManifest, weights: Uint8Array): string {

@@ -3,7 +3,6 @@ import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../src/errors/index.ts';
 import { quietCpuBackend, selectBackend } from '../../src/tensor/backend.ts';
 import {
-  canonicalJson,
   capture,
   decodeCheckpoint,
   encodeCheckpoint,
@@ -11,6 +10,7 @@ import {
   weightsHash,
   type Checkpoint,
 } from '../../src/tensor/checkpoint.ts';
+import { canonicalJson } from '../../src/infra/content-hash.ts';
 import { BatchCursor, toTensors, twoSpirals, type BatchCursorState, type Dataset } from '../../src/tensor/datasets/index.ts';
 import { mlpHost } from '../../src/tensor/hosts/mlp-host.ts';
 import type { HostModel } from '../../src/tensor/hosts/model.ts';

@@ -43,12 +43,12 @@
  * the slot's input and output shapes are equal). The canonical identity
  * blueprint is a residual whose branch ends in a zero-initialised layer.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { slotInterfaceKey, type SlotInterface } from '../../contracts/common.ts';
 import { BLUEPRINT_INPUT, BlueprintIRSchema, type BlueprintIR, type BlueprintOp } from '../../contracts/karn.ts';
 import { formatZodIssues } from '../../contracts/registry.ts';
 import { EsperError } from '../../errors/index.ts';
+import { canonicalJson, sha256Hex } from '../../infra/content-hash.ts';
 import { checkGraph, isRecord } from './blueprint-graph.ts';
 import {
   BYTES_PER_ELEMENT,
@@ -142,25 +142,10 @@ export interface BlueprintReport {
 /** Outcome of {@link analyzeBlueprint}. */
 export type BlueprintAnalysis = { ok: true; ir: BlueprintIR; report: BlueprintReport } | { ok: false; errors: EsperError[] };
 
-/** JSON with object keys sorted at every level, no whitespace, `undefined` members dropped. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new RangeError(`Error in canonicalJson: ${value} is not a finite number`);
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  throw new RangeError(`Error in canonicalJson: a ${typeof value} is not JSON`);
-}
 
 /** sha256 (hex) of the canonical JSON of a parsed IR. */
 export function blueprintIrHash(ir: BlueprintIR): string {
-  return createHash('sha256').update(canonicalJson(ir), 'utf8').digest('hex');
+  return sha256Hex(canonicalJson(ir));
 }
 
 // The IR's structure without the graph refinements, which stage 2 reports with precise codes.

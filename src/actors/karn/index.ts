@@ -16,7 +16,6 @@ export {
   DEFAULT_BLUEPRINT_LIMITS,
   analyzeBlueprint,
   blueprintIrHash,
-  canonicalJson,
   type AnalyzeOptions,
   type BlueprintAnalysis,
   type BlueprintLimits,

@@ -7,7 +7,7 @@
 import { BusError, EsperError } from '../../errors/index.ts';
 import type { BusClock } from './clock.ts';
 import type { KvEntry, KvOptions, KvStore, KvWatcher, Payload } from './bus.ts';
-import { attempt, decodeJson, encodePayload, type BusInstruments } from './message.ts';
+import { attempt, encodePayload, kvEntry, type BusInstruments } from './message.ts';
 import { isValidPattern, matchSubject } from './subject-match.ts';
 
 const BUCKET_NAME = /^[A-Za-z0-9_-]+$/;
@@ -42,18 +42,6 @@ function kvError(message: string): BusError {
   return new BusError('ESPER_STREAM_ERROR', message);
 }
 
-function toEntry(revision: Revision): KvEntry {
-  return {
-    key: revision.key,
-    value: revision.value,
-    revision: revision.revision,
-    operation: revision.operation,
-    json(): unknown {
-      const decoded = decodeJson(revision.value);
-      return decoded.ok ? decoded.value : undefined;
-    },
-  };
-}
 
 /** The buckets of one memory bus. */
 export class MemoryKv {
@@ -126,7 +114,7 @@ export class MemoryKv {
     setImmediate(() => {
       if (watch.stopped) return;
       try {
-        watch.onEntry(toEntry(revision));
+        watch.onEntry(kvEntry(revision));
       } catch (error) {
         this.#instruments.handlerFailed(`kv.${revision.key}`, error);
       }
@@ -135,7 +123,7 @@ export class MemoryKv {
 
   /** @internal */
   entry(revision: Revision): KvEntry {
-    return toEntry(revision);
+    return kvEntry(revision);
   }
 }
 

@@ -9,7 +9,7 @@ import { formatZodIssues } from '../../contracts/registry.ts';
 import { EsperError, InputError } from '../../errors/index.ts';
 import { getRootLogger, type Logger } from '../../infra/logger.ts';
 import type { Metrics } from '../../infra/metrics.ts';
-import type { Decoded, Headers, InboundMessage, MessageHandler, Payload } from './bus.ts';
+import type { Decoded, Headers, InboundMessage, KvEntry, MessageHandler, Payload } from './bus.ts';
 
 const encoder = new TextEncoder();
 /** Fatal: invalid UTF-8 is an input error, not silently replaced characters. */
@@ -251,4 +251,19 @@ export class BusInstruments {
       this.handlerFailed(message.subject, error);
     }
   }
+}
+
+/** A KV entry (either bus) from its stored fields; `json()` decodes the value on demand. */
+export function kvEntry(fields: Pick<KvEntry, 'key' | 'value' | 'revision' | 'operation'>): KvEntry {
+  const { key, value, revision, operation } = fields;
+  return {
+    key,
+    value,
+    revision,
+    operation,
+    json(): unknown {
+      const decoded = decodeJson(value);
+      return decoded.ok ? decoded.value : undefined;
+    },
+  };
 }

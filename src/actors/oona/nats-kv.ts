@@ -3,24 +3,12 @@
  * so an entry expires `ttlMs` after its last put (servers before 2.11 have no
  * per-message TTL). Deleted keys read as null, as on the memory bus.
  */
-import { KvWatchInclude, type KV, type KvEntry as NatsKvEntry, type NatsConnection } from 'nats';
+import { KvWatchInclude, type KV, type NatsConnection } from 'nats';
 import type { KvEntry, KvOptions, KvStore, KvWatcher, Payload } from './bus.ts';
-import { decodeJson, encodePayload, type BusInstruments } from './message.ts';
+import { encodePayload, kvEntry, type BusInstruments } from './message.ts';
 import { mapNatsError } from './nats-errors.ts';
 import { EsperError } from '../../errors/index.ts';
 
-function toEntry(e: NatsKvEntry): KvEntry {
-  return {
-    key: e.key,
-    value: e.value,
-    revision: e.revision,
-    operation: e.operation,
-    json(): unknown {
-      const decoded = decodeJson(e.value);
-      return decoded.ok ? decoded.value : undefined;
-    },
-  };
-}
 
 /** Opens (creating when missing) a bucket. */
 export async function openNatsKv(nc: NatsConnection, bucket: string, options: KvOptions, instruments: BusInstruments): Promise<KvStore> {
@@ -85,7 +73,7 @@ class NatsKvStore implements KvStore {
   async get(key: string): Promise<KvEntry | null> {
     try {
       const entry = await this.#kv.get(key);
-      return entry === null || entry.operation !== 'PUT' ? null : toEntry(entry);
+      return entry === null || entry.operation !== 'PUT' ? null : kvEntry(entry);
     } catch (error) {
       throw this.#fail(`get ${key}`, error);
     }
@@ -127,7 +115,7 @@ class NatsKvStore implements KvStore {
         for await (const entry of iterator) {
           if (stopped) break;
           try {
-            onEntry(toEntry(entry));
+            onEntry(kvEntry(entry));
           } catch (error) {
             this.#instruments.handlerFailed(`kv.${entry.key}`, error);
           }

@@ -43,12 +43,12 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { canonicalJson } from '../karn/blueprint-analysis.ts';
 import type { BlueprintLimitsInput } from '../karn/blueprint-analysis.ts';
 import { SlotInterfaceSchema, type SlotInterface } from '../../contracts/common.ts';
 import { BlueprintIRSchema } from '../../contracts/karn.ts';
 import { KernelMetadataSchema, type CompileTier, type KernelMetadata } from '../../contracts/tezzeret.ts';
 import { EsperError } from '../../errors/index.ts';
+import { canonicalJson, sha256Hex } from '../../infra/content-hash.ts';
 import { selectBackend, type BackendName } from '../../tensor/backend.ts';
 import { initialWeights, moduleFromPlan, planBlueprint, type BlueprintModule, type BlueprintPlan } from '../../tensor/blueprint-module.ts';
 import { Rng } from '../../tensor/rng.ts';
@@ -179,10 +179,6 @@ export function weightSeedFor(irHash: string): number {
   return Number.parseInt(irHash.slice(0, 8), 16) >>> 0;
 }
 
-/** sha256 (hex) of bytes. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 function corrupt(message: string, details: Record<string, unknown> = {}, cause?: unknown): EsperError {
   return new EsperError('ESPER_KERNEL_CORRUPT', `kernel artifact is corrupt: ${message}`, { details, ...(cause === undefined ? {} : { cause }) });

@@ -18,7 +18,8 @@ import type { NatsConnection, ObjectStore, ObjectStoreOptions } from 'nats';
 import { ArtifactRefSchema, type ArtifactRef } from '../../contracts/index.ts';
 import { EsperError, InputError } from '../../errors/index.ts';
 import { toStorageError } from '../../infra/db/database.ts';
-import { parseOrThrow, sha256Hex } from './rows.ts';
+import { sha256Hex } from '../../infra/content-hash.ts';
+import { parseOrThrow } from './rows.ts';
 
 /** A repository of immutable byte artifacts. */
 export interface ArtifactStore {

@@ -39,7 +39,8 @@ export {
   canApplyVerdict,
   canMoveBlueprint,
 } from './lifecycle.ts';
-export { canonicalJson, contentHash, defaultBlueprintId, sha256Hex } from './rows.ts';
+export { contentHash, defaultBlueprintId } from './rows.ts';
+export { canonicalJson, sha256Hex } from '../../infra/content-hash.ts';
 export {
   DEFAULT_ARTIFACT_BUCKET,
   FsArtifactStore,

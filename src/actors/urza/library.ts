@@ -43,7 +43,6 @@ import {
   KERNEL_COLUMNS,
   Params,
   blueprintRecord,
-  canonicalJson,
   checkpointMetadata,
   contentHash,
   decodeCursor,
@@ -58,6 +57,7 @@ import {
   type EventRow,
   type KernelRow,
 } from './rows.ts';
+import { canonicalJson } from '../../infra/content-hash.ts';
 
 /** The `run_id` of events that belong to no run. */
 export const NO_RUN = '';

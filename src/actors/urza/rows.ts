@@ -2,7 +2,6 @@
  * Urza's encoding helpers: content hashes, the default blueprint id, query
  * cursors, and the mapping between table rows and contract records.
  */
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import {
   formatZodIssues,
@@ -17,27 +16,9 @@ import {
   type SlotInterface,
 } from '../../contracts/index.ts';
 import { InputError } from '../../errors/index.ts';
+import { canonicalJson, sha256Hex } from '../../infra/content-hash.ts';
 
-/** JSON with object keys sorted at every level, no whitespace; `undefined` fields dropped. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new RangeError(`canonicalJson: ${value} is not a finite number`);
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map((v: unknown) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  throw new RangeError(`canonicalJson: a ${typeof value} is not JSON`);
-}
 
-/** sha256 (lowercase hex) of a string or bytes. */
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 /** sha256 of the canonical JSON of a value: the content address of IRs and reports. */
 export function contentHash(value: unknown): string {

@@ -4,11 +4,11 @@ import type { EsperError } from '../../../src/errors/index.ts';
 import {
   analyzeBlueprint,
   blueprintIrHash,
-  canonicalJson,
   DEFAULT_BLUEPRINT_LIMITS,
   type BlueprintAnalysis,
   type BlueprintReport,
 } from '../../../src/actors/karn/blueprint-analysis.ts';
+import { canonicalJson } from '../../../src/infra/content-hash.ts';
 import { CONV_14, DENSE_128, DENSE_64, ir } from './support.ts';
 
 function rejected(analysis: BlueprintAnalysis): EsperError[] {

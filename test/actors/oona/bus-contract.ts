@@ -13,6 +13,9 @@ import type { Bus, DeadLetter, DurableMessage, InboundMessage, KvEntry, KvStore,
 import { call, serve } from '../../../src/actors/oona/rpc.ts';
 import { EsperError } from '../../../src/errors/index.ts';
 import { Metrics } from '../../../src/infra/metrics.ts';
+import { rejectsWith } from '../../helpers/rejects-with.ts';
+
+export { rejectsWith };
 
 /** Makes a fresh bus for one test. */
 export type MakeBus = (options: { metrics?: Metrics }) => Promise<Bus>;
@@ -39,17 +42,6 @@ export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what =
   }
 }
 
-/** Asserts that `promise` rejects with an EsperError of `code`, and returns it. */
-export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<EsperError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(EsperError);
-    expect((error as EsperError).code).to.equal(code);
-    return error as EsperError;
-  }
-  throw new Error(`expected a rejection with ${code}`);
-}
 
 async function counterValue(metrics: Metrics, name: string, labels: Record<string, string>): Promise<number> {
   const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);

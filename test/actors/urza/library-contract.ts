@@ -16,10 +16,12 @@ import {
   type SlotInterface,
   type ValidationReport,
 } from '../../../src/contracts/index.ts';
-import { EsperError } from '../../../src/errors/index.ts';
 import { migrate, type Database } from '../../../src/infra/db/index.ts';
 import { NO_RUN, UrzaLibrary, type ArtifactStore, type PutBlueprintResult } from '../../../src/actors/urza/index.ts';
 import type { SchemaFactory } from '../../infra/db/migrations-contract.ts';
+import { rejectsWith } from '../../helpers/rejects-with.ts';
+
+export { rejectsWith };
 
 const T0 = Date.parse('2025-06-01T12:00:00.000Z');
 
@@ -99,16 +101,6 @@ export function eventOf(id: string, runId: string | undefined, n: number): Envel
   };
 }
 
-export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<EsperError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(EsperError);
-    expect((error as EsperError).code, (error as Error).message).to.equal(code);
-    return error as EsperError;
-  }
-  throw new Error(`expected a rejection with ${code}`);
-}
 
 async function count(db: Database, table: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);

@@ -4,8 +4,8 @@
  * apply on both, and a second run applies nothing.
  */
 import { expect } from 'chai';
-import { EsperError } from '../../../src/errors/index.ts';
 import { loadMigrations, migrate, type Database, type Migration } from '../../../src/infra/db/index.ts';
+import { rejectsWith } from '../../helpers/rejects-with.ts';
 
 /** Opens a database in a fresh, empty schema; `drop` removes it. */
 export interface SchemaFactory {
@@ -23,16 +23,6 @@ async function tablesOf(db: Database): Promise<string[]> {
   return rows.map((row) => row.table_name);
 }
 
-async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<EsperError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(EsperError);
-    expect((error as EsperError).code, (error as Error).message).to.equal(code);
-    return error as EsperError;
-  }
-  throw new Error(`expected a rejection with ${code}`);
-}
 
 export function migrationContract(name: string, factory: SchemaFactory, startTimeoutMs = 20_000): void {
   describe(`migrations (${name})`, function () {
@@ -77,7 +67,7 @@ export function migrationContract(name: string, factory: SchemaFactory, startTim
       const next = files[files.length - 1]!.version + 1;
       const good: Migration = { version: next, name: 'add_notes', sql: 'CREATE TABLE notes (id int PRIMARY KEY);', checksum: 'c1' };
       const bad: Migration = { version: next + 1, name: 'broken', sql: 'CREATE TABLE half (id int); SELECT * FROM no_such_table;', checksum: 'c2' };
-      const error = await rejectsWithCode(migrate(db!, { migrations: [...files, good, bad] }), 'ESPER_MIGRATION_FAILED');
+      const error = await rejectsWith(migrate(db!, { migrations: [...files, good, bad] }), 'ESPER_MIGRATION_FAILED');
       expect(error.details).to.include({ version: next + 1, name: 'broken' });
       const tables = await tablesOf(db!);
       expect(tables).to.include('notes');
@@ -90,9 +80,9 @@ export function migrationContract(name: string, factory: SchemaFactory, startTim
       const files = await loadMigrations();
       await migrate(db!, { migrations: files });
       const edited = files.map((m, i) => (i === 0 ? { ...m, sql: `${m.sql}\n-- edited`, checksum: 'different' } : m));
-      const changed = await rejectsWithCode(migrate(db!, { migrations: edited }), 'ESPER_MIGRATION_FAILED');
+      const changed = await rejectsWith(migrate(db!, { migrations: edited }), 'ESPER_MIGRATION_FAILED');
       expect(changed.message).to.match(/changed after it was applied/);
-      const older = await rejectsWithCode(migrate(db!, { migrations: files.slice(0, -1) }), 'ESPER_MIGRATION_FAILED');
+      const older = await rejectsWith(migrate(db!, { migrations: files.slice(0, -1) }), 'ESPER_MIGRATION_FAILED');
       expect(older.message).to.match(/newer than this code/);
     });
   });
