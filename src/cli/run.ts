@@ -17,7 +17,7 @@ import { Option, type Command } from 'commander';
 import { formatZodIssues } from '../contracts/registry.ts';
 import { RunResultsSchema, RunSpecSchema, bottleneckResolution, type RunResults, type RunSpec } from '../contracts/run.ts';
 import { ConfigError } from '../errors/index.ts';
-import { runTraining, type EpochSummary } from '../actors/tolaria/run-loop.ts';
+import { checkRunSpec, runTraining, type EpochSummary } from '../actors/tolaria/run-loop.ts';
 import { renderReport } from './report/report-html.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { printError, type CliOutput } from './output.ts';
@@ -137,6 +137,7 @@ export async function runRunCommand(file: string, flags: RunFlags, output: CliOu
   let spec: RunSpec;
   try {
     spec = loadRunSpec(file);
+    checkRunSpec(spec);
   } catch (error) {
     printError(output, error);
     return EXIT.USAGE;

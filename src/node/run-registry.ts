@@ -89,6 +89,25 @@ export function isTerminal(state: RunState): boolean {
   return TERMINAL.includes(state);
 }
 
+/** What a deletion pass removed, and what it could not (left for a later pass). */
+export interface DeletionOutcome {
+  deleted: string[];
+  failed: Array<{ key: string; error: unknown }>;
+}
+
+async function deleteKeys(store: ArtifactStore, keys: readonly string[]): Promise<DeletionOutcome> {
+  const outcome: DeletionOutcome = { deleted: [], failed: [] };
+  for (const key of keys) {
+    try {
+      await store.delete(key);
+      outcome.deleted.push(key);
+    } catch (error) {
+      outcome.failed.push({ key, error });
+    }
+  }
+  return outcome;
+}
+
 /**
  * True when the run needs a new owner: it is not finished and its owner
  * incarnation is not among the live nodes (crashed, restarted with a new
@@ -173,21 +192,19 @@ export class RunRegistry {
    * is reported in `failed` and left for the next call, which deletes
    * everything older again; a failed listing throws.
    */
-  async pruneCheckpoints(record: RunRecord, keep: number = RETAINED_CHECKPOINTS): Promise<{ deleted: string[]; failed: Array<{ key: string; error: unknown }> }> {
+  async pruneCheckpoints(record: RunRecord, keep: number = RETAINED_CHECKPOINTS): Promise<DeletionOutcome> {
     const store = await this.#artifacts();
     const stored = await store.list(runArtifactPrefix(record.runId));
-    const doomed = checkpointKeysToDelete({ runId: record.runId, checkpoint: record.checkpoint, terminal: isTerminal(record.state) }, stored, keep);
-    const deleted: string[] = [];
-    const failed: Array<{ key: string; error: unknown }> = [];
-    for (const key of doomed) {
-      try {
-        await store.delete(key);
-        deleted.push(key);
-      } catch (error) {
-        failed.push({ key, error });
-      }
-    }
-    return { deleted, failed };
+    return deleteKeys(store, checkpointKeysToDelete({ runId: record.runId, checkpoint: record.checkpoint, terminal: isTerminal(record.state) }, stored, keep));
+  }
+
+  /**
+   * Deletes the artifacts of one checkpoint the caller's record no longer
+   * points at (the one its last commit superseded): two deletions, no
+   * listing, for the steady state of {@link pruneCheckpoints}.
+   */
+  async deleteBoundary(pointer: NonNullable<RunRecord['checkpoint']>): Promise<DeletionOutcome> {
+    return deleteKeys(await this.#artifacts(), [pointer.tensors.key, pointer.state.key]);
   }
 
   /** Stores results.json of a finished run. */

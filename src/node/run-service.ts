@@ -27,7 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Bus, Subscription } from '../actors/oona/bus.ts';
 import { serve } from '../actors/oona/rpc.ts';
-import { runTraining, type EpochBoundary } from '../actors/tolaria/run-loop.ts';
+import { checkRunSpec, runTraining, type EpochBoundary } from '../actors/tolaria/run-loop.ts';
 import { publishRunEvents } from '../actors/nissa/event-stream.ts';
 import type { RunLoopState } from '../actors/tolaria/run-state.ts';
 import type { Envelope } from '../contracts/envelope.ts';
@@ -75,6 +75,13 @@ interface HostedRun {
   seeds: SeedState[];
   subscriptions: Subscription[];
   finished: Promise<RunResults | undefined>;
+  /**
+   * The next deletion pass lists the run's artifacts (a full retention
+   * sweep) instead of deleting only the checkpoint the commit superseded:
+   * true for the first commit of this owner (leftovers of a fenced or killed
+   * predecessor) and after a failed deletion.
+   */
+  sweepPending: boolean;
 }
 
 export interface RunServiceOptions {
@@ -153,6 +160,7 @@ export class RunService {
       const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
       throw new InputError('ESPER_SCHEMA_VIOLATION', `invalid run spec: ${issues.join('; ')}`, { details: { issues } });
     }
+    checkRunSpec(parsed.data);
     const runId = requestedId ?? `run-${randomBytes(6).toString('hex')}`;
     const now = new Date().toISOString();
     const registry = await this.#options.registry();
@@ -252,6 +260,7 @@ export class RunService {
       seeds: [],
       subscriptions: [],
       finished: Promise.resolve(undefined),
+      sweepPending: true,
     };
     run.subscriptions = this.#serveRun(run);
     this.#runs.set(runId, run);
@@ -377,6 +386,7 @@ export class RunService {
   async #persist(run: HostedRun, boundary: EpochBoundary): Promise<void> {
     const registry = await this.#options.registry();
     const events = [...run.events];
+    const superseded = run.versioned.record.checkpoint;
     const pointer = await registry.saveBoundary(run.runId, boundary.checkpoint.checkpointId, run.versioned.record.resumes, boundary.checkpoint.bytes, { loop: boundary.state, pendingEvents: events });
     try {
       run.versioned = await registry.update(run.versioned, {
@@ -392,26 +402,31 @@ export class RunService {
     }
     run.status = { ...run.status, lastCheckpointId: boundary.checkpoint.checkpointId, updatedAt: new Date().toISOString() };
     await this.#publish(run, events);
-    await this.#prune(run);
+    await this.#prune(run, superseded);
   }
 
   /**
    * Deletes the checkpoint artifacts that the record just committed (by this
-   * owner's compare-and-set — never called after a lost one) no longer needs.
-   * A failure costs only space: it is logged, and the next commit deletes
-   * everything older again.
+   * owner's compare-and-set — never called after a lost one) no longer needs:
+   * in the steady state the one checkpoint the commit superseded (no
+   * listing); a full sweep of the run's artifacts on this owner's first
+   * commit, after a failure, and when the run ends. A failure costs only
+   * space: it is logged, and the next commit sweeps.
    */
-  async #prune(run: HostedRun): Promise<void> {
+  async #prune(run: HostedRun, superseded?: RunRecord['checkpoint']): Promise<void> {
     try {
       const registry = await this.#options.registry();
-      const { deleted, failed } = await registry.pruneCheckpoints(run.versioned.record);
+      // Steady state: the commit superseded exactly one checkpoint, deleted without listing the store.
+      const single = !run.sweepPending && superseded != null && superseded.checkpointId !== run.versioned.record.checkpoint?.checkpointId ? superseded : undefined;
+      const { deleted, failed } = single === undefined ? await registry.pruneCheckpoints(run.versioned.record) : await registry.deleteBoundary(single);
+      run.sweepPending = failed.length > 0;
       if (deleted.length > 0) this.#logger.debug({ runId: run.runId, deleted }, 'old checkpoint artifacts deleted');
       if (failed.length > 0) this.#logger.warn({ err: failed[0]?.error, runId: run.runId, keys: failed.map((f) => f.key) }, 'old checkpoint artifacts not deleted; retried after the next commit');
     } catch (error) {
+      run.sweepPending = true;
       this.#logger.warn({ err: error, runId: run.runId }, 'checkpoint retention failed; retried after the next commit');
     }
   }
-
   /** Publishes `events` (in order) and drops them from the run's buffer; what fails stays for the next boundary. */
   async #publish(run: HostedRun, events: readonly Envelope[]): Promise<void> {
     if (events.length === 0) return;

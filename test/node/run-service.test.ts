@@ -27,6 +27,10 @@ function spiralsSpec(epochs: number): RunSpec {
 class ObservedStore implements ArtifactStore {
   readonly kind = 'fs' as const;
   readonly deleted: string[] = [];
+  /** Prefixes listed, in order. */
+  readonly listed: string[] = [];
+  /** Makes the next deletion of a key for which it returns true fail. */
+  failDelete: (key: string) => boolean = () => false;
   beforePut: (key: string) => Promise<void> = () => Promise.resolve();
   constructor(readonly inner: FsArtifactStore) {}
   async put(key: string, bytes: Uint8Array): ReturnType<ArtifactStore['put']> {
@@ -40,9 +44,11 @@ class ObservedStore implements ArtifactStore {
     return this.inner.has(key);
   }
   list(prefix: string): Promise<string[]> {
+    this.listed.push(prefix);
     return this.inner.list(prefix);
   }
   async delete(key: string): Promise<boolean> {
+    if (this.failDelete(key)) throw new Error(`delete ${key} refused (test)`);
     const removed = await this.inner.delete(key);
     this.deleted.push(key);
     return removed;
@@ -150,6 +156,43 @@ describe('run service: checkpoint retention', function () {
       expect(writing).to.equal(keysOf(runId, n)[0]);
       expect(stored, `when writing ckpt-${n}`).to.deep.equal(n === 0 ? [] : keysOf(runId, n - 1));
     });
+  });
+
+  it('lists the run’s artifacts only on its first commit, after a failed deletion and at the end; otherwise deletes just the superseded checkpoint', async () => {
+    const runId = 'cheap';
+    let failed = false;
+    store.failDelete = (key) => {
+      if (failed || key !== keysOf(runId, 2)[0]) return false;
+      failed = true;
+      return true;
+    };
+    const listedAtCommit: number[] = [];
+    store.beforePut = (key) => {
+      if (key.endsWith('.ckpt')) listedAtCommit.push(store.listed.length);
+      return Promise.resolve();
+    };
+    await service.start(spiralsSpec(6), runId);
+    const record = await finished(runId);
+    expect(record.state).to.equal('completed');
+    // Before writing ckpt-n, the passes of commits 0…n-1 have run: commit 0 swept (first commit),
+    // commits 1 and 2 deleted one checkpoint each, commit 3's deletion of ckpt-2 failed, so commit 4 swept.
+    expect(listedAtCommit.slice(0, 6)).to.deep.equal([0, 1, 1, 1, 1, 2]);
+    expect(store.listed.length, 'one more sweep at the end').to.equal(listedAtCommit.at(-1)! + 1);
+    const last = Number(record.checkpoint!.checkpointId.split('-').pop());
+    expect(await store.list(`runs/${runId}/`)).to.deep.equal([...keysOf(runId, last), `runs/${runId}/results.json`]);
+  });
+
+  it('refuses a spec whose blueprints the run could not compile before registering anything', async () => {
+    const spec = { ...spiralsSpec(3), seedModules: { blueprints: ['mlp_huge'], kernels: [] } };
+    try {
+      await service.start(spec, 'bad');
+      expect.fail('start should refuse');
+    } catch (error) {
+      expect((error as { code?: string }).code).to.equal('ESPER_CONFIG_INVALID');
+      expect((error as Error).message).to.include('invalid run spec');
+    }
+    expect(await registry.get('bad')).to.equal(null);
+    expect(service.runIds()).to.deep.equal([]);
   });
 
   it('an owner fenced off by another node claiming the run deletes nothing', async () => {

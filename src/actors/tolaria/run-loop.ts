@@ -184,6 +184,15 @@ export function slotInterfaces(spec: RunSpec): Map<string, SlotInterface> {
   return out;
 }
 
+/**
+ * Checks what the spec's schema cannot: slots the host can take, blueprints
+ * in the catalog that fit them. Throws ConfigError listing the problems; run
+ * it before registering or starting a run (`runTraining` checks the same).
+ */
+export function checkRunSpec(spec: RunSpec): void {
+  kernelJobs(spec, slotInterfaces(spec).values());
+}
+
 /** Type of the last event of a run: data `{ runId, epochs, seeds: [{ seedId, slotId, stage }] }` (not a registered bus message; stored for `esper replay`). */
 export const RUN_COMPLETED_TYPE = 'tolaria.run.completed';
 /** Source stamped on the run loop's events. */

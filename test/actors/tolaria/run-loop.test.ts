@@ -77,6 +77,19 @@ describe('esper run: the training loop (Tolaria × Kasmina × Tamiyo)', function
     writeFileSync(file, '{ not json');
     expect(await runRunCommand(file, {}, output)).to.equal(2);
   });
+
+  it('esper run refuses blueprints outside the catalog, or unfit for the slots, with exit 2 before training', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'esper-run-'));
+    const file = join(dir, 'bad-blueprints.json');
+    writeFileSync(file, JSON.stringify({ ...spiralsSpec(), seedModules: { blueprints: ['mlp_huge', 'conv_light'], kernels: ['k1'] } }));
+    const err: string[] = [];
+    const out: string[] = [];
+    const output = { out: (text: string): void => void out.push(text), err: (text: string): void => void err.push(text) };
+    expect(await runRunCommand(file, { out: join(dir, 'out') }, output)).to.equal(2);
+    expect(err.filter((line) => line.startsWith('  - '))).to.have.length(3);
+    expect(err.join('\n')).to.include('ESPER_CONFIG_INVALID').and.include("'mlp_huge' is not a catalog blueprint").and.include("'conv_light' does not fit a dense slot");
+    expect(out, 'nothing trained').to.deep.equal([]);
+  });
 });
 
 describe('esper run: the spirals example as shipped (issue 6)', function () {
