@@ -167,7 +167,6 @@ export interface RunTrainingOptions {
   };
 }
 
-/** Blueprints offered when the spec says `'catalog'`. */
 const QUERY_MS = 10_000;
 const COMMAND_DEADLINE_MS = 60_000;
 
@@ -316,6 +315,15 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       }
     }
     if (jobs.length > 0) log?.info({ runId, validated: candidates.length, rejected: kernels.length - candidates.length }, 'kernels compiled and validated');
+    // What Tamiyo may choose from, every epoch.
+    const availableKernels: KernelChoice[] = candidates.map((c) => ({
+      kernelId: c.kernelId,
+      blueprintId: c.blueprintId,
+      interfaceKey: slotInterfaceKey(c.interface),
+      riskScore: c.riskScore,
+      paramCount: c.paramCount,
+      status: 'VALIDATED',
+    }));
     if (options.resume !== undefined) await client.request('restore', { bytes: options.resume.checkpoint, mode: 'exact' });
     const current = new Map<string, SeedState>((await kasmina.states()).map((s) => [s.slotId, s]));
     const baseline = new Map<string, number>(Object.entries(resumed?.baseline ?? {}));
@@ -589,14 +597,6 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       let tamiyoSummary: EpochTamiyoSummary | undefined;
       if (growth && ifaces.size > 0) {
         const packet = packetFor(report, globalStep);
-        const availableKernels: KernelChoice[] = candidates.map((c) => ({
-          kernelId: c.kernelId,
-          blueprintId: c.blueprintId,
-          interfaceKey: slotInterfaceKey(c.interface),
-          riskScore: c.riskScore,
-          paramCount: c.paramCount,
-          status: 'VALIDATED',
-        }));
         const slotKeys: Record<string, string> = {};
         for (const [slotId, iface] of ifaces) slotKeys[slotId] = slotInterfaceKey(iface);
         const budgetLeft = germinations >= spec.budgets.maxSeeds ? 0 : spec.budgets.maxSeeds;
