@@ -28,6 +28,7 @@ import {
 } from './common.ts';
 import { BlendCurveSchema, BlendTempoSchema, SeedStageSchema, TransitionCauseSchema } from './kasmina.ts';
 import { MAX_SEEDS_PER_RUN, RollbackTriggerSchema } from './tolaria.ts';
+import { FieldReportSchema } from './tamiyo.ts';
 
 /** Most epochs a run may ask for. */
 export const MAX_RUN_EPOCHS = 10_000;
@@ -329,6 +330,8 @@ export const RunResultsSchema = z
     /** sha256 of the final weights (host + fossils), in the checkpoint's canonical order. */
     weightsHash: Sha256Schema,
     rollbacks: z.array(RunRollbackRecordSchema).max(MAX_RUN_ROLLBACKS),
+    /** Tamiyo's FieldReports: how each seed she germinated ended (SUCCESS when fossilized; NEUTRAL, REGRESSION or ABORTED otherwise), in order. */
+    fieldReports: z.array(FieldReportSchema).max(MAX_SEEDS_PER_RUN).optional(),
     /** The kernels compiled and validated for the run's slots (absent in results of runs before compiled kernels). */
     kernels: z.array(RunKernelSchema).max(MAX_SEED_MODULES * 16).optional(),
     /** Largest drop of validation accuracy, in percent (points), across the epochs where a seed was grafted (blending started); 0 when none dropped. */

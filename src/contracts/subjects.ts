@@ -48,6 +48,8 @@ export interface SubjectBuilders {
   readonly urzaKernels: string;
   event(runId: string, type: string): string;
   eventsOfRun(runId: string): string;
+  /** Events of one type from every run: `<prefix>.evt.*.<type>` (a subscription pattern). */
+  eventsOfType(type: string): string;
   readonly eventsAll: string;
   telemetry(runId: string, kind: TelemetryKind): string;
   readonly telemetryAll: string;
@@ -79,6 +81,7 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX): SubjectBuilde
     /** Events of a run: `<prefix>.evt.<runId>.<type>` (type dots kept as tokens). */
     event: (runId: string, type: string) => `${prefix}.evt.${t(runId, 'runId')}.${type}`,
     eventsOfRun: (runId: string) => `${prefix}.evt.${runId === '*' ? '*' : t(runId, 'runId')}.>`,
+    eventsOfType: (type: string) => `${prefix}.evt.*.${type}`,
     eventsAll: `${prefix}.evt.>`,
     telemetry: (runId: string, kind: TelemetryKind) => `${prefix}.tel.${t(runId, 'runId')}.${kind}`,
     telemetryAll: `${prefix}.tel.>`,

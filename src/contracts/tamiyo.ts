@@ -134,3 +134,5 @@ export const FieldReportSchema = z
   })
   .strict();
 export type FieldReport = z.infer<typeof FieldReportSchema>;
+/** Type of the event whose data is a {@link FieldReport}. */
+export const FIELD_REPORT_EVENT_TYPE = 'tamiyo.field_report';

@@ -26,7 +26,7 @@ import { ESPER_VERSION } from './version.ts';
 import { startWeatherlight, type Weatherlight } from './weatherlight.ts';
 import { urzaWorkerSpec } from '../actors/urza/index.ts';
 import { pipelineImplementations } from '../actors/pipeline/pipeline-actors.ts';
-import { parseInterfaceFlag, registerKarnSubmit, type KarnMessage } from '../actors/karn/index.ts';
+import { parseInterfaceFlag, registerKarnFieldReports, registerKarnSubmit, type KarnMessage } from '../actors/karn/index.ts';
 import { compileJobFor, submitCompileJob } from '../actors/tezzeret/jobs.ts';
 import { subjects } from '../contracts/subjects.ts';
 import type { Subscription } from '../actors/oona/index.ts';
@@ -174,7 +174,10 @@ export class EsperNode {
     });
     if (this.roles.includes('controller') && storage !== undefined) {
       const karn = this.#weatherlight.supervisor.ref<KarnMessage>('karn');
-      if (karn !== undefined) this.#services.push(registerKarnSubmit(bus, config.subjectPrefix, karn, { logger: this.#logger }));
+      if (karn !== undefined) {
+        this.#services.push(registerKarnSubmit(bus, config.subjectPrefix, karn, { logger: this.#logger }));
+        this.#services.push(registerKarnFieldReports(bus, config.subjectPrefix, karn, { logger: this.#logger }));
+      }
       // Blueprints stored but never compiled (a crash between storing and queueing) are queued again; the queue de-duplicates.
       void this.#resubmitUncompiled(storage, s);
     }

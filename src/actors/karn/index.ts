@@ -124,4 +124,4 @@ export {
   type LibraryPutInput,
   type LibraryPutResult,
 } from './karn.actor.ts';
-export { DEFAULT_KARN_SUBMIT_TIMEOUT_MS, KARN_SUBMIT_QUEUE, registerKarnSubmit, type KarnSubmitServiceOptions } from './karn-service.ts';
+export { DEFAULT_KARN_SUBMIT_TIMEOUT_MS, KARN_SUBMIT_QUEUE, registerKarnFieldReports, registerKarnSubmit, type KarnSubmitServiceOptions } from './karn-service.ts';

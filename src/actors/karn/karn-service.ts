@@ -11,8 +11,14 @@
  * `{limit, value, max}`), stores and announces it. The reply is
  * `{ blueprintId, irHash, status, paramCount, startsAsIdentity, duplicate }`;
  * the same IR again answers `duplicate: true` with the same id.
+ *
+ * FieldReports reach a running Karn from the run event stream
+ * ({@link registerKarnFieldReports}); the library files them too, so a Karn
+ * that starts later rebuilds its statistics from there.
  */
+import { EnvelopeSchema } from '../../contracts/envelope.ts';
 import { KarnSubmitRequestSchema, type KarnSubmitReply } from '../../contracts/karn.ts';
+import { FIELD_REPORT_EVENT_TYPE, FieldReportSchema } from '../../contracts/tamiyo.ts';
 import { subjects } from '../../contracts/subjects.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { ActorRef } from '../../supervision/index.ts';
@@ -55,4 +61,34 @@ export function registerKarnSubmit(
     },
     (request) => karn.query<KarnSubmitReply>({ type: 'submit', request }, timeoutMs),
   );
+}
+
+/**
+ * Feeds the Karn actor every FieldReport published on the run event stream
+ * (`<prefix>.evt.<runId>.tamiyo.field_report`, core subscription: every Karn
+ * gets every report; one counted twice is counted once by Karn). A malformed
+ * event or a Karn that does not answer is logged and skipped — the library
+ * keeps the report, and Karn reloads from it when it restarts.
+ */
+export function registerKarnFieldReports(
+  bus: Bus,
+  prefix: string,
+  karn: Pick<ActorRef<KarnMessage>, 'query'>,
+  options: Pick<KarnSubmitServiceOptions, 'timeoutMs' | 'logger'> = {},
+): Subscription {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_KARN_SUBMIT_TIMEOUT_MS;
+  return bus.subscribe(subjects(prefix).eventsOfType(FIELD_REPORT_EVENT_TYPE), async (message) => {
+    const decoded = message.json();
+    const envelope = decoded.ok ? EnvelopeSchema.safeParse(decoded.value) : undefined;
+    const report = envelope?.success === true ? FieldReportSchema.safeParse(envelope.data.data) : undefined;
+    if (report?.success !== true) {
+      options.logger?.warn({ subject: message.subject }, 'field report event does not match its schema; skipped');
+      return;
+    }
+    try {
+      await karn.query({ type: 'fieldReport', report: report.data }, timeoutMs);
+    } catch (error) {
+      options.logger?.warn({ err: error, commandId: report.data.commandId }, 'karn did not take a field report; it reloads reports from the library when it restarts');
+    }
+  });
 }

@@ -20,7 +20,7 @@ import type { Logger } from '../../infra/logger.ts';
 import { createEnvelope, type Envelope } from '../../contracts/envelope.ts';
 import { createMessage } from '../../contracts/registry.ts';
 import { slotInterfaceKey, type SlotInterface } from '../../contracts/common.ts';
-import type { AdaptationCommand, SeedOperation, SeedState, SystemStatePacket } from '../../contracts/index.ts';
+import type { AdaptationCommand, FieldReport, SeedOperation, SeedState, SystemStatePacket } from '../../contracts/index.ts';
 import { RunResultsSchema, type EpochSeedSnapshot, type EpochResult, type RunResults, type RunRollbackRecord, type RunSpec, type SeedHistoryEntry, type SeedResult } from '../../contracts/run.ts';
 import { ConfigError, EsperError, InputError } from '../../errors/index.ts';
 import { createBreaker, type Breaker } from '../../supervision/breaker.ts';
@@ -299,6 +299,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
 
   const epochs: EpochResult[] = structuredClone(resumed?.epochs ?? []);
   const rollbacks: RunRollbackRecord[] = structuredClone(resumed?.rollbacks ?? []);
+  const fieldReports: FieldReport[] = structuredClone(resumed?.fieldReports ?? []);
   const blendingAt: boolean[] = [...(resumed?.blendingAt ?? [])];
   const lastParams = new Map<string, number>(Object.entries(resumed?.lastParams ?? {}));
   const blueprintOf = new Map<string, string>(Object.entries(resumed?.blueprintOf ?? {}));
@@ -439,6 +440,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
         epochs,
         rollbacks,
         blendingAt,
+        fieldReports,
       });
     };
 
@@ -609,13 +611,23 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
         });
         const decisionMs = performance.now() - decisionStarted;
         // Emitted before its commands run, so each transition follows the decision that caused it.
-        emit(() =>
+        const decisionEvent = emit(() =>
           createMessage(
             'tamiyo.decision.made',
             { packetId: packet.packetId, runId, epoch: report.epoch, commands: decision.commands, policy: label, reason: decision.reason, fallback: decision.fallback, decisionMs },
             { source: RUN_LOOP_SOURCE, runId, ...(packetEvent === undefined ? {} : { causedBy: packetEvent }) },
           ),
         );
+        // How the seeds Tamiyo followed ended (SUCCESS / NEUTRAL / REGRESSION / ABORTED): into the event log, where the
+        // library's event store files them for Karn, and into the results. Never fatal: a report is information.
+        try {
+          for (const fieldReport of policy.fieldReports?.(memory, decision.memory, packet) ?? []) {
+            fieldReports.push(fieldReport);
+            emit(() => createMessage('tamiyo.field_report', fieldReport, { source: RUN_LOOP_SOURCE, runId, ...(decisionEvent === undefined ? {} : { causedBy: decisionEvent }) }));
+          }
+        } catch (error) {
+          log?.warn({ runId, err: error }, 'tamiyo: field reports not derived');
+        }
         memory = decision.memory;
         tamiyoSummary = { fallback: decision.fallback, breaker: tamiyo.state, reason: decision.reason };
         for (const command of decision.commands) {
@@ -682,6 +694,7 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       weightsHash: summary.weightsHash,
       rollbacks,
       ...(kernels.length === 0 ? {} : { kernels: kernels.map(runKernelRow) }),
+      ...(fieldReports.length === 0 ? {} : { fieldReports }),
       maxGraftDropPct: Math.max(0, maxGraftDropPct),
     };
     const parsed = RunResultsSchema.parse(results);

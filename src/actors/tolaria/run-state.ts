@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { CheckpointIdSchema, RunIdSchema } from '../../contracts/common.ts';
 import { EpochResultSchema, RunRollbackRecordSchema, SeedHistoryEntrySchema } from '../../contracts/run.ts';
+import { FieldReportSchema } from '../../contracts/tamiyo.ts';
 import { SeedLifecycleStateSchema } from '../kasmina/seed-lifecycle.ts';
 
 /** The checkpoint a boundary took (its bytes travel separately). */
@@ -53,6 +54,8 @@ export const RunLoopStateSchema = z
     epochs: z.array(EpochResultSchema),
     rollbacks: z.array(RunRollbackRecordSchema),
     blendingAt: z.array(z.boolean()),
+    /** Tamiyo's FieldReports so far (absent in states written before they were recorded). */
+    fieldReports: z.array(FieldReportSchema).optional(),
   })
   .strict();
 export type RunLoopState = z.infer<typeof RunLoopStateSchema>;

@@ -14,6 +14,7 @@ import {
   BlueprintQuerySchema,
   CheckpointMetadataSchema,
   EnvelopeSchema,
+  FIELD_REPORT_EVENT_TYPE,
   FieldReportSchema,
   KernelMetadataSchema,
   KernelQuerySchema,
@@ -398,10 +399,13 @@ export class UrzaLibrary {
 
   /** Stores a field report; the same report twice is stored once. */
   async putFieldReport(report: FieldReport): Promise<{ reportId: string; created: boolean }> {
-    const r = parseOrThrow(FieldReportSchema, report, 'field report');
+    return this.#insertFieldReport(this.db, parseOrThrow(FieldReportSchema, report, 'field report'));
+  }
+
+  async #insertFieldReport(q: Queryable, r: FieldReport): Promise<{ reportId: string; created: boolean }> {
     const reportId = contentHash(r);
     const p = new Params();
-    const inserted = await this.db.query(
+    const inserted = await q.query(
       `INSERT INTO field_reports (report_id, command_id, run_id, seed_id, blueprint_id, kernel_id, outcome, report, created_at)
        VALUES (${p.add(reportId)}, ${p.add(r.commandId)}, ${p.add(r.runId ?? null)}, ${p.add(r.seedId)}, ${p.add(r.blueprintId)},
                ${p.add(r.kernelId ?? null)}, ${p.add(r.outcome)}, ${p.json(r)}, ${p.add(iso(r.createdAt ?? this.#stamp()))}::timestamptz)
@@ -485,7 +489,9 @@ export class UrzaLibrary {
    * Appends events to the store in the given order. Each run's events get
    * the next numbers of that run (gapless); an event whose id is stored
    * already is skipped, so redelivery stores nothing twice. Atomic: all or
-   * nothing.
+   * nothing. A `tamiyo.field_report` event is also filed as a field report
+   * ({@link UrzaLibrary.fieldReports}), in the same transaction: the event
+   * log is how FieldReports reach the library and Karn.
    */
   async appendEvents(events: readonly Envelope[]): Promise<AppendResult> {
     const parsed = events.map((event, i) => parseOrThrow(EnvelopeSchema, event, `event ${i}`));
@@ -507,6 +513,11 @@ export class UrzaLibrary {
           p.values,
         );
         stored += inserted.rows.length;
+        // A FieldReport in the event log is also filed for Karn (idempotent: the same report is stored once).
+        if (e.type === FIELD_REPORT_EVENT_TYPE) {
+          const report = FieldReportSchema.safeParse(e.data);
+          if (report.success) await this.#insertFieldReport(tx, report.data);
+        }
       }
       return { stored, duplicates: parsed.length - stored };
     });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { BusError, EsperError } from '../../../src/errors/index.ts';
 import { KarnSubmitReplySchema, type BlueprintIR } from '../../../src/contracts/karn.ts';
 import type { FieldReport, FieldReportOutcome } from '../../../src/contracts/tamiyo.ts';
-import { parseMessage } from '../../../src/contracts/registry.ts';
+import { createMessage, parseMessage } from '../../../src/contracts/registry.ts';
 import { MemoryBus, call, type Subscription } from '../../../src/actors/oona/index.ts';
 import { ManualClock, NO_BACKOFF, startSupervisor, type ActorRef, type Supervisor } from '../../../src/supervision/index.ts';
 import {
@@ -11,6 +11,7 @@ import {
   catalogBlueprint,
   catalogFor,
   karnWorkerSpec,
+  registerKarnFieldReports,
   registerKarnSubmit,
   type BlueprintSubmittedEnvelope,
   type KarnMessage,
@@ -234,6 +235,31 @@ describe('Karn actor', () => {
     expect((await rejection(karn.query({ type: 'fieldReport', report: bad }, Q))).code).to.equal('ESPER_SCHEMA_VIOLATION');
     expect((await karn.query<KarnStatus>({ type: 'status' }, Q)).blueprints).to.equal(CATALOG_SIZE);
     expect(incarnation()).to.equal(1);
+  });
+
+  describe('field reports from the run event stream', () => {
+    it('counts each FieldReport published on <prefix>.evt.<runId>.tamiyo.field_report, once, and skips malformed events', async () => {
+      const bus = new MemoryBus();
+      const karn = await start();
+      const sub = registerKarnFieldReports(bus, 'kf', karn);
+      try {
+        const id = idOf(catalogBlueprint('mlp_small', DENSE_64));
+        const report = fieldReport(id, 'SUCCESS', 1.5);
+        const envelope = createMessage('tamiyo.field_report', report, { source: 'test/tolaria', runId: 'r1' });
+        bus.publish('kf.evt.r1.tamiyo.field_report', envelope);
+        bus.publish('kf.evt.r1.tamiyo.field_report', envelope); // redelivered: counted once
+        bus.publish('kf.evt.r2.tamiyo.field_report', { ...envelope, id: 'other', data: { not: 'a report' } });
+        bus.publish('kf.evt.r2.tamiyo.field_report', 'not json');
+        bus.publish('kf.evt.r1.tamiyo.decision.made', envelope); // another type: not this feed
+        const statsOf = async (): Promise<KarnStatus['stats'][number] | undefined> => (await karn.query<KarnStatus>({ type: 'status' }, Q)).stats.find((s) => s.blueprintId === id);
+        for (let waited = 0; (await statsOf()) === undefined && waited < 3_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+        await new Promise((resolve) => setTimeout(resolve, 50)); // time for a wrongly counted duplicate to land
+        expect(await statsOf()).to.deep.include({ blueprintId: id, reports: 1, judged: 1, successRate: 1 });
+      } finally {
+        sub.unsubscribe();
+        await bus.close();
+      }
+    });
   });
 
   describe('esper.ctl.karn.submit', () => {

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
+import type { Envelope } from '../../../src/contracts/envelope.ts';
 import { RunResultsSchema, RunSpecSchema, type RunResults, type RunSpec } from '../../../src/contracts/run.ts';
 import { runTraining, type EpochSummary } from '../../../src/actors/tolaria/run-loop.ts';
 import { renderReport } from '../../../src/cli/report/report-html.ts';
@@ -56,6 +57,25 @@ describe('esper run: the training loop (Tolaria × Kasmina × Tamiyo)', function
     expect(transitionsOf(second)).to.deep.equal(transitionsOf(first));
     expect(second.weightsHash).to.equal(first.weightsHash);
     expect(second.epochs.map((e) => e.validationAccuracy)).to.deep.equal(first.epochs.map((e) => e.validationAccuracy));
+  });
+
+  it('files a FieldReport for each seed Tamiyo saw end: in the results, and as an event caused by the decision that saw it', async () => {
+    const events: Envelope[] = [];
+    const results = await runTraining({ ...spiralsSpec(), epochs: 14 }, { runId: 'run-loop-fr', events: (e) => events.push(e) });
+    const fossilized = results.seeds.filter((seed) => seed.history.some((h) => h.to === 'FOSSILIZED'));
+    expect(fossilized, 'this spec fossilizes a seed').to.not.be.empty;
+    const reports = results.fieldReports ?? [];
+    expect(reports.map((r) => [r.seedId, r.outcome])).to.deep.equal(fossilized.map((seed) => [seed.seedId, 'SUCCESS']));
+    for (const report of reports) {
+      const seed = results.seeds.find((s) => s.seedId === report.seedId)!;
+      expect(report).to.deep.include({ runId: 'run-loop-fr', blueprintId: seed.blueprintId, kernelId: seed.kernelId });
+      expect(report.metrics['paramsAdded']).to.equal(seed.paramsAdded);
+      expect(report.observationWindow.fromEpoch).to.equal(seed.history.find((h) => h.to === 'GERMINATED')!.epoch);
+    }
+    const reportEvents = events.filter((e) => e.type === 'tamiyo.field_report');
+    expect(reportEvents.map((e) => e.data)).to.deep.equal(reports);
+    const decisions = new Set(events.filter((e) => e.type === 'tamiyo.decision.made').map((e) => e.id));
+    for (const event of reportEvents) expect(decisions.has(event.causationId ?? ''), 'caused by a decision').to.equal(true);
   });
 
   it('trains the host alone when growth is off (the --compare baseline)', async () => {

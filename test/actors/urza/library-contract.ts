@@ -312,6 +312,26 @@ export function libraryContract(name: string, factory: SchemaFactory, startTimeo
         await rejectsWith(library.appendEvents([{ ...eventOf('bad', 'r1', 1), type: 'NotNamespaced' }]), 'ESPER_SCHEMA_VIOLATION');
       });
 
+      it('files the FieldReport of a tamiyo.field_report event for Karn, once, and skips a malformed one', async () => {
+        const report: FieldReport = {
+          commandId: 'cmd-fr',
+          runId: 'fr',
+          seedId: 'seed-h1',
+          blueprintId: 'mlp_deep',
+          kernelId: 'k'.repeat(64),
+          outcome: 'SUCCESS',
+          metrics: { contributionPp: 3.5, paramsAdded: 771 },
+          observationWindow: { fromEpoch: 11, toEpoch: 17 },
+          policyVersion: 'heuristic@1',
+          createdAt: at(17),
+        };
+        const event = (id: string, data: unknown): Envelope => ({ ...eventOf(id, 'fr', 1), type: 'tamiyo.field_report', data });
+        expect(await library.appendEvents([event('fr-1', report), event('fr-2', { not: 'a report' })])).to.deep.equal({ stored: 2, duplicates: 0 });
+        expect(await library.appendEvents([event('fr-1', report)])).to.deep.equal({ stored: 0, duplicates: 1 });
+        expect(await library.fieldReports({ runId: 'fr' })).to.deep.equal([report]);
+        expect((await library.putFieldReport(report)).created, 'already filed').to.equal(false);
+      });
+
       it('numbers concurrent appends to one run without gaps or collisions', async () => {
         const batches = [0, 1, 2, 3, 4].map((b) => [0, 1, 2, 3].map((i) => eventOf(`b${b}-${i}`, 'busy', b * 4 + i)));
         const results = await Promise.all(batches.map((events) => library.appendEvents(events)));
