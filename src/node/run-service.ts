@@ -34,7 +34,7 @@ import type { Envelope } from '../contracts/envelope.ts';
 import { RunSpecSchema, type RunResults, type RunSpec } from '../contracts/run.ts';
 import { RUN_CONTROL_REQUESTS, SEED_CONTROL_REQUESTS, type GerminateRequest, type SeedCommandReply } from '../contracts/control.ts';
 import type { SeedState } from '../contracts/kasmina.ts';
-import type { CheckpointMetadata, RunStatus } from '../contracts/tolaria.ts';
+import type { CheckpointMetadata, RunState, RunStatus } from '../contracts/tolaria.ts';
 import { subjects } from '../contracts/subjects.ts';
 import { EsperError, InputError, toEsperError } from '../errors/index.ts';
 import type { Logger } from '../infra/logger.ts';
@@ -82,6 +82,8 @@ interface HostedRun {
    * predecessor) and after a failed deletion.
    */
   sweepPending: boolean;
+  /** The state the run is ending in, while its end is being recorded (status shows it once the record has it). */
+  ending: RunState | undefined;
 }
 
 export interface RunServiceOptions {
@@ -261,6 +263,7 @@ export class RunService {
       subscriptions: [],
       finished: Promise.resolve(undefined),
       sweepPending: true,
+      ending: undefined,
     };
     run.subscriptions = this.#serveRun(run);
     this.#runs.set(runId, run);
@@ -440,14 +443,9 @@ export class RunService {
 
   /** Final record update: publishes what is left, stores results, sets the state. */
   async #finish(run: HostedRun, patch: Partial<RunRecord>, results?: RunResults): Promise<void> {
-    run.status = {
-      ...run.status,
-      state: patch.state ?? run.status.state,
-      ...(results === undefined ? {} : { validationAccuracy: results.finalAccuracy }),
-      ...(patch.error === undefined ? {} : { error: patch.error }),
-      updatedAt: new Date().toISOString(),
-    };
-    this.#failPending(run, new EsperError('ESPER_CONFLICT', `run ${run.runId} is ${run.status.state}`));
+    // Verbs are refused from now on; the status shows the end once the record holds it (results stored first).
+    run.ending = patch.state ?? run.status.state;
+    this.#failPending(run, new EsperError('ESPER_CONFLICT', `run ${run.runId} is ${run.ending}`));
     try {
       for (let attempt = 0; attempt < 5 && run.events.length > 0; attempt++) {
         await this.#publish(run, [...run.events]);
@@ -461,6 +459,14 @@ export class RunService {
       await this.#prune(run);
     } catch (error) {
       this.#logger.error({ err: error, runId: run.runId }, 'could not record the end of the run');
+    } finally {
+      run.status = {
+        ...run.status,
+        state: run.ending,
+        ...(results === undefined ? {} : { validationAccuracy: results.finalAccuracy }),
+        ...(patch.error === undefined ? {} : { error: patch.error }),
+        updatedAt: new Date().toISOString(),
+      };
     }
   }
 
@@ -495,7 +501,7 @@ export class RunService {
           respond({ ok: true, data: now });
           return;
         }
-        if (isTerminal(run.status.state)) throw new EsperError('ESPER_CONFLICT', `run ${run.runId} is ${run.status.state}`);
+        if (run.ending !== undefined || isTerminal(run.status.state)) throw new EsperError('ESPER_CONFLICT', `run ${run.runId} is ${run.ending ?? run.status.state}`);
         run.requests.push({ kind, verb, target, body, resolve: (data) => respond({ ok: true, data }), reject: (error) => respond({ ok: false, error }) });
         run.wake?.();
       } catch (error) {
@@ -510,7 +516,7 @@ export class RunService {
 
   /** Verbs answered at once (undefined: queued for the next boundary). */
   #immediate(run: HostedRun, kind: 'run' | 'seed', verb: string, target: string): unknown {
-    const terminal = isTerminal(run.status.state);
+    const terminal = run.ending !== undefined || isTerminal(run.status.state);
     if (kind === 'seed') {
       if (SEED_MUTATIONS.has(verb)) return undefined;
       const seed = run.seeds.find((s) => s.seedId === target || s.slotId === target);
