@@ -229,6 +229,26 @@ function kernelsSection(results: RunResults): string {
   );
 }
 
+function fieldReportsSection(results: RunResults): string {
+  const reports = results.fieldReports ?? [];
+  if (reports.length === 0) return '';
+  const metric = (value: number | undefined, unit: string): string => (value === undefined ? '—' : `${value.toFixed(1)}${unit}`);
+  const body = reports
+    .map(
+      (r) =>
+        `<tr><td><code>${escapeHtml(r.seedId)}</code></td><td>${escapeHtml(r.blueprintId)}</td><td>${escapeHtml(r.outcome)}</td>` +
+        `<td class="num">${r.observationWindow.fromEpoch}–${r.observationWindow.toEpoch}</td>` +
+        `<td class="num">${metric(r.metrics['improvementPp'], ' pp')}</td><td class="num">${metric(r.metrics['contributionPp'], ' pp')}</td>` +
+        `<td class="num">${formatCount(r.metrics['paramsAdded'] ?? 0)}</td></tr>`,
+    )
+    .join('\n');
+  return (
+    `<section><h2>Field reports</h2>\n<p class="note">How each seed Tamiyo germinated ended, as filed for Karn.</p>\n` +
+    `<table class="grid"><thead><tr><th>Seed</th><th>Blueprint</th><th>Outcome</th><th>Epochs</th><th>Improvement</th><th>Contribution</th><th>Params added</th></tr></thead>` +
+    `<tbody>\n${body}\n</tbody></table></section>`
+  );
+}
+
 function rollbacksSection(results: RunResults): string {
   if (results.rollbacks.length === 0) return '';
   const body = results.rollbacks
@@ -293,6 +313,7 @@ export function renderReport(results: RunResults): string {
     chartsSection(results, markers),
     bandsSection(results, markers),
     seedsSection(results),
+    fieldReportsSection(results),
     kernelsSection(results),
     rollbacksSection(results),
     specSection(results),
