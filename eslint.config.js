@@ -2,9 +2,10 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
+import esperRules from './eslint-rules/layers.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.esper/**', 'bin/**', 'eslint.config.js', '**/*.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.esper/**', 'bin/**', 'eslint.config.js', 'eslint-rules/**', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -21,6 +22,12 @@ export default tseslint.config(
       'import-x/no-cycle': 'error',
       'no-console': 'error',
     },
+  },
+  {
+    // The layer map (docs/architecture.md): imports point down, subsystems meet through index.ts.
+    files: ['src/**/*.ts'],
+    plugins: { esper: esperRules },
+    rules: { 'esper/layers': 'error' },
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],

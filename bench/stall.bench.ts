@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { catalogBlueprint, parseInterfaceFlag } from '../src/actors/karn/index.ts';
-import { KernelWorkerPool } from '../src/actors/tezzeret/worker-pool.ts';
+import { KernelWorkerPool } from '../src/actors/pipeline/worker-pool.ts';
 import { toTensors } from '../src/tensor/datasets/dataset.ts';
 import { trainStep } from '../src/tensor/optimizer.ts';
 import { TrainingSession } from '../src/tensor/training/training-session.ts';

@@ -16,7 +16,7 @@
  * The formatting functions are pure and exported for tests; the clock is
  * injectable.
  */
-import type { EpochSummary } from '../actors/tolaria/run-loop.ts';
+import type { EpochSummary } from '../actors/tolaria/index.ts';
 import { SEED_STAGES } from '../contracts/kasmina.ts';
 
 /** Where the display writes: a stream-like sink; `columns` is read on every render. */

@@ -8,7 +8,7 @@
  * the cluster (`esper ctl run status RUN`).
  */
 import { connect, type NatsConnection } from 'nats';
-import { ObjectStoreArtifactStore } from '../actors/urza/artifact-store.ts';
+import { ObjectStoreArtifactStore } from '../actors/urza/index.ts';
 import { NatsConnectionConfigSchema } from '../config/nats.ts';
 import { formatZodIssues } from '../contracts/registry.ts';
 import { ReplySchema } from '../contracts/reply.ts';

@@ -17,7 +17,7 @@ import { Option, type Command } from 'commander';
 import { formatZodIssues } from '../contracts/registry.ts';
 import { RunResultsSchema, RunSpecSchema, bottleneckResolution, type RunResults, type RunSpec } from '../contracts/run.ts';
 import { ConfigError } from '../errors/index.ts';
-import { checkRunSpec, runTraining, type EpochSummary } from '../actors/tolaria/run-loop.ts';
+import { checkRunSpec, runTraining, type EpochSummary } from '../actors/tolaria/index.ts';
 import { renderReport } from './report/report-html.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { printError, type CliOutput } from './output.ts';

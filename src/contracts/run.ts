@@ -8,7 +8,7 @@
  * points and `…Pct` fields percent.
  */
 import { z } from 'zod';
-import { TrainingSpecSchema } from '../tensor/training/training-spec.ts';
+import { TrainingSpecSchema } from './training-spec.ts';
 import {
   BlueprintIdSchema,
   CheckpointIdSchema,

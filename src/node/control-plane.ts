@@ -9,7 +9,7 @@
  * so `$SRV.PING/INFO/STATS` list every node with its request counts.
  */
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
-import type { Bus, InboundMessage, Subscription } from '../actors/oona/bus.ts';
+import type { Bus, InboundMessage, Subscription } from '../actors/oona/index.ts';
 import { errorReply } from '../contracts/reply.ts';
 import { InputError } from '../errors/index.ts';
 import type { Logger } from '../infra/logger.ts';

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
-import type { Bus } from '../actors/oona/bus.ts';
+import type { Bus } from '../actors/oona/index.ts';
 import { MemoryBus, NatsBus } from '../actors/oona/index.ts';
 import { expandRoles, type NodeConfig, type NodeRole } from '../config/schema.ts';
 import type { DrainReply, NodeStatus, ShutdownReply } from '../contracts/control.ts';
@@ -25,17 +25,17 @@ import { toNatsConnectionOptions } from './nats-options.ts';
 import { ESPER_VERSION } from './version.ts';
 import { startWeatherlight, type Weatherlight } from './weatherlight.ts';
 import { urzaWorkerSpec } from '../actors/urza/index.ts';
-import { pipelineImplementations } from '../actors/pipeline/pipeline-actors.ts';
+import { pipelineImplementations } from '../actors/pipeline/index.ts';
 import { parseInterfaceFlag, registerKarnFieldReports, registerKarnSubmit, type KarnMessage } from '../actors/karn/index.ts';
-import { compileJobFor, submitCompileJob } from '../actors/tezzeret/jobs.ts';
+import { compileJobFor, submitCompileJob } from '../actors/tezzeret/index.ts';
 import { subjects } from '../contracts/subjects.ts';
 import type { Subscription } from '../actors/oona/index.ts';
 import { NodeStorage } from './node-storage.ts';
 import { RunService } from './run-service.ts';
-import { nissaWorkerSpec } from '../actors/nissa/nissa.actor.ts';
+import { nissaWorkerSpec } from '../actors/nissa/index.ts';
 import { RunRegistry, runsBucketName } from './run-registry.ts';
 import { RunStatusSchema, type RunStatus } from '../contracts/tolaria.ts';
-import { call } from '../actors/oona/rpc.ts';
+import { call } from '../actors/oona/index.ts';
 
 /** Control subjects (after `<prefix>.ctl.`) served by a role's own service, and the role. */
 const DELEGATED_SUBJECTS: Readonly<Record<string, NodeRole>> = {

@@ -5,7 +5,7 @@
  * key is the node name, so a node restarted under the same name replaces its
  * old record with a new incarnation — no stale state carries over.
  */
-import type { Bus, KvStore } from '../actors/oona/bus.ts';
+import type { Bus, KvStore } from '../actors/oona/index.ts';
 import { NodeStatusSchema, type NodeStatus } from '../contracts/control.ts';
 import type { Logger } from '../infra/logger.ts';
 

@@ -7,8 +7,8 @@
  */
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
-import { FsArtifactStore, ObjectStoreArtifactStore, type ArtifactStore } from '../actors/urza/artifact-store.ts';
-import { UrzaLibrary } from '../actors/urza/library.ts';
+import { FsArtifactStore, ObjectStoreArtifactStore, type ArtifactStore } from '../actors/urza/index.ts';
+import { UrzaLibrary } from '../actors/urza/index.ts';
 import { openDatabase, type Database } from '../infra/db/index.ts';
 import { migrate } from '../infra/db/migrate.ts';
 import type { Logger } from '../infra/logger.ts';

@@ -11,9 +11,9 @@
  * a committed record no longer needs them ({@link RunRegistry.pruneCheckpoints}).
  */
 import { z } from 'zod';
-import type { KvStore } from '../actors/oona/bus.ts';
-import type { ArtifactStore } from '../actors/urza/artifact-store.ts';
-import { RunLoopStateSchema, type RunLoopState } from '../actors/tolaria/run-state.ts';
+import type { KvStore } from '../actors/oona/index.ts';
+import type { ArtifactStore } from '../actors/urza/index.ts';
+import { RunLoopStateSchema, type RunLoopState } from '../actors/tolaria/index.ts';
 import { EnvelopeSchema, type Envelope } from '../contracts/envelope.ts';
 import { RunStateSchema, type RunState } from '../contracts/tolaria.ts';
 import { SeedStageSchema } from '../contracts/kasmina.ts';

@@ -25,11 +25,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Bus, Subscription } from '../actors/oona/bus.ts';
-import { serve } from '../actors/oona/rpc.ts';
-import { checkRunSpec, runTraining, type EpochBoundary } from '../actors/tolaria/run-loop.ts';
-import { publishRunEvents } from '../actors/nissa/event-stream.ts';
-import type { RunLoopState } from '../actors/tolaria/run-state.ts';
+import type { Bus, Subscription } from '../actors/oona/index.ts';
+import { serve } from '../actors/oona/index.ts';
+import { checkRunSpec, runTraining, type EpochBoundary } from '../actors/tolaria/index.ts';
+import { publishRunEvents } from '../actors/nissa/index.ts';
+import type { RunLoopState } from '../actors/tolaria/index.ts';
 import type { Envelope } from '../contracts/envelope.ts';
 import { RunSpecSchema, type RunResults, type RunSpec } from '../contracts/run.ts';
 import { RUN_CONTROL_REQUESTS, SEED_CONTROL_REQUESTS, type GerminateRequest, type SeedCommandReply } from '../contracts/control.ts';

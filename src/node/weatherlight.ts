@@ -3,7 +3,7 @@
  * actors the node's roles ask for, in a fixed order, under one_for_one
  * supervision, and publishes supervision events on `<prefix>.sys.<type>`.
  */
-import type { Bus } from '../actors/oona/bus.ts';
+import type { Bus } from '../actors/oona/index.ts';
 import { createEnvelope } from '../contracts/envelope.ts';
 import { subjects } from '../contracts/subjects.ts';
 import type { NodeRole } from '../config/schema.ts';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { analyzeBlueprint } from '../../src/actors/karn/blueprint-analysis.ts';
+import { analyzeBlueprint } from '../../src/blueprint/blueprint-analysis.ts';
 import { BLUEPRINT_CATALOG, catalogBlueprint, shapePreservingInterface } from '../../src/actors/karn/catalog.ts';
 import type { SlotInterface } from '../../src/contracts/common.ts';
 import type { BlueprintIRInput } from '../../src/contracts/karn.ts';

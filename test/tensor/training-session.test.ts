@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { TrainingSession } from '../../src/tensor/training/training-session.ts';
-import type { TrainingSpecInput } from '../../src/tensor/training/training-spec.ts';
+import type { TrainingSpecInput } from '../../src/contracts/training-spec.ts';
 
 const SPEC: TrainingSpecInput = {
   backend: 'wasm',

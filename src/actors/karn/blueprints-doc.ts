@@ -4,9 +4,9 @@
  */
 import type { SlotInterface } from '../../contracts/common.ts';
 import { BLUEPRINT_OPS } from '../../contracts/karn.ts';
-import { analyzeBlueprint, DEFAULT_BLUEPRINT_LIMITS } from './blueprint-analysis.ts';
+import { analyzeBlueprint, DEFAULT_BLUEPRINT_LIMITS } from '../../blueprint/blueprint-analysis.ts';
 import { BLUEPRINT_CATALOG, catalogBlueprint, shapePreservingInterface } from './catalog.ts';
-import { groupDigits } from './layer-specs.ts';
+import { groupDigits } from '../../blueprint/layer-specs.ts';
 
 /** The interfaces the doc's table is computed at. */
 export const DOC_INTERFACES: { readonly dense: SlotInterface; readonly conv2d: SlotInterface } = {
@@ -37,13 +37,13 @@ export function renderBlueprintsDoc(): string {
     'A blueprint is data, never code: a small graph of layers from a fixed vocabulary',
     `(${BLUEPRINT_OPS.map((op) => `\`${op}\``).join(', ')}), listed in topological order, with the`,
     'slot interface it fills (`src/contracts/karn.ts`). Before anything is compiled, the static',
-    'analysis in `src/actors/karn/blueprint-analysis.ts` checks it, in order: the schema; the graph',
+    'analysis in `src/blueprint/blueprint-analysis.ts` checks it, in order: the schema; the graph',
     '(duplicate ids, unknown inputs, cycles, nodes that do not feed the output); shapes, node by node',
     "from the slot's input (a residual needs equal shapes, the output must be the slot's output",
     'shape); parameters, FLOPs, activation and parameter memory per example, depth; the budgets; and',
     'whether the blueprint starts as the identity. It reports every problem it finds, each with its',
     'code (see [errors.md](errors.md)). The layer math (output shape, weights, FLOPs, memory of every',
-    'op) is one table, `src/actors/karn/layer-specs.ts`, which the compiler reuses.',
+    'op) is one table, `src/blueprint/layer-specs.ts`, which the compiler reuses.',
     '',
     'This page is generated from `src/actors/karn/catalog.ts` by `npm run docs:blueprints`; a test fails when they differ.',
     '',

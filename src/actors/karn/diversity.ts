@@ -46,7 +46,7 @@
  */
 import { EsperError } from '../../errors/index.ts';
 import { BLUEPRINT_OPS, type BlueprintOp } from '../../contracts/karn.ts';
-import { DEFAULT_BLUEPRINT_LIMITS, type BlueprintReport } from './blueprint-analysis.ts';
+import { DEFAULT_BLUEPRINT_LIMITS, type BlueprintReport } from '../../blueprint/blueprint-analysis.ts';
 
 /** Weights of the feature distances (they sum to 1). */
 export const DIVERSITY_WEIGHTS = Object.freeze({ ops: 0.4, params: 0.3, depth: 0.15, identity: 0.15 });

@@ -22,7 +22,7 @@ export {
   type BlueprintLimitsInput,
   type BlueprintReport,
   type NodeReport,
-} from './blueprint-analysis.ts';
+} from '../../blueprint/blueprint-analysis.ts';
 export {
   BLUEPRINT_CATALOG,
   CATALOG_NAMES,
@@ -58,7 +58,7 @@ export {
   type ShapeProblem,
   type WeightInit,
   type WeightSpec,
-} from './layer-specs.ts';
+} from '../../blueprint/layer-specs.ts';
 export {
   DEFAULT_MAX_WIDTH_FACTOR,
   DEFAULT_MUTATION_ATTEMPTS,
@@ -125,3 +125,4 @@ export {
   type LibraryPutResult,
 } from './karn.actor.ts';
 export { DEFAULT_KARN_SUBMIT_TIMEOUT_MS, KARN_SUBMIT_QUEUE, registerKarnFieldReports, registerKarnSubmit, type KarnSubmitServiceOptions } from './karn-service.ts';
+export { urzaBlueprintLibrary } from './urza-library-adapter.ts';

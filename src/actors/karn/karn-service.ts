@@ -22,8 +22,8 @@ import { FIELD_REPORT_EVENT_TYPE, FieldReportSchema } from '../../contracts/tami
 import { subjects } from '../../contracts/subjects.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { ActorRef } from '../../supervision/index.ts';
-import type { Bus, Subscription } from '../oona/bus.ts';
-import { serve } from '../oona/rpc.ts';
+import type { Bus, Subscription } from '../oona/index.ts';
+import { serve } from '../oona/index.ts';
 import type { KarnMessage } from './karn.actor.ts';
 
 /** How long a submission may wait for the Karn actor. @default 10_000 ms */

@@ -44,7 +44,7 @@ import { FieldReportSchema, type FieldReport } from '../../contracts/tamiyo.ts';
 import { EsperError, InputError } from '../../errors/index.ts';
 import { systemClock, type ActorContext, type Behaviour, type Clock, type WorkerSpec } from '../../supervision/index.ts';
 import { Rng } from '../../tensor/rng.ts';
-import { analyzeBlueprint, blueprintIrHash, type BlueprintLimitsInput, type BlueprintReport } from './blueprint-analysis.ts';
+import { analyzeBlueprint, blueprintIrHash, type BlueprintLimitsInput, type BlueprintReport } from '../../blueprint/blueprint-analysis.ts';
 import { catalogFor } from './catalog.ts';
 import { BlueprintRegistry, blueprintFeatures, novelty } from './diversity.ts';
 import {

@@ -36,7 +36,7 @@ import { MAX_DIM, type SlotInterface } from '../../contracts/common.ts';
 import { BLUEPRINT_INPUT, MAX_BLUEPRINT_NODES, type BlueprintIR, type BlueprintNode } from '../../contracts/karn.ts';
 import type { Rng } from '../../tensor/rng.ts';
 import { canonicalJson } from '../../infra/content-hash.ts';
-import { analyzeBlueprint, type BlueprintLimitsInput, type BlueprintReport } from './blueprint-analysis.ts';
+import { analyzeBlueprint, type BlueprintLimitsInput, type BlueprintReport } from '../../blueprint/blueprint-analysis.ts';
 
 /** The mutation kinds. */
 export const MUTATION_KINDS = ['width', 'rank', 'activation', 'depth'] as const;

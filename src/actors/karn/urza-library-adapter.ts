@@ -5,7 +5,7 @@
 import type { SlotInterface } from '../../contracts/common.ts';
 import type { BlueprintRecord } from '../../contracts/karn.ts';
 import type { FieldReport } from '../../contracts/tamiyo.ts';
-import type { UrzaLibrary } from '../urza/library.ts';
+import type { UrzaLibrary } from '../urza/index.ts';
 import type { BlueprintLibrary, LibraryLineage, LibraryPutInput, LibraryPutResult } from './karn.actor.ts';
 
 export function urzaBlueprintLibrary(open: () => Promise<UrzaLibrary>): BlueprintLibrary {

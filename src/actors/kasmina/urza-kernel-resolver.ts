@@ -4,8 +4,8 @@
  * slow or down, the breaker opens and germination gets "no kernel available"
  * at once — training never waits on it.
  */
-import type { Bus } from '../oona/bus.ts';
-import { call } from '../oona/rpc.ts';
+import type { Bus } from '../oona/index.ts';
+import { call } from '../oona/index.ts';
 import { subjects } from '../../contracts/subjects.ts';
 import { KernelQueryReplySchema } from '../../contracts/urza.ts';
 import type { Logger } from '../../infra/logger.ts';

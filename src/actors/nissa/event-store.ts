@@ -8,7 +8,7 @@
 import type { Envelope } from '../../contracts/envelope.ts';
 import { migrate, openDatabase, type Database } from '../../infra/db/index.ts';
 import type { Logger } from '../../infra/logger.ts';
-import { UrzaLibrary, type AppendResult } from '../urza/library.ts';
+import { UrzaLibrary, type AppendResult } from '../urza/index.ts';
 
 /** Where the store lives: PostgreSQL at `url`, else PGlite under `<dataDir>/db`, else in memory. */
 export interface EventStoreOptions {

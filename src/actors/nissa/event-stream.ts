@@ -5,7 +5,7 @@
  * stream is also the outbox of the PostgreSQL event store: Nissa's consumer
  * acks an event only once it is in the database.
  */
-import type { Bus } from '../oona/bus.ts';
+import type { Bus } from '../oona/index.ts';
 import type { Envelope } from '../../contracts/envelope.ts';
 import { subjects } from '../../contracts/subjects.ts';
 

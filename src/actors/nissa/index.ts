@@ -13,3 +13,5 @@ export {
   type ReplayIssue,
   type ReplayResult,
 } from './audit.ts';
+export { publishRunEvents } from './event-stream.ts';
+export { nissaWorkerSpec } from './nissa.actor.ts';

@@ -9,8 +9,8 @@
 import { EnvelopeSchema } from '../../contracts/envelope.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Behaviour, WorkerSpec } from '../../supervision/index.ts';
-import type { Bus, Consumer, DurableMessage } from '../oona/bus.ts';
-import type { UrzaLibrary } from '../urza/library.ts';
+import type { Bus, Consumer, DurableMessage } from '../oona/index.ts';
+import type { UrzaLibrary } from '../urza/index.ts';
 import { ensureEventsStream } from './event-stream.ts';
 
 export interface NissaRecorderOptions {

@@ -45,6 +45,18 @@ export { NatsBus, type NatsBusOptions } from './nats-bus.ts';
 export { encodePayload, type BusInstrumentOptions } from './message.ts';
 export { call, decodeRequest, DEFAULT_MAX_REQUEST_BYTES, serve, type CallOptions, type ServeHandler, type ServeOptions } from './rpc.ts';
 export { isValidPattern, isValidSubject, matchSubject } from './subject-match.ts';
+export {
+  JOB_MAX_DELIVER,
+  JOB_RETRY_DELAY_MS,
+  consumeJobs,
+  ensureJobsStream,
+  handleJob,
+  jobsStreamName,
+  startJobService,
+  type JobConsumerConfig,
+  type JobFailureVerdict,
+  type JobKind,
+} from './job-service.ts';
 
 /** What {@link createBus} needs. */
 export interface BusConfig extends BusInstrumentOptions {

@@ -12,15 +12,15 @@ import type { SubjectBuilders } from '../../contracts/subjects.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Metrics } from '../../infra/metrics.ts';
 import { createBreaker, type Behaviour, type WorkerSpec } from '../../supervision/index.ts';
-import type { Bus, Consumer } from '../oona/bus.ts';
-import type { ArtifactStore } from '../urza/artifact-store.ts';
-import type { UrzaLibrary } from '../urza/library.ts';
-import { karnWorkerSpec } from '../karn/karn.actor.ts';
-import { urzaBlueprintLibrary } from '../karn/urza-library-adapter.ts';
-import { startCompileService } from '../tezzeret/compile-service.ts';
-import { compileJobFor, submitCompileJob } from '../tezzeret/jobs.ts';
-import { KernelWorkerPool } from '../tezzeret/worker-pool.ts';
-import { startValidateService } from '../urabrask/validate-service.ts';
+import type { Bus, Consumer } from '../oona/index.ts';
+import type { ArtifactStore } from '../urza/index.ts';
+import type { UrzaLibrary } from '../urza/index.ts';
+import { karnWorkerSpec } from '../karn/index.ts';
+import { urzaBlueprintLibrary } from '../karn/index.ts';
+import { startCompileService } from '../tezzeret/index.ts';
+import { compileJobFor, submitCompileJob } from '../tezzeret/index.ts';
+import { KernelWorkerPool } from './worker-pool.ts';
+import { startValidateService } from '../urabrask/index.ts';
 
 export interface PipelineContext {
   bus: Bus;

@@ -70,7 +70,7 @@ import {
   type SystemStatePacket,
 } from '../../contracts/index.ts';
 import { ConfigError } from '../../errors/index.ts';
-import { ALPHA_EPSILON, DEFAULT_GATE_CONFIG } from '../kasmina/gates.ts';
+import { ALPHA_EPSILON, DEFAULT_GATE_CONFIG } from '../kasmina/index.ts';
 import {
   clip,
   deriveCommandId,

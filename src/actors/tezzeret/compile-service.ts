@@ -6,22 +6,26 @@
  * it is redelivered; a blueprint that fails analysis is marked INVALID and the
  * job is terminated (dead-lettered with the reason).
  */
-import type { Bus, Consumer, DurableMessage } from '../oona/bus.ts';
 import type { SubjectBuilders } from '../../contracts/subjects.ts';
-import { CompileJobSchema } from '../../contracts/tezzeret.ts';
-import { toEsperError } from '../../errors/index.ts';
+import { CompileJobSchema, type CompileJob } from '../../contracts/tezzeret.ts';
 import type { Logger } from '../../infra/logger.ts';
-import type { ArtifactStore } from '../urza/artifact-store.ts';
-import type { UrzaLibrary } from '../urza/library.ts';
-import type { KernelWorkerPool } from './worker-pool.ts';
-import { consumeJobs, submitValidationJob } from './jobs.ts';
+import { handleJob, startJobService, type Bus, type Consumer, type DurableMessage, type JobKind } from '../oona/index.ts';
+import { submitValidationJob } from '../urabrask/index.ts';
+import type { ArtifactStore, UrzaLibrary } from '../urza/index.ts';
+import type { BlueprintRecord } from '../../contracts/karn.ts';
+import type { CompiledKernel, KernelCompileJob } from './compiler.ts';
+
+/** What compiles a kernel off the event loop (the kernel worker pool). */
+export interface KernelCompiler {
+  compile(job: KernelCompileJob): Promise<CompiledKernel>;
+}
 
 export interface CompileServiceOptions {
   bus: Bus;
   subjects: SubjectBuilders;
   library: UrzaLibrary;
   artifacts: ArtifactStore;
-  pool: KernelWorkerPool;
+  pool: KernelCompiler;
   logger: Logger;
   /** Unacked jobs are redelivered after this long. @default 60000 */
   ackWaitMs?: number;
@@ -29,46 +33,42 @@ export interface CompileServiceOptions {
   maxDeliver?: number;
 }
 
+function compileJobKind(options: CompileServiceOptions): JobKind<CompileJob, BlueprintRecord> {
+  const { library, artifacts, pool, bus, subjects } = options;
+  return {
+    schema: CompileJobSchema,
+    describe: (job) => ({ jobId: job.jobId, blueprintId: job.blueprintId }),
+    lookup: async (job) => {
+      const blueprint = await library.getBlueprint(job.blueprintId);
+      return blueprint?.ir === undefined ? null : blueprint;
+    },
+    missing: (job) => `blueprint ${job.blueprintId} not found`,
+    run: async (job, blueprint, log) => {
+      log.info({ tier: job.tier }, 'compile started');
+      await library.setBlueprintStatus(job.blueprintId, 'COMPILING').catch(() => undefined);
+      const compiled = await pool.compile({ ir: blueprint.ir, interface: blueprint.interface, tier: job.tier, blueprintId: job.blueprintId, artifactStore: artifacts.kind });
+      const ref = await artifacts.put(compiled.metadata.artifactRef.key, compiled.artifact);
+      const { created } = await library.putKernel({ ...compiled.metadata, artifactRef: ref });
+      await library.setBlueprintStatus(job.blueprintId, 'COMPILED').catch(() => undefined);
+      await submitValidationJob(bus, subjects, compiled.metadata.kernelId);
+      log.info({ kernelId: compiled.metadata.kernelId, created }, 'compile finished');
+    },
+    // A worker crash or a storage failure is retried; a blueprint that fails analysis never compiles.
+    onFailure: async (error, job) => {
+      if (error.retryable) return 'retry';
+      await library.setBlueprintStatus(job.blueprintId, 'INVALID', [`${error.code}: ${error.message}`]).catch(() => undefined);
+      return 'give-up';
+    },
+  };
+}
+
 /** Handles one compile job; exported for tests. Resolves when the job is acked, naked or terminated. */
-export async function handleCompileJob(message: DurableMessage, options: CompileServiceOptions): Promise<void> {
-  const { library, artifacts, pool, logger, bus, subjects } = options;
-  const decoded = message.decode(CompileJobSchema);
-  if (!decoded.ok) {
-    message.term(`${decoded.error.code}: ${decoded.error.message}`);
-    return;
-  }
-  const job = decoded.value;
-  const log = logger.child({ jobId: job.jobId, blueprintId: job.blueprintId, delivery: message.deliveryCount });
-  const blueprint = await library.getBlueprint(job.blueprintId);
-  if (blueprint?.ir === undefined) {
-    message.term(`blueprint ${job.blueprintId} not found`);
-    return;
-  }
-  log.info({ tier: job.tier }, 'compile started');
-  try {
-    await library.setBlueprintStatus(job.blueprintId, 'COMPILING').catch(() => undefined);
-    const compiled = await pool.compile({ ir: blueprint.ir, interface: blueprint.interface, tier: job.tier, blueprintId: job.blueprintId, artifactStore: artifacts.kind });
-    const ref = await artifacts.put(compiled.metadata.artifactRef.key, compiled.artifact);
-    const { created } = await library.putKernel({ ...compiled.metadata, artifactRef: ref });
-    await library.setBlueprintStatus(job.blueprintId, 'COMPILED').catch(() => undefined);
-    await submitValidationJob(bus, subjects, compiled.metadata.kernelId);
-    await message.ack();
-    log.info({ kernelId: compiled.metadata.kernelId, created }, 'compile finished');
-  } catch (error) {
-    const esper = toEsperError(error);
-    if (esper.retryable) {
-      log.warn({ err: esper, code: esper.code }, 'compile failed; the job will be redelivered');
-      message.nak(1000);
-      return;
-    }
-    log.warn({ err: esper, code: esper.code }, 'compile rejected; blueprint marked INVALID');
-    await library.setBlueprintStatus(job.blueprintId, 'INVALID', [`${esper.code}: ${esper.message}`]).catch(() => undefined);
-    message.term(`${esper.code}: ${esper.message}`);
-  }
+export function handleCompileJob(message: DurableMessage, options: CompileServiceOptions): Promise<void> {
+  return handleJob(message, compileJobKind(options), options.logger);
 }
 
 /** Starts consuming compile jobs (durable consumer `tezzeret`, shared by every compiler node). */
 export function startCompileService(options: CompileServiceOptions): Promise<Consumer> {
   const consumer = { durable: 'tezzeret', filterSubject: options.subjects.jobCompile, ackWaitMs: options.ackWaitMs ?? 60_000, maxDeliver: options.maxDeliver };
-  return consumeJobs(options.bus, options.subjects, consumer, (message) => handleCompileJob(message, options));
+  return startJobService(options.bus, options.subjects, consumer, compileJobKind(options), options.logger);
 }

@@ -29,3 +29,5 @@ export {
   type GovernorVerdict,
   type RollbackVerdict,
 } from './governor.ts';
+export { type EpochBoundary, type EpochSummary, checkRunSpec, runTraining } from './run-loop.ts';
+export { type RunLoopState, RunLoopStateSchema } from './run-state.ts';

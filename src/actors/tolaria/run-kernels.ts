@@ -10,11 +10,11 @@
  * latency is the one input that changes from run to run, and the same spec
  * must make the same choices.
  */
-import { BLUEPRINT_CATALOG, catalogBlueprint, catalogEntry } from '../karn/catalog.ts';
+import { BLUEPRINT_CATALOG, catalogBlueprint, catalogEntry } from '../karn/index.ts';
 import { slotInterfaceKey, type SlotInterface } from '../../contracts/common.ts';
 import type { RunKernel, RunSpec } from '../../contracts/run.ts';
 import { ConfigError } from '../../errors/index.ts';
-import type { PreparedKernel, KernelPreparationJob } from '../../tensor/training/kernel-preparation.ts';
+import type { PreparedKernel, KernelPreparationJob } from './worker/kernel-preparation.ts';
 
 /** A kernel of the run: the results row, its interface and its artifact. */
 export interface RunKernelEntry extends RunKernel {

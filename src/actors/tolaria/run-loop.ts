@@ -26,7 +26,7 @@ import { ConfigError, EsperError, InputError } from '../../errors/index.ts';
 import { createBreaker, type Breaker } from '../../supervision/breaker.ts';
 import type { BreakerState } from '../../contracts/supervision.ts';
 import type { EpochReport, SeedModuleSource, SlotCommand } from '../../tensor/training/training-session.ts';
-import { TrainingWorkerClient } from '../../tensor/training/training-worker-client.ts';
+import { TrainingWorkerClient } from './worker/training-worker-client.ts';
 import { MemorySeedStateStore, observationFrom, parseGateConfig, slotCommandFor, startKasmina, type KernelCandidate, type SeedObservation, type SeedTransitionedEnvelope } from '../kasmina/index.ts';
 import { heuristicPolicy, policyLabel, seedCommand, type KernelChoice, type PolicyContext, type PolicyDecision, type PolicyMemory } from '../tamiyo/index.ts';
 import { GOVERNOR_CAUSE_TRIGGER, initialGovernorState, observe, type GovernorState } from './governor.ts';

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { CheckpointIdSchema, RunIdSchema } from '../../contracts/common.ts';
 import { EpochResultSchema, RunRollbackRecordSchema, SeedHistoryEntrySchema } from '../../contracts/run.ts';
 import { FieldReportSchema } from '../../contracts/tamiyo.ts';
-import { SeedLifecycleStateSchema } from '../kasmina/seed-lifecycle.ts';
+import { SeedLifecycleStateSchema } from '../kasmina/index.ts';
 
 /** The checkpoint a boundary took (its bytes travel separately). */
 export const BoundaryCheckpointInfoSchema = z

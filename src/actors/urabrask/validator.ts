@@ -54,7 +54,8 @@ import { toEsperError } from '../../errors/index.ts';
 import { selectBackend, type BackendName } from '../../tensor/backend.ts';
 import type { BlueprintModule } from '../../tensor/blueprint-module.ts';
 import { Rng } from '../../tensor/rng.ts';
-import { decodeKernelArtifact, loadKernelWithHeader, type KernelHeader } from '../tezzeret/compiler.ts';
+import { decodeKernelArtifact, type KernelHeader } from '../../blueprint/kernel-artifact.ts';
+import { loadKernelWithHeader } from '../../tensor/kernel-loader.ts';
 
 /** Version of this validator; recorded in every report. */
 export const VALIDATOR_VERSION = 'urabrask-1.0.0';

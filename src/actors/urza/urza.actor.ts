@@ -25,8 +25,8 @@ import { migrate, type Database } from '../../infra/db/index.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Metrics } from '../../infra/metrics.ts';
 import type { ActorContext, Behaviour, BreakerEvent, WorkerSpec } from '../../supervision/index.ts';
-import type { Bus, Subscription } from '../oona/bus.ts';
-import { serve } from '../oona/rpc.ts';
+import type { Bus, Subscription } from '../oona/index.ts';
+import { serve } from '../oona/index.ts';
 import { UrzaLibrary, type Lineage, type StoredEvent } from './library.ts';
 import { openUrzaOutbox, type Outbox, type StorageBreakerConfig, type UrzaWrite } from './outbox.ts';
 

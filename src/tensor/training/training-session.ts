@@ -20,7 +20,7 @@ import { Rng } from '../rng.ts';
 import { seedModuleFrom, type SeedModuleSource } from '../seed-module-source.ts';
 import { forkSeedRng, type SlotMode } from '../seed-slot.ts';
 export type { SeedModuleSource } from '../seed-module-source.ts';
-import { TrainingSpecSchema, type TrainingSpec, type TrainingSpecInput } from './training-spec.ts';
+import { TrainingSpecSchema, type TrainingSpec, type TrainingSpecInput } from '../../contracts/training-spec.ts';
 
 /** Per-seed telemetry of one epoch (the input of Kasmina's gates). */
 export interface SlotTelemetry {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { SlotInterface } from '../../../src/contracts/common.ts';
 import { BlueprintIRSchema } from '../../../src/contracts/karn.ts';
-import { analyzeBlueprint, type BlueprintReport } from '../../../src/actors/karn/blueprint-analysis.ts';
+import { analyzeBlueprint, type BlueprintReport } from '../../../src/blueprint/blueprint-analysis.ts';
 import {
   BLUEPRINT_CATALOG,
   CATALOG_NAMES,

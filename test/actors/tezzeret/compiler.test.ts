@@ -1,17 +1,11 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { analyzeBlueprint } from '../../../src/actors/karn/blueprint-analysis.ts';
+import { analyzeBlueprint } from '../../../src/blueprint/blueprint-analysis.ts';
 import { BLUEPRINT_CATALOG, catalogBlueprint, shapePreservingInterface } from '../../../src/actors/karn/catalog.ts';
-import {
-  COMPILER_VERSION,
-  compileKernel,
-  decodeKernelArtifact,
-  encodeKernelArtifact,
-  kernelIdFor,
-  loadKernel,
-  readKernelHeader,
-} from '../../../src/actors/tezzeret/compiler.ts';
+import { COMPILER_VERSION, compileKernel } from '../../../src/actors/tezzeret/compiler.ts';
+import { decodeKernelArtifact, encodeKernelArtifact, kernelIdFor } from '../../../src/blueprint/kernel-artifact.ts';
+import { loadKernel, readKernelHeader } from '../../../src/tensor/kernel-loader.ts';
 import { KernelMetadataSchema } from '../../../src/contracts/tezzeret.ts';
 import { EsperError } from '../../../src/errors/index.ts';
 import { selectBackend } from '../../../src/tensor/backend.ts';

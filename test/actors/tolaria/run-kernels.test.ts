@@ -4,7 +4,7 @@ import type { SlotInterface } from '../../../src/contracts/common.ts';
 import { kernelJobs, runBlueprints, runKernelEntry, runKernelRow } from '../../../src/actors/tolaria/run-kernels.ts';
 import { RunKernelSchema, RunSpecSchema, type RunSpec } from '../../../src/contracts/run.ts';
 import { ConfigError } from '../../../src/errors/index.ts';
-import type { PreparedKernel } from '../../../src/tensor/training/kernel-preparation.ts';
+import type { PreparedKernel } from '../../../src/actors/tolaria/worker/kernel-preparation.ts';
 
 const spec = (seedModules: unknown, hidden = [3, 3]): RunSpec =>
   RunSpecSchema.parse({

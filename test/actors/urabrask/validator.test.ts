@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { catalogBlueprint, shapePreservingInterface } from '../../../src/actors/karn/catalog.ts';
-import { compileKernel, decodeKernelArtifact, encodeKernelArtifact } from '../../../src/actors/tezzeret/compiler.ts';
+import { compileKernel } from '../../../src/actors/tezzeret/compiler.ts';
+import { decodeKernelArtifact, encodeKernelArtifact } from '../../../src/blueprint/kernel-artifact.ts';
 import { percentile, riskScore, validateKernel } from '../../../src/actors/urabrask/validator.ts';
 import { ValidationReportSchema, type ValidationReport } from '../../../src/contracts/urabrask.ts';
 import { selectBackend } from '../../../src/tensor/backend.ts';

@@ -9,8 +9,8 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { toWireError } from '../../errors/index.ts';
 import { lowerThreadPriority } from '../../infra/thread-priority.ts';
 import { isBackendName, selectBackend } from '../../tensor/backend.ts';
-import { validateKernel } from '../urabrask/validator.ts';
-import { compileKernel } from './compiler.ts';
+import { validateKernel } from '../urabrask/index.ts';
+import { compileKernel } from '../tezzeret/index.ts';
 import type { PoolReady, PoolRequest, PoolResult, PoolWorkerData } from './worker-pool.ts';
 
 if (parentPort === null) throw new Error('pool-worker.ts must run in a worker thread');

@@ -7,11 +7,11 @@
  * below). The artifact is what a seed loads
  * when it germinates, so a decision traces to the exact bytes it trained.
  */
-import type { SlotInterface } from '../../contracts/common.ts';
-import type { KernelMetadata } from '../../contracts/tezzeret.ts';
-import type { ValidationReport } from '../../contracts/urabrask.ts';
-import { compileKernel } from '../../actors/tezzeret/compiler.ts';
-import { validateKernel } from '../../actors/urabrask/validator.ts';
+import type { SlotInterface } from '../../../contracts/common.ts';
+import type { KernelMetadata } from '../../../contracts/tezzeret.ts';
+import type { ValidationReport } from '../../../contracts/urabrask.ts';
+import { compileKernel } from '../../tezzeret/index.ts';
+import { validateKernel } from '../../urabrask/index.ts';
 
 /** One kernel to prepare. */
 export interface KernelPreparationJob {

@@ -27,8 +27,8 @@ import { Worker } from 'node:worker_threads';
 import type { ValidationReport } from '../../contracts/urabrask.ts';
 import { EsperError, type WireError } from '../../errors/index.ts';
 import type { BackendName } from '../../tensor/backend.ts';
-import type { ValidateOptions } from '../urabrask/validator.ts';
-import type { CompiledKernel, KernelCompileJob } from './compiler.ts';
+import type { ValidateOptions } from '../urabrask/index.ts';
+import type { CompiledKernel, KernelCompileJob } from '../tezzeret/index.ts';
 
 const BOOTSTRAP = new URL('./pool-bootstrap.mjs', import.meta.url);
 

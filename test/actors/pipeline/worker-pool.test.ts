@@ -1,7 +1,7 @@
 import { threadId } from 'node:worker_threads';
 import { expect } from 'chai';
 import { catalogBlueprint, shapePreservingInterface } from '../../../src/actors/karn/catalog.ts';
-import { KernelWorkerPool } from '../../../src/actors/tezzeret/worker-pool.ts';
+import { KernelWorkerPool } from '../../../src/actors/pipeline/worker-pool.ts';
 import { EsperError } from '../../../src/errors/index.ts';
 
 const DENSE = shapePreservingInterface([16]);

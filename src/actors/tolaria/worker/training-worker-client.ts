@@ -5,7 +5,7 @@
  * supervisor can restart the run from its last checkpoint.
  */
 import { Worker } from 'node:worker_threads';
-import { EsperError } from '../../errors/index.ts';
+import { EsperError } from '../../../errors/index.ts';
 import type { WorkerOp, WorkerOps, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
 
 const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import type { BlueprintNode } from '../../../src/contracts/karn.ts';
-import { BLUEPRINT_OPS } from '../../../src/contracts/karn.ts';
+import type { BlueprintNode } from '../../src/contracts/karn.ts';
+import { BLUEPRINT_OPS } from '../../src/contracts/karn.ts';
 import {
   LAYER_SPECS,
   convOutputSize,
@@ -9,8 +9,8 @@ import {
   weightCount,
   type LayerFacts,
   type Shape,
-} from '../../../src/actors/karn/layer-specs.ts';
-import { SAMPLE_NODES } from './support.ts';
+} from '../../src/blueprint/layer-specs.ts';
+import { SAMPLE_NODES } from '../actors/karn/support.ts';
 
 function facts(node: BlueprintNode, ...inputs: Shape[]): LayerFacts {
   const result = inferLayer(node, inputs.length > 0 ? inputs : [[64]]);

@@ -44,11 +44,11 @@
  * blueprint is a residual whose branch ends in a zero-initialised layer.
  */
 import { z } from 'zod';
-import { slotInterfaceKey, type SlotInterface } from '../../contracts/common.ts';
-import { BLUEPRINT_INPUT, BlueprintIRSchema, type BlueprintIR, type BlueprintOp } from '../../contracts/karn.ts';
-import { formatZodIssues } from '../../contracts/registry.ts';
-import { EsperError } from '../../errors/index.ts';
-import { canonicalJson, sha256Hex } from '../../infra/content-hash.ts';
+import { slotInterfaceKey, type SlotInterface } from '../contracts/common.ts';
+import { BLUEPRINT_INPUT, BlueprintIRSchema, type BlueprintIR, type BlueprintOp } from '../contracts/karn.ts';
+import { formatZodIssues } from '../contracts/registry.ts';
+import { EsperError } from '../errors/index.ts';
+import { canonicalJson, sha256Hex } from '../infra/content-hash.ts';
 import { checkGraph, isRecord } from './blueprint-graph.ts';
 import {
   BYTES_PER_ELEMENT,

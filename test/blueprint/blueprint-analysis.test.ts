@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import type { EsperError } from '../../../src/errors/index.ts';
+import type { EsperError } from '../../src/errors/index.ts';
 import {
   analyzeBlueprint,
   blueprintIrHash,
   DEFAULT_BLUEPRINT_LIMITS,
   type BlueprintAnalysis,
   type BlueprintReport,
-} from '../../../src/actors/karn/blueprint-analysis.ts';
-import { canonicalJson } from '../../../src/infra/content-hash.ts';
-import { CONV_14, DENSE_128, DENSE_64, ir } from './support.ts';
+} from '../../src/blueprint/blueprint-analysis.ts';
+import { canonicalJson } from '../../src/infra/content-hash.ts';
+import { CONV_14, DENSE_128, DENSE_64, ir } from '../actors/karn/support.ts';
 
 function rejected(analysis: BlueprintAnalysis): EsperError[] {
   if (analysis.ok) throw new Error(`expected a rejection, got a report for '${analysis.report.name}'`);
@@ -25,7 +25,7 @@ function codes(errors: readonly EsperError[]): string[] {
   return errors.map((e) => e.code);
 }
 
-const readExample = (name: string): unknown => JSON.parse(readFileSync(new URL(`../../../examples/blueprints/${name}`, import.meta.url), 'utf8')) as unknown;
+const readExample = (name: string): unknown => JSON.parse(readFileSync(new URL(`../../examples/blueprints/${name}`, import.meta.url), 'utf8')) as unknown;
 
 /** A residual adapter for a dense slot, with every default written out. */
 const ADAPTER = ir(DENSE_128, [

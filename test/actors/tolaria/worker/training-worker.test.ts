@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { TrainingWorkerClient } from '../../src/tensor/training/training-worker-client.ts';
-import { EsperError } from '../../src/errors/index.ts';
+import { TrainingWorkerClient } from '../../../../src/actors/tolaria/worker/training-worker-client.ts';
+import { EsperError } from '../../../../src/errors/index.ts';
 
 describe('training worker thread', function () {
   this.timeout(60_000);

@@ -26,7 +26,7 @@
  *   `countParams()`, but not in the trainable count.
  * - `depthwise` always has a bias (the schema has no `useBias`; tfjs' default).
  */
-import type { ACTIVATION_FNS, BlueprintNode, BlueprintNodeOf, BlueprintOp } from '../../contracts/karn.ts';
+import type { ACTIVATION_FNS, BlueprintNode, BlueprintNodeOf, BlueprintOp } from '../contracts/karn.ts';
 
 /** A per-example tensor shape. */
 export type Shape = readonly number[];

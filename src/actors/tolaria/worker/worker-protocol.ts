@@ -2,10 +2,10 @@
  * Messages between the node's event loop and a training worker thread. The
  * worker answers every request exactly once, with data or a coded error.
  */
-import type { WireError } from '../../errors/index.ts';
-import type { EpochReport, ModelSummary, SlotCommand } from './training-session.ts';
+import type { WireError } from '../../../errors/index.ts';
+import type { EpochReport, ModelSummary, SlotCommand } from '../../../tensor/training/training-session.ts';
 import type { KernelPreparationJob, PreparedKernel } from './kernel-preparation.ts';
-import type { TrainingSpecInput } from './training-spec.ts';
+import type { TrainingSpecInput } from '../../../contracts/training-spec.ts';
 
 /** Operations and their argument / result types. */
 export interface WorkerOps {

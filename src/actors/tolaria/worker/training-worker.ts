@@ -5,9 +5,9 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { EsperError, toWireError } from '../../errors/index.ts';
+import { EsperError, toWireError } from '../../../errors/index.ts';
 import { prepareKernel } from './kernel-preparation.ts';
-import { TrainingSession } from './training-session.ts';
+import { TrainingSession } from '../../../tensor/training/training-session.ts';
 import type { WorkerOps, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
 
 if (parentPort === null) throw new Error('training-worker.ts must run in a worker thread');

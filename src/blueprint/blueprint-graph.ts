@@ -5,8 +5,8 @@
  * inputs or output, nodes listed after a node that reads them, nodes that do
  * not feed the output) and `ESPER_BLUEPRINT_CYCLE` (with the cycle's ids).
  */
-import { BLUEPRINT_INPUT, MAX_BLUEPRINT_NODES } from '../../contracts/karn.ts';
-import { EsperError } from '../../errors/index.ts';
+import { BLUEPRINT_INPUT, MAX_BLUEPRINT_NODES } from '../contracts/karn.ts';
+import { EsperError } from '../errors/index.ts';
 
 interface RawNode {
   readonly index: number;
