@@ -48,8 +48,8 @@
  * N(0, 1/fanIn).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BlueprintLimitsSchema, analyzeBlueprint, type BlueprintLimitsInput, type BlueprintReport } from '../actors/karn/blueprint-analysis.ts';
-import { inferLayer, shapeSize, type Shape, type WeightInit } from '../actors/karn/layer-specs.ts';
+import { BlueprintLimitsSchema, analyzeBlueprint, type BlueprintLimitsInput, type BlueprintReport } from '../blueprint/blueprint-analysis.ts';
+import { inferLayer, shapeSize, type Shape, type WeightInit } from '../blueprint/layer-specs.ts';
 import type { SlotInterface } from '../contracts/common.ts';
 import { BLUEPRINT_INPUT, type BlueprintIR, type BlueprintNode, type BlueprintNodeOf } from '../contracts/karn.ts';
 import { EsperError } from '../errors/index.ts';

@@ -5,7 +5,7 @@
  * on load (Tezzeret's loader), so the seed starts from exactly the bytes
  * Urabrask validated.
  */
-import { loadKernelWithHeader } from '../actors/tezzeret/compiler.ts';
+import { loadKernelWithHeader } from './kernel-loader.ts';
 import { EsperError } from '../errors/index.ts';
 import type { Rng } from './rng.ts';
 import { builtinSeedModule, type SeedModule, type SeedModuleConfig } from './seed-slot.ts';

@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from 'nats';
 import pg from 'pg';
 import { catalogBlueprint, parseInterfaceFlag } from '../../../src/actors/karn/index.ts';
 import { UrzaLibrary } from '../../../src/actors/urza/library.ts';
-import { compileJobFor } from '../../../src/actors/tezzeret/jobs.ts';
+import { compileJobFor } from '../../../src/actors/tezzeret/compile-jobs.ts';
 import { PgDatabase } from '../../../src/infra/db/pg-database.ts';
 import { migrate } from '../../../src/infra/db/migrate.ts';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
