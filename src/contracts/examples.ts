@@ -10,6 +10,7 @@ import type { BlueprintQueryReply, BlueprintQuerySchema, KernelQueryReply, Kerne
 import type { KernelMetadata } from './tezzeret.ts';
 import type { SeedState } from './kasmina.ts';
 import type { RunStatus, CheckpointMetadata } from './tolaria.ts';
+import type { RunSpecInput } from './run.ts';
 import type { NodeStatus } from './control.ts';
 import type { MessageData, MessageType } from './registry.ts';
 import type { z } from 'zod';
@@ -414,4 +415,18 @@ export const EXAMPLE_ENVELOPE: Envelope<MessageData<'kasmina.seed.transitioned'>
   correlationId: '2c7e9b14-83f0-4a56-b1d2-6e9f0c3a5b78',
   causationId: '8a41d6f3-2e95-47b0-9c18-5d3e7f2a0b64',
   data: MESSAGE_EXAMPLES['kasmina.seed.transitioned'],
+};
+
+/** `esper.ctl.run.start`: a small spirals run (examples/spirals.json is the full one); the reply is the run's first status. */
+export const RUN_START_EXAMPLE: ControlExample<{ spec: RunSpecInput; runId?: string }, RunStatus> = {
+  subject: 'esper.ctl.run.start',
+  request: {
+    spec: {
+      name: 'spirals: a bottlenecked MLP grows a seed',
+      epochs: 40,
+      training: { dataset: { kind: 'spirals' }, host: { kind: 'mlp', hidden: [3, 3] }, slots: [{ id: 'h1', afterLayer: 1 }] },
+    },
+    runId: 'r1',
+  },
+  reply: { runId: 'r1', state: 'running', epoch: 0, maxEpochs: 40, nodeId: 'node-a', startedAt: T0, updatedAt: T0 },
 };
