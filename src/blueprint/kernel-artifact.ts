@@ -38,6 +38,7 @@ import { z } from 'zod';
 import { SlotInterfaceSchema } from '../contracts/common.ts';
 import { BlueprintIRSchema } from '../contracts/karn.ts';
 import type { CompileTier } from '../contracts/tezzeret.ts';
+import { formatZodIssues } from '../contracts/zod-issues.ts';
 import { EsperError } from '../errors/index.ts';
 import { canonicalJson, sha256Hex } from '../infra/content-hash.ts';
 
@@ -170,7 +171,7 @@ export function decodeKernelArtifact(artifact: Uint8Array): DecodedKernel {
     throw corruptKernel('the header is not UTF-8 JSON', {}, error);
   }
   const parsed = KernelHeaderSchema.safeParse(raw);
-  if (!parsed.success) throw corruptKernel(`bad header: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw corruptKernel(`bad header: ${formatZodIssues(parsed.error).join('; ')}`);
   const header = parsed.data;
   const weightsStart = PREFIX_BYTES + headerLength + ((4 - ((PREFIX_BYTES + headerLength) % 4)) % 4);
   let offset = 0;

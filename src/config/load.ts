@@ -6,8 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../errors/index.ts';
-import { formatZodIssues } from '../contracts/index.ts';
+import { parseFrozen } from '../contracts/index.ts';
 import { NodeConfigSchema, type NodeConfig } from './schema.ts';
 
 /** The defaults file shipped with the package. */
@@ -152,18 +151,5 @@ export function loadNodeConfig(options: LoadConfigOptions = {}): Readonly<NodeCo
   if (flags.config !== undefined) merged = mergeConfig(merged, readJsonFile(flags.config, 'config file', problems));
   merged = mergeConfig(merged, fromEnvironment(options.env ?? process.env, problems));
   merged = mergeConfig(merged, fromFlags(flags, problems));
-  const result = NodeConfigSchema.safeParse(merged);
-  if (!result.success) problems.push(...formatZodIssues(result.error));
-  if (problems.length > 0 || !result.success) {
-    throw new ConfigError(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
-  }
-  return deepFreeze(result.data);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
+  return parseFrozen(NodeConfigSchema, merged, 'configuration', { problems });
 }

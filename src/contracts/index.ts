@@ -19,4 +19,6 @@ export * from './control.ts';
 export * from './run.ts';
 export * from './supervision.ts';
 export * from './registry.ts';
+export * from './zod-issues.ts';
+export * from './parse-config.ts';
 export * from './examples.ts';

@@ -20,6 +20,10 @@ import {
   SystemStatePacketSchema,
 } from './tolaria.ts';
 import { ValidationJobSchema, ValidationReportSchema } from './urabrask.ts';
+import { formatZodIssues } from './zod-issues.ts';
+
+// The issue formatters live in zod-issues.ts; re-exported here for the modules that import them from the registry.
+export { formatIssuePath, formatZodIssues, type IssueList } from './zod-issues.ts';
 
 /** What the registry knows of one message type. */
 export interface MessageSpec {
@@ -79,32 +83,6 @@ export const MESSAGE_TYPE_NAMES = Object.keys(MESSAGE_TYPES) as MessageType[];
 /** True when `type` is a registered message type. */
 export function isMessageType(type: unknown): type is MessageType {
   return typeof type === 'string' && Object.hasOwn(MESSAGE_TYPES, type);
-}
-
-/** Minimal shape of a zod error (a `ZodError` or anything with its `issues`). */
-export interface IssueList {
-  readonly issues: readonly z.core.$ZodIssue[];
-}
-
-/** Renders an issue path: `data.seeds[0].alpha`, `metrics["a b"]`, or `(root)`. */
-export function formatIssuePath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (typeof key === 'symbol') out += `[${String(key)}]`;
-    else if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) out += out === '' ? key : `.${key}`;
-    else out += `[${JSON.stringify(key)}]`;
-  }
-  return out === '' ? '(root)' : out;
-}
-
-/**
- * Every issue of a zod error as `path: message` (the bus and the config loader
- * put these in `details.issues`). `prefix` is prepended to each path, e.g.
- * `['data']` when the error came from validating an envelope's data.
- */
-export function formatZodIssues(error: IssueList, prefix: readonly PropertyKey[] = []): string[] {
-  return error.issues.map((issue) => `${formatIssuePath([...prefix, ...issue.path])}: ${issue.message}`);
 }
 
 /** Outcome of {@link safeParseMessage}. */

@@ -3,7 +3,7 @@
  * actors and the pending-query record. Kept apart from the cell so the hot
  * path (dispatch/query) reads as the few lines it is. @internal
  */
-import type { Clock } from './clock.ts';
+import type { Clock } from '../infra/clock.ts';
 import { actorStopped, crashError, queryTimeout } from './failures.ts';
 import type { NodeStatus } from './runtime.ts';
 import type { ActorRef, Replier } from './types.ts';

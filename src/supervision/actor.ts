@@ -12,7 +12,7 @@
  */
 import type { Logger } from '../infra/logger.ts';
 import type { TerminationReason } from '../contracts/index.ts';
-import { settlesWithin } from './clock.ts';
+import { settlesWithin } from '../infra/clock.ts';
 import { ActorRefImpl, RUNNING, STARTING, EXITED, SUSPENDING, SUSPENDED, STOPPING, STOPPED, NEW, STATUS_NAMES, type CellPort, type PendingQuery } from './actor-ref.ts';
 import { DeathWatch, registerWatchable } from './death-watch.ts';
 import { actorStopped, crashError, noReply, shutdownTimeout, startFailed } from './failures.ts';

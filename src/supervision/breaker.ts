@@ -17,7 +17,7 @@ import { getRootLogger } from '../infra/logger.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import type { BreakerState, BreakerStateChanged } from '../contracts/index.ts';
 import { EsperError, SupervisionError } from '../errors/index.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../infra/clock.ts';
 import { Instruments } from './instruments.ts';
 
 /** A breaker state change, ready for the bus (`src/contracts/supervision.ts` data plus `type`). */

@@ -34,7 +34,7 @@ export {
   type RestartType,
 } from './policies.ts';
 export { backoffDelay, backoffIssues, NO_BACKOFF, type BackoffSpec } from './backoff.ts';
-export { systemClock, ManualClock, settlesWithin, type Clock } from './clock.ts';
+export { systemClock, ManualClock, settlesWithin, type Clock } from '../infra/clock.ts';
 export { restartSet, pruneWindow, exceedsIntensity, type WindowEntry } from './restart-plan.ts';
 export { createBreaker, type Breaker, type BreakerOptions, type BreakerEvent } from './breaker.ts';
 export { BREAKER_STATE_VALUE, publishMailboxDepth } from './instruments.ts';

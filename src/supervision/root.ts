@@ -5,7 +5,7 @@
 import { getRootLogger, type Logger } from '../infra/logger.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import type { EsperError } from '../errors/index.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../infra/clock.ts';
 import { Instruments } from './instruments.ts';
 import { nact } from './nact.ts';
 import type { Runtime } from './runtime.ts';

@@ -4,7 +4,7 @@
  * its children. @internal
  */
 import type { Logger } from '../infra/logger.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../infra/clock.ts';
 import type { Instruments } from './instruments.ts';
 import type { NactRef } from './nact.ts';
 import type { SupervisionEvent, Terminated } from './types.ts';

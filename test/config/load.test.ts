@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { DEFAULT_CONFIG_FILE, loadNodeConfig, mergeConfig } from '../../src/config/load.ts';
 import { NodeConfigSchema, expandRoles } from '../../src/config/schema.ts';
 import { ConfigError } from '../../src/errors/index.ts';
+import { issuesOf, throwsWith } from '../helpers/rejects-with.ts';
 
 function tempFile(content: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'esper-config-'));
@@ -14,14 +15,9 @@ function tempFile(content: string): string {
 }
 
 function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(ConfigError);
-    expect((error as ConfigError).code).to.equal('ESPER_CONFIG_INVALID');
-    return (error as ConfigError).details?.['issues'] as string[];
-  }
-  throw new Error('expected a ConfigError');
+  const error = throwsWith(fn, ConfigError);
+  expect(error.code).to.equal('ESPER_CONFIG_INVALID');
+  return issuesOf(error);
 }
 
 describe('loadNodeConfig', () => {

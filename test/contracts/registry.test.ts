@@ -15,20 +15,11 @@ import {
   safeParseMessage,
   type AnyMessage,
 } from '../../src/contracts/index.ts';
-import { EsperError, InputError } from '../../src/errors/index.ts';
+import { InputError } from '../../src/errors/index.ts';
+import { throwsWith } from '../helpers/rejects-with.ts';
 
 function envelope(type: string, data: unknown, v = 1): unknown {
   return createEnvelope({ type, data, v, source: 'node-a/test', runId: 'r1', now: () => new Date('2025-06-01T12:00:00.000Z') });
-}
-
-function caught(fn: () => unknown): EsperError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof EsperError) return error;
-    throw error;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('contracts/registry', () => {
@@ -79,7 +70,7 @@ describe('contracts/registry', () => {
   });
 
   it("validates data by type: another type's data is a schema violation with data paths", () => {
-    const error = caught(() => parseMessage(envelope('tolaria.epoch.completed', MESSAGE_EXAMPLES['kasmina.seed.transitioned'])));
+    const error = throwsWith(() => parseMessage(envelope('tolaria.epoch.completed', MESSAGE_EXAMPLES['kasmina.seed.transitioned'])));
     expect(error).to.be.instanceOf(InputError);
     expect(error.code).to.equal('ESPER_SCHEMA_VIOLATION');
     expect(error.retryable).to.equal(false);
@@ -97,13 +88,13 @@ describe('contracts/registry', () => {
   });
 
   it('answers ESPER_UNKNOWN_TYPE for an unregistered type or version', () => {
-    const unknown = caught(() => parseMessage(envelope('kasmina.seed.exploded', {})));
+    const unknown = throwsWith(() => parseMessage(envelope('kasmina.seed.exploded', {})));
     expect(unknown).to.be.instanceOf(InputError);
     expect(unknown.code).to.equal('ESPER_UNKNOWN_TYPE');
     expect(unknown.details).to.deep.include({ type: 'kasmina.seed.exploded' });
-    const proto = caught(() => parseMessage(envelope('object.constructor', {})));
+    const proto = throwsWith(() => parseMessage(envelope('object.constructor', {})));
     expect(proto.code).to.equal('ESPER_UNKNOWN_TYPE');
-    const version = caught(() => parseMessage(envelope('tolaria.epoch.completed', MESSAGE_EXAMPLES['tolaria.epoch.completed'], 2)));
+    const version = throwsWith(() => parseMessage(envelope('tolaria.epoch.completed', MESSAGE_EXAMPLES['tolaria.epoch.completed'], 2)));
     expect(version.code).to.equal('ESPER_UNKNOWN_TYPE');
     expect(version.details).to.deep.include({ v: 2, supportedVersions: [1] });
   });
@@ -128,7 +119,7 @@ describe('contracts/registry', () => {
     const message = createMessage('tolaria.epoch.completed', MESSAGE_EXAMPLES['tolaria.epoch.completed'], { source: 'node-a/tolaria', runId: 'r1' });
     expect(message.v).to.equal(MESSAGE_TYPES['tolaria.epoch.completed'].v);
     expect(parseMessage(message).type).to.equal('tolaria.epoch.completed');
-    const error = caught(() =>
+    const error = throwsWith(() =>
       createMessage('tolaria.epoch.completed', { ...MESSAGE_EXAMPLES['tolaria.epoch.completed'], epochMs: -1 }, { source: 's' }),
     );
     expect(error.code).to.equal('ESPER_SCHEMA_VIOLATION');

@@ -6,6 +6,7 @@ import type { Authenticator } from 'nats';
 import { NatsConnectionConfigSchema, type NatsConnectionConfigInput } from '../../src/config/nats.ts';
 import { ConfigError } from '../../src/errors/index.ts';
 import { toNatsConnectionOptions } from '../../src/node/nats-options.ts';
+import { issuesOf, throwsWith } from '../helpers/rejects-with.ts';
 
 // A throwaway user nkey (generated for these tests; it protects nothing).
 const SEED = 'SUAMJPHOJQPZMJE6ET54EJBG2W7LJVDDFHXIHCCDJCOEIKCXTANLHOVAAQ';
@@ -28,20 +29,6 @@ const KEY_PEM = '-----BEGIN PRIVATE KEY-----\nMIIEkey\n-----END PRIVATE KEY-----
 
 function config(input: Partial<NatsConnectionConfigInput>): ReturnType<typeof NatsConnectionConfigSchema.parse> {
   return NatsConnectionConfigSchema.parse({ url: 'nats://127.0.0.1:4222', ...input });
-}
-
-function configErrorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  expect.fail('expected a ConfigError');
-}
-
-function issuesOf(error: ConfigError): string[] {
-  return (error.details?.['issues'] ?? []) as string[];
 }
 
 function authenticate(authenticator: unknown, nonce: string): Record<string, unknown> {
@@ -156,8 +143,9 @@ describe('toNatsConnectionOptions', () => {
     const directory = join(dir, 'a-directory');
     mkdirSync(directory, { recursive: true });
     const notAKey = file('not-a-key.pem', 'hello\n');
-    const error = configErrorOf(() =>
+    const error = throwsWith(() =>
       toNatsConnectionOptions(config({ credsFile: missingCreds, tls: { caFile: missingCa, certFile: directory, keyFile: notAKey } })),
+      ConfigError,
     );
     expect(error.code).to.equal('ESPER_CONFIG_INVALID');
     const issues = issuesOf(error);
@@ -173,7 +161,7 @@ describe('toNatsConnectionOptions', () => {
     const denied = (path: string): never => {
       throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES' });
     };
-    const error = configErrorOf(() => toNatsConnectionOptions(config({ nkeySeedFile: '/etc/esper/node.nk' }), { readFile: denied, configPath: 'cluster.nats' }));
+    const error = throwsWith(() => toNatsConnectionOptions(config({ nkeySeedFile: '/etc/esper/node.nk' }), { readFile: denied, configPath: 'cluster.nats' }), ConfigError);
     expect(issuesOf(error)).to.deep.equal([
       "cluster.nats.nkeySeedFile: cannot read /etc/esper/node.nk (EACCES: permission denied, open '/etc/esper/node.nk')",
     ]);
@@ -181,23 +169,24 @@ describe('toNatsConnectionOptions', () => {
 
   it('rejects a seed file without a valid user seed, without repeating its contents', () => {
     const secretLooking = 'SAAGARBAGEGARBAGEGARBAGE';
-    const error = configErrorOf(() => toNatsConnectionOptions(config({ nkeySeedFile: file('bad.nk', `${secretLooking}\n`) })));
+    const error = throwsWith(() => toNatsConnectionOptions(config({ nkeySeedFile: file('bad.nk', `${secretLooking}\n`) })), ConfigError);
     expect(issuesOf(error)[0]).to.match(/does not hold a valid user nkey seed/);
     expect(JSON.stringify(error.toWire())).not.to.include(secretLooking);
     // a user seed with a broken checksum is rejected too
     const broken = `${SEED.slice(0, -1)}${SEED.endsWith('A') ? 'B' : 'A'}`;
-    expect(issuesOf(configErrorOf(() => toNatsConnectionOptions(config({ nkeySeedFile: file('broken.nk', broken) }))))).to.have.length(1);
+    expect(issuesOf(throwsWith(() => toNatsConnectionOptions(config({ nkeySeedFile: file('broken.nk', broken) })), ConfigError))).to.have.length(1);
   });
 
   it('rejects a creds file without a JWT and seed, without repeating its contents', () => {
-    const error = configErrorOf(() => toNatsConnectionOptions(config({ credsFile: file('bad.creds', `token=${SEED}\n`) })));
+    const error = throwsWith(() => toNatsConnectionOptions(config({ credsFile: file('bad.creds', `token=${SEED}\n`) })), ConfigError);
     expect(issuesOf(error)[0]).to.match(/^nats\.credsFile: .*bad\.creds is not a valid credentials file/);
     expect(JSON.stringify(error.toWire())).not.to.include(SEED);
   });
 
   it('never puts the password or token in an error', () => {
-    const error = configErrorOf(() =>
+    const error = throwsWith(() =>
       toNatsConnectionOptions(config({ user: 'node', pass: 'hunter2', tls: { caFile: join(dir, 'nope.pem') } })),
+      ConfigError,
     );
     expect(JSON.stringify({ message: error.message, wire: error.toWire() })).not.to.include('hunter2');
   });

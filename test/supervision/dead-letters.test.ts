@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
-import { EsperError } from '../../src/errors/index.ts';
+import type { EsperError } from '../../src/errors/index.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { Metrics } from '../../src/infra/metrics.ts';
 import { startSupervisor, type Supervisor } from '../../src/supervision/index.ts';
 import { Journal, probe, tree, worker, type ProbeMsg } from './support.ts';
+import { rejectsWith } from '../helpers/rejects-with.ts';
 
 function logSink(): { lines: Record<string, unknown>[]; stream: Writable } {
   const lines: Record<string, unknown>[] = [];
@@ -39,13 +40,8 @@ describe('dead letters', () => {
     expect(ref.alive).to.equal(false);
     ref.dispatch({ type: 'inc' });
     const started = performance.now();
-    const error = await ref.query({ type: 'get' }, 5000).then(
-      () => null,
-      (e: unknown) => e,
-    );
+    await rejectsWith(ref.query({ type: 'get' }, 5000), 'ESPER_ACTOR_STOPPED');
     expect(performance.now() - started).to.be.below(50);
-    expect(error).to.be.instanceOf(EsperError);
-    expect((error as EsperError).code).to.equal('ESPER_ACTOR_STOPPED');
     expect(await deadLetterCount(metrics, 'kasmina')).to.equal(2);
     await new Promise((resolve) => setImmediate(resolve));
     expect(sink.lines.filter((l) => l['msg'] === 'dead letter: message to a stopped actor' && l['actor'] === 'root/w')).to.have.length(2);

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { EsperError } from '../../src/errors/index.ts';
 import { ManualClock, startSupervisor, type ActorRef, type SupervisionEvent, type Supervisor } from '../../src/supervision/index.ts';
 import { flush, Journal, probe, tree, waitFor, worker, type ProbeMsg } from './support.ts';
+import { rejectsWith } from '../helpers/rejects-with.ts';
 
 async function crashAndWaitRestart(ref: ActorRef<ProbeMsg>, journal: Journal, name: string): Promise<void> {
   const before = journal.inits(name);
@@ -92,11 +93,7 @@ describe('restart intensity', () => {
     expect(w.alive).to.equal(false);
     expect(v.alive).to.equal(false);
     expect(journal.kinds('terminate:v')).to.deep.equal(['terminate:v:shutdown']);
-    const error = await v.query({ type: 'get' }, 1000).then(
-      () => null,
-      (e: EsperError) => e,
-    );
-    expect(error?.code).to.equal('ESPER_ACTOR_STOPPED');
+    await rejectsWith(v.query({ type: 'get' }, 1000), 'ESPER_ACTOR_STOPPED');
   });
 
   it('an unknown error escalates under the default policy: the parent restarts the whole subtree', async () => {

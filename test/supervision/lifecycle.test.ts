@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
-import { EsperError } from '../../src/errors/index.ts';
+import type { EsperError } from '../../src/errors/index.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { startSupervisor, watch, type Supervisor, type Terminated } from '../../src/supervision/index.ts';
 import { Journal, probe, sleep, tree, worker, type ProbeMsg, type ProbeState } from './support.ts';
+import { rejectsWith } from '../helpers/rejects-with.ts';
 
 describe('supervisor lifecycle', () => {
   let root: Supervisor | undefined;
@@ -81,14 +82,12 @@ describe('supervisor lifecycle', () => {
 
   it('fails the start when an init throws, stopping the children already started in reverse', async () => {
     const journal = new Journal();
-    const error = await startSupervisor(
-      tree('root', 'one_for_one', [worker('a', probe('a', journal)), worker('b', probe('b', journal)), worker('c', probe('c', journal, { failInit: () => true })), worker('d', probe('d', journal))]),
-    ).then(
-      () => null,
-      (e: unknown) => e,
+    await rejectsWith(
+      startSupervisor(
+        tree('root', 'one_for_one', [worker('a', probe('a', journal)), worker('b', probe('b', journal)), worker('c', probe('c', journal, { failInit: () => true })), worker('d', probe('d', journal))]),
+      ),
+      'ESPER_START_FAILED',
     );
-    expect(error).to.be.instanceOf(EsperError);
-    expect((error as EsperError).code).to.equal('ESPER_START_FAILED');
     expect(journal.kinds('init:')).to.deep.equal(['init:a', 'init:b']);
     expect(journal.kinds('terminate:')).to.deep.equal(['terminate:b:shutdown', 'terminate:a:shutdown']);
   });
@@ -101,39 +100,26 @@ describe('supervisor lifecycle', () => {
     expect(root.children().map((c) => c.id)).to.deep.equal(['s0', 's1', 's2']);
     seeds[1]!.dispatch({ type: 'inc' });
     expect((await seeds[1]!.query<ProbeState>({ type: 'get' }, 1000)).count).to.equal(1);
-    const duplicate = await root.startChild(worker('s1', probe('s1', journal))).then(
-      () => null,
-      (e: EsperError) => e,
-    );
-    expect(duplicate?.code).to.equal('ESPER_START_FAILED');
+    await rejectsWith(root.startChild(worker('s1', probe('s1', journal))), 'ESPER_START_FAILED');
     await root.stopChild('s1');
     expect(root.children().map((c) => c.id)).to.deep.equal(['s0', 's2']);
     expect(seeds[1]!.alive).to.equal(false);
-    const missing = await root.stopChild('nope').then(
-      () => null,
-      (e: EsperError) => e,
-    );
-    expect(missing?.code).to.equal('ESPER_NOT_FOUND');
+    await rejectsWith(root.stopChild('nope'), 'ESPER_NOT_FOUND');
     // A failed dynamic start leaves nothing behind.
-    const failed = await root.startChild(worker('s3', probe('s3', journal, { failInit: () => true }))).then(
-      () => null,
-      (e: EsperError) => e,
-    );
-    expect(failed?.code).to.equal('ESPER_START_FAILED');
+    await rejectsWith(root.startChild(worker('s3', probe('s3', journal, { failInit: () => true }))), 'ESPER_START_FAILED');
     expect(root.children().map((c) => c.id)).to.deep.equal(['s0', 's2']);
   });
 
   it('rejects an invalid spec with every issue listed', async () => {
-    const error = await startSupervisor(
-      tree('root', 'one_for_one', [worker('a', probe('a', new Journal())), worker('a', probe('a', new Journal()))], {
-        intensity: { maxRestarts: -1, periodMs: 0 },
-      }),
-    ).then(
-      () => null,
-      (e: EsperError) => e,
+    const error = await rejectsWith(
+      startSupervisor(
+        tree('root', 'one_for_one', [worker('a', probe('a', new Journal())), worker('a', probe('a', new Journal()))], {
+          intensity: { maxRestarts: -1, periodMs: 0 },
+        }),
+      ),
+      'ESPER_CONFIG_INVALID',
     );
-    expect(error?.code).to.equal('ESPER_CONFIG_INVALID');
-    expect(error?.details?.['issues']).to.have.length(3);
+    expect(error.details?.['issues']).to.have.length(3);
   });
 
   it('stopping a nested supervisor directly goes through its parent, which does not restart it', async () => {

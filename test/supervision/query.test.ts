@@ -2,16 +2,7 @@ import { expect } from 'chai';
 import { EsperError } from '../../src/errors/index.ts';
 import { alwaysRestart, startSupervisor, type Behaviour, type Replier, type Supervisor } from '../../src/supervision/index.ts';
 import { Journal, probe, sleep, tree, waitFor, worker, type ProbeMsg, type ProbeState } from './support.ts';
-
-async function rejection(promise: Promise<unknown>): Promise<EsperError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof EsperError) return error;
-    throw new Error(`expected an EsperError, got ${String(error)}`);
-  }
-  throw new Error('expected a rejection');
-}
+import { rejectsWith } from '../helpers/rejects-with.ts';
 
 describe('ActorRef.query', () => {
   let root: Supervisor | undefined;
@@ -26,7 +17,7 @@ describe('ActorRef.query', () => {
     const ref = root.ref<ProbeMsg>('w')!;
     const thrown = new EsperError('ESPER_BUS_UNAVAILABLE', 'bus went away');
     const started = performance.now();
-    const error = await rejection(ref.query({ type: 'crash', error: thrown }, 5000));
+    const error = await rejectsWith(ref.query({ type: 'crash', error: thrown }, 5000));
     const elapsed = performance.now() - started;
     expect(elapsed).to.be.below(200);
     expect(error.code).to.equal('ESPER_BUS_UNAVAILABLE');
@@ -39,7 +30,7 @@ describe('ActorRef.query', () => {
     const journal = new Journal();
     root = await startSupervisor(tree('root', 'one_for_one', [worker('w', probe('w', journal))], { policy: alwaysRestart }));
     const started = performance.now();
-    const error = await rejection(root.ref<ProbeMsg>('w')!.query({ type: 'crash', error: new RangeError('index out of range') }, 5000));
+    const error = await rejectsWith(root.ref<ProbeMsg>('w')!.query({ type: 'crash', error: new RangeError('index out of range') }, 5000));
     expect(performance.now() - started).to.be.below(200);
     expect(error.code).to.equal('ESPER_ACTOR_CRASHED');
     expect(error.details).to.deep.include({ error: 'index out of range', name: 'RangeError', actor: 'root/w' });
@@ -51,7 +42,7 @@ describe('ActorRef.query', () => {
     const ref = root.ref<ProbeMsg>('w')!;
     ref.dispatch({ type: 'slow', ms: 300 });
     const started = performance.now();
-    const error = await rejection(ref.query({ type: 'get' }, 40));
+    const error = await rejectsWith(ref.query({ type: 'get' }, 40));
     expect(error.code).to.equal('ESPER_TIMEOUT');
     expect(performance.now() - started).to.be.within(30, 250);
   });
@@ -60,7 +51,7 @@ describe('ActorRef.query', () => {
     const journal = new Journal();
     root = await startSupervisor(tree('root', 'one_for_one', [worker('w', probe('w', journal))]));
     const ref = root.ref<ProbeMsg>('w')!;
-    expect((await rejection(ref.query({ type: 'inc' }, 1000))).code).to.equal('ESPER_INTERNAL');
+    expect((await rejectsWith(ref.query({ type: 'inc' }, 1000))).code).to.equal('ESPER_INTERNAL');
     expect((await ref.query<ProbeState>({ type: 'get' }, 1000)).count).to.equal(1);
     expect(journal.inits('w')).to.equal(1);
   });
@@ -105,7 +96,7 @@ describe('ActorRef.query', () => {
     };
     root = await startSupervisor(tree('root', 'one_for_one', [{ id: 'a', restart: 'permanent', shutdownTimeoutMs: 100, subsystem: 'test', behaviour }]));
     const started = performance.now();
-    const error = await rejection(root.ref<Msg>('a')!.query({ type: 'fail' }, 5000));
+    const error = await rejectsWith(root.ref<Msg>('a')!.query({ type: 'fail' }, 5000));
     expect(error.code).to.equal('ESPER_STREAM_ERROR');
     expect(performance.now() - started).to.be.below(200);
   });
@@ -123,7 +114,7 @@ describe('ActorRef.query', () => {
     root = await startSupervisor(tree('root', 'one_for_one', [worker('w', probe('w', journal))]));
     const ref = root.ref<ProbeMsg>('w')!;
     ref.dispatch({ type: 'slow', ms: 20 });
-    const queued = Array.from({ length: 3 }, () => rejection(ref.query({ type: 'get' }, 60_000)));
+    const queued = Array.from({ length: 3 }, () => rejectsWith(ref.query({ type: 'get' }, 60_000)));
     await sleep(2);
     const started = performance.now();
     await root.stop();

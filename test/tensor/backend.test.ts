@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../src/errors/index.ts';
 import { isBackendName, selectBackend, type BackendName } from '../../src/tensor/backend.ts';
+import { rejectionOf } from '../helpers/rejects-with.ts';
 
 function installed(pkg: string): boolean {
   try {
@@ -11,15 +12,6 @@ function installed(pkg: string): boolean {
   } catch {
     return false;
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 describe('selectBackend', () => {
@@ -52,7 +44,7 @@ describe('selectBackend', () => {
   });
 
   it('rejects unknown names with ESPER_BACKEND_UNAVAILABLE', async () => {
-    const error = await rejection(selectBackend('webgpu' as BackendName));
+    const error = await rejectionOf(selectBackend('webgpu' as BackendName));
     expect(error).to.be.instanceOf(EsperError);
     expect((error as EsperError).code).to.equal('ESPER_BACKEND_UNAVAILABLE');
     expect(isBackendName('webgpu')).to.equal(false);
@@ -65,7 +57,7 @@ describe('selectBackend', () => {
       tried.push(specifier);
       return Promise.reject(Object.assign(new Error(`Cannot find package '${specifier}'`), { code: 'ERR_MODULE_NOT_FOUND' }));
     };
-    const error = await rejection(selectBackend('tensorflow', { importModule }));
+    const error = await rejectionOf(selectBackend('tensorflow', { importModule }));
     expect(error).to.be.instanceOf(EsperError);
     const coded = error as EsperError;
     expect(coded.code).to.equal('ESPER_BACKEND_UNAVAILABLE');
@@ -79,13 +71,13 @@ describe('selectBackend', () => {
 
   it('keeps the previous backend active when the tensorflow backend cannot load', async () => {
     await selectBackend('wasm');
-    await rejection(selectBackend('tensorflow', { importModule: () => Promise.reject(new Error('libtensorflow.so: cannot open shared object file')) }));
+    await rejectionOf(selectBackend('tensorflow', { importModule: () => Promise.reject(new Error('libtensorflow.so: cannot open shared object file')) }));
     expect(tf.getBackend()).to.equal('wasm');
   });
 
   it('throws ESPER_BACKEND_UNAVAILABLE for tensorflow when neither node package is installed (real import)', async function () {
     if (installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu')) this.skip();
-    const error = await rejection(selectBackend('tensorflow'));
+    const error = await rejectionOf(selectBackend('tensorflow'));
     expect(error).to.be.instanceOf(EsperError);
     expect((error as EsperError).code).to.equal('ESPER_BACKEND_UNAVAILABLE');
     expect((error as EsperError).message).to.match(/npm install @tensorflow\/tfjs-node/);

@@ -9,6 +9,7 @@ import { selectBackend } from '../../src/tensor/backend.ts';
 import { blueprintModule, fromWeights, initialWeights, planBlueprint } from '../../src/tensor/blueprint-module.ts';
 import { Rng } from '../../src/tensor/rng.ts';
 import { SeedSlot } from '../../src/tensor/seed-slot.ts';
+import { throwsWith } from '../helpers/rejects-with.ts';
 
 const DENSE = shapePreservingInterface([16]);
 const CONV = shapePreservingInterface([6, 6, 4]);
@@ -101,16 +102,7 @@ describe('blueprint module (interpreter)', function () {
   it('rejects weights that do not fit the layout with ESPER_CHECKPOINT_MISMATCH', () => {
     const ir = catalogBlueprint('lora_r4', DENSE);
     const weights = initialWeights(planBlueprint(ir, DENSE), new Rng(1));
-    const error = (() => {
-      try {
-        fromWeights(ir, DENSE, weights.slice(1));
-        return undefined;
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(error).to.be.instanceOf(EsperError);
-    expect((error as EsperError).code).to.equal('ESPER_CHECKPOINT_MISMATCH');
+    throwsWith(() => fromWeights(ir, DENSE, weights.slice(1)), 'ESPER_CHECKPOINT_MISMATCH');
   });
 
   it('refuses an IR that fails analysis with its coded error', () => {

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { EsperError } from '../../src/errors/index.ts';
 import { selectBackend } from '../../src/tensor/backend.ts';
 import {
   BatchCursor,
@@ -22,26 +21,7 @@ import {
   type Dataset,
 } from '../../src/tensor/datasets/index.ts';
 import { Rng } from '../../src/tensor/rng.ts';
-
-async function rejection(promise: Promise<unknown>): Promise<EsperError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(EsperError);
-    return error as EsperError;
-  }
-  throw new Error('expected the promise to reject');
-}
-
-function thrown(fn: () => unknown): EsperError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(EsperError);
-    return error as EsperError;
-  }
-  throw new Error('expected a throw');
-}
+import { rejectsWith, throwsWith } from '../helpers/rejects-with.ts';
 
 /** n fake 4×3 images whose pixels encode (image, position), and labels i mod 10. */
 function fakeImages(n: number): { images: Uint8Array; labels: Uint8Array } {
@@ -133,11 +113,11 @@ describe('datasets', () => {
       expect(Array.from(fromGzip.data)).to.deep.equal(Array.from(images.subarray(0, 60)));
       // A limit past the end keeps everything, and the whole file is checked again.
       expect((await readIdxFile(join(dir, 'whole.gz'), { limit: 500 })).shape).to.deep.equal([50, 4, 3]);
-      expect((await rejection(readIdxFile(join(dir, 'plain'), { limit: 500 }))).code).to.equal('ESPER_DATASET_CORRUPT');
+      expect((await rejectsWith(readIdxFile(join(dir, 'plain'), { limit: 500 }))).code).to.equal('ESPER_DATASET_CORRUPT');
       // A prefix cut short is still reported.
-      expect((await rejection(readIdxFile(join(dir, 'packed.gz'), { limit: 40 }))).code).to.equal('ESPER_DATASET_CORRUPT');
+      expect((await rejectsWith(readIdxFile(join(dir, 'packed.gz'), { limit: 40 }))).code).to.equal('ESPER_DATASET_CORRUPT');
       writeFileSync(join(dir, 'short'), bytes.subarray(0, prefix - 1));
-      expect((await rejection(readIdxFile(join(dir, 'short'), { limit: 5 }))).message).to.match(/truncated/);
+      expect((await rejectsWith(readIdxFile(join(dir, 'short'), { limit: 5 }))).message).to.match(/truncated/);
     });
 
     it('rejects corrupt files with ESPER_DATASET_CORRUPT', async () => {
@@ -155,21 +135,21 @@ describe('datasets', () => {
         ['empty', new Uint8Array(0), /magic/],
       ];
       for (const [what, bytes, pattern] of cases) {
-        const error = thrown(() => parseIdx(bytes, what));
+        const error = throwsWith(() => parseIdx(bytes, what));
         expect(error.code, what).to.equal('ESPER_DATASET_CORRUPT');
         expect(error.message, what).to.match(pattern);
       }
-      expect(thrown(() => parseIdx(good, 'rank', { rank: 3 })).code).to.equal('ESPER_DATASET_CORRUPT');
-      expect(thrown(() => parseIdx(good, 'type', { type: 'float' })).code).to.equal('ESPER_DATASET_CORRUPT');
+      expect(throwsWith(() => parseIdx(good, 'rank', { rank: 3 })).code).to.equal('ESPER_DATASET_CORRUPT');
+      expect(throwsWith(() => parseIdx(good, 'type', { type: 'float' })).code).to.equal('ESPER_DATASET_CORRUPT');
       // A gzip header followed by garbage.
       writeFileSync(join(dir, 'broken.gz'), Uint8Array.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7]));
-      const error = await rejection(readIdxFile(join(dir, 'broken.gz')));
+      const error = await rejectsWith(readIdxFile(join(dir, 'broken.gz')));
       expect(error.code).to.equal('ESPER_DATASET_CORRUPT');
       expect(error.message).to.match(/gzip/);
     });
 
     it('reports a missing file as ESPER_DATASET_MISSING', async () => {
-      const error = await rejection(readIdxFile(join(dir, 'nope-idx1-ubyte')));
+      const error = await rejectsWith(readIdxFile(join(dir, 'nope-idx1-ubyte')));
       expect(error.code).to.equal('ESPER_DATASET_MISSING');
     });
   });
@@ -193,7 +173,7 @@ describe('datasets', () => {
     }
 
     it('reports a missing directory as ESPER_DATASET_MISSING, saying how to get the data', async () => {
-      const error = await rejection(loadFashionMnist({ dir: join(dir, 'absent') }));
+      const error = await rejectsWith(loadFashionMnist({ dir: join(dir, 'absent') }));
       expect(error.code).to.equal('ESPER_DATASET_MISSING');
       expect(error.message).to.include('apt-get install dataset-fashion-mnist');
       expect(error.message).to.include('train-images-idx3-ubyte');
@@ -201,7 +181,7 @@ describe('datasets', () => {
 
     it('reports a missing file in an existing directory as ESPER_DATASET_MISSING', async () => {
       writeFakeFashionMnist(dir, 3, true);
-      const error = await rejection(loadFashionMnist({ dir, split: 'test' }));
+      const error = await rejectsWith(loadFashionMnist({ dir, split: 'test' }));
       expect(error.code).to.equal('ESPER_DATASET_MISSING');
       expect(error.message).to.include('t10k-images-idx3-ubyte');
     });
@@ -209,7 +189,7 @@ describe('datasets', () => {
     it('rejects images and labels of different lengths as ESPER_DATASET_CORRUPT', async () => {
       writeFakeFashionMnist(dir, 4, false);
       writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdx({ type: 'ubyte', shape: [3], data: new Uint8Array(3) }));
-      expect((await rejection(loadFashionMnist({ dir }))).code).to.equal('ESPER_DATASET_CORRUPT');
+      expect((await rejectsWith(loadFashionMnist({ dir }))).code).to.equal('ESPER_DATASET_CORRUPT');
     });
 
     it('reads the installed dataset (Debian dataset-fashion-mnist) when present', async function () {
@@ -328,7 +308,7 @@ describe('datasets', () => {
       const cursor = new BatchCursor(data, { batchSize: 8, rng: new Rng(1), dropRemainder: true });
       expect([...cursor.epochBatches()].map((b) => b.size)).to.deep.equal([8, 8]);
       expect(cursor.batchesPerEpoch).to.equal(2);
-      const error = thrown(() => BatchCursor.restore(indexed(21), cursor.state()));
+      const error = throwsWith(() => BatchCursor.restore(indexed(21), cursor.state()));
       expect(error.code).to.equal('ESPER_CONFIG_INVALID');
     });
 

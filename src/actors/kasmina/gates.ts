@@ -13,9 +13,7 @@
  * | G5 | FOSSILIZED | α = 1, healthy, counterfactual contribution ≥ `g5.minContributionPp` |
  */
 import { z } from 'zod';
-import { BlendSpecSchema, sameSlotInterface, slotInterfaceKey, type KernelStatus, type SeedGate, type SlotInterface } from '../../contracts/index.ts';
-import { formatZodIssues } from '../../contracts/index.ts';
-import { ConfigError } from '../../errors/index.ts';
+import { BlendSpecSchema, parseFrozen, sameSlotInterface, slotInterfaceKey, type KernelStatus, type SeedGate, type SlotInterface } from '../../contracts/index.ts';
 
 /** α within this distance of its target counts as reached (the ramp snaps exactly; this only absorbs float noise). */
 export const ALPHA_EPSILON = 1e-9;
@@ -69,19 +67,9 @@ export type GateConfig = z.output<typeof GateConfigSchema>;
 /** What a caller may write: any subset of the keys. */
 export type GateConfigInput = z.input<typeof GateConfigSchema>;
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
-
 /** Fills defaults, validates and freezes a gate config; every problem is listed in one ESPER_CONFIG_INVALID. */
 export function parseGateConfig(input: unknown = {}): GateConfig {
-  const parsed = GateConfigSchema.safeParse(input);
-  if (!parsed.success) throw new ConfigError('invalid seed gate configuration', formatZodIssues(parsed.error));
-  return deepFreeze(parsed.data);
+  return parseFrozen(GateConfigSchema, input, 'seed gate configuration');
 }
 
 /** The defaults, tuned for short runs (3 epochs of TRAINING, 0.5 pp). */

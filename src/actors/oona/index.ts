@@ -10,7 +10,7 @@
  */
 import type { ConnectionOptions } from 'nats';
 import type { Bus } from './bus.ts';
-import type { BusClock } from './clock.ts';
+import type { Clock } from '../../infra/clock.ts';
 import type { BusInstrumentOptions } from './message.ts';
 import { MemoryBus } from './memory-bus.ts';
 import { NatsBus } from './nats-bus.ts';
@@ -39,7 +39,6 @@ export type {
   SubscribeOptions,
   Subscription,
 } from './bus.ts';
-export { realClock, type BusClock } from './clock.ts';
 export { MemoryBus, type MemoryBusOptions } from './memory-bus.ts';
 export { NatsBus, type NatsBusOptions } from './nats-bus.ts';
 export { encodePayload, type BusInstrumentOptions } from './message.ts';
@@ -67,7 +66,7 @@ export interface BusConfig extends BusInstrumentOptions {
   /** Subject prefix (dead-letter subjects). @default 'esper' */
   subjectPrefix?: string;
   /** Clock of the in-process bus (ignored by NATS). */
-  clock?: BusClock;
+  clock?: Clock;
 }
 
 /** A NatsBus when a URL is given, else a MemoryBus. */

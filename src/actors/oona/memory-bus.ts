@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { BusError } from '../../errors/index.ts';
 import { subjects as subjectBuilders } from '../../contracts/subjects.ts';
-import { realClock, type BusClock } from './clock.ts';
+import { systemClock, type Clock } from '../../infra/clock.ts';
 import type {
   Bus,
   Consumer,
@@ -38,7 +38,7 @@ export interface MemoryBusOptions extends BusInstrumentOptions {
   /** Prefix of the default dead-letter subjects. @default 'esper' */
   subjectPrefix?: string;
   /** Time source for ack waits, timeouts and TTLs. @default the real clock */
-  clock?: BusClock;
+  clock?: Clock;
 }
 
 const NO_HEADERS: Headers = Object.freeze({});
@@ -89,7 +89,7 @@ class MemoryMessage extends BaseInboundMessage {
 /** Oona in one process. */
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
-  readonly #clock: BusClock;
+  readonly #clock: Clock;
   readonly #instruments: BusInstruments;
   readonly #prefix: string;
   #subs: MemorySubscription[] = [];
@@ -106,7 +106,7 @@ export class MemoryBus implements Bus {
   #draining = false;
 
   constructor(options: MemoryBusOptions = {}) {
-    this.#clock = options.clock ?? realClock;
+    this.#clock = options.clock ?? systemClock;
     this.#instruments = new BusInstruments('memory', options);
     const dlq = subjectBuilders(options.subjectPrefix);
     this.#prefix = dlq.prefix;

@@ -5,7 +5,7 @@
  * watch event), exactly as a NATS bucket's max age does.
  */
 import { BusError, EsperError } from '../../errors/index.ts';
-import type { BusClock } from './clock.ts';
+import type { Clock } from '../../infra/clock.ts';
 import type { KvEntry, KvOptions, KvStore, KvWatcher, Payload } from './bus.ts';
 import { attempt, encodePayload, kvEntry, type BusInstruments } from './message.ts';
 import { isValidPattern, matchSubject } from './subject-match.ts';
@@ -45,11 +45,11 @@ function kvError(message: string): BusError {
 
 /** The buckets of one memory bus. */
 export class MemoryKv {
-  readonly #clock: BusClock;
+  readonly #clock: Clock;
   readonly #instruments: BusInstruments;
   readonly #buckets = new Map<string, Bucket>();
 
-  constructor(clock: BusClock, instruments: BusInstruments) {
+  constructor(clock: Clock, instruments: BusInstruments) {
     this.#clock = clock;
     this.#instruments = instruments;
   }

@@ -6,7 +6,7 @@
  * retention. Nothing survives the process; that is the embedded mode's deal.
  */
 import { BusError } from '../../errors/index.ts';
-import type { BusClock } from './clock.ts';
+import type { Clock } from '../../infra/clock.ts';
 import type {
   Consumer,
   ConsumerConfig,
@@ -28,7 +28,7 @@ const STREAM_NAME = /^[A-Za-z0-9_-]+$/;
 
 /** What the streams need from the bus that owns them. */
 export interface StreamHost {
-  readonly clock: BusClock;
+  readonly clock: Clock;
   readonly instruments: BusInstruments;
   /** Default dead-letter subject of a stream. */
   deadLetterSubject(stream: string): string;

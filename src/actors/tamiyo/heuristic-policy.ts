@@ -59,7 +59,7 @@ import {
   FieldReportSchema,
   LIVE_SEED_STAGES,
   MAX_COMMANDS_PER_DECISION,
-  formatZodIssues,
+  parseFrozen,
   type AdaptationCommand,
   type FieldReport,
   type FieldReportOutcome,
@@ -69,7 +69,6 @@ import {
   type SeedState,
   type SystemStatePacket,
 } from '../../contracts/index.ts';
-import { ConfigError } from '../../errors/index.ts';
 import { ALPHA_EPSILON, DEFAULT_GATE_CONFIG } from '../kasmina/index.ts';
 import {
   clip,
@@ -173,19 +172,9 @@ export type HeuristicConfig = z.output<typeof HeuristicConfigSchema>;
 /** What a caller may write: any subset of the keys. */
 export type HeuristicConfigInput = z.input<typeof HeuristicConfigSchema>;
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
-
 /** Fills defaults, validates and freezes a heuristic config; every problem is listed in one ESPER_CONFIG_INVALID. */
 export function parseHeuristicConfig(input: unknown = {}): HeuristicConfig {
-  const parsed = HeuristicConfigSchema.safeParse(input);
-  if (!parsed.success) throw new ConfigError('invalid Tamiyo heuristic configuration', formatZodIssues(parsed.error));
-  return deepFreeze(parsed.data);
+  return parseFrozen(HeuristicConfigSchema, input, 'Tamiyo heuristic configuration');
 }
 
 /** The defaults. */

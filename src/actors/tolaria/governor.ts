@@ -29,8 +29,7 @@
  *   holds healthy losses only, which the restored weights had reached).
  */
 import { z } from 'zod';
-import { formatZodIssues, type RollbackTrigger } from '../../contracts/index.ts';
-import { ConfigError } from '../../errors/index.ts';
+import { parseFrozen, type RollbackTrigger } from '../../contracts/index.ts';
 
 /** Configuration of the governor; every field has a default, so `{}` is valid. */
 export const GovernorConfigSchema = z
@@ -79,12 +78,7 @@ export type GovernorConfigInput = z.input<typeof GovernorConfigSchema>;
 
 /** Fills defaults, validates and freezes a governor config; every problem is listed in one ESPER_CONFIG_INVALID. */
 export function parseGovernorConfig(input: unknown = {}): GovernorConfig {
-  const parsed = GovernorConfigSchema.safeParse(input);
-  if (!parsed.success) throw new ConfigError('invalid stability governor configuration', formatZodIssues(parsed.error));
-  const config = parsed.data;
-  Object.freeze(config.ceiling);
-  Object.freeze(config.chance);
-  return Object.freeze(config);
+  return parseFrozen(GovernorConfigSchema, input, 'stability governor configuration');
 }
 
 /** The defaults. */

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import type { SlotInterface } from '../../../src/contracts/common.ts';
-import { EsperError } from '../../../src/errors/index.ts';
 import {
   BlueprintRegistry,
   DIVERSITY_WEIGHTS,
@@ -16,6 +15,7 @@ import {
   type BlueprintReport,
 } from '../../../src/actors/karn/index.ts';
 import { CONV_14, DENSE_64 } from './support.ts';
+import { throwsWith } from '../../helpers/rejects-with.ts';
 
 function report(ir: unknown, iface?: SlotInterface): BlueprintReport {
   const analysis = analyzeBlueprint(ir, iface === undefined ? {} : { interface: iface });
@@ -24,16 +24,6 @@ function report(ir: unknown, iface?: SlotInterface): BlueprintReport {
 }
 
 const catalogFeatures = (iface: SlotInterface): BlueprintFeatures[] => catalogFor(iface).map((ir) => blueprintFeatures(report(ir)));
-
-function thrown(fn: () => void): EsperError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(EsperError);
-    return error as EsperError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('Karn diversity', () => {
   describe('registry', () => {
@@ -49,7 +39,7 @@ describe('Karn diversity', () => {
     it('rejects a second blueprint with the same IR hash, naming the existing one', () => {
       const registry = new BlueprintRegistry();
       registry.add(entry('bp-a', lora));
-      const error = thrown(() => registry.add(entry('bp-b', lora)));
+      const error = throwsWith(() => registry.add(entry('bp-b', lora)));
       expect(error.code).to.equal('ESPER_BLUEPRINT_DUPLICATE');
       expect(error.details).to.deep.equal({ irHash: lora.irHash, existingId: 'bp-a' });
       expect(registry.size).to.equal(1);
@@ -59,7 +49,7 @@ describe('Karn diversity', () => {
     it('rejects an id held by another IR, and lists by interface', () => {
       const registry = new BlueprintRegistry();
       registry.add(entry('bp-a', lora));
-      expect(thrown(() => registry.add(entry('bp-a', mlp))).code).to.equal('ESPER_CONFLICT');
+      expect(throwsWith(() => registry.add(entry('bp-a', mlp))).code).to.equal('ESPER_CONFLICT');
       registry.add(entry('bp-m', mlp));
       const conv = report(catalogBlueprint('conv_light', CONV_14));
       registry.add(entry('bp-c', conv));

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { BusError, EsperError } from '../../../src/errors/index.ts';
+import { BusError } from '../../../src/errors/index.ts';
 import { KarnSubmitReplySchema, type BlueprintIR } from '../../../src/contracts/karn.ts';
 import type { FieldReport, FieldReportOutcome } from '../../../src/contracts/tamiyo.ts';
 import { createMessage, parseMessage } from '../../../src/contracts/registry.ts';
@@ -21,6 +21,7 @@ import {
   type LibraryLineage,
 } from '../../../src/actors/karn/index.ts';
 import { CONV_14, DENSE_64, ir } from './support.ts';
+import { rejectsWith } from '../../helpers/rejects-with.ts';
 
 const Q = 5_000;
 const CATALOG_SIZE = catalogFor(DENSE_64).length + catalogFor(CONV_14).length;
@@ -56,16 +57,6 @@ function fieldReport(blueprintId: string, outcome: FieldReportOutcome, improveme
     observationWindow: { fromEpoch: 3, toEpoch: 9 },
     policyVersion: 'heuristic@1',
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<EsperError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(EsperError);
-    return error as EsperError;
-  }
-  throw new Error('expected a rejection');
 }
 
 async function eventually(check: () => boolean, what: string, ms = 3_000): Promise<void> {
@@ -143,7 +134,7 @@ describe('Karn actor', () => {
     for (let i = 0; i < 3; i++) await karn.query({ type: 'fieldReport', report: fieldReport(id, 'SUCCESS', 1.5) }, Q);
     const putsBefore = library.puts;
     library.failNext = 1;
-    const crash = await rejection(karn.query({ type: 'propose' }, Q));
+    const crash = await rejectsWith(karn.query({ type: 'propose' }, Q));
     expect(crash.code).to.equal('ESPER_STREAM_ERROR');
     await eventually(() => incarnation() === 2, 'the restart');
     const status = await karn.query<KarnStatus>({ type: 'status' }, Q);
@@ -232,7 +223,7 @@ describe('Karn actor', () => {
   it('answers a malformed field report with a coded error and keeps running', async () => {
     const karn = await start();
     const bad = { ...fieldReport('bp-x', 'SUCCESS', 1), outcome: 'GREAT' } as unknown as FieldReport;
-    expect((await rejection(karn.query({ type: 'fieldReport', report: bad }, Q))).code).to.equal('ESPER_SCHEMA_VIOLATION');
+    expect((await rejectsWith(karn.query({ type: 'fieldReport', report: bad }, Q))).code).to.equal('ESPER_SCHEMA_VIOLATION');
     expect((await karn.query<KarnStatus>({ type: 'status' }, Q)).blueprints).to.equal(CATALOG_SIZE);
     expect(incarnation()).to.equal(1);
   });
@@ -316,7 +307,7 @@ describe('Karn actor', () => {
         { id: 'down', op: 'dense', inputs: ['up'], params: { units: 64, init: 'zeros' } },
         { id: 'out', op: 'residual', inputs: ['input', 'down'] },
       ]);
-      const error = await rejection(call(bus, SUBJECT, { ir: bomb }));
+      const error = await rejectsWith(call(bus, SUBJECT, { ir: bomb }));
       expect(error.code).to.equal('ESPER_BLUEPRINT_LIMIT');
       expect(error.details).to.include({ limit: 'maxParams', max: 5_000_000 });
       expect(error.details?.['value']).to.equal(64 * 65_536 + 65_536 + 65_536 * 64 + 64);
@@ -325,16 +316,16 @@ describe('Karn actor', () => {
     });
 
     it('answers bad input with coded errors: not JSON, wrong shape, a broken graph, an unknown parent', async () => {
-      expect((await rejection(call(bus, SUBJECT, new TextEncoder().encode('not json')))).code).to.equal('ESPER_INVALID_JSON');
-      expect((await rejection(call(bus, SUBJECT, { blueprint: operatorIr }))).code).to.equal('ESPER_SCHEMA_VIOLATION');
-      expect((await rejection(call(bus, SUBJECT, ''))).code).to.equal('ESPER_SCHEMA_VIOLATION');
+      expect((await rejectsWith(call(bus, SUBJECT, new TextEncoder().encode('not json')))).code).to.equal('ESPER_INVALID_JSON');
+      expect((await rejectsWith(call(bus, SUBJECT, { blueprint: operatorIr }))).code).to.equal('ESPER_SCHEMA_VIOLATION');
+      expect((await rejectsWith(call(bus, SUBJECT, ''))).code).to.equal('ESPER_SCHEMA_VIOLATION');
       const broken = { ...operatorIr, output: 'nowhere' };
-      expect((await rejection(call(bus, SUBJECT, { ir: broken }))).code).to.equal('ESPER_BLUEPRINT_GRAPH');
+      expect((await rejectsWith(call(bus, SUBJECT, { ir: broken }))).code).to.equal('ESPER_BLUEPRINT_GRAPH');
       const mismatch = ir(DENSE_64, [{ id: 'out', op: 'dense', inputs: ['input'], params: { units: 32 } }]);
-      const shape = await rejection(call(bus, SUBJECT, { ir: mismatch }));
+      const shape = await rejectsWith(call(bus, SUBJECT, { ir: mismatch }));
       expect(shape.code).to.equal('ESPER_BLUEPRINT_SHAPE_MISMATCH');
       expect(shape.details).to.include({ nodeId: 'out' });
-      expect((await rejection(call(bus, SUBJECT, { ir: operatorIr, parentBlueprintId: 'bp-nope' }))).code).to.equal('ESPER_NOT_FOUND');
+      expect((await rejectsWith(call(bus, SUBJECT, { ir: operatorIr, parentBlueprintId: 'bp-nope' }))).code).to.equal('ESPER_NOT_FOUND');
       expect(library.size).to.equal(CATALOG_SIZE);
       expect(incarnation()).to.equal(1);
     });

@@ -11,6 +11,7 @@ import {
   parseGateConfig,
 } from '../../../src/actors/kasmina/index.ts';
 import { HEALTHY, IFACE, kernel } from './support.ts';
+import { throwsWith } from '../../helpers/rejects-with.ts';
 
 describe('seed gates', () => {
   describe('config', () => {
@@ -39,14 +40,8 @@ describe('seed gates', () => {
     });
 
     it('lists every problem of an invalid config in one ESPER_CONFIG_INVALID', () => {
-      let caught: unknown;
-      try {
-        parseGateConfig({ g2: { minTrainingEpochs: -1 }, embargoEpochs: 0, defaultBlend: { curve: 'cubic', tempoEpochs: 4 }, bogus: 1 });
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught).to.be.instanceOf(ConfigError);
-      const issues = (caught as ConfigError).details?.['issues'] as string[];
+      const caught = throwsWith(() => parseGateConfig({ g2: { minTrainingEpochs: -1 }, embargoEpochs: 0, defaultBlend: { curve: 'cubic', tempoEpochs: 4 }, bogus: 1 }), ConfigError);
+      const issues = caught.details?.['issues'] as string[];
       expect(issues.length).to.be.at.least(4);
       expect(issues.join('\n')).to.match(/g2\.minTrainingEpochs/).and.match(/embargoEpochs/).and.match(/defaultBlend\.curve/);
     });

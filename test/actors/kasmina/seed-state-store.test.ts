@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { MemoryBus } from '../../../src/actors/oona/index.ts';
-import { EsperError } from '../../../src/errors/index.ts';
 import { KvSeedStateStore, MemorySeedStateStore, type SeedLifecycleState } from '../../../src/actors/kasmina/index.ts';
 import { HEALTHY, freshSeed, germinateEvent, run, tick } from './support.ts';
+import { rejectsWith } from '../../helpers/rejects-with.ts';
 
 function someState(): SeedLifecycleState {
   return tick(run(freshSeed(), [germinateEvent({ blend: { curve: 'cosine', tempoEpochs: 8 } })]), 2, HEALTHY);
@@ -38,15 +38,8 @@ describe('seed state stores', () => {
         const kv = await bus.kv('seeds-x');
         await kv.put(KvSeedStateStore.key('run-1', 'seed-a'), { ...someState(), alpha: 7 });
         const store = new KvSeedStateStore(bus, { bucket: 'seeds-x' });
-        let caught: unknown;
-        try {
-          await store.load('run-1', 'seed-a');
-        } catch (error) {
-          caught = error;
-        }
-        expect(caught).to.be.instanceOf(EsperError);
-        expect((caught as EsperError).code).to.equal('ESPER_SCHEMA_VIOLATION');
-        expect((caught as EsperError).message).to.match(/seeds-x\/run-1\.seed-a/);
+        const caught = await rejectsWith(store.load('run-1', 'seed-a'), 'ESPER_SCHEMA_VIOLATION');
+        expect(caught.message).to.match(/seeds-x\/run-1\.seed-a/);
       } finally {
         await bus.close();
       }

@@ -1,3 +1,4 @@
+
 import { expect } from 'chai';
 import { parseMessage, type SeedState } from '../../../src/contracts/index.ts';
 import { BusError, EsperError } from '../../../src/errors/index.ts';
@@ -14,6 +15,7 @@ import {
   type SeedTransitionedEnvelope,
 } from '../../../src/actors/kasmina/index.ts';
 import { HEALTHY, IFACE, kernel, seedCommand } from './support.ts';
+import { rejectsWith } from '../../helpers/rejects-with.ts';
 
 const SEED = 'seed-a';
 const Q = 2_000;
@@ -33,16 +35,6 @@ class FlakyStore extends MemorySeedStateStore {
 }
 
 const kernels: KernelResolver = { resolve: (request) => Promise.resolve(request.blueprintId === 'bp-missing' ? null : kernel()) };
-
-async function rejection(promise: Promise<unknown>): Promise<EsperError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(EsperError);
-    return error as EsperError;
-  }
-  throw new Error('expected the query to reject');
-}
 
 describe('Kasmina seed actor', () => {
   let handle: KasminaHandle | undefined;
@@ -96,16 +88,16 @@ describe('Kasmina seed actor', () => {
   it('answers a rejected command with its coded error and keeps serving', async () => {
     await start();
     const before = handle!.supervisor.children().map((child) => child.incarnation);
-    expect((await rejection(advance())).code).to.equal('ESPER_INVALID_TRANSITION');
-    expect((await rejection(ask({ type: 'command', command: seedCommand(SEED, { op: 'GERMINATE', blueprintId: 'bp-missing' }) }))).code).to.equal('ESPER_GATE_FAILED');
-    expect((await rejection(ask({ type: 'command', command: seedCommand('seed-zz', { op: 'PRUNE' }) }))).code).to.equal('ESPER_NOT_FOUND');
+    expect((await rejectsWith(advance())).code).to.equal('ESPER_INVALID_TRANSITION');
+    expect((await rejectsWith(ask({ type: 'command', command: seedCommand(SEED, { op: 'GERMINATE', blueprintId: 'bp-missing' }) }))).code).to.equal('ESPER_GATE_FAILED');
+    expect((await rejectsWith(ask({ type: 'command', command: seedCommand('seed-zz', { op: 'PRUNE' }) }))).code).to.equal('ESPER_NOT_FOUND');
     const stale = seedCommand(SEED, { op: 'GERMINATE', blueprintId: 'bp-lowrank' }, { issuedAt: new Date(Date.now() - 120_000).toISOString(), deadlineMs: 1_000 });
-    expect((await rejection(ask({ type: 'command', command: stale }))).code).to.equal('ESPER_COMMAND_EXPIRED');
+    expect((await rejectsWith(ask({ type: 'command', command: stale }))).code).to.equal('ESPER_COMMAND_EXPIRED');
     const bad = seedCommand(SEED, { op: 'ADVANCE', params: { alphaTarget: 'high' } });
-    expect((await rejection(ask({ type: 'command', command: bad }))).code).to.equal('ESPER_SCHEMA_VIOLATION');
+    expect((await rejectsWith(ask({ type: 'command', command: bad }))).code).to.equal('ESPER_SCHEMA_VIOLATION');
 
     expect((await germinate()).stage).to.equal('GERMINATED');
-    const gate = await rejection(advance());
+    const gate = await rejectsWith(advance());
     expect(gate.code).to.equal('ESPER_GATE_FAILED');
     expect(gate.details).to.include({ gate: 'G1' });
     expect(gate.details?.['reasons']).to.include('kernel not reported loaded');
@@ -134,7 +126,7 @@ describe('Kasmina seed actor', () => {
     const incarnation = handle!.supervisor.children()[0]!.incarnation;
 
     store.failSaves = 1;
-    const crash = await rejection(ask({ type: 'epochEnded', epoch: 3, telemetry: HEALTHY }));
+    const crash = await rejectsWith(ask({ type: 'epochEnded', epoch: 3, telemetry: HEALTHY }));
     expect(crash.code).to.equal('ESPER_STREAM_ERROR');
 
     // The ref survives the restart; the new incarnation loaded the last saved state.
@@ -200,14 +192,7 @@ describe('Kasmina seed actor', () => {
   });
 
   it('refuses options without a store or publisher, listing every problem', async () => {
-    let caught: unknown;
-    try {
-      await startKasmina({ runId: 'run 1', slots: [{ slotId: 'a', interface: IFACE }, { slotId: 'a', interface: IFACE }] });
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).to.be.instanceOf(EsperError);
-    expect((caught as EsperError).code).to.equal('ESPER_CONFIG_INVALID');
-    expect(((caught as EsperError).details?.['issues'] as string[]).length).to.equal(5);
+    const caught = await rejectsWith(startKasmina({ runId: 'run 1', slots: [{ slotId: 'a', interface: IFACE }, { slotId: 'a', interface: IFACE }] }), 'ESPER_CONFIG_INVALID');
+    expect((caught.details?.['issues'] as string[]).length).to.equal(5);
   });
 });

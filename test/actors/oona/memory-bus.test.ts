@@ -1,36 +1,11 @@
 import { expect } from 'chai';
-import { createBus, MemoryBus, type BusClock } from '../../../src/actors/oona/index.ts';
+import { createBus, MemoryBus } from '../../../src/actors/oona/index.ts';
+import { ManualClock } from '../../../src/infra/clock.ts';
+import { rejectsWith } from '../../helpers/rejects-with.ts';
 import type { DurableMessage } from '../../../src/actors/oona/bus.ts';
 import { runBusContract, sleep, waitFor } from './bus-contract.ts';
 
 runBusContract('MemoryBus', ({ metrics }) => Promise.resolve(new MemoryBus(metrics === undefined ? {} : { metrics })));
-
-/** A clock that only moves when told. */
-class ManualClock implements BusClock {
-  #now = 0;
-  #timers: { at: number; fn: () => void; id: number }[] = [];
-  #ids = 0;
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.#ids;
-    this.#timers.push({ at: this.#now + ms, fn, id });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers = this.#timers.filter((t) => t.id !== handle);
-  }
-  advance(ms: number): void {
-    this.#now += ms;
-    for (;;) {
-      const due = this.#timers.filter((t) => t.at <= this.#now).sort((a, b) => a.at - b.at)[0];
-      if (due === undefined) return;
-      this.#timers = this.#timers.filter((t) => t !== due);
-      due.fn();
-    }
-  }
-}
 
 describe('MemoryBus', () => {
   it('createBus gives the in-process bus without a NATS URL', async () => {
@@ -65,24 +40,14 @@ describe('MemoryBus', () => {
     bus.subscribe('silent', () => undefined);
     const pending = bus.request('silent', {}, { timeoutMs: 10_000 });
     clock.advance(10_000);
-    try {
-      await pending;
-      expect.fail('should time out');
-    } catch (error) {
-      expect((error as { code: string }).code).to.equal('ESPER_TIMEOUT');
-    }
+    await rejectsWith(pending, 'ESPER_TIMEOUT');
     await bus.close();
   });
 
   it('refuses overlapping stream subjects and invalid subjects', async () => {
     const bus = new MemoryBus();
     await bus.ensureStream({ name: 'one', subjects: ['o.>'] });
-    try {
-      await bus.ensureStream({ name: 'two', subjects: ['o.x'] });
-      expect.fail('overlap accepted');
-    } catch (error) {
-      expect((error as { code: string }).code).to.equal('ESPER_STREAM_ERROR');
-    }
+    await rejectsWith(bus.ensureStream({ name: 'two', subjects: ['o.x'] }), 'ESPER_STREAM_ERROR');
     expect(() => bus.publish('a.*', 1)).to.throw(RangeError);
     expect(() => bus.subscribe('a.>.b', () => undefined)).to.throw(RangeError);
     await bus.close();
@@ -93,11 +58,6 @@ describe('MemoryBus', () => {
     bus.subscribe('never', () => undefined);
     const pending = bus.request('never', {}, { timeoutMs: 10_000 });
     await bus.close();
-    try {
-      await pending;
-      expect.fail('should reject');
-    } catch (error) {
-      expect((error as { code: string }).code).to.equal('ESPER_BUS_CLOSED');
-    }
+    await rejectsWith(pending, 'ESPER_BUS_CLOSED');
   });
 });

@@ -2,19 +2,10 @@ import { threadId } from 'node:worker_threads';
 import { expect } from 'chai';
 import { catalogBlueprint, shapePreservingInterface } from '../../../src/actors/karn/catalog.ts';
 import { KernelWorkerPool } from '../../../src/actors/pipeline/worker-pool.ts';
-import { EsperError } from '../../../src/errors/index.ts';
+import { rejectsWith } from '../../helpers/rejects-with.ts';
 
 const DENSE = shapePreservingInterface([16]);
 const FAST = { benchmarkIterations: 5, benchmarkWarmup: 1 } as const;
-
-async function rejection(promise: Promise<unknown>): Promise<EsperError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).to.be.instanceOf(EsperError);
-  return error as EsperError;
-}
 
 describe('Tezzeret worker pool', function () {
   this.timeout(120_000);
@@ -43,7 +34,7 @@ describe('Tezzeret worker pool', function () {
 
   it('passes a compiler error back with its code', async () => {
     const ir = catalogBlueprint('mlp_small', DENSE);
-    const error = await rejection(pool.compile({ ir, tier: 'fast', limits: { maxParams: 5 } }));
+    const error = await rejectsWith(pool.compile({ ir, tier: 'fast', limits: { maxParams: 5 } }));
     expect(error.code).to.equal('ESPER_BLUEPRINT_LIMIT');
     expect(error.retryable).to.equal(false);
   });
@@ -51,7 +42,7 @@ describe('Tezzeret worker pool', function () {
   it('rejects a job whose worker dies mid-job with ESPER_WORKER_CRASHED, replaces the worker, and runs the queued and next jobs', async () => {
     const first = await pool.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' });
     const restarts = pool.stats().restarts;
-    const crash = rejection(pool.debugCrash('throw'));
+    const crash = rejectsWith(pool.debugCrash('throw'));
     // Queued behind the crashing job: it must survive and run on the replacement.
     const queued = pool.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' });
     const error = await crash;
@@ -62,7 +53,7 @@ describe('Tezzeret worker pool', function () {
     expect(after.debug.threadId).to.not.equal(first.debug.threadId);
     expect(pool.stats().restarts).to.equal(restarts + 1);
     // A worker that exits outright is handled the same way.
-    expect((await rejection(pool.debugCrash('exit'))).code).to.equal('ESPER_WORKER_CRASHED');
+    expect((await rejectsWith(pool.debugCrash('exit'))).code).to.equal('ESPER_WORKER_CRASHED');
     const next = await pool.validate(after.artifact, FAST);
     expect(next.report.status).to.equal('VALIDATED');
     expect(pool.stats()).to.include({ workers: 1, busy: 0, queued: 0, restarts: restarts + 2 });
@@ -86,13 +77,13 @@ describe('Tezzeret worker pool', function () {
     try {
       // A validation with 100k benchmark runs stands in for a stuck job.
       const { artifact } = await timed.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' });
-      const slow = await rejection(timed.validate(artifact, { benchmarkIterations: 100_000 }));
+      const slow = await rejectsWith(timed.validate(artifact, { benchmarkIterations: 100_000 }));
       expect(slow.code).to.equal('ESPER_TIMEOUT');
       const again = await timed.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' });
       expect(again.metadata.kernelId).to.be.a('string');
     } finally {
       await timed.close();
     }
-    expect((await rejection(timed.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' }))).code).to.equal('ESPER_UNAVAILABLE');
+    expect((await rejectsWith(timed.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' }))).code).to.equal('ESPER_UNAVAILABLE');
   });
 });

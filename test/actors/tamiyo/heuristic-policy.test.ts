@@ -15,6 +15,7 @@ import {
   type PolicyMemory,
 } from '../../../src/actors/tamiyo/index.ts';
 import { KERNELS, OTHER_IFACE, context, kernel, live, packet, plateauPackets, runPackets, scriptedAcc, seed } from './support.ts';
+import { throwsWith } from '../../helpers/rejects-with.ts';
 
 /** Every command answers its packet, has the packet's time and parses. */
 function expectWellFormed(decision: PolicyDecision<PolicyMemory>, p: SystemStatePacket): void {
@@ -53,14 +54,9 @@ describe('Tamiyo heuristic policy', () => {
     });
 
     it('lists every problem of an invalid config', () => {
-      try {
-        parseHeuristicConfig({ plateauEpochs: 0, penalty: { decay: 2 }, bogus: 1 });
-        expect.fail('expected a ConfigError');
-      } catch (error) {
-        expect(error).to.be.instanceOf(ConfigError);
-        const issues = (error as ConfigError).details?.['issues'] as string[];
-        expect(issues.length).to.be.at.least(3);
-      }
+      const error = throwsWith(() => parseHeuristicConfig({ plateauEpochs: 0, penalty: { decay: 2 }, bogus: 1 }), ConfigError);
+      const issues = error.details?.['issues'] as string[];
+      expect(issues.length).to.be.at.least(3);
     });
   });
 

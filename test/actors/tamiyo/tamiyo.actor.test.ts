@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { TamiyoDecisionSchema, type FieldReport, type SystemStatePacket, type TamiyoDecision } from '../../../src/contracts/index.ts';
-import { EsperError } from '../../../src/errors/index.ts';
 import { NO_BACKOFF, startSupervisor, type ActorRef, type Supervisor } from '../../../src/supervision/index.ts';
 import { deriveCommandId, tamiyoWorkerSpec, type TamiyoMessage, type TamiyoOptions, type TamiyoStatus } from '../../../src/actors/tamiyo/index.ts';
 import { context, live, packet, plateauPackets, seed } from './support.ts';
+import { rejectsWith } from '../../helpers/rejects-with.ts';
 
 const Q = 2_000;
 
@@ -79,23 +79,14 @@ describe('Tamiyo actor', () => {
     expect(await ref.query({ type: 'fieldReport', report }, Q)).to.deep.equal({ recorded: true });
     expect(await ref.query({ type: 'fieldReport', report }, Q)).to.deep.equal({ recorded: false });
     const bad = { ...report, outcome: 'GREAT' } as unknown as FieldReport;
-    const error = await ref.query({ type: 'fieldReport', report: bad }, Q).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(error).to.be.instanceOf(EsperError);
-    expect((error as EsperError).code).to.equal('ESPER_SCHEMA_VIOLATION');
+    await rejectsWith(ref.query({ type: 'fieldReport', report: bad }, Q), 'ESPER_SCHEMA_VIOLATION');
     expect((await ref.query<TamiyoStatus>({ type: 'status' }, Q)).fieldReports).to.have.length(1);
   });
 
   it('answers a malformed packet with ESPER_SCHEMA_VIOLATION and changes nothing', async () => {
     const ref = await start();
     const bad = { ...packet({ epoch: 1 }), validationAccuracy: 7 };
-    const error = await decide(ref, bad).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect((error as EsperError).code).to.equal('ESPER_SCHEMA_VIOLATION');
+    await rejectsWith(decide(ref, bad), 'ESPER_SCHEMA_VIOLATION');
     const status = await ref.query<TamiyoStatus>({ type: 'status' }, Q);
     expect(status.decisions).to.equal(0);
     expect(status.memory.lastPacketId).to.equal(null);

@@ -7,21 +7,11 @@ import { COMPILER_VERSION, compileKernel } from '../../../src/actors/tezzeret/co
 import { decodeKernelArtifact, encodeKernelArtifact, kernelIdFor } from '../../../src/blueprint/kernel-artifact.ts';
 import { loadKernel, readKernelHeader } from '../../../src/tensor/kernel-loader.ts';
 import { KernelMetadataSchema } from '../../../src/contracts/tezzeret.ts';
-import { EsperError } from '../../../src/errors/index.ts';
 import { selectBackend } from '../../../src/tensor/backend.ts';
+import { rejectsWith, throwsWith } from '../../helpers/rejects-with.ts';
 
 const DENSE = shapePreservingInterface([16]);
 const CONV = shapePreservingInterface([6, 6, 4]);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    expect(error).to.be.instanceOf(EsperError);
-    return (error as EsperError).code;
-  }
-}
 
 function maxAbsDeviation(module: ReturnType<typeof loadKernel>, batch = 3): number {
   return tf.tidy(() => {
@@ -118,17 +108,17 @@ describe('Tezzeret compiler', function () {
       copy[at] = (copy[at] ?? 0) ^ 0x01;
       return copy;
     };
-    expect(codeOf(() => loadKernel(flip(artifact.length - 40)))).to.equal('ESPER_KERNEL_CORRUPT'); // a weight
-    expect(codeOf(() => loadKernel(flip(20)))).to.equal('ESPER_KERNEL_CORRUPT'); // the header
-    expect(codeOf(() => loadKernel(flip(artifact.length - 1)))).to.equal('ESPER_KERNEL_CORRUPT'); // the digest
-    expect(codeOf(() => loadKernel(artifact.slice(0, artifact.length - 8)))).to.equal('ESPER_KERNEL_CORRUPT');
-    expect(codeOf(() => loadKernel(new Uint8Array(10)))).to.equal('ESPER_KERNEL_CORRUPT');
+    throwsWith(() => loadKernel(flip(artifact.length - 40)), 'ESPER_KERNEL_CORRUPT'); // a weight
+    throwsWith(() => loadKernel(flip(20)), 'ESPER_KERNEL_CORRUPT'); // the header
+    throwsWith(() => loadKernel(flip(artifact.length - 1)), 'ESPER_KERNEL_CORRUPT'); // the digest
+    throwsWith(() => loadKernel(artifact.slice(0, artifact.length - 8)), 'ESPER_KERNEL_CORRUPT');
+    throwsWith(() => loadKernel(new Uint8Array(10)), 'ESPER_KERNEL_CORRUPT');
     // A re-hashed artifact whose header lies about its IR hash is caught by re-analysis.
     const { header, weights } = decodeKernelArtifact(artifact);
     const forged = encodeKernelArtifact({ ...header, irHash: 'f'.repeat(64) }, weights);
-    expect(codeOf(() => loadKernel(forged))).to.equal('ESPER_KERNEL_CORRUPT');
+    throwsWith(() => loadKernel(forged), 'ESPER_KERNEL_CORRUPT');
     const renamed = encodeKernelArtifact({ ...header, kernelId: 'e'.repeat(64) }, weights);
-    expect(codeOf(() => loadKernel(renamed))).to.equal('ESPER_KERNEL_CORRUPT');
+    throwsWith(() => loadKernel(renamed), 'ESPER_KERNEL_CORRUPT');
     // The untouched artifact still loads, also as an unaligned view into a larger buffer (a Buffer slab, a network frame).
     loadKernel(artifact).dispose();
     const frame = new Uint8Array(artifact.length + 9);
@@ -138,17 +128,9 @@ describe('Tezzeret compiler', function () {
 
   it('refuses a blueprint that fails analysis with its coded, non-retryable error', async () => {
     const ir = catalogBlueprint('mlp_small', DENSE);
-    const error = await compileKernel({ ir: { ...ir, output: 'up' }, tier: 'fast' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).to.be.instanceOf(EsperError);
-    expect((error as EsperError).code).to.match(/^ESPER_BLUEPRINT_/);
-    expect((error as EsperError).retryable).to.equal(false);
-    const limited = await compileKernel({ ir, tier: 'fast', limits: { maxParams: 10 } }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect((limited as EsperError).code).to.equal('ESPER_BLUEPRINT_LIMIT');
+    const error = await rejectsWith(compileKernel({ ir: { ...ir, output: 'up' }, tier: 'fast' }));
+    expect(error.code).to.match(/^ESPER_BLUEPRINT_/);
+    expect(error.retryable).to.equal(false);
+    await rejectsWith(compileKernel({ ir, tier: 'fast', limits: { maxParams: 10 } }), 'ESPER_BLUEPRINT_LIMIT');
   });
 });

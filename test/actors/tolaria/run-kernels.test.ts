@@ -5,6 +5,7 @@ import { kernelJobs, runBlueprints, runKernelEntry, runKernelRow } from '../../.
 import { RunKernelSchema, RunSpecSchema, type RunSpec } from '../../../src/contracts/run.ts';
 import { ConfigError } from '../../../src/errors/index.ts';
 import type { PreparedKernel } from '../../../src/actors/tolaria/worker/kernel-preparation.ts';
+import { throwsWith } from '../../helpers/rejects-with.ts';
 
 const spec = (seedModules: unknown, hidden = [3, 3]): RunSpec =>
   RunSpecSchema.parse({
@@ -23,17 +24,12 @@ describe('run kernels (what esper run compiles and validates at its start)', () 
   });
 
   it('refuses names outside the catalog, blueprints that do not fit, and exact kernel ids, listing every problem', () => {
-    try {
-      runBlueprints(spec({ blueprints: ['mlp_small', 'mlp_huge', 'conv_light'], kernels: ['k1'] }), 'dense');
-      expect.fail('should throw');
-    } catch (error) {
-      expect(error).to.be.instanceOf(ConfigError);
-      const issues = (error as ConfigError).details?.['issues'] as string[];
-      expect(issues).to.have.length(3);
-      expect(issues[0]).to.match(/seedModules\.kernels/);
-      expect(issues[1]).to.match(/blueprints\[1\]: 'mlp_huge' is not a catalog blueprint \(catalog: .*mlp_deep/);
-      expect(issues[2]).to.match(/blueprints\[2\]: 'conv_light' does not fit a dense slot/);
-    }
+    const error = throwsWith(() => runBlueprints(spec({ blueprints: ['mlp_small', 'mlp_huge', 'conv_light'], kernels: ['k1'] }), 'dense'), ConfigError);
+    const issues = error.details?.['issues'] as string[];
+    expect(issues).to.have.length(3);
+    expect(issues[0]).to.match(/seedModules\.kernels/);
+    expect(issues[1]).to.match(/blueprints\[1\]: 'mlp_huge' is not a catalog blueprint \(catalog: .*mlp_deep/);
+    expect(issues[2]).to.match(/blueprints\[2\]: 'conv_light' does not fit a dense slot/);
   });
 
   it('makes one job per distinct slot interface and blueprint, with the catalog IR for that width', () => {

@@ -20,6 +20,7 @@ import { connect, ErrorCode, Events, NatsError, StringCodec, type NatsConnection
 import { NatsConnectionConfigSchema, type NatsConnectionConfigInput } from '../../../src/config/nats.ts';
 import { toNatsConnectionOptions } from '../../../src/node/nats-options.ts';
 import { tcpReachable } from '../../helpers/services.ts';
+import { rejectionOf } from '../../helpers/rejects-with.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const EXAMPLE_CONF = join(ROOT, 'config/nats-server.example.conf');
@@ -158,15 +159,6 @@ function nextStatus(nc: NatsConnection, type: Status['type'], timeoutMs = 3000):
 function natsErrorOf(error: unknown): NatsError {
   expect(error).to.be.instanceOf(NatsError);
   return error as NatsError;
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return expect.fail('expected a rejection');
 }
 
 // ---------------------------------------------------------------------------

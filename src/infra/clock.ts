@@ -1,7 +1,9 @@
 /**
- * The time seam of the supervision layer (style rule 12): restart windows,
- * backoff waits, query timeouts and shutdown timeouts all read and schedule
- * through a `Clock`, so tests can drive them with `ManualClock`.
+ * The one time seam (style rule 12). Everything that reads time or schedules
+ * a timer takes a `Clock`: the supervision layer (restart windows, backoff
+ * waits, query and shutdown timeouts), the in-process bus (ack waits, request
+ * timeouts, nak delays, KV expiry) and the actors that poll. Tests substitute
+ * `ManualClock`; the default is `systemClock`.
  */
 
 /** Reads time and schedules one-shot timers. */
