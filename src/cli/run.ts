@@ -17,7 +17,7 @@ import { Option, type Command } from 'commander';
 import { formatZodIssues } from '../contracts/registry.ts';
 import { RunResultsSchema, RunSpecSchema, bottleneckResolution, type RunResults, type RunSpec } from '../contracts/run.ts';
 import { ConfigError } from '../errors/index.ts';
-import { checkRunSpec, runTraining, type EpochSummary } from '../actors/tolaria/index.ts';
+import { checkRunSpec, runTraining, startRun, type EpochSummary } from '../actors/tolaria/index.ts';
 import { renderReport } from './report/report-html.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { printError, type CliOutput } from './output.ts';
@@ -228,7 +228,8 @@ async function runLocally(spec: RunSpec, runId: string, flags: RunFlags, mode: '
         )
       : undefined;
   try {
-    return await runTraining(spec, {
+    // Supervised like a node's run: a loop whose training worker dies resumes from its last boundary.
+    const run = await startRun(undefined, spec, {
       runId,
       logger,
       ...(recorder === undefined ? {} : { events: recorder.sink }),
@@ -237,7 +238,13 @@ async function runLocally(spec: RunSpec, runId: string, flags: RunFlags, mode: '
         else display.update(s);
         await recorder?.flush();
       },
+      boundary: () => {
+        recorder?.mark();
+        return Promise.resolve();
+      },
+      onRestart: () => recorder?.rewind(),
     });
+    return await run.finished;
   } finally {
     display?.finish();
     await recorder?.flush();

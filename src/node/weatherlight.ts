@@ -2,27 +2,31 @@
  * Weatherlight, the node's root supervisor (DESIGN §1): starts the subsystem
  * actors the node's roles ask for, in a fixed order, under one_for_one
  * supervision, and publishes supervision events on `<prefix>.sys.<type>`.
+ * Every child does real work (there are no placeholder actors): a role's
+ * subsystem without an implementation is a bug, refused at start. A trainer
+ * node's Tolaria supervises each hosted run as a subtree (the run's loop,
+ * its Kasmina seed actors and its Tamiyo), so `describe()` — and so the
+ * node's status — shows runs, seeds and their incarnations as they live.
  */
 import type { Bus } from '../actors/oona/index.ts';
 import { createEnvelope } from '../contracts/envelope.ts';
 import { subjects } from '../contracts/subjects.ts';
 import type { NodeRole } from '../config/schema.ts';
-import type { EsperError } from '../errors/index.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Metrics } from '../infra/metrics.ts';
-import { alwaysRestart, startSupervisor, type Supervisor, type WorkerSpec } from '../supervision/index.ts';
-import { subsystemShell, type SubsystemMessage, type SubsystemStatus } from './subsystem-shell.ts';
+import { EsperError } from '../errors/index.ts';
+import { alwaysRestart, startSupervisor, type ChildSpec, type Supervisor } from '../supervision/index.ts';
 
-/** Subsystems every node runs, whatever its roles. */
-const ALWAYS = ['oona', 'nissa'] as const;
-
-/** Subsystems each role brings, in start order. */
+/**
+ * Subsystems each role brings, in start order. Kasmina and Tamiyo live inside
+ * each run (under the trainer's Tolaria); Oona is the bus itself, not an actor.
+ */
 export const SUBSYSTEMS_BY_ROLE: Readonly<Record<NodeRole, readonly string[]>> = {
-  library: ['urza'],
+  library: ['urza', 'nissa'],
   compiler: ['tezzeret'],
   validator: ['urabrask'],
-  controller: ['karn', 'tamiyo'],
-  trainer: ['kasmina', 'tolaria'],
+  controller: ['karn'],
+  trainer: ['tolaria'],
 };
 
 /** Start order: infrastructure, then storage, the pipeline, control, training — so dependencies come up first. */
@@ -30,13 +34,13 @@ const START_ORDER: readonly NodeRole[] = ['library', 'compiler', 'validator', 'c
 
 /** The subsystems a node with `roles` runs, in start order. */
 export function subsystemsFor(roles: readonly NodeRole[]): string[] {
-  return [...ALWAYS, ...START_ORDER.filter((role) => roles.includes(role)).flatMap((role) => SUBSYSTEMS_BY_ROLE[role])];
+  return START_ORDER.filter((role) => roles.includes(role)).flatMap((role) => SUBSYSTEMS_BY_ROLE[role]);
 }
 
 export interface WeatherlightOptions {
   roles: readonly NodeRole[];
-  /** Real implementations by subsystem name; the others run as supervised shells until their issues land. */
-  implementations?: Readonly<Record<string, () => WorkerSpec>>;
+  /** The implementation of every subsystem the roles ask for, by name. */
+  implementations: Readonly<Record<string, () => ChildSpec>>;
   bus: Bus;
   logger: Logger;
   metrics: Metrics;
@@ -44,29 +48,38 @@ export interface WeatherlightOptions {
   onGiveUp: (error: EsperError) => void;
 }
 
+/** One actor of the tree, as the node's status lists it. */
+export interface ActorLine {
+  subsystem: string;
+  /** e.g. `weatherlight/tolaria/run-r1/kasmina-r1/seed-h1`. */
+  path: string;
+  status: string;
+  /** Restarts so far + 1. */
+  incarnation: number;
+}
+
 export interface Weatherlight {
   readonly supervisor: Supervisor;
-  /** One line per subsystem actor. */
-  describe(): { subsystem: string; path: string; status: string; incarnation: number }[];
-  /** Asks every subsystem to stop taking work; resolves when all have answered. */
-  drain(): Promise<void>;
+  /** Every actor of the tree, depth first in start order (nested supervisors included). */
+  describe(): ActorLine[];
   /** Stops the tree in reverse start order. */
   stop(): Promise<void>;
 }
 
+/** Every actor under `supervisor`, depth first. */
+export function describeTree(supervisor: Supervisor): ActorLine[] {
+  return supervisor.children().flatMap((child) => {
+    const line: ActorLine = { subsystem: child.subsystem, path: child.path, status: child.status, incarnation: child.incarnation };
+    const nested = child.kind === 'supervisor' ? supervisor.supervisor(child.id) : undefined;
+    return nested === undefined ? [line] : [line, ...describeTree(nested)];
+  });
+}
+
 export async function startWeatherlight(options: WeatherlightOptions): Promise<Weatherlight> {
   const names = subsystemsFor(options.roles);
-  const children: WorkerSpec[] = names.map(
-    (name): WorkerSpec =>
-      options.implementations?.[name]?.() ?? {
-        id: name,
-        restart: 'permanent',
-        shutdownTimeoutMs: 5000,
-        subsystem: name,
-        behaviour: subsystemShell(name),
-      },
-  );
-  const shells = new Set(names.filter((name) => options.implementations?.[name] === undefined));
+  const missing = names.filter((name) => options.implementations[name] === undefined);
+  if (missing.length > 0) throw new EsperError('ESPER_INTERNAL', `weatherlight: no implementation for ${missing.join(', ')} (roles ${options.roles.join(', ')})`, { details: { missing } });
+  const children: ChildSpec[] = names.map((name) => (options.implementations[name] as () => ChildSpec)());
   const sys = subjects(options.subjectPrefix);
   const supervisor = await startSupervisor(
     {
@@ -92,16 +105,7 @@ export async function startWeatherlight(options: WeatherlightOptions): Promise<W
   );
   return {
     supervisor,
-    describe: () =>
-      supervisor.children().map((child) => ({ subsystem: child.id, path: child.path, status: child.status, incarnation: child.incarnation })),
-    drain: async () => {
-      await Promise.all(
-        [...shells].map(async (name) => {
-          const ref = supervisor.ref<SubsystemMessage>(name);
-          if (ref?.alive === true) await ref.query<SubsystemStatus>({ type: 'drain' }, 5000);
-        }),
-      );
-    },
+    describe: () => describeTree(supervisor),
     stop: async () => {
       await supervisor.stop();
     },

@@ -33,6 +33,8 @@ export interface ChildSummary {
   readonly id: string;
   readonly path: string;
   readonly kind: 'worker' | 'supervisor';
+  /** Metrics label (`kasmina`, `tolaria`…). */
+  readonly subsystem: string;
   readonly status: NodeStatus;
   /** True while a restart of this child is scheduled or running. */
   readonly restarting: boolean;
@@ -172,6 +174,7 @@ export class Supervisor {
       id: entry.info.id,
       path: entry.info.path,
       kind: entry.info.kind,
+      subsystem: entry.info.subsystem,
       status: entry.node.status,
       restarting: entry.batch !== null,
       incarnation: entry.node.incarnation,

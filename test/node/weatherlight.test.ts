@@ -1,31 +1,104 @@
 import { expect } from 'chai';
 import { MemoryBus } from '../../src/actors/oona/index.ts';
+import { tolariaSupervisorSpec } from '../../src/actors/tolaria/index.ts';
+import { EsperError } from '../../src/errors/index.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { Metrics } from '../../src/infra/metrics.ts';
 import { startWeatherlight, subsystemsFor } from '../../src/node/weatherlight.ts';
+import type { Behaviour, ChildSpec } from '../../src/supervision/index.ts';
+
+/** A worker that answers every query with its name (stands in for a real subsystem in this test of the root supervisor). */
+function worker(id: string): () => ChildSpec {
+  const behaviour: Behaviour<null, unknown> = { init: () => null, handle: (state, _m, ctx) => (ctx.reply(id), state) };
+  return () => ({ id, restart: 'permanent', shutdownTimeoutMs: 1000, subsystem: id, behaviour });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Weatherlight', () => {
-  it('starts the subsystems the roles ask for, infrastructure first', () => {
-    expect(subsystemsFor(['trainer'])).to.deep.equal(['oona', 'nissa', 'kasmina', 'tolaria']);
-    expect(subsystemsFor(['controller', 'library'])).to.deep.equal(['oona', 'nissa', 'urza', 'karn', 'tamiyo']);
+  const logger = createLogger({ level: 'silent', bindings: { node: 't1' } });
+
+  it('starts the subsystems the roles ask for, storage first; Kasmina and Tamiyo live in runs, Oona is the bus', () => {
+    expect(subsystemsFor(['trainer'])).to.deep.equal(['tolaria']);
+    expect(subsystemsFor(['controller', 'library'])).to.deep.equal(['urza', 'nissa', 'karn']);
+    expect(subsystemsFor(['library', 'compiler', 'validator', 'controller', 'trainer'])).to.deep.equal(['urza', 'nissa', 'tezzeret', 'urabrask', 'karn', 'tolaria']);
   });
 
-  it('runs them as supervised actors that answer, drain and stop in reverse order', async () => {
+  it('refuses to start a role whose subsystem has no implementation (no placeholder actors)', async () => {
+    const bus = new MemoryBus();
+    const error = await startWeatherlight({ roles: ['compiler', 'validator'], implementations: { tezzeret: worker('tezzeret') }, bus, logger, metrics: new Metrics(), subjectPrefix: 'esper', onGiveUp: () => undefined }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(EsperError);
+    expect((error as EsperError).message).to.match(/no implementation for urabrask/);
+    await bus.close();
+  });
+
+  it('runs them as supervised actors, lists the whole tree and stops in reverse order', async () => {
     const bus = new MemoryBus();
     const metrics = new Metrics();
-    const logger = createLogger({ level: 'silent', bindings: { node: 't1' } });
-    const weatherlight = await startWeatherlight({ roles: ['compiler', 'validator'], bus, logger, metrics, subjectPrefix: 'esper', onGiveUp: () => undefined });
-    expect(weatherlight.describe().map((actor) => [actor.subsystem, actor.status])).to.deep.equal([
-      ['oona', 'running'],
-      ['nissa', 'running'],
-      ['tezzeret', 'running'],
-      ['urabrask', 'running'],
+    let sweeps = 0;
+    const weatherlight = await startWeatherlight({
+      roles: ['compiler', 'trainer'],
+      implementations: {
+        tezzeret: worker('tezzeret'),
+        tolaria: () =>
+          tolariaSupervisorSpec({
+            sweep: () => {
+              sweeps++;
+              return Promise.resolve();
+            },
+            sweepMs: 20,
+          }),
+      },
+      bus,
+      logger,
+      metrics,
+      subjectPrefix: 'esper',
+      onGiveUp: () => undefined,
+    });
+    expect(weatherlight.describe().map((actor) => [actor.path, actor.subsystem, actor.status])).to.deep.equal([
+      ['weatherlight/tezzeret', 'tezzeret', 'running'],
+      ['weatherlight/tolaria', 'tolaria', 'running'],
+      ['weatherlight/tolaria/orphan-sweeper', 'tolaria', 'running'],
     ]);
-    await weatherlight.drain();
+    await sleep(120);
+    expect(sweeps).to.be.at.least(3);
     const text = await metrics.text();
     expect(text).to.match(/esper_actors\{subsystem="tezzeret"\} 1/);
+    expect(text).to.match(/esper_actors\{subsystem="tolaria"\} 1/);
     await weatherlight.stop();
     expect(await metrics.text()).to.match(/esper_actors\{subsystem="tezzeret"\} 0/);
+    await bus.close();
+  });
+
+  it("restarts the orphan sweeper when a sweep throws, and it keeps sweeping", async () => {
+    const bus = new MemoryBus();
+    let sweeps = 0;
+    const weatherlight = await startWeatherlight({
+      roles: ['trainer'],
+      implementations: {
+        tolaria: () =>
+          tolariaSupervisorSpec({
+            sweep: () => {
+              sweeps++;
+              return sweeps === 2 ? Promise.reject(new EsperError('ESPER_UNAVAILABLE', 'runs bucket unreachable', { retryable: true })) : Promise.resolve();
+            },
+            sweepMs: 20,
+          }),
+      },
+      bus,
+      logger,
+      metrics: new Metrics(),
+      subjectPrefix: 'esper',
+      onGiveUp: () => undefined,
+    });
+    await sleep(500);
+    const sweeper = weatherlight.describe().find((actor) => actor.path === 'weatherlight/tolaria/orphan-sweeper');
+    expect(sweeper?.incarnation).to.equal(2);
+    expect(sweeps).to.be.at.least(4);
+    await weatherlight.stop();
     await bus.close();
   });
 });

@@ -69,6 +69,8 @@ export class EventRecorder {
   readonly #store: EventStore;
   readonly #logger: Logger | undefined;
   #buffer: Envelope[] = [];
+  /** Buffered events at the last {@link EventRecorder.mark}. */
+  #marked = 0;
   /** Events written so far. */
   stored = 0;
   /** Flushes that failed (their events stay buffered). */
@@ -89,11 +91,22 @@ export class EventRecorder {
     return this.#buffer.length;
   }
 
+  /** Marks the buffer's end (an epoch boundary): what comes after may be taken back by {@link EventRecorder.rewind}. */
+  mark(): void {
+    this.#marked = this.#buffer.length;
+  }
+
+  /** Drops the events buffered after the last mark (a restarted run loop is about to emit them again). */
+  rewind(): void {
+    this.#buffer = this.#buffer.slice(0, this.#marked);
+  }
+
   /** Writes the buffered events; never throws (a failure is logged, the events kept for the next flush). */
   async flush(): Promise<boolean> {
     if (this.#buffer.length === 0) return true;
     const batch = this.#buffer;
     this.#buffer = [];
+    this.#marked = Math.max(0, this.#marked - batch.length);
     try {
       const result = await this.#store.append(batch);
       this.stored += result.stored;
@@ -101,6 +114,7 @@ export class EventRecorder {
     } catch (error) {
       this.failures++;
       this.#buffer = [...batch, ...this.#buffer];
+      this.#marked += batch.length;
       this.#logger?.warn({ err: error, events: batch.length }, 'audit: persisting run events failed; training goes on');
       return false;
     }

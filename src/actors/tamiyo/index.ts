@@ -61,3 +61,11 @@ export {
   type TamiyoState,
   type TamiyoStatus,
 } from './tamiyo.actor.ts';
+export {
+  TAMIYO_ADVISOR_ID,
+  tamiyoAdvisorBehaviour,
+  tamiyoAdvisorSpec,
+  type TamiyoAdvisorMessage,
+  type TamiyoAdvisorStatus,
+  type TamiyoDecide,
+} from './advisor.actor.ts';

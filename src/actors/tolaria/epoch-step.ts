@@ -1,0 +1,130 @@
+/**
+ * One epoch of a run: (fault injection) → train in the worker → the governor
+ * judges (a NaN or divergence rolls the epoch back to the boundary's
+ * checkpoint) → Kasmina's seeds observe the epoch → Tamiyo advises → the
+ * epoch is recorded and emitted.
+ */
+import type { EpochResult, RunRollbackRecord } from '../../contracts/run.ts';
+import type { EpochReport } from '../../tensor/training/training-session.ts';
+import { observationFrom, type SeedObservation } from '../kasmina/index.ts';
+import { GOVERNOR_CAUSE_TRIGGER, observe } from './governor.ts';
+import { SEED_QUERY_MS, type RunCheckpoints } from './run-checkpoints.ts';
+import { LIVE_STAGES, type BoundaryCheckpoint, type RunContext } from './run-context.ts';
+import type { EpochTamiyoSummary, TamiyoAdviser } from './tamiyo-adviser.ts';
+
+/** What a governor rollback did (on `onEpoch` only: the run results' schema has no field for the hashes). */
+export interface EpochRollbackSummary {
+  cause: RunRollbackRecord['cause'];
+  reason: string;
+  /** Epoch of the checkpoint restored. */
+  toEpoch: number;
+  /** Host weights hash captured with that checkpoint. */
+  checkpointHostWeightsHash: string;
+  /** Host weights hash right after the restore (equals the checkpoint's when the rollback restored the host bit for bit). */
+  restoredHostWeightsHash: string;
+  /** Slots whose live seeds the restore pruned. */
+  prunedSlots: string[];
+}
+
+/** What `onEpoch` receives after every epoch. */
+export interface EpochSummary extends EpochResult {
+  /** True when the governor rolled this epoch back. */
+  rolledBack: boolean;
+  tamiyo?: EpochTamiyoSummary;
+  rollback?: EpochRollbackSummary;
+}
+
+/** Fault injection (tests, drills). */
+export interface EpochFaults {
+  /**
+   * Epoch (1-based, as reported) whose training starts with every live seed's
+   * weights overwritten with NaN; with no live seed then, that epoch is
+   * reported non-finite as a NaN epoch would be. Either way the governor rolls it back.
+   */
+  nanAtEpoch?: number;
+  /**
+   * A drill: the training worker thread is killed as epoch `atEpoch` starts,
+   * once (the flag `fired` is set when it happens, so a resumed loop trains
+   * that epoch normally). The loop fails with ESPER_WORKER_CRASHED.
+   */
+  killWorker?: { atEpoch: number; fired?: boolean };
+}
+
+/** Trains the epoch after `checkpoint`'s boundary and returns its summary (the result is recorded in `ctx`). */
+export async function runEpoch(
+  ctx: RunContext,
+  checkpoint: BoundaryCheckpoint,
+  checkpoints: RunCheckpoints,
+  adviser: TamiyoAdviser | undefined,
+  faults: EpochFaults | undefined,
+): Promise<EpochSummary> {
+  const started = performance.now();
+  const report = await trainWithFaults(ctx, faults);
+  ctx.globalStep += report.steps;
+  const judged = observe(ctx.governor, { epoch: report.epoch, trainLoss: report.trainLoss, validationLoss: report.validationLoss, numClasses: ctx.numClasses, nonFinite: report.nonFinite });
+  ctx.governor = judged.state;
+  if (judged.verdict !== 'ok') {
+    const verdict = judged.verdict;
+    ctx.log?.warn({ runId: ctx.runId, epoch: report.epoch, cause: verdict.cause, reason: verdict.reason }, 'governor: rollback');
+    const done = await checkpoints.rollbackTo(checkpoint, report.epoch, GOVERNOR_CAUSE_TRIGGER[verdict.cause], verdict.reason);
+    const result: EpochResult = {
+      epoch: report.epoch,
+      trainLoss: done.evaluation.loss,
+      validationLoss: done.evaluation.loss,
+      validationAccuracy: done.evaluation.accuracy,
+      durationMs: performance.now() - started,
+      seeds: ctx.snapshot(),
+    };
+    ctx.recordEpoch(result, false, { rolledBack: 1 });
+    return {
+      ...result,
+      rolledBack: true,
+      rollback: {
+        cause: done.record.cause,
+        reason: verdict.reason,
+        toEpoch: checkpoint.epoch,
+        checkpointHostWeightsHash: checkpoint.hostWeightsHash,
+        restoredHostWeightsHash: done.restoredHostWeightsHash,
+        prunedSlots: done.prunedSlots,
+      },
+    };
+  }
+
+  for (const slot of report.slots) ctx.lastParams.set(slot.slotId, slot.seedParams);
+  const observations: Record<string, SeedObservation> = {};
+  for (const slot of report.slots) observations[slot.slotId] = observationFrom(slot, report.validationAccuracy, ctx.baseline.get(slot.slotId));
+  const blendingDuring = [...ctx.current.values()].some((s) => s.stage === 'BLENDING');
+  if (ctx.interfaces.size > 0) for (const next of await ctx.seeds.epochEnded(report.epoch, observations, SEED_QUERY_MS)) await ctx.apply(next);
+  ctx.lastAccuracy = report.validationAccuracy;
+  const tamiyo = adviser === undefined ? undefined : await adviser.advise(report);
+  const result: EpochResult = {
+    epoch: report.epoch,
+    trainLoss: report.trainLoss,
+    validationLoss: report.validationLoss,
+    validationAccuracy: report.validationAccuracy,
+    durationMs: performance.now() - started,
+    seeds: ctx.snapshot(),
+  };
+  ctx.recordEpoch(result, blendingDuring, {});
+  return { ...result, rolledBack: false, ...(tamiyo === undefined ? {} : { tamiyo }) };
+}
+
+async function trainWithFaults(ctx: RunContext, faults: EpochFaults | undefined): Promise<EpochReport> {
+  let forceNonFinite = false;
+  if (faults?.nanAtEpoch === ctx.iteration + 1) {
+    let poisoned = 0;
+    for (const state of ctx.current.values()) {
+      if (LIVE_STAGES.has(state.stage) && (await ctx.client.request('poisonSeed', { slotId: state.slotId })).poisoned) poisoned++;
+    }
+    forceNonFinite = poisoned === 0;
+    ctx.log?.warn({ runId: ctx.runId, epoch: ctx.iteration + 1, poisoned }, 'fault injection: NaN epoch');
+  }
+  const kill = faults?.killWorker;
+  if (kill !== undefined && kill.fired !== true && kill.atEpoch === ctx.iteration + 1) {
+    kill.fired = true;
+    ctx.log?.warn({ runId: ctx.runId, epoch: ctx.iteration + 1 }, 'fault injection: training worker killed');
+    await ctx.client.terminate();
+  }
+  const report = await ctx.client.request('runEpoch', null);
+  return forceNonFinite ? { ...report, trainLoss: Number.NaN, nonFinite: true } : report;
+}

@@ -1,0 +1,71 @@
+/**
+ * The results of a finished run (results.json): final evaluation, seeds with
+ * their stage histories and the parameters fossils added, the largest
+ * accuracy drop during a graft, kernels and FieldReports — validated against
+ * the contract before anyone sees them.
+ */
+import { createEnvelope } from '../../contracts/envelope.ts';
+import { RunResultsSchema, type EpochResult, type RunResults, type SeedResult } from '../../contracts/run.ts';
+import type { RunContext } from './run-context.ts';
+import { RUN_LOOP_SOURCE } from './run-events.ts';
+import { runKernelRow } from './run-kernels.ts';
+
+/** Type of the last event of a run: data `{ runId, epochs, seeds: [{ seedId, slotId, stage }] }` (not a registered bus message; stored for `esper replay`). */
+export const RUN_COMPLETED_TYPE = 'tolaria.run.completed';
+
+/** The largest relative drop (%) of validation accuracy from one epoch to the next while a seed was blending. */
+export function maxGraftDropPct(epochs: readonly EpochResult[], blendingAt: readonly boolean[]): number {
+  let worst = 0;
+  for (let e = 1; e < epochs.length; e++) {
+    const before = epochs[e - 1]?.validationAccuracy ?? 0;
+    const after = epochs[e]?.validationAccuracy ?? 0;
+    if (blendingAt[e] === true && before > 0) worst = Math.max(worst, ((before - after) / before) * 100);
+  }
+  return Math.max(0, worst);
+}
+
+/** Evaluates the final model, builds and validates the results, and emits `tolaria.run.completed`. */
+export async function finishRun(ctx: RunContext): Promise<RunResults> {
+  const final = await ctx.client.request('evaluate', null);
+  const summary = await ctx.client.request('summary', null);
+  const states = [...ctx.current.values()];
+  const seeds: SeedResult[] = states.map((s) => {
+    const blueprintId = s.blueprintId ?? ctx.blueprintOf.get(s.slotId);
+    const kernelId = s.kernelId ?? [...(ctx.histories.get(s.slotId) ?? [])].reverse().find((h) => h.kernelId !== undefined)?.kernelId;
+    return {
+      seedId: s.seedId,
+      slotId: s.slotId,
+      ...(blueprintId === undefined ? {} : { blueprintId }),
+      ...(kernelId === undefined ? {} : { kernelId }),
+      history: ctx.histories.get(s.slotId) ?? [],
+      paramsAdded: s.stage === 'FOSSILIZED' ? (ctx.lastParams.get(s.slotId) ?? 0) : 0,
+    };
+  });
+  const fossilParams = seeds.reduce((sum, s) => sum + s.paramsAdded, 0);
+  const results: RunResults = {
+    runId: ctx.runId,
+    spec: ctx.spec,
+    startedAt: ctx.startedAt,
+    finishedAt: new Date().toISOString(),
+    backend: ctx.spec.training.backend,
+    epochs: ctx.epochs,
+    seeds,
+    finalAccuracy: final.accuracy,
+    parameterCount: { host: summary.hostParams, seeds: fossilParams, total: summary.hostParams + fossilParams },
+    weightsHash: summary.weightsHash,
+    rollbacks: ctx.rollbacks,
+    ...(ctx.kernels.length === 0 ? {} : { kernels: ctx.kernels.map(runKernelRow) }),
+    ...(ctx.fieldReports.length === 0 ? {} : { fieldReports: ctx.fieldReports }),
+    maxGraftDropPct: maxGraftDropPct(ctx.epochs, ctx.blendingAt),
+  };
+  const parsed = RunResultsSchema.parse(results);
+  ctx.events.emit(() =>
+    createEnvelope({
+      type: RUN_COMPLETED_TYPE,
+      source: RUN_LOOP_SOURCE,
+      runId: ctx.runId,
+      data: { runId: ctx.runId, epochs: ctx.epochs.length, finalAccuracy: final.accuracy, seeds: states.map((s) => ({ seedId: s.seedId, slotId: s.slotId, stage: s.stage })) },
+    }),
+  );
+  return parsed;
+}

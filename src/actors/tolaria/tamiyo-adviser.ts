@@ -1,0 +1,147 @@
+/**
+ * How Tolaria asks Tamiyo (DESIGN §1, §5): at each epoch end it publishes the
+ * SystemStatePacket, asks the run's Tamiyo actor for a decision with a
+ * deadline behind a circuit breaker — a decision that fails, misses the
+ * deadline or meets an open breaker is answered by the fallback "no change
+ * this epoch" (3 consecutive failures open it) — records the decision and
+ * the FieldReports it implies, and takes its commands to Kasmina, whose
+ * gates have the last word.
+ */
+import type { BreakerState } from '../../contracts/supervision.ts';
+import type { SeedState, SystemStatePacket } from '../../contracts/index.ts';
+import { createMessage } from '../../contracts/registry.ts';
+import type { RunSpec } from '../../contracts/run.ts';
+import { createBreaker, type ActorRef, type Breaker } from '../../supervision/index.ts';
+import type { GateConfig } from '../kasmina/index.ts';
+import { heuristicPolicy, policyLabel, type PolicyContext, type PolicyDecision, type PolicyMemory, type TamiyoAdvisorMessage, type TamiyoPolicy } from '../tamiyo/index.ts';
+import { COMMAND_DEADLINE_MS, SEED_QUERY_MS } from './run-checkpoints.ts';
+import type { RunContext } from './run-context.ts';
+import { RUN_LOOP_SOURCE } from './run-events.ts';
+
+/** Default deadline of one Tamiyo decision, ms. */
+export const TAMIYO_DECISION_TIMEOUT_MS = 2000;
+/** Default time the Tamiyo breaker stays open before a trial decision, ms. */
+export const TAMIYO_BREAKER_RESET_MS = 10_000;
+/** Consecutive failed decisions that open the Tamiyo breaker. */
+export const TAMIYO_BREAKER_FAILURES = 3;
+/** The fallback decision's reason. */
+export const TAMIYO_FALLBACK_REASON = 'fallback: Tamiyo unavailable';
+
+/** How Tamiyo's decision went this epoch (absent when no decision was asked: no growth, no slots, or a rollback). */
+export interface EpochTamiyoSummary {
+  /** True when the breaker's fallback answered ("no change this epoch"): Tamiyo failed, missed the deadline, or the breaker was open. */
+  fallback: boolean;
+  /** The breaker's state after the decision. */
+  breaker: BreakerState;
+  /** The decision's reason (the fallback's, or Tamiyo's). */
+  reason: string;
+}
+
+/** The run's policy, as its spec configures it. */
+export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<PolicyMemory> {
+  return heuristicPolicy({
+    plateauEpochs: spec.policy.plateauEpochs,
+    plateauThresholdPp: spec.policy.plateauDeltaPp,
+    minEpoch: spec.policy.minEpochBeforeGerminate,
+    epochsAfterPrune: spec.policy.germinateCooldownEpochs,
+    fossilizeContributionPp: spec.policy.fossilizeContributionPp,
+    regressionPp: -spec.policy.pruneRegressionPp,
+    maxLiveSeeds: spec.policy.maxLiveSeeds,
+    advanceTrainingEpochs: gates.g2.minTrainingEpochs,
+    // The spec's α schedule rides on the TRAINING → BLENDING advance.
+    blend: { curve: spec.blend.curve, tempoEpochs: spec.blend.tempoEpochs },
+  });
+}
+
+export interface TamiyoAdviserOptions {
+  /** Deadline of one decision, ms. @default TAMIYO_DECISION_TIMEOUT_MS */
+  timeoutMs?: number | undefined;
+  /** How long the breaker stays open before a trial decision, ms. @default TAMIYO_BREAKER_RESET_MS */
+  resetTimeoutMs?: number | undefined;
+}
+
+type Decision = PolicyDecision<PolicyMemory> & { fallback: boolean };
+
+export class TamiyoAdviser {
+  readonly #ctx: RunContext;
+  readonly #policy: TamiyoPolicy<PolicyMemory>;
+  readonly #label: string;
+  readonly #breaker: Breaker<[SystemStatePacket, PolicyMemory, PolicyContext], Decision>;
+
+  constructor(ctx: RunContext, policy: TamiyoPolicy<PolicyMemory>, tamiyo: ActorRef<TamiyoAdvisorMessage>, options: TamiyoAdviserOptions = {}) {
+    this.#ctx = ctx;
+    this.#policy = policy;
+    this.#label = policyLabel(policy);
+    const timeoutMs = options.timeoutMs ?? TAMIYO_DECISION_TIMEOUT_MS;
+    const log = ctx.log;
+    this.#breaker = createBreaker(
+      'tamiyo',
+      async (packet: SystemStatePacket, memory: PolicyMemory, context: PolicyContext): Promise<Decision> => ({
+        ...(await tamiyo.query<PolicyDecision<PolicyMemory>>({ type: 'decide', packet, memory, context }, timeoutMs)),
+        fallback: false,
+      }),
+      {
+        timeoutMs,
+        failureThreshold: TAMIYO_BREAKER_FAILURES,
+        resetTimeoutMs: options.resetTimeoutMs ?? TAMIYO_BREAKER_RESET_MS,
+        fallback: (error, _packet, memory) => {
+          log?.warn({ runId: ctx.runId, err: error }, 'tamiyo: no decision, fallback (no change this epoch)');
+          return { commands: [], reason: TAMIYO_FALLBACK_REASON, memory, fallback: true };
+        },
+        ...(log === undefined ? {} : { logger: log }),
+      },
+    );
+  }
+
+  /** Asks for a decision on `report`'s packet and carries its commands out; what happened. */
+  async advise(report: { epoch: number; validationAccuracy: number; validationLoss: number; trainLoss: number }): Promise<EpochTamiyoSummary> {
+    const ctx = this.#ctx;
+    const { runId, spec } = ctx;
+    const packet = ctx.packetFor(report);
+    const packetEvent = ctx.events.emit(() => createMessage('tolaria.state.published', packet, { source: RUN_LOOP_SOURCE, runId }));
+    const started = performance.now();
+    const decision = await this.#breaker.call(packet, ctx.memory, {
+      availableKernels: ctx.availableKernels(),
+      budget: { maxSeeds: ctx.germinations >= spec.budgets.maxSeeds ? 0 : spec.budgets.maxSeeds, maxParamsAdded: spec.budgets.maxParamsAdded ?? Number.MAX_SAFE_INTEGER, paramsAdded: ctx.paramsAdded },
+      slotInterfaces: ctx.slotInterfaceKeys(),
+    });
+    const decisionMs = performance.now() - started;
+    // Emitted before its commands run, so each transition follows the decision that caused it.
+    const decisionEvent = ctx.events.emit(() =>
+      createMessage(
+        'tamiyo.decision.made',
+        { packetId: packet.packetId, runId, epoch: report.epoch, commands: decision.commands, policy: this.#label, reason: decision.reason, fallback: decision.fallback, decisionMs },
+        { source: RUN_LOOP_SOURCE, runId, ...(packetEvent === undefined ? {} : { causedBy: packetEvent }) },
+      ),
+    );
+    // How the seeds Tamiyo followed ended (SUCCESS / NEUTRAL / REGRESSION / ABORTED): into the event log, where the
+    // library's event store files them for Karn, and into the results. Never fatal: a report is information.
+    try {
+      for (const fieldReport of this.#policy.fieldReports?.(ctx.memory, decision.memory, packet) ?? []) {
+        ctx.fieldReports.push(fieldReport);
+        ctx.events.emit(() => createMessage('tamiyo.field_report', fieldReport, { source: RUN_LOOP_SOURCE, runId, ...(decisionEvent === undefined ? {} : { causedBy: decisionEvent }) }));
+      }
+    } catch (error) {
+      ctx.log?.warn({ runId, err: error }, 'tamiyo: field reports not derived');
+    }
+    ctx.memory = decision.memory;
+    for (const command of decision.commands) {
+      const state = [...ctx.current.values()].find((s) => s.seedId === command.targetSeedId);
+      if (state === undefined) continue;
+      const op = command.seedOperation?.op;
+      if (op === 'GERMINATE' && ctx.germinations >= spec.budgets.maxSeeds) continue;
+      try {
+        await ctx.apply(await ctx.seeds.seed(state.slotId).query<SeedState>({ type: 'command', command: { ...command, deadlineMs: Math.max(command.deadlineMs, COMMAND_DEADLINE_MS) } }, SEED_QUERY_MS));
+      } catch (error) {
+        // Rejections are normal: the gates decide.
+        ctx.log?.debug({ slotId: state.slotId, op, err: error }, 'seed command refused');
+      }
+    }
+    ctx.log?.debug({ epoch: report.epoch, reason: decision.reason, policy: this.#label }, 'tamiyo decided');
+    return { fallback: decision.fallback, breaker: this.#breaker.state, reason: decision.reason };
+  }
+
+  dispose(): void {
+    this.#breaker.dispose();
+  }
+}
