@@ -33,11 +33,17 @@ export const DatasetSpecSchema = z.discriminatedUnion('kind', [
 ]);
 export type DatasetSpec = z.output<typeof DatasetSpecSchema>;
 
-/** A seed slot after hidden layer `afterLayer` (1-based). */
+/** A seed slot after (depth) or on (width) hidden layer `afterLayer` (1-based). */
 export const SlotSpecSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
     afterLayer: positiveInt(64),
+    /**
+     * `depth`: a shape-preserving seed after the layer's activation. `width`:
+     * new units (channels) of the layer, merged into it when fossilised, so
+     * the host grows wider. @default 'depth'
+     */
+    kind: z.enum(['depth', 'width']).optional(),
     /**
      * Whether a FOSSILIZED seed keeps training jointly with the host (it is
      * part of the host then; its parameters are counted in the final model

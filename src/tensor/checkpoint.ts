@@ -6,6 +6,14 @@
  * the hash first and then puts every weight and optimizer buffer back
  * bit-for-bit; a rollback (`liveSeeds: 'prune'`) restores host and fossils
  * and prunes live seeds.
+ *
+ * Width seeds change the host's topology when merged: the manifest's host
+ * config carries the widths, and a restore into a host with width slots
+ * resizes the host to the checkpoint's widths first, so a checkpoint taken
+ * before a merge restores after it and vice versa. Width slots are slot
+ * entries like depth slots (a merged one is FOSSILIZED without a seed and
+ * records what it added in `merged`); the format is unchanged, v1 manifests
+ * without width slots read as before.
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
@@ -13,10 +21,12 @@ import { z } from 'zod';
 import { EsperError } from '../errors/index.ts';
 import { canonicalJson } from '../infra/content-hash.ts';
 import { BLUEPRINT_MODULE_KIND, blueprintModule } from './blueprint-module.ts';
-import type { HostModel } from './hosts/model.ts';
+import type { HostModel, HostSlot } from './hosts/model.ts';
 import type { Optimizer, OptimizerState } from './optimizer.ts';
 import { Rng, type RngState } from './rng.ts';
 import { builtinSeedModule, SLOT_MODES, type SeedModule, type SeedModuleConfig, type SlotMode } from './seed-slot.ts';
+import { widthSeedFromConfig, type WidthSeed } from './width/width-seed.ts';
+import { WidthSlot, type MergedGrowth } from './width/width-slot.ts';
 
 /** Any JSON value. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -43,7 +53,16 @@ const SeedEntrySchema = z
     params: z.array(TensorEntrySchema),
   })
   .strict();
-const SlotEntrySchema = z.object({ id: z.string(), mode: z.enum(SLOT_MODES), alpha: z.number().min(0).max(1), seed: SeedEntrySchema.nullable() }).strict();
+const SlotEntrySchema = z
+  .object({
+    id: z.string(),
+    mode: z.enum(SLOT_MODES),
+    alpha: z.number().min(0).max(1),
+    seed: SeedEntrySchema.nullable(),
+    /** Width slots whose seeds were merged: units and parameters they added to the host. */
+    merged: z.object({ units: int, params: int }).strict().optional(),
+  })
+  .strict();
 const OptimizerConfigSchema = z.union([
   z.object({ kind: z.literal('adam'), learningRate: z.number(), beta1: z.number(), beta2: z.number(), epsilon: z.number() }).strict(),
   z.object({ kind: z.literal('sgd'), learningRate: z.number(), momentum: z.number() }).strict(),
@@ -123,24 +142,31 @@ export interface CaptureOptions {
   meta?: unknown;
 }
 
-/** Captures model (host, seeds, their modes and α), optimizer, Rng and data cursor. */
+/**
+ * Captures model (host, seeds, their modes and α), optimizer, Rng and data
+ * cursor. The optimizer is first rebound to the model's current groups (as
+ * the next train step would), so that after a merge its state matches the
+ * widened host.
+ */
 export function capture(model: HostModel, optimizer: Optimizer | undefined, options: CaptureOptions = {}): Checkpoint {
   const blob = new BlobWriter();
+  optimizer?.setGroups(model.paramGroups());
   const opt = optimizer?.exportState();
   const manifest: CheckpointManifest = {
     format: CHECKPOINT_FORMAT,
     host: { kind: model.kind, config: JSON.parse(canonicalJson(model.config)) as JsonValue, params: model.hostParams.map((p) => blob.addVariable(p)) },
-    slots: model.slots.map((slot) => ({
+    slots: model.allSlots.map((slot) => ({
       id: slot.id,
       mode: slot.mode,
       alpha: slot.alpha,
+      ...(slot instanceof WidthSlot && slot.merged.units > 0 ? { merged: slot.merged } : {}),
       seed:
         slot.seed === undefined
           ? null
           : {
               kind: slot.seed.kind,
               config: { ...slot.seed.config },
-              ...(slot.seed.ir === undefined ? {} : { ir: JSON.parse(canonicalJson(slot.seed.ir)) as JsonValue }),
+              ...(!('ir' in slot.seed) || slot.seed.ir === undefined ? {} : { ir: JSON.parse(canonicalJson(slot.seed.ir)) as JsonValue }),
               params: slot.seed.params.map((p) => blob.addVariable(p)),
             },
     })),
@@ -240,7 +266,7 @@ export interface RestoreOptions {
    * live at the checkpoint or is live now) pruned.
    */
   liveSeeds?: 'restore' | 'prune';
-  /** Builds a seed module for a slot whose current seed does not match the checkpoint. @default the built-in adapters */
+  /** Builds a depth seed module for a slot whose current seed does not match the checkpoint. @default the built-in adapters (width seeds are always rebuilt from their kind and config) */
   seedFactory?: (slotId: string, kind: string, config: SeedModuleConfig, ir: unknown) => SeedModule | undefined;
 }
 
@@ -270,9 +296,55 @@ function defaultSeedFactory(_slotId: string, kind: string, config: SeedModuleCon
 
 const isLive = (mode: SlotMode, hasSeed: boolean): boolean => mode === 'TRAINING' || mode === 'BLENDING' || mode === 'HOLDING' || (mode === 'DORMANT' && hasSeed);
 
+/** How one slot is put back: its seed (kept, or rebuilt with fresh weights the blob then overwrites), mode and α. */
+type SlotPlan = { id: string; mode: SlotMode; alpha: number; entries: TensorEntry[]; merged: MergedGrowth | undefined } & (
+  | { width: false; seed: SeedModule | undefined }
+  | { width: true; seed: WidthSeed | undefined }
+);
+
+/** Whether the model must take the checkpoint's topology first (only hosts with width slots ever change theirs). @throws ESPER_CHECKPOINT_MISMATCH */
+function topologyChange(model: HostModel, m: CheckpointManifest): boolean {
+  const config = m.host.config;
+  const same = canonicalJson(config) === canonicalJson(model.config);
+  const isObject = typeof config === 'object' && config !== null && !Array.isArray(config);
+  const shapes = same ? model.hostParams.map((p) => p.shape) : model.widthSlots.length > 0 && isObject ? model.hostParamShapes(config) : undefined;
+  const fits = shapes !== undefined && shapes.length === m.host.params.length && shapes.every((shape, i) => canonicalJson(shape) === canonicalJson(m.host.params[i]?.shape));
+  if (m.host.kind !== model.kind || !fits) throw mismatch(`host ${m.host.kind} ${canonicalJson(m.host.config)} vs model ${model.kind} ${canonicalJson(model.config)}`);
+  return !same;
+}
+
+/** Plans one slot (see {@link restore}); a seed it builds is pushed onto `built`. */
+function planSlot(slot: HostSlot, saved: CheckpointManifest['slots'][number], reuse: boolean, factory: NonNullable<RestoreOptions['seedFactory']>, built: { dispose(): void }[]): SlotPlan {
+  const base = { id: saved.id, mode: saved.mode, alpha: saved.alpha, merged: saved.merged };
+  const s = saved.seed;
+  if (s === null) return slot instanceof WidthSlot ? { ...base, width: true, seed: undefined, entries: [] } : { ...base, width: false, seed: undefined, entries: [] };
+  const fits = (current: SeedModule | WidthSeed | undefined): boolean =>
+    reuse && current !== undefined && current.kind === s.kind && canonicalJson(current.config) === canonicalJson(s.config) && shapesFit(current.params, s.params);
+  const cannot = (): EsperError => mismatch(`slot ${saved.id}: cannot rebuild seed ${s.kind} ${canonicalJson(s.config)}`, { slotId: saved.id });
+  if (slot instanceof WidthSlot) {
+    if (saved.mode === 'FOSSILIZED') throw mismatch(`width slot ${saved.id}: a FOSSILIZED width seed is merged and has no seed entry`, { slotId: saved.id });
+    let seed = fits(slot.seed) ? slot.seed : undefined;
+    if (seed === undefined) {
+      seed = widthSeedFromConfig(s.kind, s.config, new Rng(0));
+      if (seed !== undefined) built.push(seed);
+      if (seed === undefined || !shapesFit(seed.params, s.params)) throw cannot();
+    }
+    return { ...base, width: true, seed, entries: s.params };
+  }
+  let seed = fits(slot.seed) ? slot.seed : undefined;
+  if (seed === undefined) {
+    seed = factory(saved.id, s.kind, s.config, s.ir);
+    if (seed !== undefined) built.push(seed);
+    if (seed === undefined || !shapesFit(seed.params, s.params)) throw cannot();
+  }
+  return { ...base, width: false, seed, entries: s.params };
+}
+
 /**
  * Verifies `checkpoint`, then restores it into `options.model` (and optimizer
- * and Rng): weights and optimizer buffers bit-identical to capture time.
+ * and Rng): weights and optimizer buffers bit-identical to capture time. A
+ * host with width slots first takes the checkpoint's widths (its variables
+ * and the slots on resized layers are rebuilt).
  *
  * @throws EsperError `ESPER_CHECKPOINT_CORRUPT` (hash or framing; nothing is
  *   changed) or `ESPER_CHECKPOINT_MISMATCH` (the model's architecture or slots
@@ -283,53 +355,45 @@ export function restore(checkpoint: Checkpoint, options: RestoreOptions): Restor
   const { model } = options;
   const m = checkpoint.manifest;
   const prune = options.liveSeeds === 'prune';
-  if (m.host.kind !== model.kind || canonicalJson(m.host.config) !== canonicalJson(model.config) || !shapesFit(model.hostParams, m.host.params)) {
-    throw mismatch(`host ${m.host.kind} ${canonicalJson(m.host.config)} vs model ${model.kind} ${canonicalJson(model.config)}`);
-  }
-  const slotIds = model.slots.map((s) => s.id);
+  const resize = topologyChange(model, m);
+  const slotIds = model.allSlots.map((s) => s.id);
   if (canonicalJson([...slotIds].sort()) !== canonicalJson(m.slots.map((s) => s.id).sort())) {
     throw mismatch('slot ids differ', { checkpoint: m.slots.map((s) => s.id), model: slotIds });
   }
   const factory = options.seedFactory ?? defaultSeedFactory;
 
   // Plan every slot before changing anything; a factory-built seed is disposed if planning fails.
-  const built: SeedModule[] = [];
-  const plans: { id: string; seed: SeedModule | undefined; mode: SlotMode; alpha: number; entries: TensorEntry[] }[] = [];
+  const built: { dispose(): void }[] = [];
+  const plans: SlotPlan[] = [];
   const prunedSlots: string[] = [];
   try {
     for (const saved of m.slots) {
-      const slot = model.slot(saved.id);
-      const current = slot.seed;
-      if (prune && (isLive(saved.mode, saved.seed !== null) || isLive(slot.mode, current !== undefined))) {
+      const slot = model.anySlot(saved.id);
+      if (prune && (isLive(saved.mode, saved.seed !== null) || isLive(slot.mode, slot.seed !== undefined))) {
         prunedSlots.push(saved.id);
-        plans.push({ id: saved.id, seed: undefined, mode: 'PRUNED', alpha: 0, entries: [] });
+        const pruned = { id: saved.id, mode: 'PRUNED' as const, alpha: 0, entries: [], merged: saved.merged, seed: undefined };
+        plans.push(slot instanceof WidthSlot ? { ...pruned, width: true } : { ...pruned, width: false });
         continue;
       }
-      if (saved.seed === null) {
-        plans.push({ id: saved.id, seed: undefined, mode: saved.mode, alpha: saved.alpha, entries: [] });
-        continue;
-      }
-      const s = saved.seed;
-      let seed = current !== undefined && current.kind === s.kind && canonicalJson(current.config) === canonicalJson(s.config) && shapesFit(current.params, s.params) ? current : undefined;
-      if (seed === undefined) {
-        seed = factory(saved.id, s.kind, s.config, s.ir);
-        if (seed !== undefined) built.push(seed);
-        if (seed === undefined || !shapesFit(seed.params, s.params)) throw mismatch(`slot ${saved.id}: cannot rebuild seed ${s.kind} ${canonicalJson(s.config)}`, { slotId: saved.id });
-      }
-      plans.push({ id: saved.id, seed, mode: saved.mode, alpha: saved.alpha, entries: s.params });
+      // After a resize every seed is rebuilt: the slots on resized layers are emptied.
+      plans.push(planSlot(slot, saved, !resize, factory, built));
     }
   } catch (error) {
     for (const seed of built) seed.dispose();
     throw error;
   }
 
+  if (resize) model.adoptConfig(m.host.config as Record<string, unknown>);
   tf.tidy(() => {
     model.hostParams.forEach((p, i) => p.assign(tf.tensor(floatsAt(checkpoint.weights, m.host.params[i] as TensorEntry), p.shape, 'float32')));
     for (const plan of plans) {
       plan.seed?.params.forEach((p, i) => p.assign(tf.tensor(floatsAt(checkpoint.weights, plan.entries[i] as TensorEntry), p.shape, 'float32')));
     }
   });
-  for (const plan of plans) model.slot(plan.id).restoreState(plan.seed, plan.mode, plan.alpha);
+  for (const plan of plans) {
+    if (plan.width) model.widthSlot(plan.id).restoreState(plan.seed, plan.mode, plan.alpha, plan.merged);
+    else model.slot(plan.id).restoreState(plan.seed, plan.mode, plan.alpha);
+  }
 
   if (options.optimizer !== undefined) {
     options.optimizer.setGroups(model.paramGroups());
@@ -360,7 +424,7 @@ export function weightsHash(model: HostModel, scope: 'all' | 'host' = 'all'): st
   hash.update(`${model.kind}:`);
   feed(model.hostParams);
   if (scope === 'all') {
-    for (const slot of model.slots) {
+    for (const slot of model.allSlots) {
       hash.update(canonicalJson({ id: slot.id, mode: slot.mode, alpha: slot.alpha, kind: slot.seed?.kind ?? null }));
       feed(slot.seed?.params ?? []);
     }

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../errors/index.ts';
 import type { HostModel, ParamGroup } from './hosts/model.ts';
+import { lineageOf, type Lineage } from './param-lineage.ts';
 
 /** Adam (Kingma & Ba), with bias correction. */
 export interface AdamConfig {
@@ -96,22 +97,60 @@ export class Optimizer {
    * and whose parameters are the same variables keeps its state (so the host's Adam
    * moments survive a seed being added or pruned); new groups start fresh;
    * groups no longer listed are dropped and their buffers disposed.
+   *
+   * A kept group whose parameters the model rebuilt out of older variables
+   * (a width seed merged into the host: see `param-lineage.ts`) keeps its
+   * step count and the buffers of its unchanged parameters, and each rebuilt
+   * parameter gets buffers built the same way from its sources' buffers (zero
+   * for a source no group held). Adam moments coming from another group (the
+   * seed's) are rescaled by (1 − β^t) / (1 − β^s), t this group's step count
+   * and s theirs, so their bias-corrected values are unchanged by the move.
    */
   setGroups(groups: readonly ParamGroup[]): void {
     const next = new Map<string, Group>();
+    const kept = new Set<tf.Variable>();
+    const owners = new Map<tf.Variable, { group: Group; index: number }>();
+    for (const old of this.#groups.values()) old.params.forEach((p, index) => owners.set(p, { group: old, index }));
     for (const g of groups) {
       if (next.has(g.id)) throw new EsperError('ESPER_INTERNAL', `Error in Optimizer.setGroups: group ${g.id} listed twice`);
       const old = this.#groups.get(g.id);
-      // Only the very same variables keep their state: a new seed in a slot that once held another starts fresh.
-      if (old !== undefined && old.params.length === g.params.length && old.params.every((p, i) => p === g.params[i])) {
-        next.set(g.id, { params: g.params, step: old.step, buffers: old.buffers });
-        this.#groups.delete(g.id);
+      // Only the very same variables (or ones rebuilt from them) keep their state: a new seed in a slot that once held another starts fresh.
+      if (old !== undefined && g.params.every((p) => old.params.includes(p) || lineageOf(p) !== undefined)) {
+        const buffers = g.params.map((p) => {
+          const index = old.params.indexOf(p);
+          if (index < 0) return this.#derivedBuffers(lineageOf(p) as Lineage, old.step, owners);
+          const own = old.buffers[index] ?? [];
+          own.forEach((b) => kept.add(b));
+          return own;
+        });
+        next.set(g.id, { params: g.params, step: old.step, buffers });
       } else {
         next.set(g.id, { params: g.params, step: 0, buffers: g.params.map((p) => this.#newBuffers(p)) });
       }
     }
-    this.#disposeGroups();
+    for (const group of this.#groups.values()) for (const buffers of group.buffers) buffers.forEach((b) => kept.has(b) || b.dispose());
+    this.#groups.clear();
     for (const [id, group] of next) this.#groups.set(id, group);
+  }
+
+  /** Buffers of a parameter rebuilt by `lineage`, out of its sources' buffers (see {@link setGroups}). */
+  #derivedBuffers(lineage: Lineage, step: number, owners: ReadonlyMap<tf.Variable, { group: Group; index: number }>): tf.Variable[] {
+    const cfg = this.#config;
+    const count = cfg.kind === 'adam' ? 2 : cfg.momentum > 0 ? 1 : 0;
+    return Array.from({ length: count }, (_, b) =>
+      tf.tidy(() => {
+        const parts = lineage.sources.map((source) => {
+          const owner = owners.get(source);
+          const buffer = owner?.group.buffers[owner.index]?.[b];
+          if (owner === undefined || buffer === undefined || owner.group.step === 0) return tf.zeros(source.shape);
+          const from = owner.group.step;
+          if (cfg.kind !== 'adam' || from === step || step === 0) return buffer;
+          const beta = b === 0 ? cfg.beta1 : cfg.beta2;
+          return tf.mul(buffer, (1 - beta ** step) / (1 - beta ** from));
+        });
+        return tf.variable(lineage.combine(parts), false);
+      }),
+    );
   }
 
   #newBuffers(p: tf.Variable): tf.Variable[] {

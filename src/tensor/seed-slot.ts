@@ -20,11 +20,9 @@ import { EsperError } from '../errors/index.ts';
 import { countParams, glorotUniform, heNormal, zerosVariable } from './hosts/init.ts';
 import { denseMatMul } from './ops/dense-matmul.ts';
 import type { Rng } from './rng.ts';
+import { SlotState, type SlotMode } from './slot-state.ts';
 
-/** What a slot does in the forward pass; one per lifecycle stage that has tensor behaviour. */
-export const SLOT_MODES = ['DORMANT', 'TRAINING', 'BLENDING', 'HOLDING', 'FOSSILIZED', 'PRUNED'] as const;
-/** A slot's forward-pass behaviour (see the table above); GERMINATED is DORMANT with a seed attached, EMBARGOED and RESETTING are PRUNED. */
-export type SlotMode = (typeof SLOT_MODES)[number];
+export { SLOT_MODES, type SlotMode } from './slot-state.ts';
 
 /** The slot mode that realises lifecycle stage `stage`. */
 export function slotModeForStage(stage: SeedStage): SlotMode {
@@ -77,43 +75,26 @@ export function forkSeedRng(rng: Rng, slotId: string, generation = 0): Rng {
   return rng.fork((hash ^ Math.imul(generation, 0x9e3779b1)) >>> 0);
 }
 
-/** One seed slot on a host activation of shape `[batch, ...shape]`. */
-export class SeedSlot {
-  readonly id: string;
+/** One seed slot on a host activation of shape `[batch, ...shape]`. Modes, α, prune, reset and ablation: see {@link SlotState}. */
+export class SeedSlot extends SlotState<SeedModule> {
+  readonly slotKind = 'depth' as const;
+  protected readonly label = 'SeedSlot';
   /** The activation's shape without the batch dimension (the slot's interface). */
   readonly shape: readonly number[];
   readonly detachInBlending: boolean;
   readonly trainFossil: boolean;
-  #mode: SlotMode = 'DORMANT';
-  #alpha = 0;
-  #seed: SeedModule | undefined;
-  #ablated = false;
 
   constructor(id: string, shape: readonly number[], options: SeedSlotOptions = {}) {
-    this.id = id;
+    super(id);
     this.shape = Object.freeze([...shape]);
     this.detachInBlending = options.detachInBlending ?? true;
     this.trainFossil = options.trainFossil ?? false;
   }
 
-  get mode(): SlotMode {
-    return this.#mode;
-  }
-
-  /** Current blend weight: 0 in DORMANT, TRAINING and PRUNED, 1 when FOSSILIZED. */
-  get alpha(): number {
-    return this.#alpha;
-  }
-
-  /** The attached seed, if any (a DORMANT slot with a seed is a germinated one). */
-  get seed(): SeedModule | undefined {
-    return this.#seed;
-  }
-
   /** Whether the seed's parameters are updated by a train step in the current mode. */
   get trainable(): boolean {
-    if (this.#seed === undefined) return false;
-    const m = this.#mode;
+    if (this.seed === undefined) return false;
+    const m = this.mode;
     return m === 'TRAINING' || m === 'BLENDING' || m === 'HOLDING' || (m === 'FOSSILIZED' && this.trainFossil);
   }
 
@@ -122,9 +103,7 @@ export class SeedSlot {
    * checks the seed maps the slot's interface onto itself (gate G0).
    */
   attach(seed: SeedModule): void {
-    if (this.#seed !== undefined || this.#mode !== 'DORMANT') {
-      throw new EsperError('ESPER_INTERNAL', `Error in SeedSlot.attach: slot ${this.id} is ${this.#mode}${this.#seed ? ' with a seed' : ''}, not an empty DORMANT slot`);
-    }
+    this.checkEmpty('attach');
     let probeShape: number[] | undefined;
     let cause: unknown;
     try {
@@ -139,57 +118,12 @@ export class SeedSlot {
         cause,
       });
     }
-    this.#seed = seed;
+    this.hold(seed);
   }
 
-  /**
-   * Sets the mode. TRAINING, BLENDING, HOLDING and FOSSILIZED need a seed;
-   * TRAINING sets α to 0 and FOSSILIZED to 1; BLENDING and HOLDING take
-   * `alpha` when given and keep the current α otherwise. PRUNED disposes the
-   * seed ({@link prune}). FOSSILIZED is terminal.
-   */
-  setMode(mode: SlotMode, alpha?: number): void {
-    if (this.#mode === 'FOSSILIZED' && mode !== 'FOSSILIZED') {
-      throw new EsperError('ESPER_INTERNAL', `Error in SeedSlot.setMode: slot ${this.id} is FOSSILIZED (terminal), cannot become ${mode}`);
-    }
-    if (mode === 'PRUNED') return this.prune();
-    if (mode !== 'DORMANT' && this.#seed === undefined) {
-      throw new EsperError('ESPER_INTERNAL', `Error in SeedSlot.setMode: slot ${this.id} has no seed attached, cannot become ${mode}`);
-    }
-    this.#mode = mode;
-    if (mode === 'DORMANT' || mode === 'TRAINING') this.#alpha = 0;
-    else if (mode === 'FOSSILIZED') this.#alpha = 1;
-    if (alpha !== undefined) this.setAlpha(alpha);
-  }
-
-  /** Sets α (BLENDING and HOLDING only; one tick of the schedule per epoch). */
-  setAlpha(alpha: number): void {
-    if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`Error in SeedSlot.setAlpha: alpha ${alpha} is not in [0, 1]`);
-    if (this.#mode !== 'BLENDING' && this.#mode !== 'HOLDING') {
-      throw new EsperError('ESPER_INTERNAL', `Error in SeedSlot.setAlpha: slot ${this.id} is ${this.#mode}; α is only set while BLENDING or HOLDING`);
-    }
-    this.#alpha = alpha;
-  }
-
-  /** Removes the seed and disposes its variables; the slot becomes PRUNED (forward skips it). */
-  prune(): void {
-    if (this.#mode === 'FOSSILIZED') throw new EsperError('ESPER_INTERNAL', `Error in SeedSlot.prune: slot ${this.id} is FOSSILIZED and can never be pruned`);
-    this.#seed?.dispose();
-    this.#seed = undefined;
-    this.#mode = 'PRUNED';
-    this.#alpha = 0;
-  }
-
-  /**
-   * Back to an empty DORMANT slot (after embargo), disposing any seed. Also
-   * what a rollback uses to put a slot back the way a checkpoint had it, so
-   * it may clear a FOSSILIZED slot.
-   */
-  reset(): void {
-    this.#seed?.dispose();
-    this.#seed = undefined;
-    this.#mode = 'DORMANT';
-    this.#alpha = 0;
+  /** FOSSILIZED: the seed stays, at α = 1. */
+  protected fossilize(): void {
+    this.setState('FOSSILIZED', 1);
   }
 
   /**
@@ -198,30 +132,11 @@ export class SeedSlot {
    * is `seed` itself. Not a lifecycle move: only checkpoint restore uses it.
    */
   restoreState(seed: SeedModule | undefined, mode: SlotMode, alpha: number): void {
-    if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`Error in SeedSlot.restoreState: alpha ${alpha} is not in [0, 1]`);
+    this.checkAlpha('restoreState', alpha);
     if (seed === undefined && mode !== 'DORMANT' && mode !== 'PRUNED') {
       throw new EsperError('ESPER_INTERNAL', `Error in SeedSlot.restoreState: slot ${this.id} cannot be ${mode} without a seed`);
     }
-    if (this.#seed !== seed) this.#seed?.dispose();
-    this.#seed = mode === 'PRUNED' ? undefined : seed;
-    if (mode === 'PRUNED' && seed !== undefined) seed.dispose();
-    this.#mode = mode;
-    this.#alpha = alpha;
-  }
-
-  /**
-   * Runs `fn` with this slot's seed switched off (as if α were 0, in any
-   * mode, FOSSILIZED included) — how the counterfactual contribution
-   * (accuracy with the seed minus accuracy without it) is measured.
-   */
-  ablate<T>(fn: () => T): T {
-    const before = this.#ablated;
-    this.#ablated = true;
-    try {
-      return fn();
-    } finally {
-      this.#ablated = before;
-    }
+    this.restore(seed, mode, alpha);
   }
 
   /**
@@ -232,9 +147,10 @@ export class SeedSlot {
     if (!sameShape(h.shape.slice(1), this.shape)) {
       throw new RangeError(`Error in SeedSlot.apply: slot ${this.id} expects [batch, ${this.shape.join(', ')}], got h ${JSON.stringify(h.shape)}`);
     }
-    const seed = this.#seed;
-    if (seed === undefined || this.#ablated || this.#mode === 'DORMANT' || this.#mode === 'PRUNED') return h;
-    switch (this.#mode) {
+    const seed = this.seed;
+    const mode = this.mode;
+    if (seed === undefined || this.ablated || mode === 'DORMANT' || mode === 'PRUNED') return h;
+    switch (mode) {
       case 'TRAINING': {
         // Straight-through: the forward value is h exactly (s − s = 0), the
         // seed gets the task gradient via s, the host gets none via stop(h).
@@ -244,17 +160,11 @@ export class SeedSlot {
       case 'BLENDING':
       case 'HOLDING': {
         const s = seed.apply(this.detachInBlending ? stopGradient(h) : h);
-        return tf.add(h, tf.mul(s, tf.scalar(this.#alpha)));
+        return tf.add(h, tf.mul(s, tf.scalar(this.alpha)));
       }
       case 'FOSSILIZED':
         return tf.add(h, seed.apply(h));
     }
-  }
-
-  /** Disposes the seed (if any); the slot must not be used afterwards. */
-  dispose(): void {
-    this.#seed?.dispose();
-    this.#seed = undefined;
   }
 }
 

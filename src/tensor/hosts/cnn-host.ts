@@ -2,14 +2,15 @@
  * A small convolutional host (NHWC): one or more blocks of conv ('same') →
  * ReLU → 2×2 max-pool, then optional hidden dense layers, then dense to
  * logits. Seed slots go after a block (interface [h, w, filters]) or after a
- * hidden dense layer (interface [width]).
+ * hidden dense layer (interface [width]); width slots add channels to a block
+ * or units to a hidden dense layer.
  */
-import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../errors/index.ts';
-import { denseMatMul } from '../ops/dense-matmul.ts';
 import type { Rng } from '../rng.ts';
+import type { LayerParams, LayerStructure } from './host-layers.ts';
 import { glorotUniform, heNormal, zerosVariable } from './init.ts';
-import { SlottedHost, type HostLayer, type HostModel, type SlotSpec } from './model.ts';
+import type { HostModel, SlotSpec } from './model.ts';
+import { SlottedHost } from './slotted-host.ts';
 
 /** One conv block. */
 export interface ConvBlockSpec {
@@ -30,8 +31,8 @@ export interface CnnHostOptions {
   /** Initialises the weights (He normal for ReLU layers, Glorot uniform for logits; biases 0). */
   rng: Rng;
   /**
-   * Slots: afterLayer 1..convs.length is after that block's pooling;
-   * convs.length + j is after hidden dense layer j. @default []
+   * Slots: afterLayer 1..convs.length is after (depth) or on (width) that
+   * block; convs.length + j is hidden dense layer j. @default []
    */
   slots?: readonly SlotSpec[];
 }
@@ -40,7 +41,7 @@ function positiveInts(values: readonly number[]): boolean {
   return values.every((v) => Number.isInteger(v) && v >= 1);
 }
 
-/** Builds a CNN host. */
+/** Builds a CNN host. Its config is `{ inputShape, convs: [{ filters, kernelSize }], dense, classes }` (current filters and widths). */
 export function cnnHost(options: CnnHostOptions): HostModel {
   const { inputShape, convs, classes, rng } = options;
   const dense = options.dense ?? [];
@@ -50,22 +51,17 @@ export function cnnHost(options: CnnHostOptions): HostModel {
       details: { inputShape: [...inputShape], convs: convs.map((c) => ({ ...c })), dense: [...dense], classes },
     });
   }
-  const params: tf.Variable[] = [];
-  const layers: HostLayer[] = [];
+  const params: LayerParams[] = [];
+  const layers: LayerStructure[] = [];
   let [h, w, c] = inputShape;
   convs.forEach((block, i) => {
     const k = kernels[i] as number;
-    const kernel = heNormal(rng, [k, k, c, block.filters], k * k * c);
-    const bias = zerosVariable([block.filters]);
-    params.push(kernel, bias);
+    params.push({ weight: heNormal(rng, [k, k, c, block.filters], k * k * c), bias: zerosVariable([block.filters]) });
     h = Math.floor(h / 2);
     w = Math.floor(w / 2);
     c = block.filters;
     if (h < 1 || w < 1) throw new EsperError('ESPER_CONFIG_INVALID', `cnn host: block ${i + 1} pools ${JSON.stringify(inputShape)} down to nothing`);
-    layers.push({
-      outShape: [h, w, c],
-      apply: (x) => tf.maxPool(tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, 1, 'same'), bias)) as tf.Tensor4D, 2, 2, 'valid'),
-    });
+    layers.push({ kind: 'conv', kernelSize: k, height: h, width: w });
   });
   const widths = [h * w * c, ...dense, classes];
   for (let i = 0; i + 1 < widths.length; i++) {
@@ -73,17 +69,24 @@ export function cnnHost(options: CnnHostOptions): HostModel {
     const fanOut = widths[i + 1] as number;
     const isLogits = i + 2 === widths.length;
     const weight = isLogits ? glorotUniform(rng, [fanIn, fanOut], fanIn, fanOut) : heNormal(rng, [fanIn, fanOut], fanIn);
-    const bias = zerosVariable([fanOut]);
-    params.push(weight, bias);
-    layers.push({
-      outShape: [fanOut],
-      apply: (x) => {
-        const flat = i === 0 ? tf.reshape(x, [x.shape[0] ?? -1, fanIn]) : x;
-        const z = tf.add(denseMatMul(flat as tf.Tensor2D, weight as tf.Tensor2D), bias);
-        return isLogits ? z : tf.relu(z);
-      },
-    });
+    params.push({ weight, bias: zerosVariable([fanOut]) });
+    layers.push({ kind: 'dense', logits: isLogits, ...(i === 0 ? { flatten: { height: h, width: w } } : {}) });
   }
-  const config = { inputShape: [...inputShape], convs: convs.map((b, i) => ({ filters: b.filters, kernelSize: kernels[i] })), dense: [...dense], classes };
-  return new SlottedHost('cnn', config, inputShape, params, layers, options.slots ?? []);
+  const structure = {
+    kind: 'cnn',
+    inputShape,
+    layers,
+    configFor: (layerWidths: readonly number[]) => ({
+      inputShape: [...inputShape],
+      convs: convs.map((_, i) => ({ filters: layerWidths[i], kernelSize: kernels[i] })),
+      dense: layerWidths.slice(convs.length, -1),
+      classes,
+    }),
+    widthsIn: (config: Readonly<Record<string, unknown>>) => {
+      const { convs: cs, dense: ds, classes: n } = config as { convs?: unknown; dense?: unknown; classes?: unknown };
+      if (!Array.isArray(cs) || !Array.isArray(ds)) return undefined;
+      return [...cs.map((b) => (b as { filters?: unknown } | null)?.filters), ...(ds as unknown[]), n];
+    },
+  };
+  return new SlottedHost(structure, [...convs.map((b) => b.filters), ...dense, classes], params, options.slots ?? []);
 }

@@ -1,19 +1,37 @@
 /**
- * What the MLP and CNN hosts share: a stack of layers with seed slots after
- * chosen hidden layers, and the parameter groups a train step updates (one
- * for the host, one per trainable seed, so host updates never depend on a
- * seed's parameters).
+ * What the MLP and CNN hosts share: a stack of layers with seed slots, and
+ * the parameter groups a train step updates (one for the host, one per
+ * trainable seed, so host updates never depend on a seed's parameters).
+ * Two kinds of slot: depth slots after a hidden layer's activation (a
+ * shape-preserving seed) and width slots on a hidden layer (new units of
+ * that layer, merged into it when fossilised, so the host's topology, and
+ * its `config`, change). The implementation is `SlottedHost`.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { EsperError } from '../../errors/index.ts';
-import { SeedSlot, type SeedSlotOptions } from '../seed-slot.ts';
+import type { SeedSlot, SeedSlotOptions } from '../seed-slot.ts';
+import type { WidthSlot } from '../width/width-slot.ts';
 
-/** Where a slot goes: after hidden layer `afterLayer` (1-based; its activation is the slot's interface). */
+/** Where a slot goes: after (depth) or on (width) hidden layer `afterLayer` (1-based). */
 export interface SlotSpec {
   id: string;
-  /** 1 = after the first hidden layer (after its activation, and for CNNs its pooling). */
+  /** 1 = the first hidden layer: a depth slot sits after its activation (and for CNNs its pooling), a width slot adds units to it. */
   afterLayer: number;
+  /** `depth` (default): a shape-preserving seed after the layer. `width`: new units (channels) of the layer, read from its input and fed into the next layer. */
+  kind?: 'depth' | 'width';
+  /** Depth slots use both; width slots only `detachInBlending` (a merged width seed is host and always trains). */
   options?: SeedSlotOptions;
+}
+
+/** Either kind of slot; both have the same modes and lifecycle methods (attach takes their own kind of seed). */
+export type HostSlot = SeedSlot | WidthSlot;
+
+/** What a probe of a width slot's layer returns (see {@link HostModel.probeLayer}). */
+export interface LayerProbe {
+  logits: tf.Tensor2D;
+  /** Layer L's input, flattened when layer L is a dense layer after conv blocks. */
+  input: tf.Tensor;
+  /** Layer L+1's pre-activation (before `delta` is added). */
+  next: tf.Tensor;
 }
 
 /** A set of variables one optimizer state covers. */
@@ -38,104 +56,45 @@ export type HostConfig = Readonly<Record<string, unknown>>;
 export interface HostModel {
   /** `mlp` or `cnn`. */
   readonly kind: string;
+  /** The current architecture (widths grow when a width seed is merged). */
   readonly config: HostConfig;
   /** Input shape without the batch dimension. */
   readonly inputShape: readonly number[];
   /** Number of output classes (logits width). */
   readonly classes: number;
-  /** The host's own variables, in a fixed order. */
+  /** The host's own variables, in a fixed order (kernel and bias per layer); replaced by a merge or a resize. */
   readonly hostParams: readonly tf.Variable[];
-  /** Slots in declaration order. */
+  /** Depth slots in declaration order. */
   readonly slots: readonly SeedSlot[];
-  /** The slot with this id; throws `ESPER_NOT_FOUND`. */
+  /** Width slots in declaration order. */
+  readonly widthSlots: readonly WidthSlot[];
+  /** Every slot, both kinds, in declaration order. */
+  readonly allSlots: readonly HostSlot[];
+  /** The depth slot with this id; throws `ESPER_NOT_FOUND`. */
   slot(id: string): SeedSlot;
+  /** The width slot with this id; throws `ESPER_NOT_FOUND`. */
+  widthSlot(id: string): WidthSlot;
+  /** The slot of either kind with this id; throws `ESPER_NOT_FOUND`. */
+  anySlot(id: string): HostSlot;
   /** Logits [batch, classes] for x [batch, ...inputShape]; call inside `tf.tidy`. */
   forward(x: tf.Tensor): tf.Tensor2D;
-  /** Groups updated by a train step now: the host, then each slot whose seed is trainable. */
+  /**
+   * The forward pass, also returning hidden layer `layer`'s input and layer
+   * `layer` + 1's pre-activation, with `delta` (shaped like it) added there:
+   * what width-seed initialisation differentiates. Call inside `tf.tidy`.
+   */
+  probeLayer(x: tf.Tensor, layer: number, delta?: tf.Tensor): LayerProbe;
+  /** The host parameter shapes `config` would have, or undefined when it is not this host with other widths. */
+  hostParamShapes(config: HostConfig): number[][] | undefined;
+  /**
+   * Resizes the host to `config` (same host, other widths): variables whose
+   * shape changes are replaced by zero ones (a checkpoint restore then fills
+   * them), slots whose interface changes are emptied (depth slots get the new
+   * shape). Throws `ESPER_CHECKPOINT_MISMATCH` for a config of another host.
+   */
+  adoptConfig(config: HostConfig): void;
+  /** Groups updated by a train step now: the host, then each slot (either kind, declaration order) whose seed is trainable. */
   paramGroups(): ParamGroup[];
   /** Disposes host variables and every seed. */
   dispose(): void;
-}
-
-/** One host layer: its function and its output shape (without batch). */
-export interface HostLayer {
-  apply(x: tf.Tensor): tf.Tensor;
-  readonly outShape: readonly number[];
-}
-
-/**
- * A stack of layers (the last produces logits) with slots after hidden
- * layers. Subclasses (the MLP and CNN builders) only create the layers.
- */
-export class SlottedHost implements HostModel {
-  readonly kind: string;
-  readonly config: HostConfig;
-  readonly inputShape: readonly number[];
-  readonly classes: number;
-  readonly hostParams: readonly tf.Variable[];
-  readonly slots: readonly SeedSlot[];
-  readonly #layers: readonly HostLayer[];
-  /** Slots after each layer, indexed by layer (0-based). */
-  readonly #slotsAfter: readonly (readonly SeedSlot[])[];
-
-  constructor(kind: string, config: HostConfig, inputShape: readonly number[], hostParams: readonly tf.Variable[], layers: readonly HostLayer[], slotSpecs: readonly SlotSpec[]) {
-    this.kind = kind;
-    this.config = config;
-    this.inputShape = Object.freeze([...inputShape]);
-    this.hostParams = Object.freeze([...hostParams]);
-    this.#layers = layers;
-    const last = layers[layers.length - 1];
-    if (last === undefined || last.outShape.length !== 1) throw new EsperError('ESPER_CONFIG_INVALID', `${kind} host: the last layer must produce [batch, classes]`);
-    this.classes = last.outShape[0] ?? 0;
-    const hidden = layers.length - 1;
-    const slotsAfter: SeedSlot[][] = layers.map(() => []);
-    const seen = new Set<string>();
-    for (const spec of slotSpecs) {
-      if (seen.has(spec.id)) throw new EsperError('ESPER_CONFIG_INVALID', `${kind} host: slot id ${JSON.stringify(spec.id)} is used twice`, { details: { slotId: spec.id } });
-      if (!Number.isInteger(spec.afterLayer) || spec.afterLayer < 1 || spec.afterLayer > hidden) {
-        throw new EsperError('ESPER_CONFIG_INVALID', `${kind} host: slot ${spec.id} afterLayer ${spec.afterLayer} is not a hidden layer (1..${hidden})`, {
-          details: { slotId: spec.id, afterLayer: spec.afterLayer, hiddenLayers: hidden },
-        });
-      }
-      seen.add(spec.id);
-      const layer = layers[spec.afterLayer - 1] as HostLayer;
-      slotsAfter[spec.afterLayer - 1]?.push(new SeedSlot(spec.id, layer.outShape, spec.options));
-    }
-    this.#slotsAfter = slotsAfter;
-    // Declaration order, so checkpoints and groups list slots the way the config does.
-    const byId = new Map(slotsAfter.flat().map((s) => [s.id, s]));
-    this.slots = Object.freeze(slotSpecs.map((s) => byId.get(s.id) as SeedSlot));
-  }
-
-  slot(id: string): SeedSlot {
-    const found = this.slots.find((s) => s.id === id);
-    if (found === undefined) throw new EsperError('ESPER_NOT_FOUND', `${this.kind} host has no slot ${JSON.stringify(id)}`, { details: { slotId: id } });
-    return found;
-  }
-
-  forward(x: tf.Tensor): tf.Tensor2D {
-    const shape = x.shape.slice(1);
-    if (shape.length !== this.inputShape.length || shape.some((d, i) => d !== this.inputShape[i])) {
-      throw new RangeError(`Error in ${this.kind} host forward: x ${JSON.stringify(x.shape)} is not [batch, ${this.inputShape.join(', ')}]`);
-    }
-    let h = x;
-    this.#layers.forEach((layer, i) => {
-      h = layer.apply(h);
-      for (const slot of this.#slotsAfter[i] ?? []) h = slot.apply(h);
-    });
-    return h as tf.Tensor2D;
-  }
-
-  paramGroups(): ParamGroup[] {
-    const groups: ParamGroup[] = [{ id: HOST_GROUP_ID, params: this.hostParams }];
-    for (const slot of this.slots) {
-      if (slot.trainable && slot.seed !== undefined) groups.push({ id: seedGroupId(slot.id), params: slot.seed.params });
-    }
-    return groups;
-  }
-
-  dispose(): void {
-    for (const slot of this.slots) slot.dispose();
-    for (const p of this.hostParams) p.dispose();
-  }
 }

@@ -14,12 +14,16 @@ import { loadFashionMnist } from '../datasets/fashion-mnist.ts';
 import { twoSpirals, xor } from '../datasets/synthetic.ts';
 import { cnnHost } from '../hosts/cnn-host.ts';
 import { mlpHost } from '../hosts/mlp-host.ts';
-import { HOST_GROUP_ID, seedGroupId, type HostModel } from '../hosts/model.ts';
+import { HOST_GROUP_ID, seedGroupId, type HostConfig, type HostModel } from '../hosts/model.ts';
 import { evaluateBatch, Optimizer, trainStep } from '../optimizer.ts';
 import { Rng } from '../rng.ts';
 import { seedModuleFrom, type SeedModuleSource } from '../seed-module-source.ts';
 import { forkSeedRng, type SlotMode } from '../seed-slot.ts';
+import { initWidthSeed, type WidthSeedOptions } from '../width/width-init.ts';
+import type { WidthSeed } from '../width/width-seed.ts';
+import { WidthSlot } from '../width/width-slot.ts';
 export type { SeedModuleSource } from '../seed-module-source.ts';
+export type { WidthSeedOptions } from '../width/width-init.ts';
 import { TrainingSpecSchema, type TrainingSpec, type TrainingSpecInput } from '../../contracts/training-spec.ts';
 
 /** Per-seed telemetry of one epoch (the input of Kasmina's gates). */
@@ -53,11 +57,21 @@ export interface EpochReport {
   nonFinite: boolean;
 }
 
+/** What a width slot germinates: k new units, and how their incoming weights are initialised. */
+export interface WidthSeedSource {
+  width: WidthSeedOptions;
+}
+
 /** A slot change the lifecycle decided (applied between epochs). */
 export interface SlotCommand {
   slotId: string;
-  /** Attach a new seed first (germination): a built-in module, or a compiled kernel loaded from its artifact. */
-  germinate?: SeedModuleSource;
+  /**
+   * Attach a new seed first (germination): in a depth slot a built-in module
+   * or a compiled kernel loaded from its artifact; in a width slot a
+   * {@link WidthSeedSource}. FOSSILIZED on a width slot merges its units into
+   * the host (see {@link ModelSummary.topology}).
+   */
+  germinate?: SeedModuleSource | WidthSeedSource;
   mode?: SlotMode;
   alpha?: number;
 }
@@ -69,6 +83,8 @@ export interface ModelSummary {
   totalParams: number;
   weightsHash: string;
   hostWeightsHash: string;
+  /** The host's current architecture (its `config`: MLP `{ widths }`, CNN `{ inputShape, convs, dense, classes }`); wider after a width seed merged. */
+  topology: HostConfig;
 }
 
 function loadDataset(spec: TrainingSpec, rng: Rng): Promise<Dataset> | Dataset {
@@ -91,6 +107,7 @@ function buildHost(spec: TrainingSpec, data: Dataset, rng: Rng): HostModel {
   const slots = spec.slots.map((slot) => ({
     id: slot.id,
     afterLayer: slot.afterLayer,
+    ...(slot.kind === undefined ? {} : { kind: slot.kind }),
     options: {
       ...(slot.trainFossil === undefined ? {} : { trainFossil: slot.trainFossil }),
       ...(slot.detachInBlending === undefined ? {} : { detachInBlending: slot.detachInBlending }),
@@ -171,7 +188,7 @@ export class TrainingSession {
     const evaluation = this.evaluate();
     const hostGradNorm = (gradSums.get(HOST_GROUP_ID) ?? 0) / steps;
     const hostParams = this.model.hostParams.reduce((n, p) => n + p.size, 0);
-    const slots = this.model.slots.map((slot): SlotTelemetry => {
+    const slots = this.model.allSlots.map((slot): SlotTelemetry => {
       const seed = slot.seed;
       const seedParams = seed?.paramCount ?? 0;
       const seedGrad = (gradSums.get(seedGroupId(slot.id)) ?? 0) / steps;
@@ -224,18 +241,62 @@ export class TrainingSession {
     return { loss: loss / count, accuracy: correct / count };
   }
 
-  /** Applies lifecycle decisions to the slots (between epochs). */
+  /**
+   * Applies lifecycle decisions to the slots (between epochs). A width slot
+   * germinates from a {@link WidthSeedSource} (gradient inits measure on a
+   * fixed sample of training examples drawn from the seed's own Rng, so the
+   * data order is untouched); FOSSILIZED merges it into the host.
+   */
   applySlot(command: SlotCommand): void {
-    const slot = this.model.slot(command.slotId);
-    if (command.germinate !== undefined) {
+    const slot = this.model.anySlot(command.slotId);
+    const source = command.germinate;
+    if (source !== undefined) {
+      const width = slot instanceof WidthSlot;
+      if (width !== 'width' in source) {
+        throw new EsperError('ESPER_CONFIG_INVALID', `slot ${slot.id} is a ${width ? 'width' : 'depth'} slot: germinate it with ${width ? '{ width: { units } }' : 'a seed module or kernel'}`, {
+          details: { slotId: slot.id },
+        });
+      }
       const generation = (this.#generation.get(slot.id) ?? 0) + 1;
       this.#generation.set(slot.id, generation);
-      const module = seedModuleFrom(command.germinate, slot.id, slot.shape, forkSeedRng(this.#rng, slot.id, generation));
+      const rng = forkSeedRng(this.#rng, slot.id, generation);
       if (slot.mode === 'PRUNED') slot.reset();
-      slot.attach(module);
+      if (slot instanceof WidthSlot) slot.attach(this.#widthSeed(slot, (source as WidthSeedSource).width, rng));
+      else slot.attach(seedModuleFrom(source as SeedModuleSource, slot.id, slot.shape, rng));
     }
     if (command.mode !== undefined) slot.setMode(command.mode, command.alpha);
     else if (command.alpha !== undefined) slot.setAlpha(command.alpha);
+  }
+
+  /** A width seed for `slot`; the gradient inits measure on {@link #initSample}. */
+  #widthSeed(slot: WidthSlot, options: WidthSeedOptions, rng: Rng): WidthSeed {
+    const batch = options.init === undefined || options.init === 'random' ? undefined : this.#initSample(rng);
+    try {
+      return initWidthSeed(this.model, slot.layer, slot.geometry, options, rng, batch);
+    } finally {
+      batch?.x.dispose();
+      batch?.y.dispose();
+    }
+  }
+
+  /** Up to 256 training examples drawn (without replacement) by `rng`, as tensors the caller disposes. */
+  #initSample(rng: Rng): { x: tf.Tensor; y: tf.Tensor } {
+    const data = this.#train;
+    const n = Math.min(256, data.size);
+    const order = Array.from({ length: data.size }, (_, i) => i);
+    for (let i = 0; i < n; i++) {
+      const j = i + Math.floor(rng.next() * (data.size - i));
+      [order[i], order[j]] = [order[j] as number, order[i] as number];
+    }
+    const per = data.featureShape.reduce((a, b) => a * b, 1);
+    const features = new Float32Array(n * per);
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const at = order[i] as number;
+      features.set(data.features.subarray(at * per, (at + 1) * per), i * per);
+      labels[i] = data.labels[at] as number;
+    }
+    return { x: tf.tensor(features, [n, ...data.featureShape]), y: tf.tensor1d(labels, 'int32') };
   }
 
   /**
@@ -244,7 +305,7 @@ export class TrainingSession {
    * the slot holds no seed.
    */
   poisonSeed(slotId: string): boolean {
-    const seed = this.model.slot(slotId).seed;
+    const seed = this.model.anySlot(slotId).seed;
     if (seed === undefined) return false;
     for (const p of seed.params) tf.tidy(() => p.assign(tf.fill(p.shape, Number.NaN)));
     return true;
@@ -252,8 +313,15 @@ export class TrainingSession {
 
   summary(): ModelSummary {
     const hostParams = this.model.hostParams.reduce((n, p) => n + p.size, 0);
-    const seedParams = this.model.slots.reduce((n, slot) => n + (slot.mode === 'PRUNED' ? 0 : (slot.seed?.paramCount ?? 0)), 0);
-    return { hostParams, seedParams, totalParams: hostParams + seedParams, weightsHash: weightsHash(this.model), hostWeightsHash: weightsHash(this.model, 'host') };
+    const seedParams = this.model.allSlots.reduce((n, slot) => n + (slot.mode === 'PRUNED' ? 0 : (slot.seed?.paramCount ?? 0)), 0);
+    return {
+      hostParams,
+      seedParams,
+      totalParams: hostParams + seedParams,
+      weightsHash: weightsHash(this.model),
+      hostWeightsHash: weightsHash(this.model, 'host'),
+      topology: this.model.config,
+    };
   }
 
   /** Serialises model, optimizer, Rng and data cursor (hash-verified on restore). */

@@ -1,0 +1,73 @@
+/**
+ * Merging a width seed into its host layers (fossilisation): layer L's kernel
+ * and bias get the k new output columns / channels (Ψ, b), layer L+1's kernel
+ * gets Ω as k new input rows / channels. Since the seed's units are computed
+ * by the host layers' own ops and layer L+1 is linear in its input before
+ * its activation, the merged host computes what host + seed (α = 1) did, up
+ * to float summation order.
+ *
+ * Each new variable's {@link Lineage} is recorded, so the optimizer builds
+ * its buffers (Adam m and v) by the same concatenation out of the host's and
+ * the seed's buffers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { EsperError } from '../../errors/index.ts';
+import type { LayerParams, LayerStructure } from '../hosts/host-layers.ts';
+import { recordLineage, type Lineage } from '../param-lineage.ts';
+import type { WidthSeed } from './width-seed.ts';
+
+/** The merged variables: layer L's kernel and bias, and layer L+1's kernel (layer L+1's bias is unchanged). */
+export interface MergedLayers {
+  layer: LayerParams;
+  nextWeight: tf.Variable;
+}
+
+/** Appends along the last axis (new output units / channels) or axis 0 / 2 (new inputs). */
+function concatAlong(axis: number): Lineage['combine'] {
+  return (parts) => tf.concat([...parts], axis);
+}
+
+/**
+ * New input rows of a dense layer that flattens [height, width, c] (NHWC):
+ * the flat index is (y·width + x)·c + channel, so the k new channels of
+ * every position go after that position's c old ones.
+ */
+function interleaveRows(positions: number): Lineage['combine'] {
+  return (parts) => {
+    const [old, added] = parts as [tf.Tensor, tf.Tensor];
+    const outputs = old.shape[1] ?? 0;
+    const grouped = tf.concat([tf.reshape(old, [positions, -1, outputs]), tf.reshape(added, [positions, -1, outputs])], 1);
+    return tf.reshape(grouped, [(old.shape[0] ?? 0) + (added.shape[0] ?? 0), outputs]);
+  };
+}
+
+function build(sources: [tf.Variable, tf.Variable], combine: Lineage['combine']): tf.Variable {
+  const v = tf.tidy(() => tf.variable(combine(sources)));
+  recordLineage(v, { sources, combine });
+  return v;
+}
+
+/** How Ω enters layer L+1: the combine for its kernel. */
+function outgoingCombine(next: LayerStructure, seed: WidthSeed): Lineage['combine'] {
+  const layout = seed.geometry.layout;
+  if (next.kind === 'conv' && layout === 'conv') return concatAlong(2);
+  if (next.kind === 'dense' && next.flatten !== undefined && layout === 'conv-dense') return interleaveRows(next.flatten.height * next.flatten.width);
+  if (next.kind === 'dense' && next.flatten === undefined && layout === 'dense') return concatAlong(0);
+  throw new EsperError('ESPER_INTERNAL', `Error in mergeWidthSeed: a ${seed.kind} seed cannot feed a ${next.kind} layer${next.kind === 'dense' && next.flatten ? ' that flattens' : ''}`);
+}
+
+/**
+ * Builds the widened variables of layers L (`layer`, `params`) and L+1
+ * (`next`, `nextParams`) with `seed`'s units merged in, recording their
+ * lineage. Disposes nothing: the caller swaps the variables in and disposes
+ * the old ones and the seed.
+ */
+export function mergeWidthSeed(layer: LayerStructure, params: LayerParams, next: LayerStructure, nextParams: LayerParams, seed: WidthSeed): MergedLayers {
+  const [psi, bias, omega] = seed.params as [tf.Variable, tf.Variable, tf.Variable];
+  const combineOut = outgoingCombine(next, seed);
+  const combineIn = concatAlong(layer.kind === 'conv' ? 3 : 1);
+  return {
+    layer: { weight: build([params.weight, psi], combineIn), bias: build([params.bias, bias], concatAlong(0)) },
+    nextWeight: build([nextParams.weight, omega], combineOut),
+  };
+}

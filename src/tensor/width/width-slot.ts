@@ -1,0 +1,145 @@
+/**
+ * A width slot: where a {@link WidthSeed} grows k new units of hidden layer L
+ * (DESIGN §8). It has the modes and methods of a depth slot ({@link SlotState}); the
+ * host asks it for its contribution to layer L+1's pre-activation z, given
+ * layer L's input h:
+ *
+ * | mode       | z becomes                                              | host gets seed-path gradient |
+ * |------------|--------------------------------------------------------|------------------------------|
+ * | DORMANT    | z (seed not run)                                       | —                            |
+ * | TRAINING   | z + (c − stop(c)), c = Ω·u(stop(h)) — forward is z exactly | no                       |
+ * | BLENDING   | z + α·Ω·u(stop(h)) (u(h) with `detachInBlending: false`) | only if not detached       |
+ * | HOLDING    | as BLENDING, α held                                    | as BLENDING                  |
+ * | FOSSILIZED | z: the units were merged into layers L and L+1, which are wider now | (they are host units) |
+ * | PRUNED     | z (seed disposed)                                      | —                            |
+ *
+ * Fossilising merges: the slot hands its seed to the host, which widens its
+ * layers and disposes the seed; the slot keeps only a record of what it added.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { EsperError } from '../../errors/index.ts';
+import { stopGradient } from '../seed-slot.ts';
+import { SlotState, type SlotMode } from '../slot-state.ts';
+import { sameGeometry, type WidthGeometry, type WidthSeed } from './width-seed.ts';
+
+/** What a width slot needs from its host. */
+export interface WidthSlotHost {
+  /** The geometry a seed in this slot must have now (it changes when a neighbouring layer grows). */
+  geometry(): WidthGeometry;
+  /** Merges `seed` into layers L and L+1 (and disposes it); throws, changing nothing, when it cannot now. */
+  merge(slot: WidthSlot, seed: WidthSeed): void;
+}
+
+/** Options of a width slot. */
+export interface WidthSlotOptions {
+  /** Whether a BLENDING or HOLDING seed reads layer L's input through a gradient stop. @default true */
+  detachInBlending?: boolean;
+}
+
+/** What a slot's fossils added to the host, over its life. */
+export interface MergedGrowth {
+  /** Units (or channels) merged into layer L. */
+  units: number;
+  /** Scalars merged into the host (Ψ, b and Ω). */
+  params: number;
+}
+
+/** One width slot on hidden layer `layer` (1-based). Modes, α, prune, reset and ablation: see {@link SlotState}. */
+export class WidthSlot extends SlotState<WidthSeed> {
+  readonly slotKind = 'width' as const;
+  protected readonly label = 'WidthSlot';
+  /** The hidden layer it widens (1-based, as `afterLayer` of depth slots). */
+  readonly layer: number;
+  readonly detachInBlending: boolean;
+  readonly #host: WidthSlotHost;
+  #merged: MergedGrowth = { units: 0, params: 0 };
+
+  constructor(id: string, layer: number, host: WidthSlotHost, options: WidthSlotOptions = {}) {
+    super(id);
+    this.layer = layer;
+    this.#host = host;
+    this.detachInBlending = options.detachInBlending ?? true;
+  }
+
+  /** The geometry a seed germinated here must have now. */
+  get geometry(): WidthGeometry {
+    return this.#host.geometry();
+  }
+
+  /** What this slot's merged seeds added to the host. */
+  get merged(): MergedGrowth {
+    return { ...this.#merged };
+  }
+
+  /** Whether the seed's parameters are updated by a train step in the current mode (a merged seed trains as part of the host). */
+  get trainable(): boolean {
+    const m = this.mode;
+    return this.seed !== undefined && (m === 'TRAINING' || m === 'BLENDING' || m === 'HOLDING');
+  }
+
+  /** Attaches a seed to an empty DORMANT slot (germination); its geometry must be the slot's current one (gate G0). */
+  attach(seed: WidthSeed): void {
+    this.checkEmpty('attach');
+    const want = this.geometry;
+    if (!sameGeometry(seed.geometry, want)) {
+      throw new EsperError('ESPER_CONFIG_INVALID', `width slot ${this.id}: seed geometry ${JSON.stringify(seed.geometry)} does not fit layer ${this.layer} (${JSON.stringify(want)})`, {
+        details: { slotId: this.id, seed: seed.geometry, slot: want },
+      });
+    }
+    this.hold(seed);
+  }
+
+  /**
+   * FOSSILIZED merges the seed into the host (which disposes it); if the
+   * host refuses (a neighbouring slot holds a seed sized for the current
+   * width), nothing changes and the error propagates. A no-op once merged.
+   */
+  protected fossilize(): void {
+    const seed = this.seed;
+    if (seed === undefined) return;
+    const added = { units: seed.units, params: seed.paramCount };
+    this.#host.merge(this, seed);
+    this.setState('FOSSILIZED', 1, undefined);
+    this.#merged = { units: this.#merged.units + added.units, params: this.#merged.params + added.params };
+  }
+
+  /**
+   * Puts the slot exactly in a checkpointed state (checkpoint restore only;
+   * the host's layers are restored separately). A FOSSILIZED width slot has
+   * no seed (it was merged). Reset, by contrast, keeps {@link merged}: the
+   * merged units stay in the host, and the layer may grow again here.
+   */
+  restoreState(seed: WidthSeed | undefined, mode: SlotMode, alpha: number, merged: MergedGrowth = { units: 0, params: 0 }): void {
+    this.checkAlpha('restoreState', alpha);
+    const needsSeed = mode === 'TRAINING' || mode === 'BLENDING' || mode === 'HOLDING';
+    if ((seed === undefined && needsSeed) || (seed !== undefined && mode === 'FOSSILIZED')) {
+      throw new EsperError('ESPER_INTERNAL', `Error in WidthSlot.restoreState: slot ${this.id} cannot be ${mode} ${seed === undefined ? 'without' : 'with'} a seed`);
+    }
+    this.restore(seed, mode, alpha);
+    this.#merged = { ...merged };
+  }
+
+  /**
+   * Layer L+1's pre-activation `z` with this slot's contribution, for layer
+   * L's (flattened) input `input`. Call inside `tf.tidy`; returns `z` itself
+   * when the seed does not run.
+   */
+  apply(z: tf.Tensor, input: tf.Tensor): tf.Tensor {
+    const seed = this.seed;
+    if (seed === undefined || this.ablated) return z;
+    switch (this.mode) {
+      case 'TRAINING': {
+        // Straight-through: forward z exactly (c − c = 0); the seed gets the task gradient via c, the host none.
+        const c = seed.project(seed.activate(stopGradient(input)));
+        return tf.add(z, tf.sub(c, stopGradient(c)));
+      }
+      case 'BLENDING':
+      case 'HOLDING': {
+        const c = seed.project(seed.activate(this.detachInBlending ? stopGradient(input) : input));
+        return tf.add(z, tf.mul(c, tf.scalar(this.alpha)));
+      }
+      default:
+        return z;
+    }
+  }
+}

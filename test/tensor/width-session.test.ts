@@ -1,0 +1,62 @@
+import { expect } from 'chai';
+import type { TrainingSpecInput } from '../../src/contracts/training-spec.ts';
+import { EsperError } from '../../src/errors/index.ts';
+import { TrainingSession } from '../../src/tensor/training/training-session.ts';
+
+const SPEC: TrainingSpecInput = {
+  backend: 'wasm',
+  seed: 7,
+  dataset: { kind: 'spirals', n: 400 },
+  host: { kind: 'mlp', hidden: [4, 4] },
+  slots: [
+    { id: 'w1', afterLayer: 1, kind: 'width' },
+    { id: 's2', afterLayer: 2 },
+  ],
+  optimizer: { kind: 'adam', learningRate: 0.02 },
+  batchSize: 32,
+};
+
+describe('TrainingSession with width slots (issue 11)', function () {
+  this.timeout(60_000);
+
+  it('germinates a gradient-aimed width seed without touching the host trajectory, merges it and reports the wider topology', async () => {
+    const plain = await TrainingSession.create(SPEC);
+    const session = await TrainingSession.create(SPEC);
+    for (const s of [plain, session]) s.runEpoch();
+    session.applySlot({ slotId: 'w1', germinate: { width: { units: 4, init: 'gradient' } }, mode: 'TRAINING' });
+    expect(session.summary().seedParams).to.equal(2 * 4 + 4 + 4 * 4); // Ψ [2, 4], b [4], Ω [4, 4]
+    const reports = [plain.runEpoch(), session.runEpoch()];
+    expect(session.summary().hostWeightsHash).to.equal(plain.summary().hostWeightsHash); // isolation, same data order
+    expect(reports[1]?.trainLoss).to.equal(reports[0]?.trainLoss);
+    expect(reports[1]?.slots.map((s) => [s.slotId, s.mode, s.seedKind])).to.deep.equal([
+      ['w1', 'TRAINING', 'width-dense'],
+      ['s2', 'DORMANT', null],
+    ]);
+    expect(reports[1]?.slots[0]?.gradNorm).to.be.greaterThan(0);
+    session.applySlot({ slotId: 'w1', mode: 'BLENDING', alpha: 1 });
+    session.runEpoch();
+    const hostParams = session.summary().hostParams;
+    session.applySlot({ slotId: 'w1', mode: 'FOSSILIZED' });
+    const summary = session.summary();
+    expect(summary.topology).to.deep.equal({ widths: [2, 8, 4, 2] });
+    expect(summary.hostParams).to.equal(hostParams + 2 * 4 + 4 + 4 * 4);
+    expect(summary.seedParams).to.equal(0);
+    const saved = session.checkpoint();
+    const next = session.runEpoch();
+    expect(next.nonFinite).to.equal(false);
+    // A depth seed after the widened layer is sized for it.
+    session.applySlot({ slotId: 's2', germinate: { kind: 'residual-dense', config: { hidden: 3 } }, mode: 'TRAINING' });
+    session.runEpoch();
+    session.restore(saved.bytes, 'exact');
+    expect(session.summary().weightsHash).to.equal(summary.weightsHash);
+    expect(session.runEpoch().trainLoss).to.equal(next.trainLoss);
+    for (const s of [plain, session]) s.dispose();
+  });
+
+  it('rejects a depth seed in a width slot and a width seed in a depth slot', async () => {
+    const session = await TrainingSession.create(SPEC);
+    expect(() => session.applySlot({ slotId: 'w1', germinate: { kind: 'low-rank', config: { rank: 2 } } })).to.throw(EsperError, /width slot/);
+    expect(() => session.applySlot({ slotId: 's2', germinate: { width: { units: 2 } } })).to.throw(EsperError, /depth slot/);
+    session.dispose();
+  });
+});
