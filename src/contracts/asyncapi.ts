@@ -26,7 +26,7 @@ import { z } from 'zod';
 import * as contracts from './index.ts';
 import { ERROR_CODES, type ErrorCode } from '../errors/index.ts';
 import { DEFAULT_SUBJECT_PREFIX, TELEMETRY_KINDS } from './subjects.ts';
-import { CLUSTER_CONTROL_REPLIES, CLUSTER_CONTROL_REQUESTS, NODE_CONTROL_REPLIES, NODE_CONTROL_REQUESTS, RUN_CONTROL_REPLIES, RUN_CONTROL_REQUESTS, SEED_CONTROL_REPLIES, SEED_CONTROL_REQUESTS } from './control.ts';
+import { CLUSTER_CONTROL_REPLIES, CLUSTER_CONTROL_REQUESTS, NODE_CONTROL_REPLIES, NODE_CONTROL_REQUESTS, RUN_CONTROL_REPLIES, RUN_CONTROL_REQUESTS, RunStartRequestSchema, SEED_CONTROL_REPLIES, SEED_CONTROL_REQUESTS } from './control.ts';
 import { EnvelopeSchema } from './envelope.ts';
 import {
   CLUSTER_CONTROL_EXAMPLES,
@@ -42,7 +42,6 @@ import {
 import { KarnSubmitReplySchema, KarnSubmitRequestSchema } from './karn.ts';
 import { MESSAGE_TYPES, MESSAGE_TYPE_NAMES, type MessageType } from './registry.ts';
 import { WireErrorSchema, replyOf } from './reply.ts';
-import { RunSpecSchema } from './run.ts';
 import { CompileJobSchema } from './tezzeret.ts';
 import { RunStatusSchema } from './tolaria.ts';
 import { ValidationJobSchema } from './urabrask.ts';
@@ -115,15 +114,6 @@ const VERB_SUMMARIES: Readonly<Record<string, string>> = {
   'urza.blueprints': "Query the library's blueprints (a node with the `library` role answers).",
   'urza.kernels': "Query the library's compiled kernels (a node with the `library` role answers).",
 };
-
-/** The run.start body: the node checks `spec` against {@link RunSpecSchema} (mirrors `RunStartRequestSchema` in src/node/run-service.ts). */
-const RunStartRequestSchema = z
-  .object({
-    spec: RunSpecSchema,
-    /** Run id to use. @default `run-<hex>` */
-    runId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
-  })
-  .strict();
 
 /** The error every control subject answers to a payload that is not JSON (docs/operations.md quotes it). */
 const INVALID_JSON_REPLY = {

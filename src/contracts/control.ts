@@ -21,6 +21,7 @@ import {
   text,
 } from './common.ts';
 import { BlendSpecSchema, SeedStateSchema } from './kasmina.ts';
+import { RunSpecSchema } from './run.ts';
 import type { ClusterVerb, NodeVerb, RunVerb, SeedVerb } from './subjects.ts';
 import { CheckpointMetadataSchema, RunStatusSchema } from './tolaria.ts';
 
@@ -172,6 +173,25 @@ export const CLUSTER_CONTROL_REPLIES = {
   nodes: ClusterNodesReplySchema,
   runs: ClusterRunsReplySchema,
 } as const satisfies Record<ClusterVerb, z.ZodType>;
+
+/** Longest run id `run.start` accepts (the id is a subject token and a key prefix of the run's artifacts). */
+export const MAX_RUN_ID_LENGTH = 64;
+
+/**
+ * Request on `ctl.run.start`: a run spec (examples/spirals.json) and,
+ * optionally, the run's id (default `run-<hex>`). One trainer node takes it
+ * (queue group); the reply is the run's first status.
+ */
+export const RunStartRequestSchema = z
+  .object({
+    spec: RunSpecSchema,
+    /** Run id to use. @default `run-<hex>` */
+    runId: RunIdSchema.max(MAX_RUN_ID_LENGTH, `runId must be at most ${MAX_RUN_ID_LENGTH} characters`).optional(),
+  })
+  .strict();
+export type RunStartRequest = z.infer<typeof RunStartRequestSchema>;
+/** A run.start request as written (the spec's defaults optional). */
+export type RunStartRequestInput = z.input<typeof RunStartRequestSchema>;
 
 /** An optional operator reason (pause, resume, stop, checkpoint). */
 export const ReasonRequestSchema = z.object({ reason: text(500).optional() }).strict();

@@ -10,8 +10,7 @@ import type { BlueprintQueryReply, BlueprintQuerySchema, KernelQueryReply, Kerne
 import type { KernelMetadata } from './tezzeret.ts';
 import type { SeedState } from './kasmina.ts';
 import type { RunStatus, CheckpointMetadata } from './tolaria.ts';
-import type { RunSpecInput } from './run.ts';
-import type { NodeStatus } from './control.ts';
+import type { NodeStatus, RunStartRequestInput } from './control.ts';
 import type { MessageData, MessageType } from './registry.ts';
 import type { z } from 'zod';
 import type {
@@ -418,7 +417,7 @@ export const EXAMPLE_ENVELOPE: Envelope<MessageData<'kasmina.seed.transitioned'>
 };
 
 /** `esper.ctl.run.start`: a small spirals run (examples/spirals.json is the full one); the reply is the run's first status. */
-export const RUN_START_EXAMPLE: ControlExample<{ spec: RunSpecInput; runId?: string }, RunStatus> = {
+export const RUN_START_EXAMPLE: ControlExample<RunStartRequestInput, RunStatus> = {
   subject: 'esper.ctl.run.start',
   request: {
     spec: {

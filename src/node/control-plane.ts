@@ -2,10 +2,16 @@
  * Binds the control router to the bus. Two listeners per node:
  *  - `<prefix>.ctl.node.<me>.>` — this node's own verbs;
  *  - `<prefix>.ctl.>` in the queue group `<prefix>-ctl` — everything else,
- *    answered by exactly one node. A request for another node's verbs is left
- *    to that node when it is alive, and answered ESPER_NOT_FOUND when not, so
- *    every request under `<prefix>.ctl.>` gets exactly one coded reply.
- * On NATS both are endpoints of a NATS micro service named after the prefix,
+ *    answered by exactly one node. A subject whose route another listener
+ *    owns (another node's verbs, a run some node hosts, a role's service; see
+ *    `RouteOwner`) is left to that listener while it is served somewhere; when
+ *    nobody serves it, this listener answers: ESPER_NOT_FOUND for a node that
+ *    is not alive, else the route's handler (ESPER_NOT_FOUND for a run, ESPER_UNAVAILABLE
+ *    for a role), so every request under `<prefix>.ctl.>` gets exactly one
+ *    coded reply.
+ * The run service binds its own listeners (`run.start` in the trainers' queue
+ * group, each hosted run's verbs) to a router with `serveRoutes`.
+ * On NATS both listeners are endpoints of a NATS micro service named after the prefix,
  * so `$SRV.PING/INFO/STATS` list every node with its request counts.
  */
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
@@ -13,7 +19,8 @@ import type { Bus, InboundMessage, Subscription } from '../actors/oona/index.ts'
 import { errorReply } from '../contracts/reply.ts';
 import { InputError } from '../errors/index.ts';
 import type { Logger } from '../infra/logger.ts';
-import type { ControlRouter } from './control-router.ts';
+import type { ControlRouter, OwnedSubject } from './control-router.ts';
+import type { MemberView } from './membership.ts';
 
 export interface ControlPlaneOptions {
   bus: Bus;
@@ -23,12 +30,14 @@ export interface ControlPlaneOptions {
   nodeId: string;
   version: string;
   metadata: Record<string, string>;
-  nodeRouter: ControlRouter;
-  clusterRouter: ControlRouter;
-  /** True when `name` is a live node (its own listener will answer). */
-  isLiveNode: (name: string) => Promise<boolean>;
-  /** True when a role service (e.g. Urza's queries) serves `subject` somewhere in the cluster: the shared listener stays silent. */
-  isDelegated?: (subject: string) => Promise<boolean>;
+  /** Every control route of the node (`controlRoutes`). */
+  router: ControlRouter;
+  /**
+   * True when the owner of a subject (another node, a run's host, a role's
+   * service) answers it somewhere in the cluster, this node included: the
+   * shared listener then stays silent.
+   */
+  isServed: (owned: OwnedSubject) => Promise<boolean>;
   logger: Logger;
 }
 
@@ -42,33 +51,50 @@ export function serviceName(prefix: string): string {
   return prefix.replace(/\./g, '-');
 }
 
+/**
+ * Whether a live member of the cluster answers a subject's owner: the node
+ * it names, a node hosting its run (membership lists each node's runs), a
+ * node with its role. `any`: false (the shared listener answers).
+ */
+export function isServedByMembers({ owner, params }: OwnedSubject, members: readonly MemberView[]): boolean {
+  const live = members.filter((m) => m.status !== 'down');
+  switch (owner.kind) {
+    case 'node':
+      return live.some((m) => m.name === params['nodeId']);
+    case 'run':
+      return live.some((m) => m.runs.includes(params['runId'] ?? ''));
+    case 'role':
+      return live.some((m) => m.roles.includes(owner.role));
+    case 'any':
+      return false;
+  }
+}
+
 type Responder = (reply: unknown) => void;
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const { prefix, nodeId, logger } = options;
   const ownPrefix = `${prefix}.ctl.node.${nodeId}.`;
-  const nodePrefix = `${prefix}.ctl.node.`;
   const encoder = new TextEncoder();
   // Queue names may not contain dots.
   const sharedQueue = `${serviceName(prefix)}-ctl`;
 
   const answerOwn = async (subject: string, data: Uint8Array, respond: Responder): Promise<void> => {
-    respond(await options.nodeRouter.handle(subject, data));
+    respond(await options.router.handle(subject, data));
   };
 
   const answerShared = async (subject: string, data: Uint8Array, respond: Responder): Promise<void> => {
-    if (subject.startsWith(ownPrefix)) return; // our own listener answers
-    if (subject.startsWith(nodePrefix)) {
-      const target = subject.slice(nodePrefix.length).split('.')[0] ?? '';
-      const hasVerb = subject.length > nodePrefix.length + target.length + 1;
-      if (hasVerb && target !== '' && (await options.isLiveNode(target))) return; // that node answers
-      if (hasVerb) {
+    const owned = options.router.ownerOf(subject);
+    if (owned !== undefined && owned.owner.kind !== 'any') {
+      if (owned.owner.kind === 'node' && owned.params['nodeId'] === nodeId) return; // our own listener answers
+      if (await options.isServed(owned)) return; // its owner answers
+      if (owned.owner.kind === 'node') {
+        const target = owned.params['nodeId'] ?? '';
         respond(errorReply(new InputError('ESPER_NOT_FOUND', `no live node named ${JSON.stringify(target)}`, { details: { node: target } })));
         return;
       }
     }
-    if (options.isDelegated !== undefined && (await options.isDelegated(subject))) return;
-    respond(await options.clusterRouter.handle(subject, data));
+    respond(await options.router.handle(subject, data));
   };
 
   const guard = (what: string, work: Promise<void>): void => {

@@ -16,8 +16,8 @@ import type { DrainReply, NodeStatus, ShutdownReply } from '../contracts/control
 import type { Logger } from '../infra/logger.ts';
 import { Metrics } from '../infra/metrics.ts';
 import { ControlRouter } from './control-router.ts';
-import { clusterRoutes, nodeRoutes, type ControlNodeHandle } from './control-routes.ts';
-import { startControlPlane, type ControlPlane } from './control-plane.ts';
+import { controlRoutes, type ControlNodeHandle } from './control-routes.ts';
+import { isServedByMembers, startControlPlane, type ControlPlane } from './control-plane.ts';
 import { LoadMonitor } from './load-monitor.ts';
 import { Membership, type MemberRecord, type MemberView } from './membership.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
@@ -36,14 +36,6 @@ import { nissaWorkerSpec } from '../actors/nissa/index.ts';
 import { RunRegistry, runsBucketName } from './run-registry.ts';
 import { RunStatusSchema, type RunStatus } from '../contracts/tolaria.ts';
 import { call } from '../actors/oona/index.ts';
-
-/** Control subjects (after `<prefix>.ctl.`) served by a role's own service, and the role. */
-const DELEGATED_SUBJECTS: Readonly<Record<string, NodeRole>> = {
-  'urza.blueprints': 'library',
-  'urza.kernels': 'library',
-  'karn.submit': 'controller',
-  'run.start': 'trainer',
-};
 
 /** Roles whose subsystems use the stores. */
 const STORAGE_ROLES: readonly NodeRole[] = ['library', 'compiler', 'validator', 'controller'];
@@ -200,22 +192,11 @@ export class EsperNode {
       nodeId: this.name,
       version: ESPER_VERSION,
       metadata: { incarnation: this.incarnationId, roles: this.roles.join(',') },
-      nodeRouter: new ControlRouter(routerOptions).add(...nodeRoutes(handle)),
-      clusterRouter: new ControlRouter(routerOptions).add(...clusterRoutes(handle)),
-      isLiveNode: async (name) => (await this.#membership?.list())?.some((m) => m.name === name && m.status !== 'down') ?? false,
-      isDelegated: async (subject) => {
-        const rest = subject.slice(config.subjectPrefix.length + 5);
-        const runVerb = /^run\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+$/.exec(rest) ?? /^seed\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.exec(rest);
-        if (runVerb !== null && runVerb[1] !== 'start') {
-          // The node hosting the run answers its verbs.
-          const runId = runVerb[1] ?? '';
-          return (await this.#membership?.list())?.some((m) => m.status !== 'down' && m.runs.includes(runId)) ?? false;
-        }
-        const role = DELEGATED_SUBJECTS[rest];
-        if (role === undefined) return false;
-        if (this.roles.includes(role)) return true;
-        return (await this.#membership?.list())?.some((m) => m.status !== 'down' && m.roles.includes(role)) ?? false;
-      },
+      router: new ControlRouter(routerOptions).add(...controlRoutes(handle)),
+      isServed: async (owned) =>
+        (owned.owner.kind === 'run' && this.#runs?.runIds().includes(owned.params['runId'] ?? '') === true) ||
+        (owned.owner.kind === 'role' && this.roles.includes(owned.owner.role)) ||
+        isServedByMembers(owned, (await this.#membership?.list()) ?? []),
       logger: this.#logger,
     });
     if (this.roles.includes('trainer')) {
@@ -242,6 +223,7 @@ export class EsperNode {
         liveNodes: async () =>
           ((await this.#membership?.list()) ?? []).filter((m) => m.status !== 'down').map((m) => ({ nodeId: m.nodeId, incarnationId: m.incarnationId })),
         sweepMs: config.membership.heartbeatMs,
+        observe,
       });
       this.#runs.listen();
     }
@@ -369,6 +351,7 @@ export class EsperNode {
       status: () => this.status(),
       listMembers: async (): Promise<MemberView[]> => (await this.#membership?.list()) ?? [],
       listRuns: () => this.#listRuns(),
+      runs: () => this.#runs,
       drain: (timeoutMs): DrainReply => {
         void this.drain(timeoutMs, 'control request');
         return { nodeId: this.name, status: 'draining', runs: [] };

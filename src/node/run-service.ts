@@ -3,7 +3,9 @@
  * trainer node takes each request, queue group) registers the run in the runs
  * bucket and starts `esper run`'s loop in this process — its tensors in a
  * worker thread. The node then answers `<prefix>.ctl.run.<runId>.<verb>` and
- * `<prefix>.ctl.seed.<runId>.<seedId>.<verb>` for it.
+ * `<prefix>.ctl.seed.<runId>.<seedId>.<verb>` for it: the run routes
+ * (`runRoutes` in control-routes.ts) through a control router, on listeners
+ * opened when the node starts hosting the run.
  *
  * At every epoch boundary the run is made durable before it trains on:
  * checkpoint bytes and loop state (with the events emitted since the last
@@ -24,32 +26,22 @@
  * state `pending`) for another trainer node to continue.
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import type { Bus, Subscription } from '../actors/oona/index.ts';
-import { serve } from '../actors/oona/index.ts';
 import { checkRunSpec, runTraining, type EpochBoundary } from '../actors/tolaria/index.ts';
 import { publishRunEvents } from '../actors/nissa/index.ts';
 import type { RunLoopState } from '../actors/tolaria/index.ts';
 import type { Envelope } from '../contracts/envelope.ts';
 import { RunSpecSchema, type RunResults, type RunSpec } from '../contracts/run.ts';
-import { RUN_CONTROL_REQUESTS, SEED_CONTROL_REQUESTS, type GerminateRequest, type SeedCommandReply } from '../contracts/control.ts';
+import type { GerminateRequest, RunControlRequest, RunStartRequest, SeedCommandReply, SeedControlRequest } from '../contracts/control.ts';
 import type { SeedState } from '../contracts/kasmina.ts';
 import type { CheckpointMetadata, RunState, RunStatus } from '../contracts/tolaria.ts';
-import { subjects } from '../contracts/subjects.ts';
+import { subjects, type RunVerb, type SeedVerb } from '../contracts/subjects.ts';
 import { EsperError, InputError, toEsperError } from '../errors/index.ts';
 import type { Logger } from '../infra/logger.ts';
 import { serviceName } from './control-plane.ts';
+import { ControlRouter, serveRoutes } from './control-router.ts';
+import { runNotFound, runRoutes, type RunControl } from './control-routes.ts';
 import { isOrphan, isTerminal, type RunOwner, type RunRecord, type RunRegistry, type VersionedRunRecord } from './run-registry.ts';
-
-/** Body of `<prefix>.ctl.run.start`. */
-export const RunStartRequestSchema = z
-  .object({
-    /** A run spec (examples/spirals.json). */
-    spec: z.unknown(),
-    /** Run id to use. @default `run-<hex>` */
-    runId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
-  })
-  .strict();
 
 /** Ends a run's loop at a boundary: stopped by an operator, handed back by a draining node, or taken over by another node. */
 class LeaveRun extends Error {
@@ -98,6 +90,8 @@ export interface RunServiceOptions {
   liveNodes: () => Promise<RunOwner[]>;
   /** How often to look for orphaned runs, ms. */
   sweepMs: number;
+  /** Called with each control request's route and duration (s), for the latency histogram. */
+  observe?: (label: string, seconds: number, ok: boolean) => void;
 }
 
 /** Where a taken-over run continues from: its last boundary and the events saved with it. */
@@ -106,13 +100,15 @@ type ResumeInput = { state: { state: RunLoopState; checkpoint: Uint8Array }; eve
 const SEED_MUTATIONS = new Set(['germinate', 'advance', 'prune', 'fossilize']);
 const RUN_MUTATIONS = new Set(['checkpoint', 'rollback']);
 
-export class RunService {
+export class RunService implements RunControl {
   readonly #options: RunServiceOptions;
   readonly #bus: Bus;
   readonly #prefix: string;
   readonly #nodeId: string;
   readonly #logger: Logger;
   readonly #runs = new Map<string, HostedRun>();
+  /** The run routes, handled here: `run.start` and the verbs of the runs hosted here. */
+  readonly #router: ControlRouter;
   #startSubscription: Subscription | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> = Promise.resolve();
@@ -124,6 +120,11 @@ export class RunService {
     this.#prefix = options.prefix;
     this.#nodeId = options.nodeId;
     this.#logger = options.logger.child({ component: 'runs' });
+    this.#router = new ControlRouter({
+      prefix: options.prefix,
+      maxPayloadBytes: options.maxPayloadBytes,
+      ...(options.observe === undefined ? {} : { observe: options.observe }),
+    }).add(...runRoutes(this));
   }
 
   get #owner(): RunOwner {
@@ -132,12 +133,7 @@ export class RunService {
 
   /** Starts answering `run.start` (queue group of the trainer nodes) and sweeping for orphaned runs. */
   listen(): void {
-    this.#startSubscription = serve(
-      this.#bus,
-      subjects(this.#prefix).runStart,
-      { schema: RunStartRequestSchema, queue: `${serviceName(this.#prefix)}-trainers`, maxBytes: this.#options.maxPayloadBytes, logger: this.#logger },
-      (request) => this.start(request.spec, request.runId),
-    );
+    this.#startSubscription = serveRoutes(this.#bus, subjects(this.#prefix).runStart, this.#router, { queue: `${serviceName(this.#prefix)}-trainers` });
     this.#sweepTimer = setInterval(() => {
       this.#sweeping = this.#sweeping.then(() => this.sweep());
     }, this.#options.sweepMs);
@@ -152,6 +148,21 @@ export class RunService {
 
   statuses(): RunStatus[] {
     return [...this.#runs.values()].map((run) => run.status);
+  }
+
+  /** `run.start`: see {@link start}. */
+  runStart(request: RunStartRequest): Promise<RunStatus> {
+    return this.start(request.spec, request.runId);
+  }
+
+  /** A verb of a run hosted here: answered at once (status, pause, resume, stop) or at the run's next boundary. */
+  runVerb(runId: string, verb: RunVerb, request: RunControlRequest): Promise<unknown> {
+    return this.#control(runId, 'run', verb, runId, request);
+  }
+
+  /** A verb of a seed (seed or slot id) of a run hosted here: status at once, overrides at the run's next boundary. */
+  seedVerb(runId: string, seedId: string, verb: SeedVerb, request: SeedControlRequest): Promise<unknown> {
+    return this.#control(runId, 'seed', verb, seedId, request);
   }
 
   /** Validates the spec, registers the run and starts it; resolves with its first status. */
@@ -265,7 +276,7 @@ export class RunService {
       sweepPending: true,
       ending: undefined,
     };
-    run.subscriptions = this.#serveRun(run);
+    run.subscriptions = this.#listen(runId);
     this.#runs.set(runId, run);
     const log = this.#logger.child({ runId });
     run.finished = runTraining(spec, {
@@ -474,44 +485,23 @@ export class RunService {
     for (const request of run.requests.splice(0)) request.reject(error);
   }
 
-  #serveRun(run: HostedRun): Subscription[] {
-    const base = `${this.#prefix}.ctl`;
-    const handle = (kind: 'run' | 'seed', message: Parameters<Parameters<Bus['subscribe']>[1]>[0]): void => {
-      const tokens = message.subject.slice(base.length + 1).split('.');
-      const verb = tokens[tokens.length - 1] ?? '';
-      const target = kind === 'seed' ? (tokens[2] ?? '') : run.runId;
-      const respond = (result: { ok: true; data: unknown } | { ok: false; error: unknown }): void => {
-        if (result.ok) message.respond({ ok: true, data: result.data });
-        else {
-          const esper = result.error instanceof SyntaxError ? new InputError('ESPER_INVALID_JSON', `payload is not JSON: ${result.error.message}`) : toEsperError(result.error);
-          message.respond({ ok: false, error: esper.toWire() });
-        }
-      };
-      try {
-        if (message.data.byteLength > this.#options.maxPayloadBytes) throw new InputError('ESPER_PAYLOAD_TOO_LARGE', `payload of ${message.data.byteLength} bytes exceeds ${this.#options.maxPayloadBytes}`);
-        const schemas = (kind === 'run' ? RUN_CONTROL_REQUESTS : SEED_CONTROL_REQUESTS) as Record<string, z.ZodType | undefined>;
-        const schema = schemas[verb];
-        if (schema === undefined) throw new InputError('ESPER_UNKNOWN_VERB', `unknown ${kind} verb ${JSON.stringify(verb)}`);
-        const text = message.text().trim();
-        const parsed = schema.safeParse(text === '' ? {} : (JSON.parse(text) as unknown));
-        if (!parsed.success) throw new InputError('ESPER_SCHEMA_VIOLATION', `invalid request for ${kind}.${verb}`, { details: { issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) } });
-        const body = (parsed.data ?? {}) as Record<string, unknown>;
-        const now = this.#immediate(run, kind, verb, target);
-        if (now !== undefined) {
-          respond({ ok: true, data: now });
-          return;
-        }
-        if (run.ending !== undefined || isTerminal(run.status.state)) throw new EsperError('ESPER_CONFLICT', `run ${run.runId} is ${run.ending ?? run.status.state}`);
-        run.requests.push({ kind, verb, target, body, resolve: (data) => respond({ ok: true, data }), reject: (error) => respond({ ok: false, error }) });
-        run.wake?.();
-      } catch (error) {
-        respond({ ok: false, error });
-      }
-    };
-    return [
-      this.#bus.subscribe(`${base}.run.${run.runId}.*`, (message) => handle('run', message)),
-      this.#bus.subscribe(`${base}.seed.${run.runId}.*.*`, (message) => handle('seed', message)),
-    ];
+  /** Opens a hosted run's listeners: every verb of the run and of its seeds, through the run routes. */
+  #listen(runId: string): Subscription[] {
+    const s = subjects(this.#prefix);
+    return [serveRoutes(this.#bus, s.run(runId, '*'), this.#router), serveRoutes(this.#bus, s.seed(runId, '*', '*'), this.#router)];
+  }
+
+  /** Answers a verb at once, or queues it for the run's next boundary (the promise settles then). */
+  async #control(runId: string, kind: 'run' | 'seed', verb: string, target: string, body: object): Promise<unknown> {
+    const run = this.#runs.get(runId);
+    if (run === undefined) runNotFound(runId);
+    const now = this.#immediate(run, kind, verb, target);
+    if (now !== undefined) return now;
+    if (run.ending !== undefined || isTerminal(run.status.state)) throw new EsperError('ESPER_CONFLICT', `run ${run.runId} is ${run.ending ?? run.status.state}`);
+    return await new Promise<unknown>((resolve, reject) => {
+      run.requests.push({ kind, verb, target, body: body as Record<string, unknown>, resolve, reject });
+      run.wake?.();
+    });
   }
 
   /** Verbs answered at once (undefined: queued for the next boundary). */

@@ -5,27 +5,12 @@ import addFormatsPlugin from 'ajv-formats';
 import { expect } from 'chai';
 import { buildAsyncApiDocument, controlChannelAddress, renderAsyncApiDocument, type AsyncApiDocument, type JsonObject, type JsonValue } from '../../src/contracts/asyncapi.ts';
 import { MESSAGE_TYPE_NAMES, RUN_START_EXAMPLE, RunSpecSchema } from '../../src/contracts/index.ts';
-import { clusterRoutes, nodeRoutes, type ControlNodeHandle } from '../../src/node/control-routes.ts';
+import { controlRoutePatterns } from '../../src/node/control-routes.ts';
 import { ESPER_VERSION } from '../../src/node/version.ts';
 import { expectValid } from './issues.ts';
 
 // ajv-formats is CommonJS: its default export is the plugin function.
 const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => Ajv;
-
-/**
- * Every control route pattern a node serves (after `<prefix>.ctl.`). The
- * route tables are built with a handle that is never called; the run service
- * answers `run.start` and the run and seed verbs of the runs it hosts on the
- * same subjects. When every subject goes through one route list, point this
- * at it.
- */
-function liveRoutePatterns(): string[] {
-  const unused = (): never => {
-    throw new Error('route handles are not called when listing routes');
-  };
-  const handle: ControlNodeHandle = { nodeId: 'n1', status: unused, listMembers: unused, listRuns: unused, drain: unused, shutdown: unused };
-  return [...nodeRoutes(handle), ...clusterRoutes(handle)].map((route) => route.pattern);
-}
 
 /** The control channel addresses of a document (the null-address reply channel excluded). */
 function controlAddresses(document: AsyncApiDocument): Set<string> {
@@ -135,13 +120,13 @@ describe('docs/asyncapi.json', () => {
   });
 
   it('has a channel for every control route the node serves, and no control channel without a route', () => {
-    const patterns = liveRoutePatterns();
+    const patterns = controlRoutePatterns();
     expect(patterns).to.include.members(['node.:nodeId.status', 'cluster.nodes', 'run.start', 'run.:runId.pause', 'seed.:runId.:seedId.germinate', 'karn.submit']);
     expect(compareRoutes(patterns, document)).to.deep.equal({ missing: [], unserved: [] });
   });
 
   it('would fail for a route added without a channel, or a channel whose route is gone', () => {
-    const patterns = liveRoutePatterns();
+    const patterns = controlRoutePatterns();
     expect(compareRoutes([...patterns, 'run.:runId.explode'], document).missing).to.deep.equal(['run.:runId.explode']);
     expect(compareRoutes(patterns.filter((p) => p !== 'seed.:runId.:seedId.prune'), document).unserved).to.deep.equal(['esper.ctl.seed.{runId}.{seedId}.prune']);
   });

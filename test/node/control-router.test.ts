@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { z } from 'zod';
-import { ControlRouter, route } from '../../src/node/control-router.ts';
+import { MemoryBus } from '../../src/actors/oona/index.ts';
+import { ControlRouter, route, serveRoutes } from '../../src/node/control-router.ts';
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -65,5 +66,71 @@ describe('ControlRouter', () => {
     const reply = await r.handle('esper.ctl.x', encode('{"a":"1","b":2}'));
     expect(reply.ok).to.equal(false);
     if (!reply.ok) expect((reply.error.details?.['issues'] as string[]).length).to.equal(2);
+  });
+});
+
+describe('ControlRouter: route owners', () => {
+  const r = new ControlRouter({ prefix: 'esper', maxPayloadBytes: 1024 }).add(
+    route({ pattern: 'node.:nodeId.status', owner: { kind: 'node' }, summary: 's', schema: z.object({}), handle: () => 1 }),
+    route({ pattern: 'cluster.nodes', summary: 'n', schema: z.object({}), handle: () => 1 }),
+    route({ pattern: 'run.start', owner: { kind: 'role', role: 'trainer' }, summary: 'start', schema: z.object({}), handle: () => 1 }),
+    route({ pattern: 'run.:runId.status', owner: { kind: 'run' }, summary: 'run', schema: z.object({}), handle: () => 1 }),
+    route({ pattern: 'seed.:runId.:seedId.status', owner: { kind: 'run' }, summary: 'seed', schema: z.object({}), handle: () => 1 }),
+    route({ pattern: 'urza.kernels', owner: { kind: 'role', role: 'library' }, summary: 'kernels', schema: z.object({}), handle: () => 1 }),
+  );
+
+  it('names the owner of a routed subject, with its params', () => {
+    expect(r.ownerOf('esper.ctl.run.r1.status')).to.deep.equal({ owner: { kind: 'run' }, params: { runId: 'r1' } });
+    expect(r.ownerOf('esper.ctl.seed.r1.h1.status')).to.deep.equal({ owner: { kind: 'run' }, params: { runId: 'r1', seedId: 'h1' } });
+    expect(r.ownerOf('esper.ctl.run.start')).to.deep.equal({ owner: { kind: 'role', role: 'trainer' }, params: {} });
+    expect(r.ownerOf('esper.ctl.urza.kernels')).to.deep.equal({ owner: { kind: 'role', role: 'library' }, params: {} });
+    expect(r.ownerOf('esper.ctl.node.n2.status')).to.deep.equal({ owner: { kind: 'node' }, params: { nodeId: 'n2' } });
+    expect(r.ownerOf('esper.ctl.cluster.nodes')).to.deep.equal({ owner: { kind: 'any' }, params: {} });
+  });
+
+  it("gives an unknown verb of a run or a node to that run's or node's listeners, and nothing else", () => {
+    // A run's listeners take `run.<id>.*` and `seed.<id>.*.*`; a node's own listener takes `node.<id>.>`.
+    expect(r.ownerOf('esper.ctl.run.r1.explode')).to.deep.equal({ owner: { kind: 'run' }, params: { runId: 'r1' } });
+    expect(r.ownerOf('esper.ctl.seed.r1.h1.graft')).to.deep.equal({ owner: { kind: 'run' }, params: { runId: 'r1', seedId: 'h1' } });
+    expect(r.ownerOf('esper.ctl.node.n2.reboot')).to.deep.equal({ owner: { kind: 'node' }, params: { nodeId: 'n2' } });
+    expect(r.ownerOf('esper.ctl.node.n2.a.b')).to.deep.equal({ owner: { kind: 'node' }, params: { nodeId: 'n2' } });
+    for (const subject of ['esper.ctl.run.r1', 'esper.ctl.run.r1.a.b', 'esper.ctl.seed.r1.h1', 'esper.ctl.urza.bogus', 'esper.ctl.cluster.bogus', 'esper.ctl.node.n2', 'other.ctl.run.r1.status']) {
+      expect(r.ownerOf(subject), subject).to.equal(undefined);
+    }
+  });
+
+  it('lists the known verbs of the same family in an unknown-verb error', async () => {
+    const reply = await r.handle('esper.ctl.node.n1.reboot', encode(''));
+    expect(reply.ok ? [] : reply.error.details?.['known']).to.deep.equal(['esper.ctl.node.:nodeId.status']);
+    const other = await r.handle('esper.ctl.bogus', encode(''));
+    expect(other.ok ? [] : (other.error.details?.['known'] as string[]).length).to.equal(6);
+  });
+});
+
+describe('serveRoutes', () => {
+  it('answers each request on the bus with the router reply, once per queue group, and ignores plain publishes', async () => {
+    const bus = new MemoryBus();
+    let calls = 0;
+    const r = new ControlRouter({ prefix: 'esper', maxPayloadBytes: 1024 }).add(
+      route({ pattern: 'run.:runId.status', summary: 'run', schema: z.object({}).strict(), handle: (_input, params) => ({ run: params['runId'], calls: ++calls }) }),
+    );
+    const subs = [serveRoutes(bus, 'esper.ctl.run.*.*', r, { queue: 'q' }), serveRoutes(bus, 'esper.ctl.run.*.*', r, { queue: 'q' })];
+    const replies: string[] = [];
+    const tap = bus.subscribe('_INBOX.>', (message) => {
+      replies.push(message.text());
+    });
+    try {
+      bus.publish('esper.ctl.run.r1.status', encode('')); // handled (a call), nobody to answer
+      const reply = await bus.request('esper.ctl.run.r1.status', encode(''));
+      expect(JSON.parse(reply.text())).to.deep.equal({ ok: true, data: { run: 'r1', calls: 2 } });
+      const bad = await bus.request('esper.ctl.run.r1.status', encode('{"x":1}'));
+      expect((JSON.parse(bad.text()) as { error: { code: string } }).error.code).to.equal('ESPER_SCHEMA_VIOLATION');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(calls).to.equal(2);
+      expect(replies).to.have.length(2);
+    } finally {
+      for (const sub of [...subs, tap]) sub.unsubscribe();
+      await bus.close();
+    }
   });
 });

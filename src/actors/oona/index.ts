@@ -42,7 +42,7 @@ export type {
 export { MemoryBus, type MemoryBusOptions } from './memory-bus.ts';
 export { NatsBus, type NatsBusOptions } from './nats-bus.ts';
 export { encodePayload, type BusInstrumentOptions } from './message.ts';
-export { call, decodeRequest, DEFAULT_MAX_REQUEST_BYTES, serve, type CallOptions, type ServeHandler, type ServeOptions } from './rpc.ts';
+export { call, decodeRequest, DEFAULT_MAX_REQUEST_BYTES, oversizedRequest, serve, type CallOptions, type DecodeRequestOptions, type ServeHandler, type ServeOptions } from './rpc.ts';
 export { isValidPattern, isValidSubject, matchSubject } from './subject-match.ts';
 export {
   JOB_MAX_DELIVER,

@@ -9,6 +9,7 @@
  * const status = await call(bus, 'esper.ctl.run.r1.status', undefined, { schema: RunStatusSchema });
  */
 import type { z } from 'zod';
+import { formatZodIssues } from '../../contracts/registry.ts';
 import { errorReply, okReply, ReplySchema, replyOf, unwrapReply, type Reply } from '../../contracts/reply.ts';
 import { EsperError, InputError, toEsperError } from '../../errors/index.ts';
 import { getRootLogger, type Logger } from '../../infra/logger.ts';
@@ -33,23 +34,53 @@ export interface ServeOptions<S extends z.ZodType> {
 /** The business part of an endpoint: the validated input in, the reply data out (or a throw). */
 export type ServeHandler<S extends z.ZodType, T> = (data: z.infer<S>, message: InboundMessage) => Promise<T> | T;
 
+/** Options of {@link decodeRequest}. */
+export interface DecodeRequestOptions {
+  /** Larger requests get ESPER_PAYLOAD_TOO_LARGE. @default 1 MiB */
+  maxBytes?: number;
+  /** What the request is for (a subject or route pattern), named in the schema error. @default 'request' */
+  what?: string;
+}
+
+/** ESPER_PAYLOAD_TOO_LARGE when `data` is over `maxBytes`, else undefined. */
+export function oversizedRequest(data: Uint8Array, maxBytes: number = DEFAULT_MAX_REQUEST_BYTES): InputError | undefined {
+  if (data.byteLength <= maxBytes) return undefined;
+  return new InputError('ESPER_PAYLOAD_TOO_LARGE', `payload of ${data.byteLength} bytes exceeds the ${maxBytes}-byte limit`, {
+    details: { sizeBytes: data.byteLength, maxBytes },
+  });
+}
+
 /**
- * Decodes a request payload. An empty (or whitespace) payload means "no
- * input" — what `nats req SUBJECT ''` sends: it is given to the schema as
- * `undefined` when the schema takes that (`z.object({}).optional()`,
- * `z.undefined()`), else as `{}`, so an all-optional object schema needs no
- * special care.
+ * The one decoder of control requests (every `<prefix>.ctl.>` subject, through
+ * the node's control router or {@link serve}): over `maxBytes` →
+ * ESPER_PAYLOAD_TOO_LARGE; not UTF-8 or not JSON → ESPER_INVALID_JSON; fails
+ * `schema` → ESPER_SCHEMA_VIOLATION with every issue in `details.issues`.
+ * An empty (or whitespace) payload means "no input" — what
+ * `nats req SUBJECT ''` sends: it is given to the schema as `undefined` when
+ * the schema takes that (`z.object({}).optional()`, `z.undefined()`), else as
+ * `{}`, so an all-optional object schema needs no special care.
  */
-export function decodeRequest<S extends z.ZodType>(data: Uint8Array, schema: S): Decoded<z.infer<S>> {
+export function decodeRequest<S extends z.ZodType>(data: Uint8Array, schema: S, options: DecodeRequestOptions = {}): Decoded<z.infer<S>> {
+  const tooLarge = oversizedRequest(data, options.maxBytes);
+  if (tooLarge !== undefined) return { ok: false, error: tooLarge };
   const text = decodeText(data);
   if (!text.ok) return text;
+  let value: unknown = {};
   if (text.value.trim() === '') {
     const none = schema.safeParse(undefined);
     if (none.success) return { ok: true, value: none.data };
-    return validate(schema, {}, 'request');
+  } else {
+    const json = decodeJson(data);
+    if (!json.ok) return json;
+    value = json.value;
   }
-  const json = decodeJson(data);
-  return json.ok ? validate(schema, json.value, 'request') : json;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issues = formatZodIssues(parsed.error);
+  return {
+    ok: false,
+    error: new InputError('ESPER_SCHEMA_VIOLATION', `invalid request for ${options.what ?? 'request'}: ${issues.join('; ')}`, { details: { issues } }),
+  };
 }
 
 /**
@@ -63,14 +94,7 @@ export function serve<S extends z.ZodType, T>(bus: Bus, subject: string, options
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const logger = (options.logger ?? getRootLogger()).child({ component: 'oona.rpc', subject });
   const answer = async (message: InboundMessage): Promise<Reply<T>> => {
-    if (message.data.length > maxBytes) {
-      return errorReply(
-        new InputError('ESPER_PAYLOAD_TOO_LARGE', `request of ${message.data.length} bytes exceeds the ${maxBytes}-byte limit`, {
-          details: { bytes: message.data.length, maxBytes },
-        }),
-      );
-    }
-    const input = decodeRequest(message.data, options.schema);
+    const input = decodeRequest(message.data, options.schema, { maxBytes, what: subject });
     if (!input.ok) return errorReply(input.error);
     try {
       const data = await handler(input.value, message);
