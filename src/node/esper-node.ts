@@ -24,6 +24,7 @@ import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { toNatsConnectionOptions } from './nats-options.ts';
 import { ESPER_VERSION } from './version.ts';
 import { startWeatherlight, type Weatherlight } from './weatherlight.ts';
+import { TOLARIA_SUPERVISOR_ID, tolariaSupervisorSpec } from '../actors/tolaria/index.ts';
 import { urzaWorkerSpec } from '../actors/urza/index.ts';
 import { pipelineImplementations } from '../actors/pipeline/index.ts';
 import { parseInterfaceFlag, registerKarnFieldReports, registerKarnSubmit, type KarnMessage } from '../actors/karn/index.ts';
@@ -154,7 +155,11 @@ export class EsperNode {
           };
     this.#weatherlight = await startWeatherlight({
       roles: this.roles,
-      implementations,
+      implementations: {
+        ...implementations,
+        // Runs and the orphan sweeper live under the trainer's Tolaria (the run service is created below).
+        tolaria: () => tolariaSupervisorSpec({ sweep: () => this.#runs?.sweep(), sweepMs: config.membership.heartbeatMs }),
+      },
       bus: this.#bus,
       logger: this.#logger,
       metrics: this.metrics,
@@ -223,6 +228,8 @@ export class EsperNode {
         liveNodes: async () =>
           ((await this.#membership?.list()) ?? []).filter((m) => m.status !== 'down').map((m) => ({ nodeId: m.nodeId, incarnationId: m.incarnationId })),
         sweepMs: config.membership.heartbeatMs,
+        sweeper: 'external',
+        runSupervisor: () => this.#weatherlight?.supervisor.supervisor(TOLARIA_SUPERVISOR_ID),
         observe,
       });
       this.#runs.listen();
@@ -261,7 +268,8 @@ export class EsperNode {
       status: this.#state === 'stopped' ? 'stopping' : this.#state,
       heartbeatMs: this.#options.config.membership.heartbeatMs,
       ...(this.#bus === undefined ? {} : { bus: this.#bus.kind }),
-      actors: this.#weatherlight?.describe() ?? [],
+      // The contract lists at most 256 actors (a node with many runs and seeds shows the first 256, depth first).
+      actors: (this.#weatherlight?.describe() ?? []).slice(0, 256),
     };
   }
 
@@ -274,7 +282,7 @@ export class EsperNode {
     this.#state = 'draining';
     this.#logger.info({ reason, timeoutMs }, 'draining');
     await this.#membership?.refresh();
-    await withTimeout(Promise.all([this.#weatherlight?.drain(), this.#runs?.drain()]), timeoutMs, () =>
+    await withTimeout(this.#runs?.drain() ?? Promise.resolve(), timeoutMs, () =>
       this.#logger.warn({ timeoutMs }, 'drain budget spent; in-flight work will be handed back'),
     );
   }

@@ -27,7 +27,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Bus, Subscription } from '../actors/oona/index.ts';
-import { checkRunSpec, runTraining, type EpochBoundary } from '../actors/tolaria/index.ts';
+import { checkRunSpec, startRun, type EpochBoundary } from '../actors/tolaria/index.ts';
+import type { Supervisor } from '../supervision/index.ts';
 import { publishRunEvents } from '../actors/nissa/index.ts';
 import type { RunLoopState } from '../actors/tolaria/index.ts';
 import type { Envelope } from '../contracts/envelope.ts';
@@ -92,6 +93,14 @@ export interface RunServiceOptions {
   sweepMs: number;
   /** Called with each control request's route and duration (s), for the latency histogram. */
   observe?: (label: string, seconds: number, ok: boolean) => void;
+  /**
+   * Who runs the orphan sweep every `sweepMs`: this service's own timer, or
+   * an external caller of {@link RunService.sweep} (the node's supervised
+   * Tolaria sweeper). @default 'internal'
+   */
+  sweeper?: 'internal' | 'external';
+  /** The supervisor runs start under (the node's Tolaria); @default each run is a root of its own */
+  runSupervisor?: () => Supervisor | undefined;
 }
 
 /** Where a taken-over run continues from: its last boundary and the events saved with it. */
@@ -134,6 +143,7 @@ export class RunService implements RunControl {
   /** Starts answering `run.start` (queue group of the trainer nodes) and sweeping for orphaned runs. */
   listen(): void {
     this.#startSubscription = serveRoutes(this.#bus, subjects(this.#prefix).runStart, this.#router, { queue: `${serviceName(this.#prefix)}-trainers` });
+    if (this.#options.sweeper === 'external') return;
     this.#sweepTimer = setInterval(() => {
       this.#sweeping = this.#sweeping.then(() => this.sweep());
     }, this.#options.sweepMs);
@@ -279,20 +289,30 @@ export class RunService implements RunControl {
     run.subscriptions = this.#listen(runId);
     this.#runs.set(runId, run);
     const log = this.#logger.child({ runId });
-    run.finished = runTraining(spec, {
+    // Events up to here were persisted with the boundary; a restarted loop replays the epoch after it.
+    let persistedEvents = run.events.length;
+    run.finished = startRun(this.#options.runSupervisor?.(), spec, {
       runId,
       logger: log,
       ...(resume === undefined ? {} : { resume: resume.state }),
       events: (event) => {
         run.events.push(event);
       },
+      onRestart: () => {
+        run.events = run.events.slice(0, persistedEvents);
+      },
       onEpoch: (summary) => {
         const seedStages: Record<string, number> = {};
         for (const seed of summary.seeds) seedStages[seed.stage] = (seedStages[seed.stage] ?? 0) + 1;
         run.status = { ...run.status, epoch: run.status.epoch + 1, validationAccuracy: summary.validationAccuracy, seedStages, updatedAt: new Date().toISOString() };
       },
-      boundary: (boundary) => this.#atBoundary(run, boundary),
-    }).then(
+      boundary: async (boundary) => {
+        await this.#atBoundary(run, boundary);
+        persistedEvents = run.events.length;
+      },
+    })
+      .then((handle) => handle.finished)
+      .then(
       async (results) => {
         await this.#finish(run, { state: 'completed' }, results);
         this.#logger.info({ runId, finalAccuracy: results.finalAccuracy }, 'run completed');
