@@ -19,7 +19,7 @@
  * 5. **limits** — {@link BlueprintLimits}; a violation is `ESPER_BLUEPRINT_LIMIT`
  *    with details `{limit, value, max}`. When shapes failed, the partial sums
  *    are lower bounds and are still checked.
- * 6. **identity at initialisation** — see below.
+ * 6. **identity (or zero) at initialisation** — see below.
  *
  * ## `startsAsIdentity`
  *
@@ -42,6 +42,15 @@
  * `startsAsIdentity` is true when the output node's value is `identity` (and
  * the slot's input and output shapes are equal). The canonical identity
  * blueprint is a residual whose branch ends in a zero-initialised layer.
+ *
+ * ## `startsAsZero`
+ *
+ * The output node's value at init is `zero`: the blueprint outputs exactly 0
+ * for every input. That is how a width blueprint preserves the host's
+ * function (its output is added to the next layer's pre-activation, through
+ * outgoing weights Ω = 0), as the identity start preserves it for a depth
+ * blueprint. The two are exclusive; either makes the blueprint
+ * function-preserving at germination.
  */
 import { z } from 'zod';
 import { slotInterfaceKey, type SlotInterface } from '../contracts/common.ts';
@@ -132,6 +141,8 @@ export interface BlueprintReport {
   readonly depth: number;
   /** The output equals the input at initialisation (see the module comment). */
   readonly startsAsIdentity: boolean;
+  /** The output is exactly zero at initialisation (see the module comment): a width blueprint's start. */
+  readonly startsAsZero: boolean;
   readonly outputShape: readonly number[];
   /** The limits it was checked against. */
   readonly limits: BlueprintLimits;
@@ -297,8 +308,9 @@ export function analyzeBlueprint(raw: unknown, options: AnalyzeOptions = {}): Bl
     return { ok: false, errors: [new EsperError('ESPER_SCHEMA_VIOLATION', `invalid blueprint IR: ${issues.join('; ')}`, { details: { issues } })] };
   }
 
-  // 6. identity at initialisation
+  // 6. identity (or zero) at initialisation
   const startsAsIdentity = values.get(ir.output) === 'identity' && sameShape(iface.inputShape, iface.outputShape);
+  const startsAsZero = values.get(ir.output) === 'zero';
   return {
     ok: true,
     ir,
@@ -315,6 +327,7 @@ export function analyzeBlueprint(raw: unknown, options: AnalyzeOptions = {}): Bl
       memoryBytes: paramBytes + activationBytes,
       depth,
       startsAsIdentity,
+      startsAsZero,
       outputShape: [...outputShape],
       limits,
       perNode,

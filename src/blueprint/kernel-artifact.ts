@@ -90,6 +90,8 @@ export const KernelHeaderSchema = z
         memoryBytes: z.number().int().min(0),
         depth: z.number().int().min(0),
         startsAsIdentity: z.boolean(),
+        /** The output is exactly zero at init (a width kernel); absent in headers written before it existed. */
+        startsAsZero: z.boolean().optional(),
       })
       .strict(),
   })

@@ -59,6 +59,31 @@ describe('analyzeBlueprint', () => {
       expect(report.limits).to.deep.equal(DEFAULT_BLUEPRINT_LIMITS);
     });
 
+    it('reports startsAsZero when the output is exactly zero at init (a width blueprint), exclusive of startsAsIdentity', () => {
+      const widen = ir({ kind: 'dense', inputShape: [784], outputShape: [10], dtype: 'float32' }, [
+        { id: 'psi', op: 'dense', inputs: ['input'], params: { units: 32, useBias: true, init: 'he_normal' } },
+        { id: 'act', op: 'activation', inputs: ['psi'], params: { fn: 'relu' } },
+        { id: 'omega', op: 'dense', inputs: ['act'], params: { units: 10, useBias: true, init: 'zeros' } },
+      ]);
+      const report = accepted(analyzeBlueprint(widen));
+      expect(report.startsAsZero).to.equal(true);
+      expect(report.startsAsIdentity).to.equal(false);
+      expect(report.interfaceKey).to.equal('dense:784->10:float32');
+      expect(report.paramCount).to.equal(784 * 32 + 32 + 32 * 10 + 10);
+      expect(report.perNode.map((n) => n.atInit)).to.deep.equal(['other', 'other', 'zero']);
+      // A zero layer followed by tanh is still zero; by sigmoid it is not.
+      const squash = (fn: 'tanh' | 'sigmoid'): BlueprintReport =>
+        accepted(analyzeBlueprint({ ...widen, nodes: [...widen.nodes, { id: 'sq', op: 'activation', inputs: ['omega'], params: { fn } }], output: 'sq' }));
+      expect(squash('tanh').startsAsZero).to.equal(true);
+      expect(squash('sigmoid').startsAsZero).to.equal(false);
+      // A non-zero last layer is not zero; an identity start is not zero.
+      const [psi, act, omega] = widen.nodes;
+      const live = { ...widen, nodes: [psi, act, { ...omega, params: { units: 10, useBias: true, init: 'glorot_uniform' } }] };
+      expect(accepted(analyzeBlueprint(live)).startsAsZero).to.equal(false);
+      const adapter = accepted(analyzeBlueprint(ADAPTER));
+      expect([adapter.startsAsIdentity, adapter.startsAsZero]).to.deep.equal([true, false]);
+    });
+
     it('is not the identity when the branch does not end in zero', () => {
       const nodes = ADAPTER.nodes.map((n) => (n.id === 'down' ? { ...n, params: { units: 128, init: 'he_normal' as const } } : n));
       expect(accepted(analyzeBlueprint({ ...ADAPTER, nodes })).startsAsIdentity).to.equal(false);

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { analyzeBlueprint } from '../../src/blueprint/blueprint-analysis.ts';
-import { BLUEPRINT_CATALOG, catalogBlueprint, shapePreservingInterface } from '../../src/actors/karn/catalog.ts';
+import { BLUEPRINT_CATALOG, catalogBlueprint, catalogWidthBlueprint, shapePreservingInterface, widthInterface, type CatalogEntry } from '../../src/actors/karn/catalog.ts';
 import type { SlotInterface } from '../../src/contracts/common.ts';
-import type { BlueprintIRInput } from '../../src/contracts/karn.ts';
+import type { BlueprintIR, BlueprintIRInput } from '../../src/contracts/karn.ts';
 import { EsperError } from '../../src/errors/index.ts';
 import { selectBackend } from '../../src/tensor/backend.ts';
 import { blueprintModule, fromWeights, initialWeights, planBlueprint } from '../../src/tensor/blueprint-module.ts';
@@ -25,7 +25,17 @@ function randomInput(iface: SlotInterface, batch: number, seed: number): tf.Tens
   return tf.tensor(values, shape);
 }
 
-const CASES = BLUEPRINT_CATALOG.flatMap((entry) => entry.kinds.map((kind) => ({ entry, iface: kind === 'dense' ? DENSE : CONV })));
+/** Width blueprints: a 4-unit layer between 16 features and 5 outputs. */
+const WIDEN = widthInterface(16, 5);
+
+const CASES = BLUEPRINT_CATALOG.flatMap((entry): { entry: CatalogEntry; iface: SlotInterface; ir: BlueprintIR }[] =>
+  entry.role === 'width'
+    ? [{ entry, iface: WIDEN, ir: catalogWidthBlueprint(entry.name, WIDEN, 4) }]
+    : entry.kinds.map((kind) => {
+        const iface = kind === 'dense' ? DENSE : CONV;
+        return { entry, iface, ir: catalogBlueprint(entry.name, iface) };
+      }),
+);
 
 describe('blueprint module (interpreter)', function () {
   this.timeout(60_000);
@@ -34,9 +44,8 @@ describe('blueprint module (interpreter)', function () {
     await selectBackend('wasm');
   });
 
-  for (const { entry, iface } of CASES) {
-    it(`builds catalog '${entry.name}' on ${iface.kind}: param count = analysis, f(x) = x at init when identity-start, finite gradients`, () => {
-      const ir = catalogBlueprint(entry.name, iface);
+  for (const { entry, iface, ir } of CASES) {
+    it(`builds catalog '${entry.name}' on ${iface.kind}: param count = analysis, f(x) = x at init when identity-start (0 when zero-start), finite gradients`, () => {
       const analysis = analyzeBlueprint(ir);
       if (!analysis.ok) throw analysis.errors[0] ?? new Error('analysis failed');
       const before = tf.memory().numTensors;
@@ -52,17 +61,24 @@ describe('blueprint module (interpreter)', function () {
           const x = randomInput(iface, 3, 1);
           const y = module.forward(x);
           expect(y.shape).to.deep.equal([3, ...iface.outputShape]);
-          const s = module.apply(x);
-          expect(s.shape).to.deep.equal(x.shape);
-          // apply is f(x) − x
-          expect(maxAbs(tf.sub(tf.add(x, s), y))).to.be.at.most(1e-5);
-          const deviation = maxAbs(tf.sub(y, x));
-          if (entry.startsAsIdentity) {
-            expect(analysis.report.startsAsIdentity).to.equal(true);
-            expect(deviation).to.be.at.most(1e-6);
-            expect(maxAbs(s)).to.be.at.most(1e-6);
+          if (entry.role === 'width') {
+            // dense [16] → [5]: no seed contribution f(x) − x; the output is zero at init (Ω = 0).
+            expect(analysis.report.startsAsZero).to.equal(true);
+            expect(maxAbs(y)).to.equal(0);
+            expect(() => module.apply(x)).to.throw(EsperError, /needs equal shapes/);
           } else {
-            expect(deviation).to.be.greaterThan(1e-3);
+            const s = module.apply(x);
+            expect(s.shape).to.deep.equal(x.shape);
+            // apply is f(x) − x
+            expect(maxAbs(tf.sub(tf.add(x, s), y))).to.be.at.most(1e-5);
+            const deviation = maxAbs(tf.sub(y, x));
+            if (entry.startsAsIdentity) {
+              expect(analysis.report.startsAsIdentity).to.equal(true);
+              expect(deviation).to.be.at.most(1e-6);
+              expect(maxAbs(s)).to.be.at.most(1e-6);
+            } else {
+              expect(deviation).to.be.greaterThan(1e-3);
+            }
           }
           const { value, grads } = tf.variableGrads(() => tf.mean<tf.Scalar>(tf.square(tf.sub(module.forward(x), 1))), module.trainableParams);
           expect(Number.isFinite(value.dataSync()[0])).to.equal(true);

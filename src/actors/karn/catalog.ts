@@ -1,18 +1,44 @@
 /**
- * Karn's built-in blueprint catalog: blueprints as IR DATA (DESIGN §2),
- * parameterised by the slot they fill — its width (dense `[features]`) or
- * channels (conv2d `[h, w, c]`). Every one preserves the slot's shape and,
- * except squeeze-excitation, starts as the identity: its branch ends in a
- * zero-initialised layer and is added to the input by a residual (see
- * `startsAsIdentity` in blueprint-analysis.ts). `docs/blueprints.md` is
- * generated from this table (`npm run docs:blueprints`).
+ * Karn's built-in blueprint catalog: blueprints as IR DATA (DESIGN §2), in two
+ * families (an entry's `role`):
+ *
+ * - **depth** — parameterised by the slot they fill, its width (dense
+ *   `[features]`) or channels (conv2d `[h, w, c]`). Every one preserves the
+ *   slot's shape and, except squeeze-excitation, starts as the identity: its
+ *   branch ends in a zero-initialised layer and is added to the input by a
+ *   residual (see `startsAsIdentity` in blueprint-analysis.ts).
+ * - **width** — k new units of hidden layer L: u = relu(Ψ·h + b) from the
+ *   layer's input h (`[n_{L−1}]`), and their contribution Ω·u to layer L+1's
+ *   pre-activation (`[n_{L+1}]`), Ω zero-initialised, so the blueprint starts
+ *   as zero (`startsAsZero`) and the host computes the same function at
+ *   germination. The slot interface is NOT shape-preserving:
+ *   `dense [n_{L−1}] → [n_{L+1}]`; k is a factor times the layer's width at the
+ *   run's start (the base width, which the interface does not carry), built
+ *   by {@link catalogWidthBlueprint}. An `init:<mode>` tag says how the tensor
+ *   layer draws Ψ at germination (`gradient`: aimed at the loss gradient;
+ *   `random`); the kernel fixes the structure and k, the weights are re-drawn
+ *   for the layer's live geometry.
+ *
+ * `docs/blueprints.md` is generated from this table (`npm run docs:blueprints`).
  */
 import type { SlotInterface, SlotKind } from '../../contracts/common.ts';
 import { BLUEPRINT_INPUT, BLUEPRINT_IR_VERSION, type BlueprintIR, type BlueprintNode } from '../../contracts/karn.ts';
 import { InputError } from '../../errors/index.ts';
 
-/** One catalog entry. */
-export interface CatalogEntry {
+/** What a catalog blueprint grows: depth after a layer (shape-preserving), or width of a hidden layer. */
+export type CatalogRole = 'depth' | 'width';
+
+/** What a width blueprint is built for: the widths around hidden layer L, and L's width at the run's start. */
+export interface WidthBlueprintGeometry {
+  /** Features entering layer L (`n_{L−1}`): the slot's input. */
+  readonly inputs: number;
+  /** Features of layer L+1's pre-activation (`n_{L+1}`): the slot's output. */
+  readonly outputs: number;
+  /** Layer L's width at the run's start; k scales with it. */
+  readonly baseWidth: number;
+}
+
+interface CatalogEntryBase {
   /** Blueprint name (also the IR's `name`). */
   readonly name: string;
   /** One line for docs and `esper blueprint` output. */
@@ -21,10 +47,32 @@ export interface CatalogEntry {
   readonly kinds: readonly SlotKind[];
   /** Whether analysis must find it the identity at initialisation. */
   readonly startsAsIdentity: boolean;
+  /** Whether analysis must find its output zero at initialisation. */
+  readonly startsAsZero: boolean;
   readonly tags: readonly string[];
+}
+
+/** A depth blueprint: fills a shape-preserving slot after a layer. */
+export interface DepthCatalogEntry extends CatalogEntryBase {
+  readonly role: 'depth';
   /** The nodes for a slot whose last axis (features or channels) is `c`; the output node is `out`. */
   nodes(c: number, kind: SlotKind): BlueprintNode[];
 }
+
+/** A width blueprint: k new units of a hidden layer (see the module comment). */
+export interface WidthCatalogEntry extends CatalogEntryBase {
+  readonly role: 'width';
+  /** k = max(1, factor × base width). */
+  readonly factor: number;
+  /** The nodes (Ψ dense first, its units k; the output node is `omega`). */
+  nodes(geometry: WidthBlueprintGeometry): BlueprintNode[];
+}
+
+/** One catalog entry. */
+export type CatalogEntry = DepthCatalogEntry | WidthCatalogEntry;
+
+/** Tag of every width blueprint's IR (mutation keeps its structure: only k may change). */
+export const WIDTH_ROLE_TAG = 'role:width';
 
 const x = BLUEPRINT_INPUT;
 
@@ -68,6 +116,36 @@ export function bottleneckWidth(c: number): number {
 /** Squeeze-excitation reduction used by the catalog. */
 export const SE_REDUCTION = 4;
 
+/** k of a width blueprint: max(1, ⌊factor × base width⌋). */
+export function widthUnits(factor: number, baseWidth: number): number {
+  return Math.max(1, Math.floor(factor * baseWidth));
+}
+
+/** Width blueprint nodes: `psi` dense(k, he) → `act` relu → `omega` dense(outputs, zeros). */
+function widen(factor: number): (g: WidthBlueprintGeometry) => BlueprintNode[] {
+  return (g) => [
+    { id: 'psi', op: 'dense', inputs: [x], params: { units: widthUnits(factor, g.baseWidth), useBias: true, init: 'he_normal' } },
+    { id: 'act', op: 'activation', inputs: ['psi'], params: { fn: 'relu' } },
+    { id: 'omega', op: 'dense', inputs: ['act'], params: { units: g.outputs, useBias: true, init: 'zeros' } },
+  ];
+}
+
+/** A width catalog entry growing factor × the base width, Ψ initialised by `init`. */
+function widthEntry(name: string, factor: number, init: 'gradient' | 'random'): WidthCatalogEntry {
+  const aim = init === 'gradient' ? 'Ψ aimed at the loss gradient at germination' : 'Ψ drawn he-normal at germination';
+  return {
+    name,
+    role: 'width',
+    summary: `Widens a hidden layer by k = ${factor} × its starting width: u = relu(Ψh + b), Ω·u added to the next layer, Ω zero at start; ${aim}.`,
+    kinds: ['dense'],
+    startsAsIdentity: false,
+    startsAsZero: true,
+    factor,
+    tags: ['width', `init:${init}`],
+    nodes: widen(factor),
+  };
+}
+
 /** The catalog, in display order. */
 export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
   {
@@ -75,7 +153,9 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
     summary:
       'Normalisation added through a zero-initialised gate: x + g(norm(x)); layer norm + rank-1 gate (dense), batch norm + per-channel 1×1 depthwise gate (conv2d).',
     kinds: ['dense', 'conv2d'],
+    role: 'depth',
     startsAsIdentity: true,
+    startsAsZero: false,
     tags: ['norm'],
     // The vocabulary has no per-feature scale for dense slots; a rank-1 projection is its cheapest stand-in.
     nodes: (c, kind) =>
@@ -93,7 +173,9 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
     name: 'mlp_small',
     summary: 'Residual MLP, 2× expansion: x + W₂·gelu(W₁x + b₁) + b₂, W₂ zero at start (pointwise on conv2d).',
     kinds: ['dense', 'conv2d'],
+    role: 'depth',
     startsAsIdentity: true,
+    startsAsZero: false,
     tags: ['mlp'],
     nodes: (c) => mlp(c, 2),
   },
@@ -101,7 +183,9 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
     name: 'mlp_large',
     summary: 'Residual MLP, 4× expansion (as mlp_small).',
     kinds: ['dense', 'conv2d'],
+    role: 'depth',
     startsAsIdentity: true,
+    startsAsZero: false,
     tags: ['mlp'],
     nodes: (c) => mlp(c, 4),
   },
@@ -109,7 +193,9 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
     name: 'mlp_deep',
     summary: 'Deep residual MLP, two hidden layers of 8× width: x + W₃·gelu(W₂·gelu(W₁x + b₁) + b₂) + b₃, W₃ zero at start (pointwise on conv2d).',
     kinds: ['dense', 'conv2d'],
+    role: 'depth',
     startsAsIdentity: true,
+    startsAsZero: false,
     tags: ['mlp', 'deep'],
     nodes: (c) => deepMlp(c, 8),
   },
@@ -117,7 +203,9 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
     name: 'lora_r4',
     summary: 'Low-rank adapter, rank 4: x + x·A·B, B zero at start (pointwise on conv2d).',
     kinds: ['dense', 'conv2d'],
+    role: 'depth',
     startsAsIdentity: true,
+    startsAsZero: false,
     tags: ['lora'],
     nodes: (c) => lora(c, 4),
   },
@@ -125,7 +213,9 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
     name: 'lora_r16',
     summary: 'Low-rank adapter, rank 16 (as lora_r4).',
     kinds: ['dense', 'conv2d'],
+    role: 'depth',
     startsAsIdentity: true,
+    startsAsZero: false,
     tags: ['lora'],
     nodes: (c) => lora(c, 16),
   },
@@ -133,7 +223,9 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
     name: 'attention_se',
     summary: `Squeeze-excitation channel gating, reduction ${SE_REDUCTION}: x + x ⊙ σ(W₂·relu(W₁·pool(x))). NOT the identity at start (the gate is ≈ ½).`,
     kinds: ['dense', 'conv2d'],
+    role: 'depth',
     startsAsIdentity: false,
+    startsAsZero: false,
     tags: ['attention'],
     nodes: () =>
       residual([{ id: 'se', op: 'attention', inputs: [x], params: { kind: 'squeeze_excitation', reduction: SE_REDUCTION } }]),
@@ -142,7 +234,9 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
     name: 'conv_light',
     summary: 'Light convolution: x + conv3×3(x), the conv zero at start.',
     kinds: ['conv2d'],
+    role: 'depth',
     startsAsIdentity: true,
+    startsAsZero: false,
     tags: ['cnn', 'conv'],
     nodes: (c) =>
       residual([
@@ -153,7 +247,9 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
     name: 'depthwise',
     summary: 'Depthwise-separable: x + conv1×1(relu(depthwise3×3(x))), the 1×1 conv zero at start.',
     kinds: ['conv2d'],
+    role: 'depth',
     startsAsIdentity: true,
+    startsAsZero: false,
     tags: ['cnn', 'depthwise'],
     nodes: (c) =>
       residual([
@@ -166,7 +262,9 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
     name: 'bottleneck',
     summary: 'Bottleneck: x + conv1×1↑(relu(conv3×3(relu(conv1×1↓(x))))) through c/4 channels, the last conv zero at start.',
     kinds: ['conv2d'],
+    role: 'depth',
     startsAsIdentity: true,
+    startsAsZero: false,
     tags: ['cnn', 'bottleneck'],
     nodes: (c: number): BlueprintNode[] => {
       const b = bottleneckWidth(c);
@@ -179,6 +277,11 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
       ]);
     },
   },
+  widthEntry('widen_x1', 1, 'gradient'),
+  widthEntry('widen_x2', 2, 'gradient'),
+  widthEntry('widen_x4', 4, 'gradient'),
+  widthEntry('widen_x8', 8, 'gradient'),
+  widthEntry('widen_random_x2', 2, 'random'),
 ];
 
 const BY_NAME: ReadonlyMap<string, CatalogEntry> = (() => {
@@ -201,34 +304,85 @@ export function catalogEntry(name: string): CatalogEntry | undefined {
 /** A shape-preserving slot interface: `dense [features]` or `conv2d [h, w, c]`. */
 export function shapePreservingInterface(shape: readonly [number] | readonly [number, number, number]): SlotInterface {
   return shape.length === 1
-    ? { kind: 'dense', inputShape: [shape[0]], outputShape: [shape[0]], dtype: 'float32' }
+    ? widthInterface(shape[0], shape[0])
     : { kind: 'conv2d', inputShape: [shape[0], shape[1], shape[2]], outputShape: [shape[0], shape[1], shape[2]], dtype: 'float32' };
 }
 
+/** The interface of a width slot on hidden layer L: `dense [n_{L−1}] → [n_{L+1}]`, float32. */
+export function widthInterface(inputs: number, outputs: number): SlotInterface {
+  return { kind: 'dense', inputShape: [inputs], outputShape: [outputs], dtype: 'float32' };
+}
+
+function isShapePreserving(iface: SlotInterface): boolean {
+  return iface.inputShape.length === iface.outputShape.length && iface.inputShape.every((d, i) => d === iface.outputShape[i]);
+}
+
 /**
- * The IR of catalog blueprint `name` for a slot. Throws a RangeError for an
- * unknown name or a slot kind the blueprint cannot fill; the IR is not
- * analysed here (run `analyzeBlueprint` on it).
+ * Whether catalog `entry` can fill a slot of this role and interface: the
+ * same role, a slot kind it lists, and for depth a shape-preserving interface
+ * (a width interface maps layer L's input to layer L+1's pre-activation).
  */
-export function catalogBlueprint(name: string, iface: SlotInterface): BlueprintIR {
+export function catalogFits(entry: CatalogEntry, role: CatalogRole, iface: SlotInterface): boolean {
+  return entry.role === role && entry.kinds.includes(iface.kind) && (role === 'width' || isShapePreserving(iface));
+}
+
+function entryOf(name: string, caller: string): CatalogEntry {
   const entry = BY_NAME.get(name);
-  if (entry === undefined) throw new RangeError(`Error in catalogBlueprint: no blueprint '${name}' (catalog: ${CATALOG_NAMES.join(', ')})`);
-  if (!entry.kinds.includes(iface.kind)) throw new RangeError(`Error in catalogBlueprint: '${name}' does not fit a ${iface.kind} slot`);
-  const c = iface.inputShape[iface.inputShape.length - 1] ?? 1;
+  if (entry === undefined) throw new RangeError(`Error in ${caller}: no blueprint '${name}' (catalog: ${CATALOG_NAMES.join(', ')})`);
+  return entry;
+}
+
+function catalogIr(entry: CatalogEntry, iface: SlotInterface, nodes: BlueprintNode[], output: string, tags: readonly string[]): BlueprintIR {
   return {
     irVersion: BLUEPRINT_IR_VERSION,
     name: entry.name,
     description: entry.summary,
-    tags: [...entry.tags, `slot:${iface.kind}`],
+    tags: [...entry.tags, ...tags, `slot:${iface.kind}`],
     interface: iface,
-    nodes: entry.nodes(c, iface.kind),
-    output: 'out',
+    nodes,
+    output,
   };
 }
 
-/** Every catalog blueprint that fits a slot of this interface's kind. */
+/**
+ * The IR of depth catalog blueprint `name` for a slot. Throws a RangeError
+ * for an unknown name, a width blueprint (see {@link catalogWidthBlueprint})
+ * or a slot kind the blueprint cannot fill; the IR is not analysed here (run
+ * `analyzeBlueprint` on it).
+ */
+export function catalogBlueprint(name: string, iface: SlotInterface): BlueprintIR {
+  const entry = entryOf(name, 'catalogBlueprint');
+  if (entry.role !== 'depth') throw new RangeError(`Error in catalogBlueprint: '${name}' is a ${entry.role} blueprint; build it with catalogWidthBlueprint(name, iface, baseWidth)`);
+  if (!entry.kinds.includes(iface.kind)) throw new RangeError(`Error in catalogBlueprint: '${name}' does not fit a ${iface.kind} slot`);
+  const c = iface.inputShape[iface.inputShape.length - 1] ?? 1;
+  return catalogIr(entry, iface, entry.nodes(c, iface.kind), 'out', []);
+}
+
+/**
+ * The IR of width catalog blueprint `name` for a width slot
+ * (`dense [n_{L−1}] → [n_{L+1}]`, see {@link widthInterface}) on a layer
+ * whose width at the run's start is `baseWidth`: k = max(1, factor ×
+ * baseWidth) units. Tagged {@link WIDTH_ROLE_TAG} and `init:<mode>`. Throws a
+ * RangeError for an unknown name, a depth blueprint, a slot kind it cannot
+ * fill or a base width that is not a positive integer.
+ */
+export function catalogWidthBlueprint(name: string, iface: SlotInterface, baseWidth: number): BlueprintIR {
+  const entry = entryOf(name, 'catalogWidthBlueprint');
+  if (entry.role !== 'width') throw new RangeError(`Error in catalogWidthBlueprint: '${name}' is a ${entry.role} blueprint; build it with catalogBlueprint(name, iface)`);
+  if (!entry.kinds.includes(iface.kind)) throw new RangeError(`Error in catalogWidthBlueprint: '${name}' does not fit a ${iface.kind} slot`);
+  if (!Number.isSafeInteger(baseWidth) || baseWidth < 1) throw new RangeError(`Error in catalogWidthBlueprint: the base width must be a positive integer, got ${baseWidth}`);
+  const geometry: WidthBlueprintGeometry = { inputs: iface.inputShape[0] ?? 1, outputs: iface.outputShape[0] ?? 1, baseWidth };
+  return catalogIr(entry, iface, entry.nodes(geometry), 'omega', [WIDTH_ROLE_TAG]);
+}
+
+/** Every depth catalog blueprint that fits a (shape-preserving) slot of this interface. */
 export function catalogFor(iface: SlotInterface): BlueprintIR[] {
-  return BLUEPRINT_CATALOG.filter((e) => e.kinds.includes(iface.kind)).map((e) => catalogBlueprint(e.name, iface));
+  return BLUEPRINT_CATALOG.filter((e) => catalogFits(e, 'depth', iface)).map((e) => catalogBlueprint(e.name, iface));
+}
+
+/** Every width catalog blueprint for a width slot of this interface on a layer of `baseWidth` units at the start. */
+export function catalogWidthFor(iface: SlotInterface, baseWidth: number): BlueprintIR[] {
+  return BLUEPRINT_CATALOG.filter((e) => catalogFits(e, 'width', iface)).map((e) => catalogWidthBlueprint(e.name, iface, baseWidth));
 }
 
 const INTERFACE_PATTERN = /^(?:dense:(\d+)|conv2d:(\d+)x(\d+)x(\d+))$/;

@@ -6,7 +6,7 @@
  *
  * @example
  * const analysis = analyzeBlueprint(JSON.parse(text), { interface: iface, limits: { maxParams: 1_000_000 } });
- * if (analysis.ok) console.log(analysis.report.paramCount, analysis.report.startsAsIdentity);
+ * if (analysis.ok) console.log(analysis.report.paramCount, analysis.report.startsAsIdentity, analysis.report.startsAsZero);
  * else for (const error of analysis.errors) console.log(error.code, error.details);
  *
  * @module
@@ -27,13 +27,23 @@ export {
   BLUEPRINT_CATALOG,
   CATALOG_NAMES,
   SE_REDUCTION,
+  WIDTH_ROLE_TAG,
   bottleneckWidth,
   catalogBlueprint,
   catalogEntry,
+  catalogFits,
   catalogFor,
+  catalogWidthBlueprint,
+  catalogWidthFor,
   parseInterfaceFlag,
   shapePreservingInterface,
+  widthInterface,
+  widthUnits,
   type CatalogEntry,
+  type CatalogRole,
+  type DepthCatalogEntry,
+  type WidthCatalogEntry,
+  type WidthBlueprintGeometry,
 } from './catalog.ts';
 export { DOC_INTERFACES, renderBlueprintsDoc } from './blueprints-doc.ts';
 export {

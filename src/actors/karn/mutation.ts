@@ -17,9 +17,18 @@
  *   shape is kept; or such a pair (units equal to its input's features)
  *   removed.
  *
+ * A width blueprint (tagged {@link WIDTH_ROLE_TAG}: dense Ψ → relu → dense Ω,
+ * see catalog.ts) keeps its structure — the tensor layer grows exactly that —
+ * so only its k (Ψ's units) may change: only the width kind applies to it,
+ * and its default `maxWidth` is {@link DEFAULT_MAX_WIDTH_FACTOR} × the wider
+ * of its input and output. (Ω, the output node, keeps its units: a width edit
+ * of the output node never fits the slot, so it is not tried.)
+ *
  * Every candidate edit is checked with {@link analyzeBlueprint} against the
  * parent's slot interface and limits; a child must pass it and, when the
- * parent starts as the identity, start as the identity too. Kinds are tried
+ * parent starts as the identity (or as zero), start as the identity (or as
+ * zero) too, so a function-preserving parent has function-preserving
+ * children. Kinds are tried
  * in a random order and each kind's candidates in a random order; after
  * `maxAttempts` analyses without a valid child, {@link mutate} returns null.
  *
@@ -37,6 +46,7 @@ import { BLUEPRINT_INPUT, MAX_BLUEPRINT_NODES, type BlueprintIR, type BlueprintN
 import type { Rng } from '../../tensor/rng.ts';
 import { canonicalJson } from '../../infra/content-hash.ts';
 import { analyzeBlueprint, type BlueprintLimitsInput, type BlueprintReport } from '../../blueprint/blueprint-analysis.ts';
+import { WIDTH_ROLE_TAG } from './catalog.ts';
 
 /** The mutation kinds. */
 export const MUTATION_KINDS = ['width', 'rank', 'activation', 'depth'] as const;
@@ -80,7 +90,7 @@ export interface MutationOptions {
   parentId?: string;
   /** Narrowest dense/conv layer. @default 1 */
   minWidth?: number;
-  /** Widest dense/conv layer. @default {@link DEFAULT_MAX_WIDTH_FACTOR} × the slot's last dimension (at most 65,536) */
+  /** Widest dense/conv layer. @default {@link DEFAULT_MAX_WIDTH_FACTOR} × the slot's last dimension (a width blueprint's: of input and output, the wider), at most 65,536 */
   maxWidth?: number;
 }
 
@@ -143,7 +153,7 @@ function pick<T>(rng: Rng, items: readonly T[]): T {
 function widthCandidates(c: Context): Candidate[] {
   const out: Candidate[] = [];
   for (const node of c.ir.nodes) {
-    if (node.op !== 'dense' && node.op !== 'conv') continue;
+    if ((node.op !== 'dense' && node.op !== 'conv') || node.id === c.ir.output) continue;
     const from = node.op === 'dense' ? node.params.units : node.params.filters;
     const targets = [from * 2, Math.floor(from / 2)].filter((to) => to !== from && to >= c.minWidth && to <= c.maxWidth && to >= 1);
     for (const to of targets) {
@@ -315,7 +325,8 @@ function childIr(parent: BlueprintIR, nodes: BlueprintNode[], output: string): R
 
 /**
  * One random mutation of `parent` that passes static analysis for the same
- * slot interface (and keeps `startsAsIdentity` when the parent has it), or
+ * slot interface (and keeps `startsAsIdentity` or `startsAsZero` when the
+ * parent has it; a width blueprint changes only its k), or
  * null when none was found within `maxAttempts` analyses (or the parent
  * itself does not pass analysis).
  */
@@ -324,7 +335,8 @@ export function mutate(parent: BlueprintIR, rng: Rng, options: MutationOptions =
   const limits = options.limits ?? {};
   const base = analyzeBlueprint(parent, { interface: iface, limits });
   if (!base.ok) return null;
-  const channels = lastDim(iface.inputShape);
+  const widthRole = base.ir.tags.includes(WIDTH_ROLE_TAG);
+  const channels = widthRole ? Math.max(lastDim(iface.inputShape), lastDim(iface.outputShape)) : lastDim(iface.inputShape);
   const shapes = new Map<string, readonly number[]>([[BLUEPRINT_INPUT, iface.inputShape]]);
   for (const node of base.report.perNode) shapes.set(node.id, node.outputShape);
   const context: Context = {
@@ -335,9 +347,10 @@ export function mutate(parent: BlueprintIR, rng: Rng, options: MutationOptions =
     maxWidth: Math.min(MAX_DIM, options.maxWidth ?? DEFAULT_MAX_WIDTH_FACTOR * Math.max(1, channels)),
     rng,
   };
-  const keepIdentity = base.report.startsAsIdentity;
+  const { startsAsIdentity: keepIdentity, startsAsZero: keepZero } = base.report;
   let attempts = Math.max(1, options.maxAttempts ?? DEFAULT_MUTATION_ATTEMPTS);
-  const kinds = rng.shuffle([...new Set(options.kinds ?? MUTATION_KINDS)]);
+  const allowed = options.kinds ?? MUTATION_KINDS;
+  const kinds = rng.shuffle([...new Set(widthRole ? allowed.filter((k) => k === 'width') : allowed)]);
   for (const kind of kinds) {
     const candidates = rng.shuffle(CANDIDATES[kind](context));
     for (const candidate of candidates) {
@@ -346,7 +359,7 @@ export function mutate(parent: BlueprintIR, rng: Rng, options: MutationOptions =
       const { nodes, output, mutation } = candidate.apply();
       const analysis = analyzeBlueprint(childIr(base.ir, nodes, output), { interface: iface, limits });
       if (!analysis.ok) continue;
-      if (keepIdentity && !analysis.report.startsAsIdentity) continue;
+      if ((keepIdentity && !analysis.report.startsAsIdentity) || (keepZero && !analysis.report.startsAsZero)) continue;
       if (analysis.report.irHash === base.report.irHash) continue;
       return {
         ir: analysis.ir,

@@ -28,8 +28,12 @@ import { initialWeights, planBlueprint, type BlueprintModule, type BlueprintPlan
 import { loadKernelWithHeader } from '../../tensor/kernel-loader.ts';
 import { Rng } from '../../tensor/rng.ts';
 
-/** Version of this compiler; part of every kernel id. */
-export const COMPILER_VERSION = 'tezzeret-1.0.0';
+/**
+ * Version of this compiler; part of every kernel id. 1.1.0: the header's
+ * stats carry `startsAsZero` (so the bytes differ from 1.0.0's for the same
+ * IR, and so must the id: an artifact store refuses new bytes under an old key).
+ */
+export const COMPILER_VERSION = 'tezzeret-1.1.0';
 /** A compile job as the compiler takes it (the work-queue job resolves its IR from Urza first). */
 export interface KernelCompileJob {
   /** The blueprint IR: parsed, or raw JSON (analysis parses it). */
@@ -102,6 +106,7 @@ function headerFor(plan: BlueprintPlan, backend: string, tier: CompileTier, rngS
       memoryBytes: r.memoryBytes,
       depth: r.depth,
       startsAsIdentity: r.startsAsIdentity,
+      startsAsZero: r.startsAsZero,
     },
   };
 }

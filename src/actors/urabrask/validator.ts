@@ -15,8 +15,11 @@
  *    normal, zeros, and large values (±10).
  * 5. `identity_at_init` — max |f(x) − x| on the normal probe. When analysis
  *    says the blueprint starts as the identity it must be ≤ the tolerance
- *    (1e-6); when it does not, the check passes and the non-identity start is
- *    a risk factor.
+ *    (1e-6). When it says the blueprint starts as zero (a width kernel, whose
+ *    output is added to the next layer through Ω = 0) max |f(x)| must be ≤
+ *    the same tolerance. Either way the kernel preserves the host's function
+ *    at germination. When analysis says neither, the check passes and the
+ *    non-preserving start is a risk factor.
  * 6. `gradient` — for L = ½·mean((f(x) − t)²), x, t ~ N(0, 1), the gradients
  *    w.r.t. the trainable parameters are finite, not all zero, and their
  *    global L2 norm is ≤ `maxGradNorm` (exploding otherwise).
@@ -30,8 +33,9 @@
  *
  *     risk = 0.2·nonIdentity + 0.3·latency + 0.3·size + 0.2·gradient     ∈ [0, 1]
  *
- * - nonIdentity = 1 when analysis says the blueprint does not start as the
- *   identity, else 0;
+ * - nonIdentity = 1 when analysis says the blueprint starts neither as the
+ *   identity nor as zero (it changes the host's function at germination),
+ *   else 0;
  * - latency = min(1, p50 of forward+backward / `latencyBudgetMs`) — the
  *   median, the per-step cost a seed adds to training: on a shared machine
  *   the p99 of 20 runs measures the machine's hiccups more than the kernel
@@ -91,7 +95,7 @@ export interface ValidateOptions {
   paramBudget?: number;
   /** Memory budget of the risk score, bytes. @default 67_108_864 (64 MiB) */
   memoryBudgetBytes?: number;
-  /** Largest max |f(x) − x| of an identity-start kernel at init. @default 1e-6 */
+  /** Largest max |f(x) − x| of an identity-start kernel (max |f(x)| of a zero-start one) at init. @default 1e-6 */
   identityTolerance?: number;
   /** Largest healthy global gradient norm; above it the gradient check fails (exploding). @default 10_000 */
   maxGradNorm?: number;
@@ -142,6 +146,8 @@ export interface RiskBreakdown {
 /** The risk score from its measured inputs (see the module comment). */
 export function riskScore(input: {
   startsAsIdentity: boolean;
+  /** Starts as zero (a width kernel): function-preserving like an identity start. @default false */
+  startsAsZero?: boolean;
   /** Median forward+backward latency of the benchmark batch, ms. */
   trainStepMs: number;
   latencyBudgetMs: number;
@@ -156,7 +162,7 @@ export function riskScore(input: {
   const g = input.gradNorm;
   const decades = !(g > 0) || !Number.isFinite(g) ? Infinity : Math.max(0, Math.log10(g / hi), Math.log10(lo / g));
   const terms = {
-    nonIdentity: input.startsAsIdentity ? 0 : 1,
+    nonIdentity: input.startsAsIdentity || input.startsAsZero === true ? 0 : 1,
     latency: clamp(input.trainStepMs / input.latencyBudgetMs),
     size: clamp(Math.max(input.paramCount / input.paramBudget, input.memoryBytes / input.memoryBudgetBytes)),
     gradient: clamp(decades / 2),
@@ -264,15 +270,21 @@ function checkFinite(run: Run, module: BlueprintModule, inputShape: readonly num
 
 function checkIdentity(run: Run, module: BlueprintModule, inputShape: readonly number[], o: Resolved): boolean {
   const rng = new Rng(o.seed ^ 0x7654321);
-  const deviation = tf.tidy(() => {
+  const [deviation = Number.NaN, maxOutput = Number.NaN] = tf.tidy(() => {
     const x = normalTensor(rng, [o.probeBatch, ...inputShape]);
     const y = module.forward(x);
-    return y.shape.length === x.shape.length && y.shape.every((d, i) => d === x.shape[i]) ? (tf.max(tf.abs(tf.sub(y, x))).dataSync()[0] ?? Number.NaN) : Number.NaN;
+    const sameShape = y.shape.length === x.shape.length && y.shape.every((d, i) => d === x.shape[i]);
+    const maxAbs = tf.max(tf.abs(y));
+    return sameShape ? readScalars(tf.max(tf.abs(tf.sub(y, x))), maxAbs) : [Number.NaN, ...readScalars(maxAbs)];
   });
-  const claimed = module.report.startsAsIdentity;
-  const metrics = { maxDeviation: deviation, startsAsIdentity: claimed ? 1 : 0 };
-  if (!claimed) {
-    return record(run, 'identity_at_init', true, `not an identity start (max |f(x) − x| = ${round(deviation)}); counted as a risk factor`, metrics);
+  const { startsAsIdentity, startsAsZero } = module.report;
+  const metrics = { maxDeviation: deviation, maxAbsOutput: maxOutput, startsAsIdentity: startsAsIdentity ? 1 : 0, startsAsZero: startsAsZero ? 1 : 0 };
+  if (startsAsZero) {
+    const ok = maxOutput <= o.identityTolerance;
+    return record(run, 'identity_at_init', ok, ok ? `f(x) = 0 at init (max |f(x)| = ${maxOutput}): function-preserving` : `analysis says zero at init but max |f(x)| = ${maxOutput} > ${o.identityTolerance}`, metrics);
+  }
+  if (!startsAsIdentity) {
+    return record(run, 'identity_at_init', true, `neither an identity nor a zero start (max |f(x) − x| = ${round(deviation)}); counted as a risk factor`, metrics);
   }
   const ok = deviation <= o.identityTolerance;
   return record(run, 'identity_at_init', ok, ok ? `f(x) = x at init (max |f(x) − x| = ${deviation})` : `analysis says identity at init but max |f(x) − x| = ${deviation} > ${o.identityTolerance}`, metrics);
@@ -411,7 +423,9 @@ export async function validateKernel(artifact: Uint8Array, options: ValidateOpti
   let riskTotal = 1;
   if (run.checks.every((c) => c.passed) && run.header !== undefined) {
     const risk = riskScore({
-      startsAsIdentity: run.header.stats.startsAsIdentity,
+      // The claims of the analysis of the verified IR (the header's stats are not verified; old headers lack startsAsZero).
+      startsAsIdentity: run.module?.report.startsAsIdentity ?? run.header.stats.startsAsIdentity,
+      startsAsZero: run.module?.report.startsAsZero ?? run.header.stats.startsAsZero ?? false,
       trainStepMs: run.stepP50 ?? Infinity,
       latencyBudgetMs: o.latencyBudgetMs,
       paramCount: run.header.stats.paramCount,

@@ -13,5 +13,9 @@ describe('docs/blueprints.md', () => {
   it('has one table row per catalog blueprint, with its numbers', () => {
     for (const name of CATALOG_NAMES) expect(doc.split(`| \`${name}\` |`).length - 1, name).to.equal(1);
     expect(doc).to.match(/\| `mlp_small` \| dense, conv2d \| yes \| 65,920 \|/);
+    // widen_x2 at a 16-unit layer between 128 features and 10 outputs: k = 32, 128·32 + 32 + 32·10 + 10 parameters.
+    expect(doc).to.match(/\| `widen_x2` \| 2× \| 32 \| gradient \| yes \| 4,458 \|/);
+    expect(doc).to.match(/\| `widen_random_x2` \| 2× \| 32 \| random \| yes \|/);
+    expect(doc).to.include('### Width').and.include('re-draws');
   });
 });

@@ -5,10 +5,16 @@ import { analyzeBlueprint, type BlueprintReport } from '../../../src/blueprint/b
 import {
   BLUEPRINT_CATALOG,
   CATALOG_NAMES,
+  WIDTH_ROLE_TAG,
   catalogBlueprint,
   catalogEntry,
+  catalogFits,
   catalogFor,
+  catalogWidthBlueprint,
+  catalogWidthFor,
   shapePreservingInterface,
+  widthInterface,
+  type CatalogEntry,
 } from '../../../src/actors/karn/catalog.ts';
 import { CONV_14, DENSE_128, DENSE_64 } from './support.ts';
 
@@ -19,6 +25,16 @@ function report(name: string, iface: SlotInterface): BlueprintReport {
 }
 
 const REPRESENTATIVE: readonly SlotInterface[] = [DENSE_64, DENSE_128, CONV_14];
+const DEPTH = BLUEPRINT_CATALOG.filter((e) => e.role === 'depth');
+const WIDTH = BLUEPRINT_CATALOG.filter((e) => e.role === 'width');
+/** A width slot on a 16-unit hidden layer between 784 inputs and 10 classes. */
+const WIDEN_784 = widthInterface(784, 10);
+
+function widthReport(name: string, iface: SlotInterface, baseWidth: number): BlueprintReport {
+  const analysis = analyzeBlueprint(catalogWidthBlueprint(name, iface, baseWidth));
+  if (!analysis.ok) throw new Error(`${name}: ${analysis.errors.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
+  return analysis.report;
+}
 
 describe('blueprint catalog', () => {
   it('has at least eight blueprints covering the digest catalog, for both slot kinds', () => {
@@ -26,13 +42,13 @@ describe('blueprint catalog', () => {
     expect(CATALOG_NAMES).to.include.members(['norm', 'mlp_small', 'mlp_large', 'lora_r4', 'lora_r16', 'attention_se', 'conv_light', 'depthwise', 'bottleneck']);
     expect(new Set(CATALOG_NAMES).size).to.equal(CATALOG_NAMES.length);
     expect(catalogFor(DENSE_128).length).to.be.at.least(6);
-    expect(catalogFor(CONV_14).length).to.equal(BLUEPRINT_CATALOG.length);
+    expect(catalogFor(CONV_14).length).to.equal(DEPTH.length);
   });
 
   for (const iface of REPRESENTATIVE) {
     const label = `${iface.kind} ${iface.inputShape.join('x')}`;
     it(`every blueprint for ${label} parses, passes analysis, preserves the shape and has the documented identity flag`, () => {
-      for (const entry of BLUEPRINT_CATALOG.filter((e) => e.kinds.includes(iface.kind))) {
+      for (const entry of DEPTH.filter((e) => e.kinds.includes(iface.kind))) {
         const ir = catalogBlueprint(entry.name, iface);
         expect(BlueprintIRSchema.safeParse(ir).success, entry.name).to.equal(true);
         const r = report(entry.name, iface);
@@ -45,7 +61,7 @@ describe('blueprint catalog', () => {
   }
 
   it('starts as the identity, except squeeze-excitation', () => {
-    expect(BLUEPRINT_CATALOG.filter((e) => !e.startsAsIdentity).map((e) => e.name)).to.deep.equal(['attention_se']);
+    expect(DEPTH.filter((e) => !e.startsAsIdentity).map((e) => e.name)).to.deep.equal(['attention_se']);
   });
 
   it('matches hand-computed parameter counts', () => {
@@ -82,7 +98,7 @@ describe('blueprint catalog', () => {
   });
 
   it('FLOPs grow with the width or channels of the slot', () => {
-    for (const entry of BLUEPRINT_CATALOG) {
+    for (const entry of DEPTH) {
       if (entry.kinds.includes('dense')) {
         expect(report(entry.name, DENSE_128).flops, entry.name).to.be.greaterThan(report(entry.name, DENSE_64).flops);
       }
@@ -100,5 +116,80 @@ describe('blueprint catalog', () => {
     expect(() => catalogBlueprint('nope', DENSE_128)).to.throw(RangeError, /no blueprint 'nope'/);
     expect(() => catalogBlueprint('conv_light', DENSE_128)).to.throw(RangeError, /does not fit a dense slot/);
     expect(catalogEntry('norm')?.kinds).to.deep.equal(['dense', 'conv2d']);
+  });
+
+  describe('width family', () => {
+    it('has widen_x1, _x2, _x4, _x8 (gradient-aimed) and widen_random_x2, role width, dense only, starting as zero', () => {
+      expect(WIDTH.map((e) => e.name)).to.deep.equal(['widen_x1', 'widen_x2', 'widen_x4', 'widen_x8', 'widen_random_x2']);
+      expect(DEPTH.map((e) => e.name)).to.include.members(['norm', 'mlp_small', 'bottleneck']);
+      expect(DEPTH.length + WIDTH.length).to.equal(BLUEPRINT_CATALOG.length);
+      for (const entry of WIDTH) {
+        expect(entry.kinds, entry.name).to.deep.equal(['dense']);
+        expect(entry.startsAsZero, entry.name).to.equal(true);
+        expect(entry.startsAsIdentity, entry.name).to.equal(false);
+        expect(entry.tags, entry.name).to.include(entry.name === 'widen_random_x2' ? 'init:random' : 'init:gradient');
+      }
+      for (const entry of DEPTH) expect(entry.startsAsZero, entry.name).to.equal(false);
+      expect(WIDTH.map((e) => (e.role === 'width' ? e.factor : 0))).to.deep.equal([1, 2, 4, 8, 2]);
+      expect(catalogEntry('widen_x4')?.role).to.equal('width');
+      expect(catalogEntry('mlp_small')?.role).to.equal('depth');
+    });
+
+    it('builds dense(k = factor × base width, he) → relu → dense(outputs, zeros) for dense [inputs] → [outputs], starting as zero', () => {
+      for (const entry of WIDTH) {
+        if (entry.role !== 'width') continue;
+        const ir = catalogWidthBlueprint(entry.name, WIDEN_784, 16);
+        expect(BlueprintIRSchema.safeParse(ir).success, entry.name).to.equal(true);
+        expect(ir.interface).to.deep.equal({ kind: 'dense', inputShape: [784], outputShape: [10], dtype: 'float32' });
+        expect(ir.tags).to.include.members([WIDTH_ROLE_TAG, 'slot:dense', 'width']);
+        const k = entry.factor * 16;
+        expect(ir.nodes).to.deep.equal([
+          { id: 'psi', op: 'dense', inputs: ['input'], params: { units: k, useBias: true, init: 'he_normal' } },
+          { id: 'act', op: 'activation', inputs: ['psi'], params: { fn: 'relu' } },
+          { id: 'omega', op: 'dense', inputs: ['act'], params: { units: 10, useBias: true, init: 'zeros' } },
+        ]);
+        expect(ir.output).to.equal('omega');
+        const r = widthReport(entry.name, WIDEN_784, 16);
+        expect(r.startsAsZero, entry.name).to.equal(true);
+        expect(r.startsAsIdentity, entry.name).to.equal(false);
+        expect(r.outputShape).to.deep.equal([10]);
+        expect(r.paramCount, entry.name).to.equal(784 * k + k + k * 10 + 10);
+      }
+    });
+
+    it('k = max(1, factor × base width); a depth-shaped interface works too (inputs = outputs)', () => {
+      const units = (name: string, iface: SlotInterface, base: number): unknown => catalogWidthBlueprint(name, iface, base).nodes[0]?.params;
+      expect(units('widen_x1', widthInterface(2, 3), 1)).to.include({ units: 1 });
+      expect(units('widen_x8', widthInterface(2, 3), 4)).to.include({ units: 32 });
+      expect(units('widen_random_x2', DENSE_64, 64)).to.include({ units: 128 });
+      expect(widthReport('widen_x2', DENSE_64, 8).startsAsZero).to.equal(true);
+      // Different base widths, interfaces and names are different blueprints (different kernels), even at the same k.
+      const reports = [widthReport('widen_x2', WIDEN_784, 16), widthReport('widen_x2', WIDEN_784, 32), widthReport('widen_x2', widthInterface(784, 12), 16), widthReport('widen_x4', WIDEN_784, 8)];
+      expect(new Set(reports.map((r) => r.irHash)).size).to.equal(4);
+      expect(reports[0]?.paramCount).to.equal(reports[3]?.paramCount);
+    });
+
+    it('catalogFits matches role, kind and (for depth) a shape-preserving interface', () => {
+      const entry = (name: string): CatalogEntry => catalogEntry(name) as CatalogEntry;
+      expect(catalogFits(entry('widen_x2'), 'width', WIDEN_784)).to.equal(true);
+      expect(catalogFits(entry('widen_x2'), 'width', DENSE_64)).to.equal(true);
+      expect(catalogFits(entry('widen_x2'), 'depth', DENSE_64)).to.equal(false);
+      expect(catalogFits(entry('widen_x2'), 'width', CONV_14)).to.equal(false);
+      expect(catalogFits(entry('mlp_small'), 'depth', DENSE_64)).to.equal(true);
+      expect(catalogFits(entry('mlp_small'), 'depth', WIDEN_784)).to.equal(false);
+      expect(catalogFits(entry('mlp_small'), 'width', WIDEN_784)).to.equal(false);
+      expect(catalogFits(entry('conv_light'), 'depth', CONV_14)).to.equal(true);
+      expect(catalogFor(WIDEN_784)).to.deep.equal([]);
+      expect(catalogWidthFor(WIDEN_784, 16).map((ir) => ir.name)).to.deep.equal(WIDTH.map((e) => e.name));
+      expect(catalogWidthFor(CONV_14, 16)).to.deep.equal([]);
+    });
+
+    it('refuses a width blueprint in catalogBlueprint, a depth one in catalogWidthBlueprint, conv slots and bad base widths', () => {
+      expect(() => catalogBlueprint('widen_x2', DENSE_64)).to.throw(RangeError, /width blueprint; build it with catalogWidthBlueprint/);
+      expect(() => catalogWidthBlueprint('mlp_small', WIDEN_784, 16)).to.throw(RangeError, /depth blueprint; build it with catalogBlueprint/);
+      expect(() => catalogWidthBlueprint('widen_x2', CONV_14, 16)).to.throw(RangeError, /does not fit a conv2d slot/);
+      expect(() => catalogWidthBlueprint('nope', WIDEN_784, 16)).to.throw(RangeError, /no blueprint 'nope'/);
+      for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => catalogWidthBlueprint('widen_x2', WIDEN_784, bad)).to.throw(RangeError, /base width/);
+    });
   });
 });

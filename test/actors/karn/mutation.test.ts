@@ -5,9 +5,12 @@ import {
   MUTANT_TAG,
   MUTATION_ACTIVATIONS,
   MUTATION_KINDS,
+  WIDTH_ROLE_TAG,
   analyzeBlueprint,
   catalogBlueprint,
   catalogFor,
+  catalogWidthBlueprint,
+  widthInterface,
   mutantFamily,
   mutate,
   type MutationKind,
@@ -199,6 +202,91 @@ describe('Karn mutation', () => {
     expect(mutate(conv, new Rng(1), { kinds: ['width'] })).to.equal(null);
     // A parent over the limits has no valid child.
     expect(mutate(catalogBlueprint('mlp_large', DENSE_64), new Rng(1), { limits: { maxParams: 100 } })).to.equal(null);
+  });
+
+  describe('width blueprints', () => {
+    const WIDEN = widthInterface(784, 10);
+    const parent = catalogWidthBlueprint('widen_x2', WIDEN, 16);
+
+    function zeroAndShape(ir: BlueprintIR): void {
+      const analysis = analyzeBlueprint(ir, { interface: WIDEN });
+      if (!analysis.ok) throw new Error(analysis.errors.map((e) => e.code).join(', '));
+      expect(analysis.report.startsAsZero).to.equal(true);
+      expect(analysis.report.outputShape).to.deep.equal([10]);
+    }
+
+    it("change only k (Ψ's units, ×2 or ÷2) and stay valid, zero at init and dense(k) → relu → dense(outputs, zeros)", () => {
+      const rng = new Rng(7);
+      const seen = new Set<number | string>();
+      let lineage = parent;
+      for (let i = 0; i < 40; i++) {
+        // Every kind is allowed; a width blueprint only ever gets a width edit of Ψ.
+        const result = mutate(lineage, rng, { maxWidth: 256 });
+        expect(result, `mutation ${i}`).to.not.equal(null);
+        const { ir, mutation } = result as MutationResult;
+        expect(mutation).to.include({ kind: 'width', nodeId: 'psi' });
+        expect([Number(mutation.from) * 2, Math.floor(Number(mutation.from) / 2)]).to.include(mutation.to);
+        seen.add(mutation.to);
+        expect(ir.nodes.map((n) => [n.id, n.op])).to.deep.equal([
+          ['psi', 'dense'],
+          ['act', 'activation'],
+          ['omega', 'dense'],
+        ]);
+        const psi = nodeOf(ir, 'psi');
+        expect(psi.op === 'dense' && psi.params).to.deep.equal({ units: mutation.to, useBias: true, init: 'he_normal' });
+        expect(nodeOf(ir, 'act')).to.deep.include({ params: { fn: 'relu' } });
+        const omega = nodeOf(ir, 'omega');
+        expect(omega.op === 'dense' && omega.params).to.deep.equal({ units: 10, useBias: true, init: 'zeros' });
+        expect(ir.output).to.equal('omega');
+        expect(ir.tags).to.include.members([WIDTH_ROLE_TAG, 'init:gradient', MUTANT_TAG]);
+        expect(mutantFamily(ir.name)).to.equal('widen_x2');
+        zeroAndShape(ir);
+        lineage = i % 4 === 3 ? parent : ir;
+      }
+      expect(seen.size).to.be.greaterThan(2);
+    });
+
+    it('other kinds give no child, and the default widest k is 8 × the wider side of the interface', () => {
+      expect(mutate(parent, new Rng(1), { kinds: ['activation', 'depth', 'rank'] })).to.equal(null);
+      // 8 × max(784, 10) = 6,272: k = 32 may double; k = 4,096 may only halve.
+      const wide = catalogWidthBlueprint('widen_x8', WIDEN, 512);
+      for (let seed = 0; seed < 10; seed++) {
+        expect((mutate(wide, new Rng(seed)) as MutationResult).mutation.to).to.equal(2048);
+        expect([16, 64]).to.include((mutate(parent, new Rng(seed)) as MutationResult).mutation.to);
+      }
+    });
+
+    it('a zero-start parent never gets a child that is not zero at init', () => {
+      // x → dense(10, he) → relu → dense(10, zeros) → tanh, not tagged as a width blueprint: every kind applies.
+      const iface = widthInterface(10, 10);
+      const free: BlueprintIR = {
+        ...parent,
+        tags: ['width'],
+        interface: iface,
+        nodes: [
+          { id: 'a1', op: 'dense', inputs: ['input'], params: { units: 10, useBias: true, init: 'he_normal' } },
+          { id: 'r', op: 'activation', inputs: ['a1'], params: { fn: 'relu' } },
+          { id: 'z', op: 'dense', inputs: ['r'], params: { units: 10, useBias: true, init: 'zeros' } },
+          { id: 't', op: 'activation', inputs: ['z'], params: { fn: 'tanh' } },
+        ],
+        output: 't',
+      };
+      // Removing the zero layer's pair (z → t) is valid in shape but leaves relu(dense(x)): not zero.
+      const without = analyzeBlueprint({ ...free, nodes: free.nodes.slice(0, 2), output: 'r' });
+      expect(without.ok && without.report.startsAsZero).to.equal(false);
+      expect(without.ok).to.equal(true);
+      let removals = 0;
+      for (let seed = 0; seed < 40; seed++) {
+        const result = mutate(free, new Rng(seed), { kinds: ['depth'] });
+        if (result === null) continue;
+        expect(result.mutation.nodeId, result.mutation.summary).to.not.equal('z');
+        if (result.mutation.summary.startsWith('remove')) removals++;
+        const analysis = analyzeBlueprint(result.ir);
+        expect(analysis.ok && analysis.report.startsAsZero, result.mutation.summary).to.equal(true);
+      }
+      // The other pair (a1 → r) is removable and keeps the zero start.
+      expect(removals).to.be.greaterThan(0);
+    });
   });
 
   it('gives children that reach the same graph the same IR (so duplicates are detectable)', () => {

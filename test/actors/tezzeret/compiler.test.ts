@@ -2,16 +2,34 @@ import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { analyzeBlueprint } from '../../../src/blueprint/blueprint-analysis.ts';
-import { BLUEPRINT_CATALOG, catalogBlueprint, shapePreservingInterface } from '../../../src/actors/karn/catalog.ts';
+import { BLUEPRINT_CATALOG, catalogBlueprint, catalogWidthBlueprint, shapePreservingInterface, widthInterface, type CatalogEntry } from '../../../src/actors/karn/catalog.ts';
 import { COMPILER_VERSION, compileKernel } from '../../../src/actors/tezzeret/compiler.ts';
 import { decodeKernelArtifact, encodeKernelArtifact, kernelIdFor } from '../../../src/blueprint/kernel-artifact.ts';
 import { loadKernel, readKernelHeader } from '../../../src/tensor/kernel-loader.ts';
 import { KernelMetadataSchema } from '../../../src/contracts/tezzeret.ts';
+import type { SlotInterface } from '../../../src/contracts/common.ts';
+import type { BlueprintIR } from '../../../src/contracts/karn.ts';
 import { selectBackend } from '../../../src/tensor/backend.ts';
 import { rejectsWith, throwsWith } from '../../helpers/rejects-with.ts';
 
 const DENSE = shapePreservingInterface([16]);
 const CONV = shapePreservingInterface([6, 6, 4]);
+/** A width slot on a 4-unit layer between 16 features and 5 outputs. */
+const WIDEN = widthInterface(16, 5);
+
+/** The catalog IR of an entry at this file's interfaces (width blueprints at {@link WIDEN}, base width 4). */
+function entryIr(entry: CatalogEntry): { ir: BlueprintIR; iface: SlotInterface } {
+  if (entry.role === 'width') return { ir: catalogWidthBlueprint(entry.name, WIDEN, 4), iface: WIDEN };
+  const iface = entry.kinds.includes('dense') ? DENSE : CONV;
+  return { ir: catalogBlueprint(entry.name, iface), iface };
+}
+
+function maxAbsOutput(module: ReturnType<typeof loadKernel>, batch = 3): number {
+  return tf.tidy(() => {
+    const x = tf.randomNormal([batch, ...module.interface.inputShape], 0, 1, 'float32', 42);
+    return tf.max(tf.abs(module.forward(x))).dataSync()[0] ?? Number.NaN;
+  });
+}
 
 function maxAbsDeviation(module: ReturnType<typeof loadKernel>, batch = 3): number {
   return tf.tidy(() => {
@@ -28,9 +46,8 @@ describe('Tezzeret compiler', function () {
   });
 
   for (const entry of BLUEPRINT_CATALOG) {
-    const iface = entry.kinds.includes('dense') ? DENSE : CONV;
-    it(`compiles catalog '${entry.name}' (${iface.kind}) into a loadable kernel whose module matches the analysis`, async () => {
-      const ir = catalogBlueprint(entry.name, iface);
+    const { ir, iface } = entryIr(entry);
+    it(`compiles catalog '${entry.name}' (${entry.role}, ${iface.kind}) into a loadable kernel whose module matches the analysis`, async () => {
       const analysis = analyzeBlueprint(ir);
       if (!analysis.ok) throw analysis.errors[0] ?? new Error('analysis failed');
       const before = tf.memory().numTensors;
@@ -45,12 +62,14 @@ describe('Tezzeret compiler', function () {
       expect(m.artifactRef.sizeBytes).to.equal(compiled.artifact.length);
       expect(m.artifactRef.sha256).to.equal(createHash('sha256').update(compiled.artifact).digest('hex'));
       expect(compiled.warmup).to.equal(undefined);
+      const stats = readKernelHeader(compiled.artifact).stats;
+      expect([stats.startsAsIdentity, stats.startsAsZero]).to.deep.equal([entry.startsAsIdentity, entry.startsAsZero]);
       const module = loadKernel(compiled.artifact);
       try {
         expect(module.paramCount).to.equal(analysis.report.paramCount);
-        const deviation = maxAbsDeviation(module);
-        if (entry.startsAsIdentity) expect(deviation).to.be.at.most(1e-6);
-        else expect(deviation).to.be.greaterThan(1e-3);
+        if (entry.startsAsZero) expect(maxAbsOutput(module)).to.equal(0);
+        else if (entry.startsAsIdentity) expect(maxAbsDeviation(module)).to.be.at.most(1e-6);
+        else expect(maxAbsDeviation(module)).to.be.greaterThan(1e-3);
       } finally {
         module.dispose();
       }
@@ -124,6 +143,24 @@ describe('Tezzeret compiler', function () {
     const frame = new Uint8Array(artifact.length + 9);
     frame.set(artifact, 5);
     loadKernel(frame.subarray(5, 5 + artifact.length)).dispose();
+  });
+
+  it('writes startsAsZero into the header stats, and still reads a header written without it', async () => {
+    const widen = await compileKernel({ ir: catalogWidthBlueprint('widen_x2', WIDEN, 4), tier: 'fast' });
+    expect(readKernelHeader(widen.artifact).stats).to.include({ startsAsZero: true, startsAsIdentity: false });
+    const { artifact } = await compileKernel({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' });
+    const { header, weights } = decodeKernelArtifact(artifact);
+    expect(header.stats.startsAsZero).to.equal(false);
+    const { startsAsZero: _dropped, ...oldStats } = header.stats;
+    const old = encodeKernelArtifact({ ...header, stats: oldStats }, weights);
+    expect(decodeKernelArtifact(old).header.stats).to.not.have.property('startsAsZero');
+    const module = loadKernel(old);
+    try {
+      expect(module.report.startsAsZero).to.equal(false);
+      expect(maxAbsDeviation(module)).to.be.at.most(1e-6);
+    } finally {
+      module.dispose();
+    }
   });
 
   it('refuses a blueprint that fails analysis with its coded, non-retryable error', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { catalogBlueprint, shapePreservingInterface } from '../../../src/actors/karn/catalog.ts';
+import { catalogBlueprint, catalogWidthBlueprint, shapePreservingInterface, widthInterface } from '../../../src/actors/karn/catalog.ts';
 import { compileKernel } from '../../../src/actors/tezzeret/compiler.ts';
 import { decodeKernelArtifact, encodeKernelArtifact } from '../../../src/blueprint/kernel-artifact.ts';
 import { percentile, riskScore, validateKernel } from '../../../src/actors/urabrask/validator.ts';
@@ -74,6 +74,45 @@ describe('Urabrask validator', function () {
     expect(strict.reasons.join('\n')).to.match(/^risk: /m);
   });
 
+  it('VALIDATES a width kernel (zero at init): max |f(x)| recorded, no non-identity risk', async () => {
+    const WIDEN = widthInterface(16, 5);
+    const { artifact, metadata } = await compileKernel({ ir: catalogWidthBlueprint('widen_x2', WIDEN, 4), tier: 'fast' });
+    const report = await validateKernel(artifact, { kernelId: metadata.kernelId, expectedInterface: WIDEN, ...FAST });
+    expect(report.status, report.reasons.join('; ')).to.equal('VALIDATED');
+    const identity = check(report, 'identity_at_init');
+    expect(identity.passed).to.equal(true);
+    expect(identity.detail).to.match(/f\(x\) = 0 at init/);
+    expect(identity.metrics).to.include({ maxAbsOutput: 0, startsAsZero: 1, startsAsIdentity: 0 });
+    expect(identity.metrics).to.not.have.property('maxDeviation'); // f(x) − x has no meaning for [16] → [5]
+    const risk = check(report, 'risk').metrics ?? {};
+    expect(risk['nonIdentity']).to.equal(0);
+    expect(report.riskScore).to.be.closeTo(0.3 * (risk['latency'] ?? 0) + 0.3 * (risk['size'] ?? 0) + 0.2 * (risk['gradient'] ?? 0), 1e-5);
+    expect(report.riskScore).to.be.below(0.2);
+  });
+
+  it('REJECTS a width kernel whose last layer is not zero although analysis says it starts as zero', async () => {
+    const { artifact } = await compileKernel({ ir: catalogWidthBlueprint('widen_x2', widthInterface(16, 5), 4), tier: 'fast' });
+    const { header, weights } = decodeKernelArtifact(artifact);
+    const omega = header.weights.findIndex((w) => w.nodeId === 'omega' && w.name === 'kernel');
+    expect(omega).to.be.at.least(0);
+    const corrupted = encodeKernelArtifact(
+      header,
+      weights.map((w, i) => (i === omega ? new Float32Array(w.length).fill(0.5) : w)),
+    );
+    const before = tf.memory().numTensors;
+    const report = await validateKernel(corrupted, FAST);
+    expect(tf.memory().numTensors).to.equal(before);
+    expect(report.status).to.equal('REJECTED');
+    expect(report.riskScore).to.equal(1);
+    expect(check(report, 'load').passed).to.equal(true);
+    expect(check(report, 'finite').passed).to.equal(true);
+    const identity = check(report, 'identity_at_init');
+    expect(identity.passed).to.equal(false);
+    expect(identity.metrics?.['maxAbsOutput']).to.be.greaterThan(1e-3);
+    expect(report.reasons.some((r) => /^identity_at_init: analysis says zero at init but max \|f\(x\)\| = /.test(r))).to.equal(true);
+    expect(check(report, 'benchmark').passed).to.equal(false);
+  });
+
   it('REJECTS a NaN-producing kernel, naming the non-finite check', async () => {
     const before = tf.memory().numTensors;
     const report = await validateKernel(await nanKernel('mlp_small'), FAST);
@@ -117,6 +156,9 @@ describe('Urabrask validator', function () {
     const r = riskScore(base);
     expect(r.total).to.be.closeTo(0.3 * 0.1 + 0.3 * 0.001, 1e-9);
     expect(riskScore({ ...base, startsAsIdentity: false }).total).to.be.closeTo(0.2 + 0.03 + 0.0003, 1e-9);
+    // A zero start (a width kernel) preserves the host's function like an identity start: no non-identity term.
+    expect(riskScore({ ...base, startsAsIdentity: false, startsAsZero: true })).to.include({ nonIdentity: 0, total: r.total });
+    expect(riskScore({ ...base, startsAsIdentity: false, startsAsZero: false }).nonIdentity).to.equal(1);
     expect(riskScore({ ...base, gradNorm: 1e3 }).gradient).to.be.closeTo(0.5, 1e-9);
     expect(riskScore({ ...base, gradNorm: 1e-7 }).gradient).to.equal(1);
     expect(riskScore({ ...base, gradNorm: Number.NaN }).gradient).to.equal(1);
