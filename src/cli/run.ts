@@ -1,21 +1,20 @@
 /**
- * `esper run SPEC.json [--out DIR] [--json] [--progress MODE] [--compare]`
- * (DESIGN §9): trains one run in process, shows its progress (a live display
- * on a terminal, else one line per epoch; JSON lines with `--json`), writes
- * `DIR/results.json` and `DIR/report.html`, and prints a final table.
+ * `esper run SPEC.json [--out DIR] [--json] [--progress MODE] [--compare
+ * [--sweep] [--repeats N]]` (DESIGN §9): trains one run in process, shows its
+ * progress (a live display on a terminal, else one line per epoch; JSON
+ * lines with `--json`), writes `DIR/results.json` and `DIR/report.html`, and
+ * prints a final table.
  *
- * `--compare` also trains, for the same epochs, the host alone (no slots, no
- * policy) and a static MLP of the grown model's final size. Static sizing
- * rule: every hidden width of the host is scaled by the same factor k (each
- * width = round(w·k), at least w), with k the smallest step of 1/16 whose
- * parameter count reaches the grown model's total; when nothing was grown the
- * static model is the host itself.
+ * `--compare` also trains, for the same epochs, optimizer, batch size and
+ * data seed, the host alone and a static model of the grown model's final
+ * topology (`--sweep`: and the host at ×2, ×4, ×8 width); `--repeats N` does
+ * it for N data seeds. See compare.ts.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { formatZodIssues } from '../contracts/registry.ts';
-import { RunResultsSchema, RunSpecSchema, bottleneckResolution, type RunResults, type RunSpec } from '../contracts/run.ts';
+import { MAX_COMPARE_REPEATS, RunResultsSchema, RunSpecSchema, type RunResults, type RunSpec } from '../contracts/run.ts';
 import { ConfigError } from '../errors/index.ts';
 import { checkRunSpec, runTraining, startRun, type EpochSummary } from '../actors/tolaria/index.ts';
 import { renderReport } from './report/report-html.ts';
@@ -27,6 +26,9 @@ import { EventRecorder, EventStore } from '../actors/nissa/index.ts';
 import type { Logger } from '../infra/logger.ts';
 import { DEFAULT_SUBJECT_PREFIX } from '../contracts/subjects.ts';
 import { runOnCluster } from './run-remote.ts';
+import { compareRepeats } from './compare.ts';
+import { summarizeRepeats } from './compare-stats.ts';
+import { compareRows, repeatsTable } from './compare-table.ts';
 
 /** Default data directory of `esper run`'s audit trail (the embedded database goes in `<dir>/db`). */
 export const DEFAULT_DATA_DIR = '.esper';
@@ -35,6 +37,10 @@ export interface RunFlags {
   out?: string;
   json?: boolean;
   compare?: boolean;
+  /** With `--compare`: also train the host at ×2, ×4 and ×8 width (the static width sweep). @default false */
+  sweep?: boolean;
+  /** With `--compare`: data seeds to train (spec seed, seed + 1, …), as commander gives it (a string). @default 1 */
+  repeats?: string;
   /** Data directory of the event store. @default DEFAULT_DATA_DIR */
   dataDir?: string;
   /** False (`--no-audit`): do not persist the run's events. @default true */
@@ -82,22 +88,6 @@ export function loadRunSpec(file: string): RunSpec {
   return parsed.data;
 }
 
-/** Trainable parameters of a dense MLP in → hidden… → out. */
-export function mlpParams(widths: readonly number[]): number {
-  let total = 0;
-  for (let i = 1; i < widths.length; i++) total += (widths[i - 1] ?? 0) * (widths[i] ?? 0) + (widths[i] ?? 0);
-  return total;
-}
-
-/** Hidden widths of the static model (see the module comment for the rule). */
-export function staticHidden(hidden: readonly number[], inputs: number, classes: number, targetParams: number): number[] {
-  for (let k = 1; k <= 64; k += 1 / 16) {
-    const widths = hidden.map((w) => Math.max(w, Math.round(w * k)));
-    if (mlpParams([inputs, ...widths, classes]) >= targetParams) return widths;
-  }
-  return hidden.map((w) => w * 64);
-}
-
 function seedsByStage(summary: EpochSummary): string {
   const counts = new Map<string, number>();
   for (const seed of summary.seeds) counts.set(seed.stage, (counts.get(seed.stage) ?? 0) + 1);
@@ -112,7 +102,7 @@ function epochLine(summary: EpochSummary, json: boolean): string {
   );
 }
 
-function finalTable(results: RunResults): string {
+function finalTable(results: RunResults, seconds: string): string {
   const rows: [string, string][] = [
     ['run', results.runId],
     ['final accuracy', `${(results.finalAccuracy * 100).toFixed(2)}%`],
@@ -122,14 +112,13 @@ function finalTable(results: RunResults): string {
     ['max graft drop', `${results.maxGraftDropPct.toFixed(2)}%`],
     ['weights', results.weightsHash.slice(0, 16)],
   ];
-  const c = results.compare;
-  if (c !== undefined) {
-    rows.push(['host alone', `${(c.hostAccuracy * 100).toFixed(2)}%`]);
-    rows.push(['static', `${(c.staticAccuracy * 100).toFixed(2)}% (${c.staticParams} params)`]);
-    rows.push(['resolution', c.bottleneckResolution === null ? 'n/a' : c.bottleneckResolution.toFixed(3)]);
-  }
+  if (results.testAccuracy !== undefined) rows.splice(2, 0, ['test accuracy', `${(results.testAccuracy * 100).toFixed(2)}%`]);
+  if (results.compare !== undefined) rows.push(...compareRows(results.compare));
+  rows.push(['time', `${seconds}s`]);
   const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+  const table = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+  const repeats = results.repeats ?? [];
+  return repeats.length > 1 && results.repeatSummary !== undefined ? `${table}\n\n${repeatsTable(repeats, results.repeatSummary)}` : table;
 }
 
 /** `esper run`: resolves to the exit code. */
@@ -138,6 +127,13 @@ export async function runRunCommand(file: string, flags: RunFlags, output: CliOu
   try {
     spec = loadRunSpec(file);
     checkRunSpec(spec);
+  } catch (error) {
+    printError(output, error);
+    return EXIT.USAGE;
+  }
+  let repeats: number;
+  try {
+    repeats = compareRepeatCount(flags, spec);
   } catch (error) {
     printError(output, error);
     return EXIT.USAGE;
@@ -163,43 +159,62 @@ export async function runRunCommand(file: string, flags: RunFlags, output: CliOu
       flags.nats === undefined
         ? await runLocally(spec, runId, flags, mode, output, logger)
         : await runOnCluster(spec, { url: flags.nats, prefix: flags.prefix ?? DEFAULT_SUBJECT_PREFIX, runId, json, output });
-    if (flags.compare === true) {
-      const host = await runTraining(spec, { runId: `${runId}-host`, logger, growth: false });
-      const h = spec.training.host;
-      let staticAccuracy = host.finalAccuracy;
-      let staticParams = host.parameterCount.total;
-      if (h.kind === 'mlp' && results.parameterCount.total > host.parameterCount.total) {
-        // inputs/classes recovered from the host's count: solve params(in, hidden, out) with the known dataset shapes.
-        const classes = spec.training.dataset.kind === 'fashion-mnist' ? 10 : 2;
-        const inputs = spec.training.dataset.kind === 'fashion-mnist' ? 784 : 2;
-        const hidden = staticHidden(h.hidden, inputs, classes, results.parameterCount.total);
-        const staticSpec: RunSpec = { ...spec, training: { ...spec.training, host: { kind: 'mlp', hidden }, slots: [] } };
-        const stat = await runTraining(staticSpec, { runId: `${runId}-static`, logger, growth: false });
-        staticAccuracy = stat.finalAccuracy;
-        staticParams = stat.parameterCount.total;
-      }
-      results = RunResultsSchema.parse({
-        ...results,
-        compare: {
-          hostAccuracy: host.finalAccuracy,
-          grownAccuracy: results.finalAccuracy,
-          staticAccuracy,
-          staticParams,
-          bottleneckResolution: bottleneckResolution(host.finalAccuracy, results.finalAccuracy, staticAccuracy),
-        },
-      });
-    }
+    if (flags.compare === true) results = await compareRun(results, repeats, flags, output, logger);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(dir, 'report.html'), renderReport(results));
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     if (json) output.out(JSON.stringify({ type: 'done', dir, seconds: Number(seconds), results }));
-    else output.out(`${finalTable(results)}\n${'time'.padEnd(14)}  ${seconds}s\nwrote ${join(dir, 'results.json')} and report.html`);
+    else output.out(`${finalTable(results, seconds)}\nwrote ${join(dir, 'results.json')} and report.html`);
     return EXIT.OK;
   } catch (error) {
     printError(output, error);
     return EXIT.FAILED;
   }
+}
+
+/**
+ * The number of data seeds `--repeats` asks for (1 without it). Throws a
+ * ConfigError (exit 2) when it is not a whole number in 1–{@link MAX_COMPARE_REPEATS},
+ * when the seeds would pass 2³² − 1, or when `--repeats` or `--sweep` come without `--compare`.
+ */
+export function compareRepeatCount(flags: Pick<RunFlags, 'compare' | 'repeats' | 'sweep'>, spec: RunSpec): number {
+  const issues: string[] = [];
+  if (flags.compare !== true) {
+    if (flags.repeats !== undefined) issues.push('--repeats: only with --compare (it repeats the comparison on more data seeds)');
+    if (flags.sweep === true) issues.push('--sweep: only with --compare (it adds static models to the comparison)');
+  }
+  const text = flags.repeats ?? '1';
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_COMPARE_REPEATS) issues.push(`--repeats: a whole number from 1 to ${MAX_COMPARE_REPEATS}, got '${text}'`);
+  else if (spec.training.seed + n - 1 > 2 ** 32 - 1) issues.push(`--repeats: data seeds ${spec.training.seed}…${spec.training.seed + n - 1} pass 2^32 − 1`);
+  if (issues.length > 0) throw new ConfigError('bad --compare options', issues);
+  return n;
+}
+
+/** `--compare`: trains the baselines (and the other repeats) and adds them to `results`. */
+async function compareRun(results: RunResults, repeats: number, flags: RunFlags, output: CliOutput, logger: Logger): Promise<RunResults> {
+  const json = flags.json === true;
+  const percent = (fraction: number): string => `${(fraction * 100).toFixed(2)}%`;
+  const { compare, repeats: rows } = await compareRepeats(results, {
+    repeats,
+    sweep: flags.sweep === true,
+    train: (spec, runId) => runTraining(spec, { runId, logger, growth: false }),
+    grow: (spec, runId) => runTraining(spec, { runId, logger }),
+    onTrained: (label, trained, seconds) => {
+      const seed = trained.spec.training.seed;
+      if (json) output.out(JSON.stringify({ type: 'baseline', label, seed, runId: trained.runId, accuracy: trained.finalAccuracy, testAccuracy: trained.testAccuracy, params: trained.parameterCount.total, seconds }));
+      else output.out(`compare  seed ${seed}  ${label.padEnd(9)} ${percent(trained.finalAccuracy)}  ${trained.parameterCount.total} params  ${seconds.toFixed(1)}s`);
+    },
+    onRepeat: (row, index) => {
+      if (json) output.out(JSON.stringify({ type: 'repeat', index, ...row }));
+      else if (repeats > 1) {
+        const resolution = row.bottleneckResolution === null ? 'n/a' : row.bottleneckResolution.toFixed(3);
+        output.out(`repeat ${index + 1}/${repeats}  seed ${row.seed}  host ${percent(row.hostAccuracy)}  grown ${percent(row.grownAccuracy)}  static ${percent(row.staticAccuracy)}  resolution ${resolution}`);
+      }
+    },
+  });
+  return RunResultsSchema.parse({ ...results, compare, repeats: rows, repeatSummary: summarizeRepeats(rows) });
 }
 
 /** Trains `spec` in this process (embedded: in-process bus, audit trail in PGlite under the data dir). */
@@ -267,7 +282,9 @@ export function registerRunCommand(program: Command, output: CliOutput, result: 
     )
     .option('--data-dir <dir>', `data directory of the audit trail (default ./${DEFAULT_DATA_DIR})`)
     .option('--no-audit', 'do not record the run\'s events (esper audit / esper replay need them)')
-    .option('--compare', 'also train the host alone and a static model of the final size; adds bottleneck resolution')
+    .option('--compare', "also train, from scratch with the same budget and data seed, the host alone and a static model of the grown model's final topology; adds bottleneck resolution, test accuracies and parameter efficiency")
+    .option('--sweep', 'with --compare: also train the host at ×2, ×4 and ×8 width (a static width sweep for the accuracy-vs-parameters chart)')
+    .option('--repeats <n>', 'with --compare: repeat it on N data seeds (training.seed, +1, …) and report median and minimum (default 1)')
     .option('--nats <url>', 'run on the cluster at this NATS URL (a trainer node takes it) instead of in process; Ctrl-C detaches')
     .option('--prefix <prefix>', 'subject prefix of the cluster (with --nats)', DEFAULT_SUBJECT_PREFIX)
     .exitOverride()

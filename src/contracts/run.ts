@@ -8,7 +8,7 @@
  * points and `…Pct` fields percent.
  */
 import { z } from 'zod';
-import { TrainingSpecSchema } from './training-spec.ts';
+import { HostSpecSchema, TrainingSpecSchema } from './training-spec.ts';
 import {
   BlueprintIdSchema,
   CheckpointIdSchema,
@@ -278,9 +278,104 @@ export const RunParameterCountSchema = z
   .refine((p) => p.total === p.host + p.seeds, { message: 'total must equal host + seeds', path: ['total'] });
 export type RunParameterCount = z.output<typeof RunParameterCountSchema>;
 
+/** Most static models in a `--compare` width sweep. */
+export const MAX_SWEEP_POINTS = 16;
+
+/** Most data seeds `esper run --compare --repeats N` may train. */
+export const MAX_COMPARE_REPEATS = 100;
+
+/** A topology as one line: `784-12-10` (MLP), `28x28x1-c8-c16-32-10` (CNN, `c<filters>[k<size>]` per conv block), plus `+ <blueprint>@<slot>` per depth fossil. */
+const TopologyTextSchema = text(500);
+
+/** A depth seed (shape-preserving, after a layer) that fossilized and stays in the final model. */
+export const RunDepthFossilSchema = z
+  .object({
+    slotId: SlotIdSchema,
+    /** Blueprint of its kernel (absent when the run only knows the kernel). */
+    blueprintId: BlueprintIdSchema.optional(),
+    /** Trainable parameters it adds. */
+    params: count(),
+  })
+  .strict();
+export type RunDepthFossil = z.output<typeof RunDepthFossilSchema>;
+
+/**
+ * The final model's architecture (filled by the run loop): the host after
+ * every width seed that fossilized merged into it (a HostSpec, e.g.
+ * `{ kind: 'mlp', hidden: [36] }` for a 784-4-10 host widened by 32 units),
+ * plus the depth seeds that fossilized. `esper run --compare` trains `host`
+ * from scratch as the static baseline when `depthSeeds` is empty.
+ */
+export const RunTopologySchema = z
+  .object({
+    /** The host as it ends the run (width fossils merged). */
+    host: HostSpecSchema,
+    /** Depth seeds that fossilized, in slot order (empty when only width seeds, or none, fossilized). */
+    depthSeeds: z.array(RunDepthFossilSchema).max(MAX_SEEDS_PER_RUN),
+  })
+  .strict();
+export type RunTopology = z.output<typeof RunTopologySchema>;
+
+/**
+ * How `--compare` chose the static model: `final-topology` = the grown
+ * model's final host (width fossils merged) trained from scratch, exactly,
+ * when no depth seed fossilized; `parameter-matched` = with depth fossils
+ * (which a plain host cannot express), the final host's hidden widths (CNN:
+ * filters and dense widths) scaled by the smallest step of 1/16 whose
+ * parameter count reaches the grown model's total.
+ */
+export const STATIC_RULES = ['final-topology', 'parameter-matched'] as const;
+export const StaticRuleSchema = z.enum(STATIC_RULES);
+export type StaticRule = z.output<typeof StaticRuleSchema>;
+
+/** One static model of the `--compare --sweep` width sweep: the spec's host with its widths (CNN: filters and dense widths) × `factor`, trained from scratch with the same budget. */
+export const StaticSweepPointSchema = z
+  .object({
+    /** Width multiplier of the spec's host (1 = the host alone). */
+    factor: z.number().positive().max(1024),
+    host: HostSpecSchema,
+    topology: TopologyTextSchema,
+    /** Trainable parameters. */
+    params: count(),
+    /** Final validation accuracy. */
+    accuracy: unitInterval(),
+    /** Final validation loss. */
+    loss: nonNegative(),
+    /** Test accuracy, when the dataset has a test set. */
+    testAccuracy: unitInterval().optional(),
+  })
+  .strict();
+export type StaticSweepPoint = z.output<typeof StaticSweepPointSchema>;
+
+/**
+ * Parameter efficiency of growth: the parameters a static model trained from
+ * scratch needs to reach the grown model's validation accuracy (interpolated
+ * log-linearly in parameters between the static models trained: the host,
+ * the static baseline and the sweep), divided by the parameters growth added
+ * (grown − host). The design brief asks for 10–100×. Null, with `note`
+ * saying why, when it is undefined (nothing grown, growth no better than the
+ * host, or no static model reaches the grown accuracy).
+ */
+export const ParameterEfficiencySchema = z
+  .object({
+    /** staticParamsNeeded / paramsAdded, or null. */
+    value: finite().nullable(),
+    /** Parameters of a static model at the grown accuracy (interpolated), or null. */
+    staticParamsNeeded: nonNegative().nullable(),
+    /** Parameters growth added: grown − host. */
+    paramsAdded: count(),
+    /** How it was obtained, or why it is undefined (one line). */
+    note: text(500),
+  })
+  .strict();
+export type ParameterEfficiency = z.output<typeof ParameterEfficiencySchema>;
+
 /**
  * `esper run --compare`: the host alone and a static model of the grown
- * model's final size, each trained from scratch with the same epoch budget.
+ * model's final topology (see {@link STATIC_RULES}), each trained from
+ * scratch with the same epochs, optimizer, batch size and data seed.
+ * Accuracies are final validation accuracies unless named `test…`; fields
+ * marked optional are absent in results written before issue 11.
  */
 export const RunCompareSchema = z
   .object({
@@ -297,9 +392,90 @@ export const RunCompareSchema = z
      * to the static model, 0 none; null when static equals host (undefined).
      */
     bottleneckResolution: finite().nullable(),
+    /** How the static model was chosen. */
+    staticRule: StaticRuleSchema.optional(),
+    /** The static model's host, as trained. */
+    staticHost: HostSpecSchema.optional(),
+    /** Topologies in one line each, e.g. `784-4-10`, `784-36-10`, `2-3-3-2 + mlp_deep@h1`. */
+    hostTopology: TopologyTextSchema.optional(),
+    grownTopology: TopologyTextSchema.optional(),
+    staticTopology: TopologyTextSchema.optional(),
+    /** Trainable parameters of the host alone and of the grown model. */
+    hostParams: count().optional(),
+    grownParams: count().optional(),
+    /** Final validation losses (cross-entropy). */
+    hostLoss: nonNegative().optional(),
+    grownLoss: nonNegative().optional(),
+    staticLoss: nonNegative().optional(),
+    /** Held-out test accuracies, when the dataset has a test set (Fashion-MNIST's t10k); absent otherwise. */
+    hostTestAccuracy: unitInterval().optional(),
+    grownTestAccuracy: unitInterval().optional(),
+    staticTestAccuracy: unitInterval().optional(),
+    /** Bottleneck resolution on test accuracy (null when undefined); absent without a test set. */
+    testBottleneckResolution: finite().nullable().optional(),
+    /** Wall time of each training, seconds (the training compute spent on each model). */
+    trainingSeconds: z.object({ host: nonNegative(), grown: nonNegative(), static: nonNegative(), sweep: nonNegative().optional() }).strict().optional(),
+    /** `--sweep`: static models of the spec's host at ×1, ×2, ×4, ×8 width, by parameters. */
+    sweep: z.array(StaticSweepPointSchema).max(MAX_SWEEP_POINTS).optional(),
+    parameterEfficiency: ParameterEfficiencySchema.optional(),
   })
   .strict();
 export type RunCompare = z.output<typeof RunCompareSchema>;
+
+/** One data seed of `--compare --repeats N`: its grown run, host and static model, flattened. */
+export const RunRepeatSchema = z
+  .object({
+    /** The run's `training.seed` (data split, init and shuffling). */
+    seed: z.number().int().min(0).max(2 ** 32 - 1),
+    /** Run id of this repeat's grown run. */
+    runId: RunIdSchema,
+    hostAccuracy: unitInterval(),
+    grownAccuracy: unitInterval(),
+    staticAccuracy: unitInterval(),
+    bottleneckResolution: finite().nullable(),
+    hostTestAccuracy: unitInterval().optional(),
+    grownTestAccuracy: unitInterval().optional(),
+    staticTestAccuracy: unitInterval().optional(),
+    /** The grown run's largest graft drop, percent. */
+    maxGraftDropPct: nonNegative(),
+    hostParams: count(),
+    grownParams: count(),
+    staticParams: count(),
+    staticRule: StaticRuleSchema,
+    grownTopology: TopologyTextSchema,
+    staticTopology: TopologyTextSchema,
+    /** Parameter efficiency (null when undefined, see {@link ParameterEfficiencySchema}). */
+    parameterEfficiency: finite().nullable(),
+    /** The grown run's final weights hash. */
+    weightsHash: Sha256Schema,
+  })
+  .strict();
+export type RunRepeat = z.output<typeof RunRepeatSchema>;
+
+/** Median, minimum and maximum of a metric over the repeats where it is defined; `n` of them. */
+export const RepeatStatsSchema = z.object({ n: count(), median: finite(), min: finite(), max: finite() }).strict();
+export type RepeatStats = z.output<typeof RepeatStatsSchema>;
+
+/** `--repeats N` summary: each metric's median, minimum and maximum over the data seeds (absent when it is undefined on every seed). */
+export const RunRepeatSummarySchema = z
+  .object({
+    /** Data seeds trained. */
+    repeats: count(),
+    /** Over the seeds where it is defined (`undefinedResolutions` seeds had static = host). */
+    bottleneckResolution: RepeatStatsSchema.optional(),
+    /** Seeds whose resolution is undefined. */
+    undefinedResolutions: count(),
+    hostAccuracy: RepeatStatsSchema,
+    grownAccuracy: RepeatStatsSchema,
+    staticAccuracy: RepeatStatsSchema,
+    hostTestAccuracy: RepeatStatsSchema.optional(),
+    grownTestAccuracy: RepeatStatsSchema.optional(),
+    staticTestAccuracy: RepeatStatsSchema.optional(),
+    maxGraftDropPct: RepeatStatsSchema,
+    parameterEfficiency: RepeatStatsSchema.optional(),
+  })
+  .strict();
+export type RunRepeatSummary = z.output<typeof RunRepeatSummarySchema>;
 
 /** `(grown − host) / (static − host)`, or null when the static model is no better or worse than the host (division by zero). */
 export function bottleneckResolution(hostAccuracy: number, grownAccuracy: number, staticAccuracy: number): number | null {
@@ -324,7 +500,7 @@ export const RunResultsSchema = z
     seeds: z.array(SeedResultSchema).max(MAX_SEEDS_PER_RUN),
     /** Validation accuracy of the final model, a fraction in [0, 1]. */
     finalAccuracy: unitInterval(),
-    /** Accuracy on the held-out test set, when the dataset has one. */
+    /** Accuracy of the final model on the held-out test set (Fashion-MNIST: the 10k t10k images, whatever `limit` says), evaluated once at the end; absent when the dataset has none (synthetic sets). */
     testAccuracy: unitInterval().optional(),
     parameterCount: RunParameterCountSchema,
     /** sha256 of the final weights (host + fossils), in the checkpoint's canonical order. */
@@ -336,8 +512,14 @@ export const RunResultsSchema = z
     kernels: z.array(RunKernelSchema).max(MAX_SEED_MODULES * 16).optional(),
     /** Largest drop of validation accuracy, in percent (points), across the epochs where a seed was grafted (blending started); 0 when none dropped. */
     maxGraftDropPct: nonNegative(),
+    /** The final model's architecture (width fossils merged, depth fossils listed); absent in results of runs before width seeds. */
+    topology: RunTopologySchema.optional(),
     /** Present with `--compare`. */
     compare: RunCompareSchema.optional(),
+    /** `--compare`: every data seed trained (the first is this run), in order. */
+    repeats: z.array(RunRepeatSchema).max(MAX_COMPARE_REPEATS).optional(),
+    /** `--compare`: median / min / max over {@link RunResults.repeats}. */
+    repeatSummary: RunRepeatSummarySchema.optional(),
   })
   .strict()
   .refine((r) => Date.parse(r.finishedAt) >= Date.parse(r.startedAt), { message: 'finishedAt must not precede startedAt', path: ['finishedAt'] });

@@ -192,8 +192,8 @@ describe('cli/report', () => {
       expect(html).to.include(`<title>Esper run report: ${escapeXml(EVIL_NAME)}</title>`);
     });
 
-    it('has an accuracy chart, a loss chart and the seed bands, one lane per slot', () => {
-      expect(count(html, '<svg')).to.equal(3);
+    it('has an accuracy chart, a loss chart and the seed bands, one lane per slot (and, with --compare, the parameters chart)', () => {
+      expect(count(html, '<svg')).to.equal(4);
       const accuracy = svgWithClass(html, 'accuracy-chart');
       const loss = svgWithClass(html, 'loss-chart');
       expect(accuracy).to.include('validation accuracy').and.include('host alone (final)').and.include('static (final)');

@@ -27,6 +27,8 @@ export function maxGraftDropPct(epochs: readonly EpochResult[], blendingAt: read
 /** Evaluates the final model, builds and validates the results, and emits `tolaria.run.completed`. */
 export async function finishRun(ctx: RunContext): Promise<RunResults> {
   const final = await ctx.client.request('evaluate', null);
+  // Held-out test accuracy, where the dataset has a test set (read only now, once).
+  const test = await ctx.client.request('evaluateTest', null);
   const summary = await ctx.client.request('summary', null);
   const states = [...ctx.current.values()];
   const seeds: SeedResult[] = states.map((s) => {
@@ -51,6 +53,7 @@ export async function finishRun(ctx: RunContext): Promise<RunResults> {
     epochs: ctx.epochs,
     seeds,
     finalAccuracy: final.accuracy,
+    ...(test === null ? {} : { testAccuracy: test.accuracy }),
     parameterCount: { host: summary.hostParams, seeds: fossilParams, total: summary.hostParams + fossilParams },
     weightsHash: summary.weightsHash,
     rollbacks: ctx.rollbacks,

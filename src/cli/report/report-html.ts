@@ -1,53 +1,19 @@
 /**
  * `DIR/report.html` of `esper run` (DESIGN §9): one self-contained page
  * (inline CSS and SVG; no scripts, fonts, images or links to fetch) with the
- * run summary, the `--compare` table, accuracy and loss per epoch, the seed
+ * run summary, the `--compare` comparison (compare-section.ts: models, accuracy
+ * against parameters, parameter efficiency, `--repeats`), accuracy and loss per epoch, the seed
  * lifecycle bands and every seed's history. Pure: results in, HTML out;
  * every string from the results is HTML-escaped.
  */
 import type { SeedStage } from '../../contracts/kasmina.ts';
-import type { RunCompare, RunResults, SeedResult } from '../../contracts/run.ts';
+import type { RunResults, SeedResult } from '../../contracts/run.ts';
 import { STAGE_COLORS, renderSeedBands, seedLanes } from './seed-bands.ts';
-import { type ChartMarker, type ChartSeries, escapeXml, renderLineChart } from './svg-chart.ts';
+import { type ChartMarker, type ChartSeries, renderLineChart } from './svg-chart.ts';
+import { compareSection, repeatsSection } from './compare-section.ts';
+import { escapeHtml, formatCount, formatDuration, formatPercent, kvRows } from './format.ts';
 
-/** HTML-escapes a string (text or quoted attribute value). */
-export const escapeHtml = escapeXml;
-
-/** A fraction as a percentage, e.g. `0.8734` → `87.34%`; `—` when absent. */
-export function formatPercent(fraction: number | undefined, decimals = 2): string {
-  return fraction === undefined || !Number.isFinite(fraction) ? '—' : `${(fraction * 100).toFixed(decimals)}%`;
-}
-
-/** An integer with thousands separators, e.g. `12345` → `12,345`. */
-export function formatCount(value: number): string {
-  const sign = value < 0 ? '-' : '';
-  return sign + String(Math.round(Math.abs(value))).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-}
-
-/** Bottleneck resolution as shown in reports, e.g. `0.62 (62% of the host→static gap closed)`. */
-export function formatBottleneckResolution(value: number | null): string {
-  if (value === null || !Number.isFinite(value)) return 'n/a (the static model is no better than the host)';
-  return `${value.toFixed(2)} (${(value * 100).toFixed(0)}% of the host→static gap closed)`;
-}
-
-/** A duration in ms as `1.2 s`, `3 min 4 s`, `1 h 2 min`. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '—';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const totalS = Math.round(s);
-  const h = Math.floor(totalS / 3600);
-  const min = Math.floor((totalS % 3600) / 60);
-  const sec = totalS % 60;
-  return h > 0 ? `${h} h ${min} min` : `${min} min ${sec} s`;
-}
-
-/** Signed percentage points between two fractions, e.g. `+3.10 pp`. */
-function formatDeltaPp(from: number, to: number): string {
-  const pp = (to - from) * 100;
-  return `${pp >= 0 ? '+' : '−'}${Math.abs(pp).toFixed(2)} pp`;
-}
+export { escapeHtml, formatBottleneckResolution, formatCount, formatDuration, formatPercent } from './format.ts';
 
 /** A stage as a coloured chip. */
 function stageChip(stage: SeedStage): string {
@@ -86,11 +52,6 @@ function describeDataset(results: RunResults): string {
   }
 }
 
-/** `<tr><th>…</th><td>…</td></tr>` rows; values are already HTML. */
-function rows(entries: readonly (readonly [string, string])[]): string {
-  return entries.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${v}</td></tr>`).join('\n');
-}
-
 function summarySection(results: RunResults): string {
   const counts = seedCounts(results.seeds);
   const p = results.parameterCount;
@@ -114,26 +75,7 @@ function summarySection(results: RunResults): string {
     ['Largest graft drop', `${results.maxGraftDropPct.toFixed(2)}%`],
     ['Weights hash', `<code class="hash">${escapeHtml(results.weightsHash)}</code>`],
   ];
-  return `<section><h2>Summary</h2>\n<table class="kv">\n${rows(entries)}\n</table></section>`;
-}
-
-function compareSection(results: RunResults, compare: RunCompare): string {
-  const hostParams = results.parameterCount.host;
-  const line = (name: string, accuracy: number, params: number, cls = ''): string =>
-    `<tr${cls === '' ? '' : ` class="${cls}"`}><th scope="row">${escapeHtml(name)}</th><td class="num">${formatPercent(accuracy)}</td>` +
-    `<td class="num">${formatDeltaPp(compare.hostAccuracy, accuracy)}</td><td class="num">${formatCount(params)}</td></tr>`;
-  return (
-    `<section><h2>Comparison</h2>\n<p class="note">Each model trained from scratch with the same epoch budget.</p>\n` +
-    `<table class="grid compare"><thead><tr><th>Model</th><th>Accuracy</th><th>vs host</th><th>Parameters</th></tr></thead><tbody>\n` +
-    line('Host alone', compare.hostAccuracy, hostParams) +
-    '\n' +
-    line('Grown (this run)', compare.grownAccuracy, results.parameterCount.total, 'highlight') +
-    '\n' +
-    line('Static, grown size', compare.staticAccuracy, compare.staticParams) +
-    `\n</tbody></table>\n<p class="resolution">Bottleneck resolution <span class="formula">(grown − host) / (static − host)</span>: <strong>${escapeHtml(
-      formatBottleneckResolution(compare.bottleneckResolution),
-    )}</strong></p></section>`
-  );
+  return `<section><h2>Summary</h2>\n<table class="kv">\n${kvRows(entries)}\n</table></section>`;
 }
 
 function chartsSection(results: RunResults, markers: readonly ChartMarker[]): string {
@@ -288,7 +230,9 @@ table.grid td.num, td.num { text-align: right; font-variant-numeric: tabular-num
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 code.hash { overflow-wrap: anywhere; }
 .note, .muted { color: #6b7280; }
-p.resolution { margin-top: 10px; }
+p.resolution, p.efficiency { margin-top: 10px; }
+tr.summary th, tr.summary td { background: #f6f8fa; }
+tr.sweep th, tr.sweep td { color: #57606a; }
 .formula { color: #6b7280; font-size: 13px; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
 figure { margin: 0; flex: 1 1 540px; min-width: 0; }
@@ -310,6 +254,7 @@ export function renderReport(results: RunResults): string {
   const sections = [
     summarySection(results),
     results.compare === undefined ? '' : compareSection(results, results.compare),
+    repeatsSection(results),
     chartsSection(results, markers),
     bandsSection(results, markers),
     seedsSection(results),

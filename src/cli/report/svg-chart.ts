@@ -42,6 +42,8 @@ export interface ChartSeries {
   readonly color?: string;
   /** Draw dashed, without point markers (reference lines). */
   readonly dashed?: boolean;
+  /** Radius of the point markers, px. @default 2.5 */
+  readonly pointRadius?: number;
 }
 
 /** A vertical line at `x` with a short label (e.g. a rollback). */
@@ -69,6 +71,8 @@ export interface LineChartOptions {
   readonly yDomain?: readonly [number, number];
   /** Clamp the automatic y range to these bounds (e.g. [0, 100] for percentages). */
   readonly yClamp?: readonly [number, number];
+  /** `log`: a base-10 logarithmic x axis (x ≤ 0 is left out), ticks at 1, 2, 5 × 10^k (1 × 10^k past three decades). @default 'linear' */
+  readonly xScale?: 'linear' | 'log';
   /** Only integer x ticks (epochs). @default false */
   readonly integerX?: boolean;
   /** Tick label formatters; default: as many decimals as the tick step needs. */
@@ -206,6 +210,29 @@ function finiteRuns(points: readonly ChartPoint[]): ChartPoint[][] {
   return runs;
 }
 
+/** A count in a few characters: `850`, `1.2k`, `34k`, `2.5M`. */
+export function formatCompact(value: number): string {
+  const abs = Math.abs(value);
+  const short = (v: number, unit: string): string => `${v >= 10 ? Math.round(v) : Number(v.toFixed(1))}${unit}`;
+  if (abs >= 1e9) return short(value / 1e9, 'G');
+  if (abs >= 1e6) return short(value / 1e6, 'M');
+  if (abs >= 1e3) return short(value / 1e3, 'k');
+  return String(Number(value.toPrecision(3)));
+}
+
+/** Ticks of a log axis, as log10 values within [lo, hi] (log10 units): 1, 2, 5 × 10^k up to three decades, 1 × 10^k beyond. */
+export function logTicks(lo: number, hi: number): number[] {
+  const mantissas = hi - lo <= 3 ? [1, 2, 5] : [1];
+  const ticks: number[] = [];
+  for (let d = Math.floor(lo); d <= Math.ceil(hi); d++) {
+    for (const m of mantissas) {
+      const t = Math.log10(m) + d;
+      if (t >= lo - 1e-9 && t <= hi + 1e-9) ticks.push(t);
+    }
+  }
+  return ticks;
+}
+
 /** Renders a line chart as an inline `<svg>` element. */
 export function renderLineChart(options: LineChartOptions): string {
   const width = options.width ?? 560;
@@ -213,18 +240,31 @@ export function renderLineChart(options: LineChartOptions): string {
   const margin = { top: 34, right: 18, bottom: options.xLabel === undefined ? 30 : 46, left: options.yLabel === undefined ? 48 : 64 };
   const plotW = Math.max(10, width - margin.left - margin.right);
   const plotH = Math.max(10, height - margin.top - margin.bottom);
-  const series = options.series.map((s, i) => ({ ...s, color: s.color ?? SERIES_COLORS[i % SERIES_COLORS.length] ?? '#000' }));
+  const log = options.xScale === 'log';
+  // A log axis is drawn in log10 units: x values (points, markers, domain) are mapped first.
+  const toX = (x: number): number => (log ? (x > 0 ? Math.log10(x) : Number.NaN) : x);
+  const series = options.series.map((s, i) => ({
+    ...s,
+    points: log ? s.points.map((p) => ({ x: toX(p.x), y: p.y })) : s.points,
+    color: s.color ?? SERIES_COLORS[i % SERIES_COLORS.length] ?? '#000',
+  }));
   const allPoints = series.flatMap((s) => s.points);
-  const markers = options.markers ?? [];
+  const markers = log ? (options.markers ?? []).map((m) => ({ ...m, x: toX(m.x) })) : (options.markers ?? []);
 
   const xData = extent([...allPoints.map((p) => p.x), ...markers.map((m) => m.x)]);
   const yData = extent(allPoints.map((p) => p.y));
-  let [xMin, xMax] = options.xDomain ?? xData ?? [0, 1];
+  let [xMin, xMax] = options.xDomain === undefined ? (xData ?? [0, 1]) : [toX(options.xDomain[0]), toX(options.xDomain[1])];
   if (xMin === xMax) {
     xMin -= 1;
     xMax += 1;
+  } else if (log && options.xDomain === undefined) {
+    // Points at the very edge of a log axis are hard to read: a tenth of a decade of room on each side.
+    xMin -= 0.1;
+    xMax += 0.1;
   }
-  const xTicks = niceTicks(xMin, xMax, Math.max(2, Math.floor(plotW / 70)), options.integerX ?? false).filter((t) => t >= xMin - 1e-9 && t <= xMax + 1e-9);
+  const xTicks = log
+    ? logTicks(xMin, xMax)
+    : niceTicks(xMin, xMax, Math.max(2, Math.floor(plotW / 70)), options.integerX ?? false).filter((t) => t >= xMin - 1e-9 && t <= xMax + 1e-9);
 
   let yTicks: number[];
   let yMin: number;
@@ -250,7 +290,7 @@ export function renderLineChart(options: LineChartOptions): string {
 
   const sx = (x: number): number => margin.left + ((x - xMin) / (xMax - xMin)) * plotW;
   const sy = (y: number): number => margin.top + plotH - ((y - yMin) / (yMax - yMin)) * plotH;
-  const fx = options.xFormat ?? tickFormatter(xTicks);
+  const fx = options.xFormat === undefined ? (log ? (v: number): string => formatCompact(10 ** v) : tickFormatter(xTicks)) : log ? (v: number): string => options.xFormat?.(10 ** v) ?? '' : options.xFormat;
   const fy = options.yFormat ?? tickFormatter(yTicks);
 
   const parts: string[] = [];
@@ -306,7 +346,7 @@ export function renderLineChart(options: LineChartOptions): string {
       const dash = s.dashed === true ? ' stroke-dasharray="6 4"' : '';
       body.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}/>`);
       if (s.dashed !== true && (run.length === 1 || s.points.length <= 60)) {
-        for (const p of run) body.push(`<circle cx="${coord(sx(p.x))}" cy="${coord(sy(p.y))}" r="2.5" fill="${color}"/>`);
+        for (const p of run) body.push(`<circle cx="${coord(sx(p.x))}" cy="${coord(sy(p.y))}" r="${coord(s.pointRadius ?? 2.5)}" fill="${color}"/>`);
       }
     }
     parts.push(`<g class="series"><title>${escapeXml(s.name)}</title>${body.join('')}</g>`);

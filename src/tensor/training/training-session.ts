@@ -103,6 +103,13 @@ function loadDataset(spec: TrainingSpec, rng: Rng): Promise<Dataset> | Dataset {
   }
 }
 
+/** The dataset's held-out test set (Fashion-MNIST t10k, in the spec's layout), or null when it has none. */
+async function loadTestSet(spec: TrainingSpec): Promise<Dataset | null> {
+  const d = spec.dataset;
+  if (d.kind !== 'fashion-mnist') return null;
+  return loadFashionMnist({ ...(d.dir === undefined ? {} : { dir: d.dir }), split: 'test', layout: d.layout });
+}
+
 function buildHost(spec: TrainingSpec, data: Dataset, rng: Rng): HostModel {
   const slots = spec.slots.map((slot) => ({
     id: slot.id,
@@ -223,15 +230,32 @@ export class TrainingSession {
 
   /** Loss and accuracy on the validation split. */
   evaluate(): { loss: number; accuracy: number } {
+    return this.#evaluateOn(this.#validation);
+  }
+
+  /**
+   * Loss and accuracy on the dataset's held-out test set (Fashion-MNIST's
+   * t10k, all 10k images whatever `limit` says, in the spec's layout), read
+   * from disk only now; null when the dataset has none (synthetic sets).
+   * Meant for once, at the end of a run.
+   */
+  async evaluateTest(): Promise<{ loss: number; accuracy: number; size: number } | null> {
+    const test = await loadTestSet(this.spec);
+    if (test === null) return null;
+    return { ...this.#evaluateOn(test), size: test.size };
+  }
+
+  /** Loss and accuracy of the model on `data`, in batches of {@link VALIDATION_BATCH}. */
+  #evaluateOn(data: Dataset): { loss: number; accuracy: number } {
     let loss = 0;
     let correct = 0;
     let count = 0;
-    const per = this.#validation.featureShape.reduce((a, b) => a * b, 1);
-    for (let start = 0; start < this.#validation.size; start += VALIDATION_BATCH) {
-      const size = Math.min(VALIDATION_BATCH, this.#validation.size - start);
+    const per = data.featureShape.reduce((a, b) => a * b, 1);
+    for (let start = 0; start < data.size; start += VALIDATION_BATCH) {
+      const size = Math.min(VALIDATION_BATCH, data.size - start);
       const result = tf.tidy(() => {
-        const xs = tf.tensor(this.#validation.features.subarray(start * per, (start + size) * per), [size, ...this.#validation.featureShape]);
-        const ys = tf.tensor1d(Int32Array.from(this.#validation.labels.subarray(start, start + size)), 'int32');
+        const xs = tf.tensor(data.features.subarray(start * per, (start + size) * per), [size, ...data.featureShape]);
+        const ys = tf.tensor1d(Int32Array.from(data.labels.subarray(start, start + size)), 'int32');
         return evaluateBatch(this.model, xs, ys);
       });
       loss += result.loss * result.count;

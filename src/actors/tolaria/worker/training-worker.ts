@@ -30,6 +30,8 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return requireSession().runEpoch();
     case 'evaluate':
       return requireSession().evaluate();
+    case 'evaluateTest':
+      return requireSession().evaluateTest();
     case 'applySlot': {
       const s = requireSession();
       s.applySlot(request.args as WorkerOps['applySlot']['args']);

@@ -12,6 +12,8 @@ export interface WorkerOps {
   create: { args: TrainingSpecInput; result: ModelSummary };
   runEpoch: { args: null; result: EpochReport };
   evaluate: { args: null; result: { loss: number; accuracy: number } };
+  /** Loss and accuracy on the dataset's held-out test set (read from disk now), null when it has none; once, at the end of a run. */
+  evaluateTest: { args: null; result: { loss: number; accuracy: number; size: number } | null };
   applySlot: { args: SlotCommand; result: ModelSummary };
   summary: { args: null; result: ModelSummary };
   checkpoint: { args: { meta: unknown }; result: { bytes: Uint8Array; hash: string } };

@@ -1,0 +1,69 @@
+/**
+ * Text of `esper run --compare` for the terminal: the comparison rows of the
+ * final table and the `--repeats` table (one row per data seed, then median
+ * and minimum). Pure.
+ */
+import type { RepeatStats, RunCompare, RunRepeat, RunRepeatSummary } from '../contracts/run.ts';
+
+const pct = (fraction: number | undefined): string => (fraction === undefined ? '—' : `${(fraction * 100).toFixed(2)}%`);
+const num = (value: number | null | undefined, digits: number): string => (value === null || value === undefined || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits));
+
+/** `(test x%)` when a test accuracy is known. */
+const withTest = (test: number | undefined): string => (test === undefined ? '' : `, test ${pct(test)}`);
+
+/** Rows (label, value) of the comparison for the final table. */
+export function compareRows(c: RunCompare): [string, string][] {
+  const rows: [string, string][] = [
+    ['host alone', `${pct(c.hostAccuracy)}${withTest(c.hostTestAccuracy)}  ${c.hostTopology ?? ''} (${c.hostParams ?? '?'} params)`],
+    ['grown', `${pct(c.grownAccuracy)}${withTest(c.grownTestAccuracy)}  ${c.grownTopology ?? ''} (${c.grownParams ?? '?'} params)`],
+    ['static', `${pct(c.staticAccuracy)}${withTest(c.staticTestAccuracy)}  ${c.staticTopology ?? ''} (${c.staticParams} params, ${c.staticRule ?? 'parameter-matched'})`],
+    ['resolution', `${num(c.bottleneckResolution, 3)}${c.testBottleneckResolution === undefined ? '' : ` (test ${num(c.testBottleneckResolution, 3)})`}`],
+  ];
+  for (const point of c.sweep ?? []) rows.push([`sweep ×${point.factor}`, `${pct(point.accuracy)}${withTest(point.testAccuracy)}  ${point.topology} (${point.params} params)`]);
+  const e = c.parameterEfficiency;
+  if (e !== undefined) rows.push(['param efficiency', e.value === null ? e.note : `${e.value.toFixed(1)}× — ${e.note}`]);
+  return rows;
+}
+
+/** Left-aligned columns separated by two spaces. */
+function columns(table: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of table) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+/** The `--repeats` table: one row per data seed, then the median and minimum rows. */
+export function repeatsTable(repeats: readonly RunRepeat[], summary: RunRepeatSummary): string {
+  const hasTest = repeats.some((r) => r.grownTestAccuracy !== undefined);
+  const header = ['seed', 'host', 'grown', 'static', 'resolution', 'graft drop', ...(hasTest ? ['test h/g/s'] : []), 'efficiency', 'grown topology', 'static topology'];
+  const body = repeats.map((r) => [
+    String(r.seed),
+    pct(r.hostAccuracy),
+    pct(r.grownAccuracy),
+    pct(r.staticAccuracy),
+    num(r.bottleneckResolution, 3),
+    `${r.maxGraftDropPct.toFixed(2)}%`,
+    ...(hasTest ? [`${pct(r.hostTestAccuracy)} / ${pct(r.grownTestAccuracy)} / ${pct(r.staticTestAccuracy)}`] : []),
+    r.parameterEfficiency === null ? 'n/a' : `${r.parameterEfficiency.toFixed(1)}×`,
+    r.grownTopology,
+    `${r.staticTopology}${r.staticRule === 'parameter-matched' ? ' (param-matched)' : ''}`,
+  ]);
+  const stat = (which: 'median' | 'min'): string[] => {
+    const s = (stats: RepeatStats | undefined): number | undefined => stats?.[which];
+    const drop = which === 'median' ? summary.maxGraftDropPct.median : summary.maxGraftDropPct.max;
+    return [
+      which === 'median' ? 'median' : 'min',
+      pct(s(summary.hostAccuracy)),
+      pct(s(summary.grownAccuracy)),
+      pct(s(summary.staticAccuracy)),
+      num(s(summary.bottleneckResolution), 3),
+      `${drop.toFixed(2)}%${which === 'min' ? ' (max)' : ''}`,
+      ...(hasTest ? [`${pct(s(summary.hostTestAccuracy))} / ${pct(s(summary.grownTestAccuracy))} / ${pct(s(summary.staticTestAccuracy))}`] : []),
+      summary.parameterEfficiency === undefined ? 'n/a' : `${summary.parameterEfficiency[which].toFixed(1)}×`,
+      '',
+      '',
+    ];
+  };
+  const note = summary.undefinedResolutions > 0 ? `\n(${summary.undefinedResolutions} of ${summary.repeats} seeds: resolution undefined, static = host; left out of median and min)` : '';
+  return `${columns([header, ...body, stat('median'), stat('min')])}${note}`;
+}
