@@ -42,22 +42,27 @@ export const MAX_SEED_HISTORY = 10_000;
 /** Most rollbacks recorded in results.json. */
 export const MAX_RUN_ROLLBACKS = 1_000;
 
-/** Kinds of Tamiyo policy a run can ask for (only the heuristic one for now). */
-export const RUN_POLICY_KINDS = ['heuristic'] as const;
+/**
+ * Kinds of Tamiyo policy a run can ask for: `bottleneck` (the default) reads
+ * per-layer signals and widens the layer that limits the network early,
+ * adding depth on a plateau; `heuristic` adds depth seeds on a plateau only.
+ */
+export const RUN_POLICY_KINDS = ['bottleneck', 'heuristic'] as const;
 export const RunPolicyKindSchema = z.enum(RUN_POLICY_KINDS);
 export type RunPolicyKind = z.infer<typeof RunPolicyKindSchema>;
 
 /**
- * Tamiyo's heuristic policy: germinate when validation accuracy plateaus,
- * fossilize seeds that earn their keep, prune seeds that hurt. Epoch counts
- * are whole epochs; `…Pp` thresholds are percentage points of validation
- * accuracy. Every field has a default, so `{}` (or `{ "kind": "heuristic" }`)
- * is a complete policy.
+ * Tamiyo's policy. Both kinds share the plateau rules (germinate a depth seed
+ * when validation accuracy plateaus, fossilize seeds that earn their keep,
+ * prune seeds that hurt); `bottleneck` adds the width rules (`grow…`). Epoch
+ * counts are whole epochs; `…Pp` thresholds are percentage points of
+ * validation accuracy. Every field has a default, so `{}` is a complete
+ * policy (the bottleneck one).
  */
 export const HeuristicPolicySpecSchema = z
   .object({
-    /** Which policy. @default 'heuristic' */
-    kind: RunPolicyKindSchema.default('heuristic'),
+    /** Which policy. @default 'bottleneck' */
+    kind: RunPolicyKindSchema.default('bottleneck'),
     /** Epochs without an improvement of more than `plateauDeltaPp` that count as a plateau (triggers a germination). 1–1000. @default 3 */
     plateauEpochs: z.number().int().min(1).max(1000).default(3),
     /** Smallest validation-accuracy gain, in percentage points, that counts as progress when detecting a plateau. 0–100. @default 0.1 */
@@ -72,6 +77,17 @@ export const HeuristicPolicySpecSchema = z
     pruneRegressionPp: z.number().min(0).max(100).default(1),
     /** Most seeds alive (GERMINATED…HOLDING) at the same time. 1–1024. @default 1 */
     maxLiveSeeds: z.number().int().min(1).max(MAX_SEEDS_PER_RUN).default(1),
+    /** Bottleneck: first epoch (1-based, the one just finished) after which a layer may be widened. 0–10,000. @default 1 */
+    growFromEpoch: z.number().int().min(0).max(MAX_RUN_EPOCHS).default(1),
+    /** Bottleneck: no layer is widened after this fraction of the run's epochs (late growth does not pay back). 0–1. @default 0.5 */
+    growUntilFraction: z.number().min(0).max(1).default(0.5),
+    /**
+     * Bottleneck: a layer counts as saturated when the effective rank of its
+     * activations is at least this fraction of its live units. 0–1. @default 0.5
+     */
+    saturation: z.number().min(0).max(1).default(0.5),
+    /** Bottleneck: new units per growth step, as a multiple of the layer's current width (the closest width kernel is chosen). 0.1–64. @default 3 */
+    growthFactor: z.number().min(0.1).max(64).default(3),
   })
   .strict();
 export type HeuristicPolicySpec = z.output<typeof HeuristicPolicySpecSchema>;

@@ -24,6 +24,39 @@ import {
 } from './common.ts';
 import { SeedStageSchema, SeedStateSchema } from './kasmina.ts';
 
+/**
+ * What the training worker measured about one hidden layer at an epoch's end
+ * (on a fixed probe batch of validation examples): how much of its width the
+ * layer uses, and how much the loss would gain from a new unit there. Tamiyo's
+ * bottleneck policy decides where, what and how much to grow from these.
+ */
+export const LayerSignalsSchema = z
+  .object({
+    /** Hidden layer, 1-based (as a slot's `afterLayer`). */
+    layer: z.number().int().min(1).max(64),
+    /** `dense` (units) or `conv` (channels). */
+    kind: z.enum(['dense', 'conv']),
+    /** Units (or channels) now, merged width seeds included. */
+    width: z.number().int().min(1),
+    /**
+     * Effective rank of the layer's activations: exp of the entropy of the
+     * normalised eigenvalues of their covariance, in [0, width]; near `width`
+     * when every unit carries its own direction (the layer is saturated).
+     */
+    effectiveRank: nonNegative(),
+    /** Fraction of units (channels) that were zero on every probe example (dead ReLUs). */
+    deadFraction: unitInterval(),
+    /**
+     * GradMax's first-order gain of growing this layer: the largest singular
+     * value of Hᵀ·G / batch, with H the layer's input and G the loss gradient
+     * at the next layer's pre-activation — how fast the loss would fall along
+     * the best new unit's outgoing weights. Comparable across layers.
+     */
+    gradientScore: nonNegative(),
+  })
+  .strict();
+export type LayerSignals = z.infer<typeof LayerSignalsSchema>;
+
 /** Version of the SystemStatePacket layout (the packet carries it, as leyline's does). */
 export const SYSTEM_STATE_PACKET_VERSION = 1;
 
@@ -74,6 +107,8 @@ export const SystemStatePacketSchema = z
     hardware: HardwareInfoSchema,
     /** Every slot's seed, DORMANT ones included. */
     seeds: z.array(SeedStateSchema).max(MAX_SEEDS_PER_RUN),
+    /** Per hidden layer signals (absent when the worker measured none, e.g. growth off). */
+    layers: z.array(LayerSignalsSchema).max(64).optional(),
     /** When the epoch ended. */
     ts: TimestampSchema,
   })

@@ -79,8 +79,9 @@ describe('contracts/run', () => {
 
     it('fills every default of a minimal spec', () => {
       const spec = RunSpecSchema.parse(MINIMAL);
+      // Issue 11: the bottleneck policy is the default (the heuristic stays selectable with kind: 'heuristic').
       expect(spec.policy).to.deep.equal({
-        kind: 'heuristic',
+        kind: 'bottleneck',
         plateauEpochs: 3,
         plateauDeltaPp: 0.1,
         minEpochBeforeGerminate: 3,
@@ -88,6 +89,10 @@ describe('contracts/run', () => {
         fossilizeContributionPp: 0.5,
         pruneRegressionPp: 1,
         maxLiveSeeds: 1,
+        growFromEpoch: 1,
+        growUntilFraction: 0.5,
+        saturation: 0.5,
+        growthFactor: 3,
       });
       expect(spec.budgets).to.deep.equal({ maxSeeds: 4 });
       expect(spec.blend).to.deep.equal({ curve: 'linear', tempoEpochs: 3 });

@@ -29,6 +29,8 @@ export interface KasminaSlot {
   /** @default `seed-<slotId>` */
   seedId?: string;
   interface: SlotInterface;
+  /** This slot's gates (e.g. width slots train in isolation for fewer epochs). @default the Kasmina's `gates` */
+  gates?: GateConfig;
 }
 
 /** Options of {@link startKasmina}. */
@@ -129,7 +131,7 @@ export function kasminaSpec(options: KasminaOptions): SupervisorSpec {
         slotInterface: slot.interface,
         store,
         publish,
-        gates: options.gates ?? DEFAULT_GATE_CONFIG,
+        gates: slot.gates ?? options.gates ?? DEFAULT_GATE_CONFIG,
         ...(options.kernels === undefined ? {} : { kernels: options.kernels }),
         ...(options.now === undefined ? {} : { now: options.now }),
         ...(options.metrics === undefined ? {} : { metrics: options.metrics }),

@@ -4,12 +4,12 @@
  * session's per-slot telemetry becomes the observation the gates read. Pure.
  */
 import type { SeedState } from '../../contracts/kasmina.ts';
-import type { SeedModuleSource, SlotCommand, SlotTelemetry } from '../../tensor/training/training-session.ts';
+import type { SeedModuleSource, SlotCommand, SlotTelemetry, WidthSeedSource } from '../../tensor/training/training-session.ts';
 import type { SlotMode } from '../../tensor/seed-slot.ts';
 import type { SeedObservation } from './seed-lifecycle.ts';
 
 /** How a kernel id becomes a seed module in the tensor session: its compiled artifact (or a built-in module, in tests and drills). */
-export type ModuleForKernel = (kernelId: string, blueprintId: string | undefined) => SeedModuleSource;
+export type ModuleForKernel = (kernelId: string, blueprintId: string | undefined) => SeedModuleSource | WidthSeedSource;
 
 const SLOT_MODE_BY_STAGE: Readonly<Record<SeedState['stage'], SlotMode>> = {
   DORMANT: 'DORMANT',

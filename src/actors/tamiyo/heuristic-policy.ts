@@ -491,18 +491,19 @@ function toMemory(draft: Draft, lastDecision: PolicyMemory['lastDecision']): Pol
 /**
  * Decides one packet: the heuristic's pure decision function. The same packet
  * twice (same `packetId` as the memory's last) replays the remembered
- * decision and leaves the memory as it is.
+ * decision and leaves the memory as it is. `policy` labels the commands
+ * (a policy built on this one passes its own name).
  */
 export function decideHeuristic(
   packet: SystemStatePacket,
   memory: PolicyMemory,
   context: PolicyContext,
   config: HeuristicConfig = DEFAULT_HEURISTIC_CONFIG,
+  policy = `${HEURISTIC_POLICY_NAME}@${HEURISTIC_POLICY_VERSION}`,
 ): PolicyDecision<PolicyMemory> {
   if (memory.lastDecision !== null && memory.lastDecision.packetId === packet.packetId) {
     return { commands: [...memory.lastDecision.commands], reason: memory.lastDecision.reason, memory };
   }
-  const policy = `${HEURISTIC_POLICY_NAME}@${HEURISTIC_POLICY_VERSION}`;
   const draft: Draft = {
     lastPacketId: memory.lastPacketId,
     lastEpoch: memory.lastEpoch,

@@ -25,6 +25,7 @@ export {
   type PolicyContext,
   type PolicyDecision,
   type PolicyMemory,
+  type SlotPlace,
   type PruneVerdict,
   type RememberedDecision,
   type SeedCommandOptions,
@@ -69,3 +70,18 @@ export {
   type TamiyoAdvisorStatus,
   type TamiyoDecide,
 } from './advisor.actor.ts';
+export {
+  BOTTLENECK_POLICY_NAME,
+  BOTTLENECK_POLICY_VERSION,
+  DEFAULT_WIDTH_RULE,
+  bottleneckPolicy,
+  decideBottleneck,
+  describeLayers,
+  layerSaturation,
+  widthGrowthFor,
+  widthKernelFor,
+  type BottleneckConfig,
+  type BottleneckConfigInput,
+  type WidthGrowth,
+  type WidthRuleConfig,
+} from './bottleneck-policy.ts';

@@ -38,6 +38,15 @@ export interface KernelChoice {
   readonly paramCount: number;
   /** Validation status; absent means VALIDATED (the caller lists validated kernels). Anything else is never germinated. */
   readonly status?: KernelStatus | undefined;
+  /** Width kernels: the units (k) a germination adds to its layer. */
+  readonly units?: number | undefined;
+}
+
+/** What a slot grows, and where. */
+export interface SlotPlace {
+  readonly role: 'depth' | 'width';
+  /** Hidden layer (1-based) it follows (depth) or widens (width). */
+  readonly layer: number;
 }
 
 /** The run's growth budget. */
@@ -60,6 +69,10 @@ export interface PolicyContext {
    * any kernel (Kasmina's gate G0 still checks the interface).
    */
   readonly slotInterfaces?: Readonly<Record<string, string>> | undefined;
+  /** Role and layer of each slot (absent: all depth slots, as the heuristic assumes). */
+  readonly slots?: Readonly<Record<string, SlotPlace>> | undefined;
+  /** Epochs the run trains in all (absent: unknown). */
+  readonly epochs?: number | undefined;
 }
 
 /** A policy's answer to one packet. */

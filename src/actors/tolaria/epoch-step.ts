@@ -90,7 +90,8 @@ export async function runEpoch(
     };
   }
 
-  for (const slot of report.slots) ctx.lastParams.set(slot.slotId, slot.seedParams);
+  // A merged width fossil reports 0 parameters afterwards: keep what it had (its units are counted in the host now).
+  for (const slot of report.slots) if (slot.seedParams > 0) ctx.lastParams.set(slot.slotId, slot.seedParams);
   const observations: Record<string, SeedObservation> = {};
   for (const slot of report.slots) observations[slot.slotId] = observationFrom(slot, report.validationAccuracy, ctx.baseline.get(slot.slotId));
   const blendingDuring = [...ctx.current.values()].some((s) => s.stage === 'BLENDING');

@@ -11,12 +11,13 @@ import type { EpochResult, EpochSeedSnapshot, RunRollbackRecord, RunSpec, SeedHi
 import type { TrainingSpecInput } from '../../contracts/training-spec.ts';
 import { EsperError } from '../../errors/index.ts';
 import type { Logger } from '../../infra/logger.ts';
-import type { EpochReport, SeedModuleSource, SlotCommand } from '../../tensor/training/training-session.ts';
+import type { EpochReport, SeedModuleSource, SlotCommand, WidthSeedSource } from '../../tensor/training/training-session.ts';
 import { MemorySeedStateStore, slotCommandFor, type KasminaHandle, type KernelCandidate, type SeedTransitionedEnvelope } from '../kasmina/index.ts';
-import type { KernelChoice, PolicyMemory } from '../tamiyo/index.ts';
+import type { KernelChoice, PolicyMemory, SlotPlace } from '../tamiyo/index.ts';
 import { initialGovernorState, type GovernorState } from './governor.ts';
 import type { RunKernelEntry } from './run-kernels.ts';
 import type { RunEvents } from './run-events.ts';
+import { roleInterfaceKey, trainingSpecFor, type RunSlot } from './run-slots.ts';
 import type { BoundaryCheckpointInfo, RunLoopState } from './run-state.ts';
 import type { TrainingWorkerClient } from './worker/training-worker-client.ts';
 
@@ -36,8 +37,8 @@ export interface RunContextOptions {
   spec: RunSpec;
   /** False: the host alone (no slots, no policy). */
   growth: boolean;
-  /** The dense interface of each slot (empty without growth). */
-  interfaces: ReadonlyMap<string, SlotInterface>;
+  /** The run's slots (empty without growth). */
+  slots: readonly RunSlot[];
   client: TrainingWorkerClient;
   events: RunEvents;
   /** The boundary this run continues from. */
@@ -55,6 +56,9 @@ export class RunContext {
   readonly log: Logger | undefined;
   readonly client: TrainingWorkerClient;
   readonly events: RunEvents;
+  /** The run's slots by id, with their role, layer and interface. */
+  readonly slots: ReadonlyMap<string, RunSlot>;
+  /** The interface of each slot. */
   readonly interfaces: ReadonlyMap<string, SlotInterface>;
   readonly numClasses: number;
   readonly seedStore = new MemorySeedStateStore();
@@ -95,7 +99,8 @@ export class RunContext {
     this.log = options.log;
     this.client = options.client;
     this.events = options.events;
-    this.interfaces = options.interfaces;
+    this.slots = new Map(options.slots.map((slot) => [slot.slotId, slot]));
+    this.interfaces = new Map(options.slots.map((slot) => [slot.slotId, slot.interface]));
     this.numClasses = options.spec.training.dataset.kind === 'fashion-mnist' ? 10 : 2;
     this.iteration = r?.iteration ?? 0;
     this.checkpointCount = r?.checkpointCount ?? 0;
@@ -118,7 +123,7 @@ export class RunContext {
 
   /** The worker's training spec: the run's, without slots when the host trains alone. */
   get training(): TrainingSpecInput {
-    return this.growth ? this.spec.training : { ...this.spec.training, slots: [] };
+    return this.growth ? trainingSpecFor(this.spec, [...this.slots.values()]) : { ...this.spec.training, slots: [] };
   }
 
   /** The running Kasmina (after start). */
@@ -148,21 +153,43 @@ export class RunContext {
     );
   }
 
-  /** What Tamiyo may choose from. */
+  /** What Tamiyo may choose from: every candidate, keyed by role and interface (width kernels with their k). */
   availableKernels(): KernelChoice[] {
-    return this.candidates.map((c) => ({ kernelId: c.kernelId, blueprintId: c.blueprintId, interfaceKey: slotInterfaceKey(c.interface), riskScore: c.riskScore, paramCount: c.paramCount, status: 'VALIDATED' }));
+    return this.candidates.map((c) => {
+      const entry = this.kernelById.get(c.kernelId);
+      const role = entry?.role ?? 'depth';
+      return {
+        kernelId: c.kernelId,
+        blueprintId: c.blueprintId,
+        interfaceKey: roleInterfaceKey(role, slotInterfaceKey(c.interface)),
+        riskScore: c.riskScore,
+        paramCount: c.paramCount,
+        status: 'VALIDATED',
+        ...(entry?.width === undefined ? {} : { units: entry.width.units }),
+      };
+    });
   }
 
-  /** The slot interface key of every slot (what a kernel must match). */
+  /** The key of every slot (role and interface: what a kernel must match). */
   slotInterfaceKeys(): Record<string, string> {
-    return Object.fromEntries([...this.interfaces].map(([slotId, iface]) => [slotId, slotInterfaceKey(iface)]));
+    return Object.fromEntries([...this.slots.values()].map((slot) => [slot.slotId, roleInterfaceKey(slot.role, slotInterfaceKey(slot.interface))]));
   }
 
-  /** The artifact a germinating seed loads. */
-  moduleFor(kernelId: string): SeedModuleSource {
+  /** Role and layer of every slot. */
+  slotPlaces(): Record<string, SlotPlace> {
+    return Object.fromEntries([...this.slots.values()].map((slot) => [slot.slotId, { role: slot.role, layer: slot.layer }]));
+  }
+
+  /** What a germinating seed builds: a width kernel's units, or a depth kernel's artifact. */
+  moduleFor(kernelId: string): SeedModuleSource | WidthSeedSource {
     const kernel = this.kernelById.get(kernelId);
     if (kernel === undefined) throw new EsperError('ESPER_NOT_FOUND', `kernel ${kernelId} is not one of this run's kernels`, { details: { kernelId } });
-    return { kernel: { kernelId, artifact: kernel.artifact } };
+    return kernel.width === undefined ? { kernel: { kernelId, artifact: kernel.artifact } } : { width: kernel.width };
+  }
+
+  /** Whether a slot widens its layer (its fossil is merged into the host). */
+  isWidthSlot(slotId: string): boolean {
+    return this.slots.get(slotId)?.role === 'width';
   }
 
   /** Kasmina's transition publisher: the event goes out and into the seed's history. */
@@ -208,8 +235,8 @@ export class RunContext {
     return [...this.current.values()].map((s) => ({ seedId: s.seedId, slotId: s.slotId, stage: s.stage, alpha: s.alpha }));
   }
 
-  /** The packet Tamiyo answers for an epoch's report. */
-  packetFor(report: Pick<EpochReport, 'epoch' | 'validationAccuracy' | 'validationLoss' | 'trainLoss'>): SystemStatePacket {
+  /** The packet Tamiyo answers for an epoch's report (with the per-layer signals the worker measured, if any). */
+  packetFor(report: Pick<EpochReport, 'epoch' | 'validationAccuracy' | 'validationLoss' | 'trainLoss'> & { layers?: EpochReport['layers'] }): SystemStatePacket {
     return {
       v: 1,
       packetId: `${this.runId}-p${report.epoch}`,
@@ -222,13 +249,15 @@ export class RunContext {
       metrics: {},
       hardware: { backend: this.spec.training.backend },
       seeds: [...this.current.values()],
+      ...(report.layers === undefined ? {} : { layers: report.layers }),
       ts: new Date().toISOString(),
     };
   }
 
-  /** Host + every live or fossilized seed's last reported parameters. */
+  /** Host + every live seed's and depth fossil's last reported parameters (width fossils are part of the host). */
   paramCount(seeds: readonly EpochSeedSnapshot[]): number {
-    return this.hostParams + seeds.reduce((sum, s) => sum + (LIVE_STAGES.has(s.stage) || s.stage === 'FOSSILIZED' ? (this.lastParams.get(s.slotId) ?? 0) : 0), 0);
+    const counted = (s: EpochSeedSnapshot): boolean => LIVE_STAGES.has(s.stage) || (s.stage === 'FOSSILIZED' && !this.isWidthSlot(s.slotId));
+    return this.hostParams + seeds.reduce((sum, s) => sum + (counted(s) ? (this.lastParams.get(s.slotId) ?? 0) : 0), 0);
   }
 
   /** Records an epoch's result and emits `tolaria.epoch.completed`. */

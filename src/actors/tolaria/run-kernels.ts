@@ -10,55 +10,95 @@
  * latency is the one input that changes from run to run, and the same spec
  * must make the same choices.
  */
-import { BLUEPRINT_CATALOG, catalogBlueprint, catalogEntry } from '../karn/index.ts';
+import { BLUEPRINT_CATALOG, catalogBlueprint, catalogEntry, catalogWidthBlueprint } from '../karn/index.ts';
 import { slotInterfaceKey, type SlotInterface } from '../../contracts/common.ts';
+import type { BlueprintIR } from '../../contracts/karn.ts';
 import type { RunKernel, RunSpec } from '../../contracts/run.ts';
 import { ConfigError } from '../../errors/index.ts';
+import type { WidthSeedSource } from '../../tensor/training/training-session.ts';
+import { roleInterfaceKey, type RunSlot, type SlotRole } from './run-slots.ts';
 import type { PreparedKernel, KernelPreparationJob } from './worker/kernel-preparation.ts';
 
-/** A kernel of the run: the results row, its interface and its artifact. */
+/** A compile-and-validate job of the run, with the role of the slots it serves. */
+export interface RunKernelJob extends KernelPreparationJob {
+  role: SlotRole;
+}
+
+/** A kernel of the run: the results row, its interface, role and artifact. */
 export interface RunKernelEntry extends RunKernel {
   slotInterface: SlotInterface;
+  role: SlotRole;
+  /** Width kernels: what a germination builds (k units, and how Ψ is initialised). */
+  width?: WidthSeedSource['width'];
   artifact: Uint8Array;
 }
 
 /**
- * The blueprints a run may grow, for slots of `kind`: `'catalog'` means every
- * catalog blueprint that fits; a list must name catalog blueprints that fit.
- * Exact kernel ids (`seedModules.kernels`) need a kernel library, which an
- * in-process run does not have: refused, not ignored.
+ * What a width kernel grows: k = the units of its first dense node, Ψ's
+ * initialisation from its `init:<mode>` tag (default `gradient`). The kernel
+ * fixes the structure and k; the tensor layer draws the weights for the
+ * layer's geometry at germination (it changes as neighbouring layers grow).
  */
-export function runBlueprints(spec: RunSpec, kind: SlotInterface['kind']): string[] {
+export function widthSourceOf(ir: BlueprintIR): WidthSeedSource['width'] {
+  const first = ir.nodes[0];
+  const units = first !== undefined && first.op === 'dense' ? first.params.units : undefined;
+  if (units === undefined) throw new ConfigError('invalid width blueprint', [`${ir.name}: a width blueprint starts with a dense node (its units are k)`]);
+  const tag = ir.tags.find((t) => t.startsWith('init:'))?.slice('init:'.length);
+  const init = tag === 'random' || tag === 'select' || tag === 'gradient' ? tag : 'gradient';
+  return { units, init };
+}
+
+/**
+ * The blueprints a run may grow in slots of `kind` and `role`: `'catalog'`
+ * means every catalog blueprint that fits; a list must name catalog
+ * blueprints, each fitting at least one slot of the run (a name that fits
+ * only the other role is simply not offered to these slots). Exact kernel
+ * ids (`seedModules.kernels`) need a kernel library, which an in-process run
+ * does not have: refused, not ignored.
+ */
+export function runBlueprints(spec: RunSpec, kind: SlotInterface['kind'], role: SlotRole = 'depth'): string[] {
   const issues: string[] = [];
   if (spec.seedModules.kernels.length > 0) {
     issues.push(`seedModules.kernels: esper run compiles its kernels from catalog blueprints; exact kernel ids (${spec.seedModules.kernels.join(', ')}) cannot be resolved — name blueprints in seedModules.blueprints`);
   }
-  const names = spec.seedModules.blueprints === 'catalog' ? BLUEPRINT_CATALOG.filter((e) => e.kinds.includes(kind)).map((e) => e.name) : spec.seedModules.blueprints;
-  names.forEach((name, i) => {
+  const fits = (name: string): boolean => {
     const entry = catalogEntry(name);
-    if (entry === undefined) issues.push(`seedModules.blueprints[${i}]: '${name}' is not a catalog blueprint (catalog: ${BLUEPRINT_CATALOG.map((e) => e.name).join(', ')})`);
-    else if (!entry.kinds.includes(kind)) issues.push(`seedModules.blueprints[${i}]: '${name}' does not fit a ${kind} slot`);
-  });
+    return entry !== undefined && entry.kinds.includes(kind) && entry.role === role;
+  };
+  const listed = spec.seedModules.blueprints === 'catalog' ? BLUEPRINT_CATALOG.map((e) => e.name) : spec.seedModules.blueprints;
+  if (spec.seedModules.blueprints !== 'catalog') {
+    listed.forEach((name, i) => {
+      const entry = catalogEntry(name);
+      if (entry === undefined) issues.push(`seedModules.blueprints[${i}]: '${name}' is not a catalog blueprint (catalog: ${BLUEPRINT_CATALOG.map((e) => e.name).join(', ')})`);
+      else if (!entry.kinds.includes(kind)) issues.push(`seedModules.blueprints[${i}]: '${name}' does not fit a ${kind} slot`);
+    });
+  }
   if (issues.length > 0) throw new ConfigError('invalid run spec', issues);
-  return [...new Set(names)];
+  return [...new Set(listed.filter(fits))];
 }
 
-/** One compile-and-validate job per (slot interface, blueprint), interfaces de-duplicated. */
-export function kernelJobs(spec: RunSpec, interfaces: Iterable<SlotInterface>): KernelPreparationJob[] {
-  const jobs: KernelPreparationJob[] = [];
+/** One compile-and-validate job per (role, slot interface, blueprint), de-duplicated. */
+export function kernelJobs(spec: RunSpec, slots: Iterable<RunSlot>): RunKernelJob[] {
+  const jobs: RunKernelJob[] = [];
   const seen = new Set<string>();
-  for (const iface of interfaces) {
-    const key = slotInterfaceKey(iface);
+  for (const slot of slots) {
+    const key = `${roleInterfaceKey(slot.role, slotInterfaceKey(slot.interface))}@${slot.role === 'width' ? slot.baseWidth : 0}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    for (const blueprintId of runBlueprints(spec, iface.kind)) jobs.push({ ir: catalogBlueprint(blueprintId, iface), interface: iface, blueprintId });
+    const iface = slot.interface;
+    for (const blueprintId of runBlueprints(spec, iface.kind, slot.role)) {
+      const ir = slot.role === 'width' ? catalogWidthBlueprint(blueprintId, iface, slot.baseWidth) : catalogBlueprint(blueprintId, iface);
+      jobs.push({ ir, interface: iface, blueprintId, role: slot.role });
+    }
   }
   return jobs;
 }
 
 /** The results row and artifact of a prepared kernel. */
-export function runKernelEntry(job: KernelPreparationJob, prepared: PreparedKernel): RunKernelEntry {
+export function runKernelEntry(job: RunKernelJob, prepared: PreparedKernel): RunKernelEntry {
   return {
+    role: job.role,
+    ...(job.role === 'width' ? { width: widthSourceOf(job.ir as BlueprintIR) } : {}),
     kernelId: prepared.metadata.kernelId,
     blueprintId: job.blueprintId,
     interface: slotInterfaceKey(job.interface),
@@ -74,6 +114,6 @@ export function runKernelEntry(job: KernelPreparationJob, prepared: PreparedKern
 
 /** The results row of a kernel (no artifact, no parsed interface). */
 export function runKernelRow(entry: RunKernelEntry): RunKernel {
-  const { slotInterface: _slotInterface, artifact: _artifact, ...row } = entry;
+  const { slotInterface: _slotInterface, artifact: _artifact, role: _role, width: _width, ...row } = entry;
   return row;
 }

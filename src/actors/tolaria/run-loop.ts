@@ -17,7 +17,6 @@
  * the training worker (run-kernels.ts); Tamiyo chooses among the VALIDATED
  * ones, and a germinating seed loads its kernel's artifact.
  */
-import type { SlotInterface } from '../../contracts/common.ts';
 import type { Envelope } from '../../contracts/envelope.ts';
 import type { RunResults, RunSpec } from '../../contracts/run.ts';
 import { ConfigError, EsperError } from '../../errors/index.ts';
@@ -34,7 +33,8 @@ import { RunEvents } from './run-events.ts';
 import { kernelJobs, runKernelEntry } from './run-kernels.ts';
 import { finishRun } from './run-results.ts';
 import type { RunLoopState } from './run-state.ts';
-import { runPolicy, TamiyoAdviser } from './tamiyo-adviser.ts';
+import { runPolicy, TamiyoAdviser, widthGates } from './tamiyo-adviser.ts';
+import { runSlots } from './run-slots.ts';
 import { TrainingWorkerClient } from './worker/training-worker-client.ts';
 
 export { KEPT_CHECKPOINTS } from './run-checkpoints.ts';
@@ -94,26 +94,13 @@ export interface RunTrainingOptions {
   faults?: EpochFaults;
 }
 
-/** The dense interface of each slot of an MLP host: `[w]` with w the hidden width the slot follows. */
-export function slotInterfaces(spec: RunSpec): Map<string, SlotInterface> {
-  const out = new Map<string, SlotInterface>();
-  const host = spec.training.host;
-  for (const slot of spec.training.slots) {
-    if (host.kind !== 'mlp') throw new ConfigError('esper run grows seeds in MLP hosts only for now', [`training.slots: a ${host.kind} host cannot take slots yet`]);
-    const width = host.hidden[slot.afterLayer - 1];
-    if (width === undefined) throw new ConfigError('invalid slot', [`training.slots.${slot.id}.afterLayer: ${slot.afterLayer} exceeds the ${host.hidden.length} hidden layers`]);
-    out.set(slot.id, { kind: 'dense', inputShape: [width], outputShape: [width], dtype: 'float32' });
-  }
-  return out;
-}
-
 /**
  * Checks what the spec's schema cannot: slots the host can take, blueprints
  * in the catalog that fit them. Throws ConfigError listing the problems; run
  * it before registering or starting a run (`runTraining` checks the same).
  */
 export function checkRunSpec(spec: RunSpec): void {
-  kernelJobs(spec, slotInterfaces(spec).values());
+  kernelJobs(spec, runSlots(spec));
 }
 
 /** The supervisor a run's children start under: the given one, or a root of its own (stopped with the run). */
@@ -130,13 +117,13 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
   const log = options.logger;
   const resumed = options.resume?.state;
   if (resumed !== undefined && resumed.runId !== runId) throw new ConfigError('cannot resume', [`resume state belongs to run ${resumed.runId}, not ${runId}`]);
-  const interfaces = growth ? slotInterfaces(spec) : new Map<string, SlotInterface>();
+  const slots = growth ? runSlots(spec) : [];
   // Checked before any thread starts: unknown or unfit blueprint names fail here.
-  const jobs = kernelJobs(spec, interfaces.values());
+  const jobs = kernelJobs(spec, slots);
   const gates = parseGateConfig(spec.gates ?? {});
   const policy = runPolicy(spec, gates);
   const client = new TrainingWorkerClient();
-  const ctx = new RunContext({ runId, spec, growth, interfaces, client, events: new RunEvents(runId, options.events, log), resumed, initialMemory: policy.initialMemory(), log });
+  const ctx = new RunContext({ runId, spec, growth, slots, client, events: new RunEvents(runId, options.events, log), resumed, initialMemory: policy.initialMemory(), log });
   for (const state of resumed?.seedStates ?? []) await ctx.seedStore.save(state);
   const { supervisor, owned } = await runSupervisor(runId, options.supervisor, log);
   let adviser: TamiyoAdviser | undefined;
@@ -145,14 +132,14 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
     ctx.kasmina = await startKasmina({
       runId,
       parent: supervisor,
-      slots: [...interfaces].map(([slotId, iface]) => ({ slotId, interface: iface })),
+      slots: slots.map((slot) => ({ slotId: slot.slotId, interface: slot.interface, ...(slot.role === 'width' ? { gates: widthGates(gates, spec) } : {}) })),
       store: ctx.seedStore,
       publish: ctx.onTransition,
       kernels: { resolve: (request) => Promise.resolve(ctx.resolveKernel(request)) },
       gates,
       ...(log === undefined ? {} : { logger: log }),
     });
-    if (growth && interfaces.size > 0) {
+    if (growth && slots.length > 0) {
       const tamiyo = await supervisor.startChild(tamiyoAdvisorSpec(policy, options.tamiyo?.decide));
       tamiyoStarted = true;
       adviser = new TamiyoAdviser(ctx, policy, tamiyo, { timeoutMs: options.tamiyo?.timeoutMs, resetTimeoutMs: options.tamiyo?.resetTimeoutMs });

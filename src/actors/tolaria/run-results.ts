@@ -5,7 +5,8 @@
  * the contract before anyone sees them.
  */
 import { createEnvelope } from '../../contracts/envelope.ts';
-import { RunResultsSchema, type EpochResult, type RunResults, type SeedResult } from '../../contracts/run.ts';
+import { RunResultsSchema, type EpochResult, type RunResults, type RunTopology, type SeedResult } from '../../contracts/run.ts';
+import type { HostSpec } from '../../contracts/training-spec.ts';
 import type { RunContext } from './run-context.ts';
 import { RUN_LOOP_SOURCE } from './run-events.ts';
 import { runKernelRow } from './run-kernels.ts';
@@ -22,6 +23,17 @@ export function maxGraftDropPct(epochs: readonly EpochResult[], blendingAt: read
     if (blendingAt[e] === true && before > 0) worst = Math.max(worst, ((before - after) / before) * 100);
   }
   return Math.max(0, worst);
+}
+
+/** The host spec of a model's architecture as the worker reports it (`{ widths }` for an MLP, the CNN's config otherwise). */
+export function hostSpecOf(config: Readonly<Record<string, unknown>>): HostSpec | undefined {
+  const widths = config['widths'];
+  if (Array.isArray(widths) && widths.length >= 3) return { kind: 'mlp', hidden: (widths as number[]).slice(1, -1) };
+  const convs = config['convs'];
+  if (Array.isArray(convs)) {
+    return { kind: 'cnn', convs: (convs as { filters: number; kernelSize?: number }[]).map((c) => ({ filters: c.filters, ...(c.kernelSize === undefined ? {} : { kernelSize: c.kernelSize }) })), dense: [...((config['dense'] as number[] | undefined) ?? [])] };
+  }
+  return undefined;
 }
 
 /** Evaluates the final model, builds and validates the results, and emits `tolaria.run.completed`. */
@@ -43,7 +55,12 @@ export async function finishRun(ctx: RunContext): Promise<RunResults> {
       paramsAdded: s.stage === 'FOSSILIZED' ? (ctx.lastParams.get(s.slotId) ?? 0) : 0,
     };
   });
-  const fossilParams = seeds.reduce((sum, s) => sum + s.paramsAdded, 0);
+  // Width fossils were merged: their units are in the host's count already.
+  const depthFossils = seeds.filter((s) => s.paramsAdded > 0 && !ctx.isWidthSlot(s.slotId));
+  const fossilParams = depthFossils.reduce((sum, s) => sum + s.paramsAdded, 0);
+  const host = hostSpecOf(summary.topology);
+  const topology: RunTopology | undefined =
+    host === undefined ? undefined : { host, depthSeeds: depthFossils.map((s) => ({ slotId: s.slotId, ...(s.blueprintId === undefined ? {} : { blueprintId: s.blueprintId }), params: s.paramsAdded })) };
   const results: RunResults = {
     runId: ctx.runId,
     spec: ctx.spec,
@@ -60,6 +77,7 @@ export async function finishRun(ctx: RunContext): Promise<RunResults> {
     ...(ctx.kernels.length === 0 ? {} : { kernels: ctx.kernels.map(runKernelRow) }),
     ...(ctx.fieldReports.length === 0 ? {} : { fieldReports: ctx.fieldReports }),
     maxGraftDropPct: maxGraftDropPct(ctx.epochs, ctx.blendingAt),
+    ...(topology === undefined ? {} : { topology }),
   };
   const parsed = RunResultsSchema.parse(results);
   ctx.events.emit(() =>

@@ -13,7 +13,7 @@ import { createMessage } from '../../contracts/registry.ts';
 import type { RunSpec } from '../../contracts/run.ts';
 import { createBreaker, type ActorRef, type Breaker } from '../../supervision/index.ts';
 import type { GateConfig } from '../kasmina/index.ts';
-import { heuristicPolicy, policyLabel, type PolicyContext, type PolicyDecision, type PolicyMemory, type TamiyoAdvisorMessage, type TamiyoPolicy } from '../tamiyo/index.ts';
+import { bottleneckPolicy, heuristicPolicy, policyLabel, type PolicyContext, type PolicyDecision, type PolicyMemory, type TamiyoAdvisorMessage, type TamiyoPolicy } from '../tamiyo/index.ts';
 import { COMMAND_DEADLINE_MS, SEED_QUERY_MS } from './run-checkpoints.ts';
 import type { RunContext } from './run-context.ts';
 import { RUN_LOOP_SOURCE } from './run-events.ts';
@@ -37,19 +37,45 @@ export interface EpochTamiyoSummary {
   reason: string;
 }
 
-/** The run's policy, as its spec configures it. */
+/**
+ * Epochs a width seed trains in isolation before it may blend, unless the
+ * spec's gates say otherwise: its outgoing weights start at zero, so it has
+ * nothing to prove in isolation that blending does not show, and every epoch
+ * spent there delays the capacity the layer lacks.
+ */
+export const WIDTH_TRAINING_EPOCHS = 1;
+
+/** The gates of width slots: the run's, with {@link WIDTH_TRAINING_EPOCHS} in TRAINING unless the spec sets `g2.minTrainingEpochs`. */
+export function widthGates(gates: GateConfig, spec: RunSpec): GateConfig {
+  const g2 = (spec.gates?.['g2'] ?? spec.gates?.['G2']) as Record<string, unknown> | undefined;
+  if (g2?.['minTrainingEpochs'] !== undefined) return gates;
+  return { ...gates, g2: { ...gates.g2, minTrainingEpochs: WIDTH_TRAINING_EPOCHS } };
+}
+
+/** The run's policy, as its spec configures it (`bottleneck` by default; `heuristic` adds depth only). */
 export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<PolicyMemory> {
-  return heuristicPolicy({
-    plateauEpochs: spec.policy.plateauEpochs,
-    plateauThresholdPp: spec.policy.plateauDeltaPp,
-    minEpoch: spec.policy.minEpochBeforeGerminate,
-    epochsAfterPrune: spec.policy.germinateCooldownEpochs,
-    fossilizeContributionPp: spec.policy.fossilizeContributionPp,
-    regressionPp: -spec.policy.pruneRegressionPp,
-    maxLiveSeeds: spec.policy.maxLiveSeeds,
+  const p = spec.policy;
+  const heuristic = {
+    plateauEpochs: p.plateauEpochs,
+    plateauThresholdPp: p.plateauDeltaPp,
+    minEpoch: p.minEpochBeforeGerminate,
+    epochsAfterPrune: p.germinateCooldownEpochs,
+    fossilizeContributionPp: p.fossilizeContributionPp,
+    regressionPp: -p.pruneRegressionPp,
+    maxLiveSeeds: p.maxLiveSeeds,
     advanceTrainingEpochs: gates.g2.minTrainingEpochs,
     // The spec's α schedule rides on the TRAINING → BLENDING advance.
     blend: { curve: spec.blend.curve, tempoEpochs: spec.blend.tempoEpochs },
+  };
+  if (p.kind === 'heuristic') return heuristicPolicy(heuristic);
+  return bottleneckPolicy({
+    ...heuristic,
+    // Width seeds may advance after fewer epochs than depth seeds; the gates hold each kind to its own minimum.
+    advanceTrainingEpochs: Math.min(gates.g2.minTrainingEpochs, widthGates(gates, spec).g2.minTrainingEpochs),
+    growFromEpoch: p.growFromEpoch,
+    growUntilFraction: p.growUntilFraction,
+    saturation: p.saturation,
+    growthFactor: p.growthFactor,
   });
 }
 
@@ -94,7 +120,7 @@ export class TamiyoAdviser {
   }
 
   /** Asks for a decision on `report`'s packet and carries its commands out; what happened. */
-  async advise(report: { epoch: number; validationAccuracy: number; validationLoss: number; trainLoss: number }): Promise<EpochTamiyoSummary> {
+  async advise(report: Parameters<RunContext['packetFor']>[0]): Promise<EpochTamiyoSummary> {
     const ctx = this.#ctx;
     const { runId, spec } = ctx;
     const packet = ctx.packetFor(report);
@@ -104,6 +130,8 @@ export class TamiyoAdviser {
       availableKernels: ctx.availableKernels(),
       budget: { maxSeeds: ctx.germinations >= spec.budgets.maxSeeds ? 0 : spec.budgets.maxSeeds, maxParamsAdded: spec.budgets.maxParamsAdded ?? Number.MAX_SAFE_INTEGER, paramsAdded: ctx.paramsAdded },
       slotInterfaces: ctx.slotInterfaceKeys(),
+      slots: ctx.slotPlaces(),
+      epochs: spec.epochs,
     });
     const decisionMs = performance.now() - started;
     // Emitted before its commands run, so each transition follows the decision that caused it.

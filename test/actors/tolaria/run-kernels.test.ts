@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { BLUEPRINT_CATALOG, shapePreservingInterface } from '../../../src/actors/karn/catalog.ts';
 import type { SlotInterface } from '../../../src/contracts/common.ts';
 import { kernelJobs, runBlueprints, runKernelEntry, runKernelRow } from '../../../src/actors/tolaria/run-kernels.ts';
+import type { RunSlot } from '../../../src/actors/tolaria/run-slots.ts';
 import { RunKernelSchema, RunSpecSchema, type RunSpec } from '../../../src/contracts/run.ts';
 import { ConfigError } from '../../../src/errors/index.ts';
 import type { PreparedKernel } from '../../../src/actors/tolaria/worker/kernel-preparation.ts';
@@ -15,11 +16,14 @@ const spec = (seedModules: unknown, hidden = [3, 3]): RunSpec =>
     seedModules,
   });
 const dense = (w: number): SlotInterface => shapePreservingInterface([w]);
+/** Depth slots with these interfaces (one per interface, on layer 1). */
+const depthSlots = (...ifaces: SlotInterface[]): RunSlot[] =>
+  ifaces.map((iface, i) => ({ slotId: `d${i}`, role: 'depth', layer: 1, interface: iface, baseWidth: iface.inputShape[0] ?? 1 }));
 
 describe('run kernels (what esper run compiles and validates at its start)', () => {
-  it("'catalog' means every catalog blueprint that fits the slot kind", () => {
+  it("'catalog' means every catalog blueprint that fits the slot kind and role", () => {
     const names = runBlueprints(spec({}), 'dense');
-    expect(names).to.deep.equal(BLUEPRINT_CATALOG.filter((e) => e.kinds.includes('dense')).map((e) => e.name));
+    expect(names).to.deep.equal(BLUEPRINT_CATALOG.filter((e) => e.kinds.includes('dense') && e.role === 'depth').map((e) => e.name));
     expect(names).to.include('mlp_deep').and.not.include('conv_light');
   });
 
@@ -33,17 +37,17 @@ describe('run kernels (what esper run compiles and validates at its start)', () 
   });
 
   it('makes one job per distinct slot interface and blueprint, with the catalog IR for that width', () => {
-    const jobs = kernelJobs(spec({ blueprints: ['mlp_small', 'mlp_small', 'lora_r4'] }, [3, 3]), [dense(3), dense(3)]);
+    const jobs = kernelJobs(spec({ blueprints: ['mlp_small', 'mlp_small', 'lora_r4'] }, [3, 3]), depthSlots(dense(3), dense(3)));
     expect(jobs.map((j) => [j.blueprintId, j.interface.inputShape[0]])).to.deep.equal([
       ['mlp_small', 3],
       ['lora_r4', 3],
     ]);
-    const wide = kernelJobs(spec({ blueprints: ['mlp_small'] }, [3, 5]), [dense(3), dense(5)]);
+    const wide = kernelJobs(spec({ blueprints: ['mlp_small'] }, [3, 5]), depthSlots(dense(3), dense(5)));
     expect(wide.map((j) => (j.ir as { interface: { inputShape: number[] } }).interface.inputShape)).to.deep.equal([[3], [5]]);
   });
 
   it('turns a prepared kernel into a results row that matches the schema', () => {
-    const [job] = kernelJobs(spec({ blueprints: ['mlp_small'] }), [dense(3)]);
+    const [job] = kernelJobs(spec({ blueprints: ['mlp_small'] }), depthSlots(dense(3)));
     const prepared = {
       metadata: { kernelId: 'a'.repeat(64), paramCount: 45 },
       artifact: new Uint8Array([1, 2, 3]),

@@ -1,0 +1,220 @@
+/**
+ * Tamiyo's bottleneck policy (issue 11): it finds the layer that limits the
+ * network and widens it early, instead of waiting for a plateau. Pure and
+ * deterministic, built on the heuristic (whose rules carry every live seed
+ * through its lifecycle, and whose plateau rule still adds depth).
+ *
+ * **Signals** (the packet's `layers`, measured by the training worker on a
+ * fixed probe batch): per hidden layer its width, the effective rank of its
+ * activations, the fraction of dead units, and GradMax's gradient score (how
+ * fast the loss would fall along the best new unit there).
+ *
+ * **Width rule**, checked first at every packet. Grow layer L when:
+ * - the epoch is past `growFromEpoch` and within the first
+ *   `growUntilFraction` of the run (late growth does not pay back);
+ * - no width seed is live (one growth step at a time: a merge widens the
+ *   neighbouring layers' geometry) and fewer than `maxLiveSeeds` seeds are;
+ * - the seed budget is not spent, and a width kernel fits the budget left;
+ * - L is *saturated*: effective rank ≥ `saturation` × its live units
+ *   (a layer whose units all carry their own direction has no room left);
+ * - L has a free width slot.
+ * Among such layers the one with the largest gradient score wins. How much:
+ * the width kernel whose k is closest to `growthFactor` × L's width now
+ * (ties to the larger). The decision's reason names every layer's signals,
+ * so `esper audit` shows why a layer was widened.
+ *
+ * **Otherwise** the heuristic decides, with only depth kernels to choose
+ * from: live seeds advance, fossilize or are pruned by its rules, and a
+ * plateau germinates a depth seed.
+ */
+import type { LayerSignals, SeedState, SystemStatePacket } from '../../contracts/index.ts';
+import { LIVE_SEED_STAGES, MAX_COMMANDS_PER_DECISION } from '../../contracts/index.ts';
+import {
+  DEFAULT_HEURISTIC_CONFIG,
+  decideHeuristic,
+  fieldReportsFor,
+  parseHeuristicConfig,
+  type HeuristicConfig,
+  type HeuristicConfigInput,
+} from './heuristic-policy.ts';
+import { clip, initialPolicyMemory, seedCommand, type KernelChoice, type PolicyContext, type PolicyDecision, type PolicyMemory, type TamiyoPolicy } from './policy.ts';
+
+/** Name of the bottleneck policy. */
+export const BOTTLENECK_POLICY_NAME = 'bottleneck';
+/** Version of its rules (bump when a rule changes). */
+export const BOTTLENECK_POLICY_VERSION = 1;
+const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
+
+/** The width rule's thresholds (see the module comment). */
+export interface WidthRuleConfig {
+  readonly growFromEpoch: number;
+  readonly growUntilFraction: number;
+  readonly saturation: number;
+  readonly growthFactor: number;
+}
+
+/** Defaults of the width rule. */
+export const DEFAULT_WIDTH_RULE: WidthRuleConfig = Object.freeze({ growFromEpoch: 1, growUntilFraction: 0.5, saturation: 0.5, growthFactor: 3 });
+
+/** A width growth chosen for a packet. */
+export interface WidthGrowth {
+  readonly seed: SeedState;
+  readonly kernel: KernelChoice;
+  readonly layer: LayerSignals;
+  readonly saturation: number;
+}
+
+const LIVE: ReadonlySet<string> = new Set(LIVE_SEED_STAGES);
+
+const fmt = (v: number, digits = 2): string => (Number.isInteger(v) ? String(v) : v.toFixed(digits));
+
+/** How much of its live units a layer uses: effective rank / (width × (1 − dead fraction)). */
+export function layerSaturation(layer: LayerSignals): number {
+  const live = Math.max(1, layer.width * (1 - layer.deadFraction));
+  return layer.effectiveRank / live;
+}
+
+/** One line per layer: what the decision saw. */
+export function describeLayers(layers: readonly LayerSignals[]): string {
+  return layers.map((l) => `L${l.layer} w${l.width} rank ${fmt(l.effectiveRank)} sat ${fmt(layerSaturation(l))} dead ${fmt(l.deadFraction)} grad ${l.gradientScore.toPrecision(3)}`).join(', ');
+}
+
+/** The width kernel for a slot whose k is closest to `target` (ties to the larger), within `remaining` parameters. */
+export function widthKernelFor(kernels: readonly KernelChoice[], interfaceKey: string | undefined, target: number, remaining: number): KernelChoice | undefined {
+  const fits = kernels.filter(
+    (k) => (k.status === undefined || k.status === 'VALIDATED') && k.units !== undefined && (interfaceKey === undefined || k.interfaceKey === interfaceKey) && k.paramCount <= remaining,
+  );
+  fits.sort((a, b) => Math.abs((a.units ?? 0) - target) - Math.abs((b.units ?? 0) - target) || (b.units ?? 0) - (a.units ?? 0) || (a.kernelId < b.kernelId ? -1 : 1));
+  return fits[0];
+}
+
+/** The width growth for `packet`, or why none. */
+export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext, rule: WidthRuleConfig, maxLiveSeeds: number): WidthGrowth | { readonly wait: string } {
+  const layers = packet.layers ?? [];
+  const places = context.slots ?? {};
+  if (layers.length === 0) return { wait: 'no layer signals' };
+  if (packet.epoch < rule.growFromEpoch) return { wait: `epoch ${packet.epoch} < ${rule.growFromEpoch}` };
+  if (context.epochs !== undefined && packet.epoch > rule.growUntilFraction * context.epochs) {
+    return { wait: `epoch ${packet.epoch} is past ${fmt(rule.growUntilFraction)} of ${context.epochs}` };
+  }
+  const live = packet.seeds.filter((s) => LIVE.has(s.stage));
+  if (live.some((s) => places[s.slotId]?.role === 'width')) return { wait: 'a width seed is growing' };
+  if (live.length >= maxLiveSeeds) return { wait: `${live.length} live seeds` };
+  const holding = packet.seeds.filter((s) => LIVE.has(s.stage) || s.stage === 'FOSSILIZED').length;
+  if (holding >= context.budget.maxSeeds) return { wait: `seed budget spent (${holding}/${context.budget.maxSeeds})` };
+  const remaining = context.budget.maxParamsAdded - context.budget.paramsAdded;
+  const candidates: (WidthGrowth & { score: number })[] = [];
+  const skipped: string[] = [];
+  for (const layer of layers) {
+    const saturation = layerSaturation(layer);
+    if (saturation < rule.saturation) {
+      skipped.push(`L${layer.layer} not saturated (${fmt(saturation)} < ${fmt(rule.saturation)})`);
+      continue;
+    }
+    // A depth seed after the layer reads its activation at the width it was built for: the layer cannot widen under it.
+    const depthHeld = packet.seeds.some((s) => places[s.slotId]?.role === 'depth' && places[s.slotId]?.layer === layer.layer && (LIVE.has(s.stage) || s.stage === 'FOSSILIZED'));
+    if (depthHeld) {
+      skipped.push(`L${layer.layer} carries a depth seed`);
+      continue;
+    }
+    const seed = packet.seeds.find((s) => s.stage === 'DORMANT' && places[s.slotId]?.role === 'width' && places[s.slotId]?.layer === layer.layer);
+    if (seed === undefined) {
+      skipped.push(`L${layer.layer} has no free width slot`);
+      continue;
+    }
+    const kernel = widthKernelFor(context.availableKernels, context.slotInterfaces?.[seed.slotId], rule.growthFactor * layer.width, remaining);
+    if (kernel === undefined) {
+      skipped.push(`L${layer.layer} has no width kernel within the budget`);
+      continue;
+    }
+    candidates.push({ seed, kernel, layer, saturation, score: layer.gradientScore });
+  }
+  candidates.sort((a, b) => b.score - a.score || a.layer.layer - b.layer.layer);
+  const best = candidates[0];
+  if (best === undefined) return { wait: skipped.join('; ') || 'no layer to widen' };
+  return { seed: best.seed, kernel: best.kernel, layer: best.layer, saturation: best.saturation };
+}
+
+/** The bottleneck policy's configuration: the width rule plus the heuristic it builds on. */
+export interface BottleneckConfig {
+  readonly width: WidthRuleConfig;
+  readonly heuristic: HeuristicConfig;
+}
+
+/** Decides one packet (see the module comment). */
+export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory, context: PolicyContext, config: BottleneckConfig): PolicyDecision<PolicyMemory> {
+  if (memory.lastDecision !== null && memory.lastDecision.packetId === packet.packetId) {
+    return { commands: [...memory.lastDecision.commands], reason: memory.lastDecision.reason, memory };
+  }
+  const places = context.slots ?? {};
+  const growth = widthGrowthFor(packet, context, config.width, config.heuristic.maxLiveSeeds);
+  const depthKernels = 'wait' in growth ? context.availableKernels.filter((k) => k.units === undefined) : [];
+  // Width slots are the width rule's: the heuristic sees only depth kernels (none when a width seed is germinated now),
+  // and no depth slot of a layer that is growing or has grown (its kernels were built for the layer's old width).
+  const closed = closedSlots(packet, places);
+  const base = decideHeuristic(packet, memory, { ...context, availableKernels: depthKernels, slotInterfaces: { ...context.slotInterfaces, ...closed } }, config.heuristic, LABEL);
+  const signals = packet.layers === undefined ? '' : ` [${describeLayers(packet.layers)}]`;
+  if ('wait' in growth) {
+    const reason = clip(`${base.reason}; width: wait (${growth.wait})${signals}`, 1000);
+    return { commands: base.commands, reason, memory: { ...base.memory, lastDecision: { packetId: packet.packetId, commands: base.commands, reason } } };
+  }
+  const { seed, kernel, layer, saturation } = growth;
+  const why = `widen L${layer.layer} (w${layer.width}, saturation ${fmt(saturation)} ≥ ${fmt(config.width.saturation)}, gradient score ${layer.gradientScore.toPrecision(3)}) by ${kernel.units ?? '?'} units: ${kernel.blueprintId} (${kernel.paramCount} params) in ${seed.slotId}`;
+  const command = seedCommand(packet, seed.seedId, { op: 'GERMINATE', kernelId: kernel.kernelId, blueprintId: kernel.blueprintId }, { deadlineMs: config.heuristic.commandDeadlineMs, policy: LABEL, reason: why });
+  const commands = [...base.commands, command].slice(0, MAX_COMMANDS_PER_DECISION);
+  const reason = clip(`${why}; ${base.reason}${signals}`, 1000);
+  const seeds = {
+    ...base.memory.seeds,
+    [seed.seedId]: {
+      seedId: seed.seedId,
+      slotId: seed.slotId,
+      blueprintId: kernel.blueprintId,
+      kernelId: kernel.kernelId,
+      paramCount: kernel.paramCount,
+      commandId: command.commandId,
+      fromEpoch: packet.epoch,
+      confirmed: false,
+      stage: 'GERMINATED' as const,
+    },
+  };
+  return { commands, reason, memory: { ...base.memory, seeds, lastDecision: { packetId: packet.packetId, commands, reason } } };
+}
+
+/**
+ * Slots the heuristic must not germinate into, given an interface key no
+ * kernel has: every width slot, and the depth slots of layers with a live or
+ * merged width seed.
+ */
+function closedSlots(packet: SystemStatePacket, places: Readonly<Record<string, { role: string; layer: number }>>): Record<string, string> {
+  const widened = new Set(packet.seeds.filter((s) => places[s.slotId]?.role === 'width' && (LIVE.has(s.stage) || s.stage === 'FOSSILIZED')).map((s) => places[s.slotId]?.layer));
+  const closed: Record<string, string> = {};
+  for (const [slotId, place] of Object.entries(places)) {
+    if (place.role === 'width') closed[slotId] = 'closed:width-slot';
+    else if (widened.has(place.layer)) closed[slotId] = 'closed:layer-widened';
+  }
+  return closed;
+}
+
+/** What a run spec may set (the heuristic's keys plus the width rule's). */
+export type BottleneckConfigInput = HeuristicConfigInput & Partial<WidthRuleConfig>;
+
+/** The bottleneck policy as a {@link TamiyoPolicy}. */
+export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolicy<PolicyMemory> {
+  const { growFromEpoch, growUntilFraction, saturation, growthFactor, ...heuristic } = input;
+  const config: BottleneckConfig = {
+    width: Object.freeze({
+      growFromEpoch: growFromEpoch ?? DEFAULT_WIDTH_RULE.growFromEpoch,
+      growUntilFraction: growUntilFraction ?? DEFAULT_WIDTH_RULE.growUntilFraction,
+      saturation: saturation ?? DEFAULT_WIDTH_RULE.saturation,
+      growthFactor: growthFactor ?? DEFAULT_WIDTH_RULE.growthFactor,
+    }),
+    heuristic: heuristic === undefined ? DEFAULT_HEURISTIC_CONFIG : parseHeuristicConfig(heuristic),
+  };
+  return {
+    name: BOTTLENECK_POLICY_NAME,
+    version: BOTTLENECK_POLICY_VERSION,
+    initialMemory: initialPolicyMemory,
+    decide: (packet, memory, context) => decideBottleneck(packet, memory, context, config),
+    fieldReports: (previous, next, packet) => fieldReportsFor(previous, next, packet, { policyVersion: LABEL }),
+  };
+}

@@ -1,0 +1,105 @@
+import { expect } from 'chai';
+import { AdaptationCommandSchema, type LayerSignals, type SystemStatePacket } from '../../../src/contracts/index.ts';
+import {
+  bottleneckPolicy,
+  decideBottleneck,
+  DEFAULT_HEURISTIC_CONFIG,
+  DEFAULT_WIDTH_RULE,
+  initialPolicyMemory,
+  layerSaturation,
+  widthGrowthFor,
+  widthKernelFor,
+  type BottleneckConfig,
+  type KernelChoice,
+  type PolicyContext,
+} from '../../../src/actors/tamiyo/index.ts';
+import { kernel, live, packet, seed } from './support.ts';
+
+const W1 = 'width:dense:784->10:float32';
+const W2 = 'width:dense:4->10:float32';
+const DEPTH = 'depth:dense:4->4:float32';
+
+/** Width kernels for a slot interface, k = 4, 8, 16, 32 (params grow with k). */
+function widthKernels(iface: string, prefix: string): KernelChoice[] {
+  return [4, 8, 16, 32].map((k) => kernel(`${prefix}-w${k}`, { blueprintId: `widen_${k}`, interfaceKey: iface, units: k, paramCount: k * 100, riskScore: 0.05 }));
+}
+
+const layer = (n: number, width: number, rank: number, gradientScore: number, deadFraction = 0): LayerSignals => ({ layer: n, kind: 'dense', width, effectiveRank: rank, deadFraction, gradientScore });
+
+/** Two hidden layers, a depth slot and two width slots on each. */
+function ctx(overrides: Partial<PolicyContext> = {}): PolicyContext {
+  return {
+    availableKernels: [...widthKernels(W1, 'a'), ...widthKernels(W2, 'b'), kernel('k-deep', { blueprintId: 'mlp_deep', interfaceKey: DEPTH, paramCount: 200 })],
+    budget: { maxSeeds: 4, maxParamsAdded: 1_000_000, paramsAdded: 0 },
+    slotInterfaces: { h1: DEPTH, 'h1-w1': W1, 'h1-w2': W1, h2: DEPTH, 'h2-w1': W2, 'h2-w2': W2 },
+    slots: { h1: { role: 'depth', layer: 1 }, 'h1-w1': { role: 'width', layer: 1 }, 'h1-w2': { role: 'width', layer: 1 }, h2: { role: 'depth', layer: 2 }, 'h2-w1': { role: 'width', layer: 2 }, 'h2-w2': { role: 'width', layer: 2 } },
+    epochs: 30,
+    ...overrides,
+  };
+}
+
+function withLayers(epoch: number, layers: LayerSignals[], seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => seed(id))): SystemStatePacket {
+  return { ...packet({ epoch, seeds }), layers };
+}
+
+const CONFIG: BottleneckConfig = { width: DEFAULT_WIDTH_RULE, heuristic: { ...DEFAULT_HEURISTIC_CONFIG, advanceTrainingEpochs: 1 } };
+
+describe('Tamiyo bottleneck policy', () => {
+  it('measures saturation against the live units', () => {
+    expect(layerSaturation(layer(1, 4, 3.6, 1))).to.be.closeTo(0.9, 1e-9);
+    expect(layerSaturation(layer(1, 8, 2, 1, 0.5))).to.be.closeTo(0.5, 1e-9);
+  });
+
+  it('picks the width kernel whose k is closest to the target, larger on a tie, within the budget', () => {
+    const kernels = widthKernels(W1, 'a');
+    expect(widthKernelFor(kernels, W1, 12, 1e9)?.units).to.equal(16);
+    expect(widthKernelFor(kernels, W1, 10, 1e9)?.units).to.equal(8);
+    expect(widthKernelFor(kernels, W1, 12, 1000)?.units).to.equal(8);
+    expect(widthKernelFor(kernels, W2, 12, 1e9)).to.equal(undefined);
+  });
+
+  it('widens the saturated layer with the largest gradient score, early, naming the signals', () => {
+    const p = withLayers(1, [layer(1, 4, 3.5, 0.2), layer(2, 4, 3.8, 0.9)]);
+    const decision = decideBottleneck(p, initialPolicyMemory(), ctx(), CONFIG);
+    const germinate = decision.commands.find((c) => c.seedOperation?.op === 'GERMINATE');
+    expect(germinate?.targetSeedId).to.equal('seed-h2-w1');
+    expect(germinate?.seedOperation).to.include({ blueprintId: 'widen_16' });
+    expect(decision.reason).to.match(/widen L2 \(w4, saturation 0\.95/).and.match(/L1 w4 rank 3\.50/);
+    for (const c of decision.commands) expect(AdaptationCommandSchema.safeParse(c).error?.issues ?? []).to.deep.equal([]);
+    expect(decision.memory.seeds['seed-h2-w1']?.blueprintId).to.equal('widen_16');
+  });
+
+  it('does not widen a layer with room left, and falls back to the plateau rule for depth', () => {
+    const p = withLayers(3, [layer(1, 32, 6, 0.5), layer(2, 32, 5, 0.4)]);
+    const growth = widthGrowthFor(p, ctx(), DEFAULT_WIDTH_RULE, 1);
+    expect(growth).to.have.property('wait').that.match(/L1 not saturated/);
+    const decision = decideBottleneck(p, initialPolicyMemory(), ctx(), CONFIG);
+    expect(decision.commands.filter((c) => c.seedOperation?.op === 'GERMINATE')).to.deep.equal([]);
+    expect(decision.reason).to.match(/width: wait/);
+  });
+
+  it('grows one width seed at a time, and never past the growth window or the seed budget', () => {
+    const growing = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'BLENDING', blueprintId: 'widen_16' }) : seed(id)));
+    expect(widthGrowthFor(withLayers(4, [layer(1, 4, 4, 1), layer(2, 4, 4, 1)], growing), ctx(), DEFAULT_WIDTH_RULE, 2)).to.deep.equal({ wait: 'a width seed is growing' });
+    expect(widthGrowthFor(withLayers(16, [layer(1, 4, 4, 1)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('wait').that.match(/past 0\.50 of 30/);
+    const spent = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id.includes('-w') ? seed(id, { stage: 'FOSSILIZED' }) : seed(id)));
+    expect(widthGrowthFor(withLayers(5, [layer(1, 4, 4, 1)], spent), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('wait').that.match(/seed budget spent/);
+  });
+
+  it('carries a width seed through its lifecycle with the heuristic rules (advance after 1 epoch of TRAINING)', () => {
+    const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
+    const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
+    expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@1');
+  });
+
+  it('is a TamiyoPolicy: deterministic, replays the same packet, and reports its name', () => {
+    const policy = bottleneckPolicy({ advanceTrainingEpochs: 1 });
+    const p = withLayers(1, [layer(1, 4, 3.5, 0.2)]);
+    const first = policy.decide(p, policy.initialMemory(), ctx());
+    const again = policy.decide(p, first.memory, ctx());
+    expect(again.commands).to.deep.equal(first.commands);
+    expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@1');
+  });
+});
