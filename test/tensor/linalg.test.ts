@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { orthonormalCompletion, topLeftSingularVectors } from '../../src/tensor/linalg/singular-directions.ts';
-import { symmetricEigen } from '../../src/tensor/linalg/symmetric-eigen.ts';
+import { symmetricEigen, symmetricEigenvalues } from '../../src/tensor/linalg/symmetric-eigen.ts';
 import { Rng } from '../../src/tensor/rng.ts';
 
 function randomMatrix(rng: Rng, rows: number, cols: number): Float64Array {
@@ -63,6 +63,45 @@ describe('linalg: symmetric Jacobi eigen-solver and singular directions (issue 1
   it('rejects a matrix of the wrong size or with a NaN', () => {
     expect(() => symmetricEigen([1, 2, 3], 2)).to.throw(RangeError, /2×2/);
     expect(() => symmetricEigen([1, Number.NaN, Number.NaN, 1], 2)).to.throw(RangeError, /NaN/);
+    expect(() => symmetricEigenvalues([1, 2, 3], 2)).to.throw(RangeError, /symmetricEigenvalues: 3 values are not a 2×2/);
+    expect(() => symmetricEigenvalues([1, Number.POSITIVE_INFINITY, 0, 1], 2)).to.throw(RangeError, /NaN or infinite/);
+  });
+
+  it('symmetricEigenvalues (Householder + QL) agrees with the Jacobi values: random, rank-deficient, repeated, diagonal, zero, 1×1', () => {
+    const rng = new Rng(9);
+    const symmetric = (n: number): Float64Array => {
+      const b = randomMatrix(rng, n, n);
+      return Float64Array.from({ length: n * n }, (_, k) => (b[k] as number) + (b[(k % n) * n + Math.floor(k / n)] as number));
+    };
+    /** Gram matrix BᵀB of a rows×n B: rank min(rows, n), eigenvalues ≥ 0. */
+    const gram = (rows: number, n: number): Float64Array => {
+      const b = randomMatrix(rng, rows, n);
+      const col = (j: number): Float64Array => Float64Array.from({ length: rows }, (_, i) => b[i * n + j] as number);
+      return Float64Array.from({ length: n * n }, (_, k) => dot(col(Math.floor(k / n)), col(k % n)));
+    };
+    const cases: [string, Float64Array, number][] = [
+      ['random 2', symmetric(2), 2],
+      ['random 7', symmetric(7), 7],
+      ['random 40', symmetric(40), 40],
+      ['rank 3 of 20', gram(3, 20), 20],
+      ['repeated', Float64Array.from([2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2, 1, 0, 0, 1, 2]), 4],
+      ['diagonal', Float64Array.from([1, 0, 0, 0, -5, 0, 0, 0, 3]), 3],
+      ['zero', new Float64Array(25), 5],
+      ['1×1', Float64Array.from([-4]), 1],
+    ];
+    for (const [name, a, n] of cases) {
+      const values = symmetricEigenvalues(a, n);
+      const reference = symmetricEigen(a, n).values;
+      const scale = Math.max(1, ...Array.from(reference, Math.abs));
+      expect(values.length, name).to.equal(n);
+      for (let i = 0; i < n; i++) expect(values[i], `${name} λ${i}`).to.be.closeTo(reference[i] as number, 1e-10 * scale);
+      for (let i = 1; i < n; i++) expect(values[i - 1], name).to.be.at.least(values[i] as number);
+    }
+    expect(Array.from(symmetricEigenvalues([2, 1, 1, 2], 2)).map((v) => Math.round(v * 1e12) / 1e12)).to.deep.equal([3, 1]);
+    const input = symmetric(5);
+    const copy = Float64Array.from(input);
+    symmetricEigenvalues(input, 5);
+    expect(input).to.deep.equal(copy); // not modified
   });
 
   it('finds the top left singular vectors through the smaller Gram matrix, either way round', () => {

@@ -84,6 +84,13 @@ export interface HostModel {
    * what width-seed initialisation differentiates. Call inside `tf.tidy`.
    */
   probeLayer(x: tf.Tensor, layer: number, delta?: tf.Tensor): LayerProbe;
+  /**
+   * Each hidden layer's output for x (after its ReLU, and for a conv block its
+   * pooling; before the depth slots after it; a live width seed's units are
+   * not included): [batch, units] or [batch, h, w, channels], layer 1 first.
+   * What the per-layer signals measure. Call inside `tf.tidy`.
+   */
+  hiddenActivations(x: tf.Tensor): tf.Tensor[];
   /** The host parameter shapes `config` would have, or undefined when it is not this host with other widths. */
   hostParamShapes(config: HostConfig): number[][] | undefined;
   /**

@@ -137,7 +137,14 @@ export class SlottedHost implements HostModel {
     return { logits, input: probe.input as tf.Tensor, next: probe.next as tf.Tensor };
   }
 
-  #run(x: tf.Tensor, probe: { layer: number; delta?: tf.Tensor; input?: tf.Tensor; next?: tf.Tensor } | undefined): { logits: tf.Tensor2D } {
+  hiddenActivations(x: tf.Tensor): tf.Tensor[] {
+    const activations: tf.Tensor[] = [];
+    this.#run(x, undefined, activations);
+    return activations;
+  }
+
+  /** The forward pass; fills `probe` (see {@link probeLayer}) and, when given, `activations` with each hidden layer's output before its depth slots. */
+  #run(x: tf.Tensor, probe: { layer: number; delta?: tf.Tensor; input?: tf.Tensor; next?: tf.Tensor } | undefined, activations?: tf.Tensor[]): { logits: tf.Tensor2D } {
     const shape = x.shape.slice(1);
     if (!sameShape(shape, this.inputShape)) throw new RangeError(`Error in ${this.kind} host forward: x ${JSON.stringify(x.shape)} is not [batch, ${this.inputShape.join(', ')}]`);
     const inputs: tf.Tensor[] = [];
@@ -153,6 +160,7 @@ export class SlottedHost implements HostModel {
         if (probe.delta !== undefined) z = tf.add(z, probe.delta);
       }
       h = activation(layer, z);
+      if (activations !== undefined && i + 1 < this.#structure.layers.length) activations.push(h);
       for (const slot of this.#depthAfter[i] ?? []) h = slot.apply(h);
     });
     return { logits: h as tf.Tensor2D };

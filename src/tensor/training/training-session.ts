@@ -15,6 +15,7 @@ import { twoSpirals, xor } from '../datasets/synthetic.ts';
 import { cnnHost } from '../hosts/cnn-host.ts';
 import { mlpHost } from '../hosts/mlp-host.ts';
 import { HOST_GROUP_ID, seedGroupId, type HostConfig, type HostModel } from '../hosts/model.ts';
+import { measureLayerSignals } from '../layer-signals.ts';
 import { evaluateBatch, Optimizer, trainStep } from '../optimizer.ts';
 import { Rng } from '../rng.ts';
 import { seedModuleFrom, type SeedModuleSource } from '../seed-module-source.ts';
@@ -25,6 +26,7 @@ import { WidthSlot } from '../width/width-slot.ts';
 export type { SeedModuleSource } from '../seed-module-source.ts';
 export type { WidthSeedOptions } from '../width/width-init.ts';
 import { TrainingSpecSchema, type TrainingSpec, type TrainingSpecInput } from '../../contracts/training-spec.ts';
+import type { LayerSignals } from '../../contracts/tolaria.ts';
 
 /** Per-seed telemetry of one epoch (the input of Kasmina's gates). */
 export interface SlotTelemetry {
@@ -55,6 +57,13 @@ export interface EpochReport {
   slots: SlotTelemetry[];
   /** True when the loss or any parameter went NaN/Inf this epoch. */
   nonFinite: boolean;
+  /**
+   * Per hidden layer signals at the epoch's end (effective rank, dead
+   * fraction, GradMax gradient score; see `layer-signals.ts`), measured on a
+   * fixed probe of the first {@link LAYER_PROBE_SIZE} validation examples.
+   * Absent when the model has no slot (nothing could grow on them).
+   */
+  layers?: LayerSignals[];
 }
 
 /** What a width slot germinates: k new units, and how their incoming weights are initialised. */
@@ -133,6 +142,9 @@ function buildHost(spec: TrainingSpec, data: Dataset, rng: Rng): HostModel {
 }
 
 const VALIDATION_BATCH = 512;
+
+/** Validation examples (the first ones) the per-layer signals are measured on, each epoch the same. */
+export const LAYER_PROBE_SIZE = 256;
 
 export class TrainingSession {
   readonly spec: TrainingSpec;
@@ -215,6 +227,7 @@ export class TrainingSession {
       };
     });
     if (!allFinite(this.model.hostParams)) nonFinite = true;
+    const layers = this.model.allSlots.length > 0 ? this.layerSignals() : undefined;
     return {
       epoch: this.#epoch,
       steps,
@@ -225,7 +238,23 @@ export class TrainingSession {
       durationMs: performance.now() - started,
       slots,
       nonFinite: nonFinite || !Number.isFinite(evaluation.loss),
+      ...(layers === undefined ? {} : { layers }),
     };
+  }
+
+  /** The per-layer signals now, on the first {@link LAYER_PROBE_SIZE} validation examples (views of the split: the probe is the same every epoch). */
+  layerSignals(): LayerSignals[] {
+    const data = this.#validation;
+    const n = Math.min(LAYER_PROBE_SIZE, data.size);
+    const per = data.featureShape.reduce((a, b) => a * b, 1);
+    const x = tf.tensor(data.features.subarray(0, n * per), [n, ...data.featureShape]);
+    const y = tf.tensor1d(Int32Array.from(data.labels.subarray(0, n)), 'int32');
+    try {
+      return measureLayerSignals(this.model, { x, y });
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
   }
 
   /** Loss and accuracy on the validation split. */

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { TrainingWorkerClient } from '../../../../src/actors/tolaria/worker/training-worker-client.ts';
+import { LayerSignalsSchema } from '../../../../src/contracts/tolaria.ts';
 import { EsperError } from '../../../../src/errors/index.ts';
 
 describe('training worker thread', function () {
@@ -28,6 +29,28 @@ describe('training worker thread', function () {
       expect(ticks).to.be.greaterThan(Math.min(10, Math.floor(elapsed / 20)));
       const memory = await worker.request('memory', null);
       expect(memory.numTensors).to.be.greaterThan(0);
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it("carries the per-layer signals of a model with slots in the epoch report, as the contract's LayerSignals", async () => {
+    const worker = new TrainingWorkerClient();
+    try {
+      await worker.request('create', {
+        backend: 'cpu',
+        seed: 1,
+        dataset: { kind: 'spirals', n: 300 },
+        host: { kind: 'mlp', hidden: [6, 4] },
+        slots: [{ id: 'w1', afterLayer: 1, kind: 'width' }],
+        batchSize: 32,
+      });
+      const report = await worker.request('runEpoch', null);
+      const layers = (report.layers ?? []).map((s) => LayerSignalsSchema.parse(s));
+      expect(layers.map((s) => [s.layer, s.kind, s.width])).to.deep.equal([
+        [1, 'dense', 6],
+        [2, 'dense', 4],
+      ]);
     } finally {
       await worker.terminate();
     }
