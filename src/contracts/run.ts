@@ -83,9 +83,9 @@ export const HeuristicPolicySpecSchema = z
     growUntilFraction: z.number().min(0).max(1).default(0.5),
     /**
      * Bottleneck: a layer counts as saturated when the effective rank of its
-     * activations is at least this fraction of its live units. 0–1. @default 0.5
+     * activations is at least this fraction of its live units. 0–1. @default 0.45
      */
-    saturation: z.number().min(0).max(1).default(0.5),
+    saturation: z.number().min(0).max(1).default(0.45),
     /** Bottleneck: new units per growth step, as a multiple of the layer's current width (the closest width kernel is chosen). 0.1–64. @default 3 */
     growthFactor: z.number().min(0.1).max(64).default(3),
   })

@@ -40,8 +40,8 @@ export const LayerSignalsSchema = z
     width: z.number().int().min(1),
     /**
      * Effective rank of the layer's activations: exp of the entropy of the
-     * normalised eigenvalues of their covariance, in [0, width]; near `width`
-     * when every unit carries its own direction (the layer is saturated).
+     * normalised eigenvalues of their correlation matrix, in [0, width]; near
+     * `width` when every unit carries its own direction (the layer is saturated).
      */
     effectiveRank: nonNegative(),
     /** Fraction of units (channels) that were zero on every probe example (dead ReLUs). */

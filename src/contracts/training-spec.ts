@@ -86,7 +86,18 @@ export const TrainingSpecSchema = z
     host: HostSpecSchema,
     slots: z.array(SlotSpecSchema).max(32).default([]),
     optimizer: z
-      .object({ kind: z.enum(['adam', 'sgd']).default('adam'), learningRate: z.number().positive().max(10).default(0.01) })
+      .object({
+        kind: z.enum(['adam', 'sgd']).default('adam'),
+        learningRate: z.number().positive().max(10).default(0.01),
+        /**
+         * The host's optimizer state when a width seed merges into it:
+         * `restart` (fresh moments, re-warmed by Adam's bias correction —
+         * moments gathered on the narrow network slow the wider one down) or
+         * `carry` (built from the old moments: exactly what the unmerged
+         * model would have done). @default 'restart'
+         */
+        afterGrowth: z.enum(['restart', 'carry']).default('restart'),
+      })
       .strict()
       .prefault({}),
     batchSize: positiveInt(65_536).default(64),

@@ -6,8 +6,11 @@
  * a conv block's channels are the features, its pooled pixels and the batch
  * the samples):
  *
- * - `effectiveRank`: λ = eigenvalues of the centred covariance AᵀA / N
- *   (width × width; the N × N Gram matrix when N is smaller, same non-zero
+ * - `effectiveRank`: λ = eigenvalues of the correlation matrix of A (the
+ *   centred covariance of the units standardised to unit variance, so a few
+ *   loud units cannot hide how many directions the layer carries; units a
+ *   millionth as variable as the average are left out as rounding noise;
+ *   width × width, or the N × N Gram matrix when N is smaller: same non-zero
  *   eigenvalues), p = λ / Σλ, exp(−Σ p log p). 0 when every activation is
  *   constant on the batch (total variance ≤ 1e-9 × the mean square, i.e. the
  *   float32 rounding of a mean subtraction).
@@ -109,25 +112,29 @@ function asSamples(a: tf.Tensor): tf.Tensor2D {
 /** What a layer's activations say: its width, effective rank and dead fraction. */
 function activationSignals(activations: tf.Tensor): Pick<LayerSignals, 'kind' | 'width' | 'effectiveRank' | 'deadFraction'> {
   const kind = activations.rank === 4 ? 'conv' : 'dense';
-  const { peaks, meanSquare, gram } = tf.tidy(() => {
+  const { peaks, meanSquare, variance, gram } = tf.tidy(() => {
     const a = asSamples(activations);
     const centred = tf.sub<tf.Tensor2D>(a, tf.mean(a, 0));
+    const unitVariance = tf.mean(tf.square(centred), 0);
+    // Standardised units: the Gram matrix is their correlation, so a few loud units cannot hide how many directions the layer carries.
+    // Units a millionth as variable as the average are rounding noise, not directions: left out.
+    const scale = tf.where(tf.greater(unitVariance, tf.mul(tf.mean(unitVariance), 1e-6)), tf.rsqrt(tf.maximum(unitVariance, 1e-30)), tf.zerosLike(unitVariance));
     return {
       peaks: tf.max(a, 0), // ReLU outputs are ≥ 0: a unit is dead when its largest output is 0
       meanSquare: tf.sum(tf.mean(tf.square(a), 0)),
-      gram: tf.div(smallerGram(centred), a.shape[0]),
+      variance: tf.sum(unitVariance),
+      gram: tf.div(smallerGram(tf.mul(centred, scale)), a.shape[0]),
     };
   });
   try {
     const peak = Array.from(peaks.dataSync());
     const dead = peak.filter((v) => v <= 0).length;
     const values = gramEigenvalues(gram);
-    const variance = values.reduce((sum, v) => sum + Math.max(v, 0), 0);
-    const constant = !(variance > CONSTANT_VARIANCE * (meanSquare.dataSync()[0] ?? 0));
+    const constant = !((variance.dataSync()[0] ?? 0) > CONSTANT_VARIANCE * (meanSquare.dataSync()[0] ?? 0));
     const width = peak.length;
     return { kind, width, effectiveRank: constant ? 0 : Math.min(width, effectiveRank(values)), deadFraction: dead / width };
   } finally {
-    for (const t of [peaks, meanSquare, gram]) t.dispose();
+    for (const t of [peaks, meanSquare, variance, gram]) t.dispose();
   }
 }
 

@@ -68,13 +68,31 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/**
+ * What a group's state becomes when the model rebuilt some of its
+ * parameters (a width seed merged into the host): `carry` builds their
+ * buffers out of the old ones (training continues exactly as the unmerged
+ * model would), `restart` starts the whole group afresh — zero moments,
+ * step 0, so Adam's bias correction re-warms it (SPARKLING, growth-notes
+ * §1: moments gathered on the narrow network hold the wider one back).
+ */
+export type AfterMerge = 'carry' | 'restart';
+
+/** Options of an {@link Optimizer}. */
+export interface OptimizerOptions {
+  /** @default 'carry' */
+  afterMerge?: AfterMerge;
+}
+
 /** An optimizer over named parameter groups. Dispose it when done (its buffers are variables). */
 export class Optimizer {
   #config: ResolvedOptimizerConfig;
   readonly #groups = new Map<string, Group>();
+  readonly #afterMerge: AfterMerge;
 
-  constructor(config: OptimizerConfig, groups: readonly ParamGroup[] = []) {
+  constructor(config: OptimizerConfig, groups: readonly ParamGroup[] = [], options: OptimizerOptions = {}) {
     this.#config = resolve(config);
+    this.#afterMerge = options.afterMerge ?? 'carry';
     this.setGroups(groups);
   }
 
@@ -105,6 +123,7 @@ export class Optimizer {
    * for a source no group held). Adam moments coming from another group (the
    * seed's) are rescaled by (1 − β^t) / (1 − β^s), t this group's step count
    * and s theirs, so their bias-corrected values are unchanged by the move.
+   * With `afterMerge: 'restart'` such a group starts afresh instead.
    */
   setGroups(groups: readonly ParamGroup[]): void {
     const next = new Map<string, Group>();
@@ -115,6 +134,11 @@ export class Optimizer {
       if (next.has(g.id)) throw new EsperError('ESPER_INTERNAL', `Error in Optimizer.setGroups: group ${g.id} listed twice`);
       const old = this.#groups.get(g.id);
       // Only the very same variables (or ones rebuilt from them) keep their state: a new seed in a slot that once held another starts fresh.
+      const rebuilt = old !== undefined && g.params.some((p) => !old.params.includes(p) && lineageOf(p) !== undefined);
+      if (rebuilt && this.#afterMerge === 'restart') {
+        next.set(g.id, { params: g.params, step: 0, buffers: g.params.map((p) => this.#newBuffers(p)) });
+        continue;
+      }
       if (old !== undefined && g.params.every((p) => old.params.includes(p) || lineageOf(p) !== undefined)) {
         const buffers = g.params.map((p) => {
           const index = old.params.indexOf(p);

@@ -91,7 +91,7 @@ describe('contracts/run', () => {
         maxLiveSeeds: 1,
         growFromEpoch: 1,
         growUntilFraction: 0.5,
-        saturation: 0.5,
+        saturation: 0.45,
         growthFactor: 3,
       });
       expect(spec.budgets).to.deep.equal({ maxSeeds: 4 });

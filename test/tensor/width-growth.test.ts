@@ -53,6 +53,28 @@ describe('width seeds: optimizer state across the merge, initialisation, memory 
     }
   });
 
+  it("with afterMerge: 'restart' the merge starts the host's optimizer state afresh (step 0, zero moments) and training goes on from there", () => {
+    const model = grownHost('mlp', 1, false);
+    germinate(model, 'w2', 3);
+    model.widthSlot('w2').setMode('BLENDING', 1);
+    const optimizer = new Optimizer(ADAM, model.paramGroups(), { afterMerge: 'restart' });
+    train(model, optimizer, 'mlp', 5, new Rng(4));
+    expect(optimizer.exportState().groups.map((g) => [g.id, g.step])).to.deep.equal([
+      ['host', 5],
+      ['seed:w2', 5],
+    ]);
+    model.widthSlot('w2').setMode('FOSSILIZED');
+    optimizer.setGroups(model.paramGroups());
+    const [host] = optimizer.exportState().groups;
+    expect(host?.step).to.equal(0);
+    expect(host?.params.every((p) => p.buffers.every((b) => b.every((v) => v === 0)))).to.equal(true);
+    const losses = train(model, optimizer, 'mlp', 3, new Rng(10));
+    expect(losses.every((l) => Number.isFinite(l))).to.equal(true);
+    expect(optimizer.exportState().groups[0]?.step).to.equal(3);
+    optimizer.dispose();
+    model.dispose();
+  });
+
   it("moves the seed's Adam moments into the host's buffers, rescaled to keep their bias-corrected values under the host's step count", () => {
     const model = grownHost('mlp');
     const optimizer = new Optimizer(ADAM, model.paramGroups());

@@ -163,7 +163,7 @@ export class TrainingSession {
     this.#rng = rng;
     this.#train = train;
     this.#validation = validation;
-    this.optimizer = new Optimizer({ kind: spec.optimizer.kind, learningRate: spec.optimizer.learningRate }, model.paramGroups());
+    this.optimizer = new Optimizer({ kind: spec.optimizer.kind, learningRate: spec.optimizer.learningRate }, model.paramGroups(), { afterMerge: spec.optimizer.afterGrowth });
     this.#cursor = new BatchCursor(train, { batchSize: spec.batchSize, rng: rng.fork(2) });
   }
 
