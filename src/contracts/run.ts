@@ -86,8 +86,8 @@ export const HeuristicPolicySpecSchema = z
      * activations is at least this fraction of its live units. 0–1. @default 0.45
      */
     saturation: z.number().min(0).max(1).default(0.45),
-    /** Bottleneck: new units per growth step, as a multiple of the layer's current width (the closest width kernel is chosen). 0.1–64. @default 3 */
-    growthFactor: z.number().min(0.1).max(64).default(3),
+    /** Bottleneck: new units per growth step, as a multiple of the layer's current width (the closest width kernel is chosen). 0.1–64. @default 8 */
+    growthFactor: z.number().min(0.1).max(64).default(8),
   })
   .strict();
 export type HeuristicPolicySpec = z.output<typeof HeuristicPolicySpecSchema>;

@@ -92,7 +92,7 @@ describe('contracts/run', () => {
         growFromEpoch: 1,
         growUntilFraction: 0.5,
         saturation: 0.45,
-        growthFactor: 3,
+        growthFactor: 8,
       });
       expect(spec.budgets).to.deep.equal({ maxSeeds: 4 });
       expect(spec.blend).to.deep.equal({ curve: 'linear', tempoEpochs: 3 });

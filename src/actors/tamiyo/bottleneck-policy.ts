@@ -54,7 +54,7 @@ export interface WidthRuleConfig {
 }
 
 /** Defaults of the width rule. */
-export const DEFAULT_WIDTH_RULE: WidthRuleConfig = Object.freeze({ growFromEpoch: 1, growUntilFraction: 0.5, saturation: 0.45, growthFactor: 3 });
+export const DEFAULT_WIDTH_RULE: WidthRuleConfig = Object.freeze({ growFromEpoch: 1, growUntilFraction: 0.5, saturation: 0.45, growthFactor: 8 });
 
 /** A width growth chosen for a packet. */
 export interface WidthGrowth {

@@ -38,7 +38,7 @@ export interface RunHandle {
   readonly restarts: number;
 }
 
-type LoopMessage = { type: 'done' } | { type: 'crash'; error: unknown };
+type LoopMessage = { type: 'done'; results: RunResults } | { type: 'crash'; error: unknown };
 
 /** Whether a loop failure is one a restart from the last boundary may cure. */
 export function restartable(error: unknown): boolean {
@@ -107,10 +107,8 @@ export async function startRun(parent: Supervisor | undefined, spec: RunSpec, op
         }
         const { onRestart: _onRestart, ...training } = options;
         runTraining(spec, { ...training, supervisor, boundary, ...(resume === undefined ? {} : { resume }) }).then(
-          (results) => {
-            finish({ results });
-            ctx.self.dispatch({ type: 'done' });
-          },
+          // Settled inside the actor, so the run's subtree is stopped only after the loop driver has handled its end.
+          (results) => ctx.self.dispatch({ type: 'done', results }),
           (error: unknown) => ctx.self.dispatch({ type: 'crash', error }),
         );
         return { incarnation };
@@ -118,6 +116,7 @@ export async function startRun(parent: Supervisor | undefined, spec: RunSpec, op
       handle: (state, message, ctx) => {
         if (message.type === 'done') {
           ctx.stop();
+          finish({ results: message.results });
           return state;
         }
         if (!restartable(message.error)) {

@@ -63,10 +63,10 @@ describe('Tamiyo bottleneck policy', () => {
     const decision = decideBottleneck(p, initialPolicyMemory(), ctx(), CONFIG);
     const germinate = decision.commands.find((c) => c.seedOperation?.op === 'GERMINATE');
     expect(germinate?.targetSeedId).to.equal('seed-h2-w1');
-    expect(germinate?.seedOperation).to.include({ blueprintId: 'widen_16' });
+    expect(germinate?.seedOperation).to.include({ blueprintId: 'widen_32' }); // k closest to growthFactor (8) × 4
     expect(decision.reason).to.match(/widen L2 \(w4, saturation 0\.95/).and.match(/L1 w4 rank 3\.50/);
     for (const c of decision.commands) expect(AdaptationCommandSchema.safeParse(c).error?.issues ?? []).to.deep.equal([]);
-    expect(decision.memory.seeds['seed-h2-w1']?.blueprintId).to.equal('widen_16');
+    expect(decision.memory.seeds['seed-h2-w1']?.blueprintId).to.equal('widen_32');
   });
 
   it('does not widen a layer with room left, and falls back to the plateau rule for depth', () => {
@@ -91,6 +91,24 @@ describe('Tamiyo bottleneck policy', () => {
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
     expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@1');
+  });
+
+  it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
+    const withDepth = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1' ? seed(id, { stage: 'FOSSILIZED', blueprintId: 'mlp_deep' }) : seed(id)));
+    const growth = widthGrowthFor(withLayers(2, [layer(1, 4, 4, 5), layer(2, 4, 4, 1)], withDepth), ctx(), DEFAULT_WIDTH_RULE, 1);
+    expect(growth).to.have.property('layer').that.has.property('layer', 2);
+    // Layer 1 grew (a width fossil), layer 2 did not: a plateau germinates depth only after layer 2.
+    const grown = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? seed(id, { stage: 'FOSSILIZED', blueprintId: 'widen_16' }) : seed(id)));
+    const layers = [layer(1, 20, 2, 0.1), layer(2, 4, 1, 0.1)];
+    let memory = initialPolicyMemory();
+    let last: ReturnType<typeof decideBottleneck> | undefined;
+    for (let epoch = 5; epoch <= 12; epoch++) {
+      last = decideBottleneck({ ...packet({ epoch, acc: 0.8, trainLoss: 0.5, seeds: grown }), layers }, memory, ctx({ availableKernels: [kernel('k-deep', { blueprintId: 'mlp_deep', interfaceKey: DEPTH, paramCount: 200 })] }), CONFIG);
+      memory = last.memory;
+      if (last.commands.length > 0) break;
+    }
+    const germinate = last?.commands.find((c) => c.seedOperation?.op === 'GERMINATE');
+    expect(germinate?.targetSeedId).to.equal('seed-h2');
   });
 
   it('is a TamiyoPolicy: deterministic, replays the same packet, and reports its name', () => {
