@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function spiralsSpec(): RunSpec {
-  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
   return RunSpecSchema.parse({
     ...raw,
     epochs: 10,
@@ -116,12 +116,34 @@ describe('esper run: the spirals example as shipped (issue 6)', function () {
   this.timeout(120_000);
 
   it('grows at least one seed to FOSSILIZED with the default gates and beats the host trained alone', async () => {
-    const spec = RunSpecSchema.parse(JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')));
+    const spec = RunSpecSchema.parse(JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')));
     const grown = await runTraining(spec, { runId: 'spirals-grown' });
     const host = await runTraining(spec, { runId: 'spirals-host', growth: false });
     const fossils = grown.seeds.filter((seed) => seed.history.some((h) => h.to === 'FOSSILIZED'));
     expect(fossils.length).to.be.at.least(1);
     expect(grown.finalAccuracy).to.be.greaterThan(host.finalAccuracy);
     expect(grown.parameterCount.seeds).to.be.greaterThan(0);
+  });
+});
+
+describe('esper run: the spirals example as shipped (issue 11: default policy, catalog blueprints)', function () {
+  this.timeout(180_000);
+
+  it('widens a bottlenecked layer through the whole lifecycle: the width seed merges, the topology is wider, and the model beats the host trained alone', async () => {
+    const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const spec = RunSpecSchema.parse({ ...raw, epochs: 40 });
+    expect(spec.policy.kind).to.equal('bottleneck');
+    const events: Envelope[] = [];
+    const grown = await runTraining(spec, { runId: 'spirals-width', events: (e) => events.push(e) });
+    const host = await runTraining(spec, { runId: 'spirals-width-host', growth: false });
+    const widened = grown.seeds.filter((seed) => seed.slotId.includes('-w') && seed.history.some((h) => h.to === 'FOSSILIZED'));
+    expect(widened.length).to.be.at.least(1);
+    const hidden = grown.topology?.host.kind === 'mlp' ? grown.topology.host.hidden : [];
+    expect(hidden.reduce((a, b) => a + b, 0)).to.be.greaterThan(6);
+    expect(grown.parameterCount.host).to.be.greaterThan(host.parameterCount.host);
+    expect(grown.finalAccuracy).to.be.greaterThan(host.finalAccuracy);
+    // Why a layer was widened is in the event log: the decision names the layer and its signals.
+    const decision = events.find((e) => e.type === 'tamiyo.decision.made' && String((e.data as { reason: string }).reason).includes('widen L'));
+    expect(String((decision?.data as { reason: string } | undefined)?.reason)).to.match(/widen L\d \(w3, saturation [\d.]+ ≥ 0\.45, gradient score/);
   });
 });
