@@ -12,7 +12,7 @@ import { runAuditCommand, runReplayCommand } from '../../src/cli/audit.ts';
 import type { CliOutput } from '../../src/cli/output.ts';
 
 function spiralsSpec(): RunSpec {
-  const raw = JSON.parse(readFileSync(new URL('../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const raw = JSON.parse(readFileSync(new URL('../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
   return RunSpecSchema.parse({
     ...raw,
     epochs: 10,

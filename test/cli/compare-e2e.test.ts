@@ -21,7 +21,7 @@ function capture(): { out: string[]; err: string[]; output: { out: (t: string) =
 
 /** The spirals example cut to a few epochs on fewer points, with the policy's waits shortened so a seed grows. */
 function smallSpirals(): unknown {
-  const raw = JSON.parse(readFileSync(new URL('../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, Record<string, unknown>>;
+  const raw = JSON.parse(readFileSync(new URL('../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, Record<string, unknown>>;
   return {
     ...raw,
     epochs: 8,

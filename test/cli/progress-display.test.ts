@@ -235,7 +235,7 @@ describe('esper run --progress', function () {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'esper-progress-'));
     file = join(dir, 'tiny.json');
-    const raw = JSON.parse(readFileSync(new URL('../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const raw = JSON.parse(readFileSync(new URL('../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
     const training = raw['training'] as Record<string, unknown>;
     const spec = { ...raw, epochs: EPOCHS, training: { ...training, dataset: { ...(training['dataset'] as object), n: 200 } } };
     RunSpecSchema.parse(spec);

@@ -36,9 +36,9 @@ const silent = createLogger({ level: 'silent' });
 const encoder = new TextEncoder();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** examples/spirals.json as raw JSON text with a second slot (h2), Tamiyo never germinating: every graft below is the operator's. */
+/** examples/spirals-depth.json as raw JSON text with a second slot (h2), Tamiyo never germinating: every graft below is the operator's. */
 function spiralsText(epochs: number): string {
-  const raw = JSON.parse(readFileSync(new URL('../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, Record<string, unknown>>;
+  const raw = JSON.parse(readFileSync(new URL('../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, Record<string, unknown>>;
   const training = { ...raw['training'], slots: [...(raw['training']?.['slots'] as object[]), { id: 'h2', afterLayer: 2 }] };
   return JSON.stringify({ ...raw, epochs, training, policy: { ...raw['policy'], minEpochBeforeGerminate: 10_000 } });
 }

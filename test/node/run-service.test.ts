@@ -19,7 +19,7 @@ import { RunRegistry, type RunRecord } from '../../src/node/run-registry.ts';
 import { RunService } from '../../src/node/run-service.ts';
 
 function spiralsSpec(epochs: number): RunSpec {
-  const raw = JSON.parse(readFileSync(new URL('../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const raw = JSON.parse(readFileSync(new URL('../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
   return RunSpecSchema.parse({ ...raw, epochs, policy: { ...(raw['policy'] as object), minEpochBeforeGerminate: 1000 } });
 }
 

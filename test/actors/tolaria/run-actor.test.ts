@@ -10,7 +10,7 @@ import { startSupervisor, type Supervisor } from '../../../src/supervision/index
 import { describeTree } from '../../../src/node/weatherlight.ts';
 
 function spiralsSpec(epochs: number): RunSpec {
-  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
   return RunSpecSchema.parse({
     ...raw,
     epochs,

@@ -12,7 +12,7 @@ import { runTraining, type EpochBoundary } from '../../../src/actors/tolaria/run
 import { RunLoopStateSchema, type RunLoopState } from '../../../src/actors/tolaria/run-state.ts';
 
 function spiralsSpec(epochs: number, germinate = true): RunSpec {
-  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
   return RunSpecSchema.parse({
     ...raw,
     epochs,

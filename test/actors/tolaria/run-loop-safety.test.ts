@@ -10,7 +10,7 @@ import { RunResultsSchema, RunSpecSchema, type RunSpec } from '../../../src/cont
 import { runTraining, TAMIYO_FALLBACK_REASON, type EpochSummary, type TamiyoDecide } from '../../../src/actors/tolaria/run-loop.ts';
 
 function spiralsSpec(epochs: number): RunSpec {
-  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
   return RunSpecSchema.parse({
     ...raw,
     epochs,

@@ -36,7 +36,7 @@ describe('esper run --nats (integration)', function () {
 
   it('runs the spec on a trainer node and writes results.json and report.html locally', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'esper-run-nats-'));
-    const spec = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const spec = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
     const file = join(dir, 'spec.json');
     writeFileSync(file, JSON.stringify({ ...spec, epochs: 8 }));
     const cli = new DaemonProcess(['run', file, '--nats', NATS_URL, '--prefix', prefix, '--out', join(dir, 'out'), '--progress', 'lines']);

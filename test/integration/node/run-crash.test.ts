@@ -82,7 +82,7 @@ describe('a trainer node killed mid-epoch (integration)', function () {
   });
 
   it('resumes the run on another trainer node from its last checkpoint; the event log has no gap and no duplicate', async () => {
-    const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
     const training = raw['training'] as Record<string, unknown>;
     // Longer epochs (more examples) so the kill lands inside one; seeds germinate early so the crash hits a run with live seeds.
     const spec = RunSpecSchema.parse({

@@ -55,7 +55,7 @@ describe('runs on a trainer node (integration)', function () {
   });
 
   it('starts a run from a raw request, lists it, pauses, resumes and completes it; stops another', async () => {
-    const spec = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const spec = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
     const started = await request(`${prefix}.ctl.run.start`, { spec: { ...spec, epochs: 12 }, runId: 'cr1' });
     expect(started.ok, JSON.stringify(started)).to.equal(true);
     expect(started.data).to.include({ runId: 'cr1', state: 'running', nodeId: 't1' });
@@ -89,7 +89,7 @@ describe('runs on a trainer node (integration)', function () {
   });
 
   it('serves seed overrides, on-demand checkpoints and rollbacks on a live run, as nats req would send them', async () => {
-    const spec = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const spec = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
     // Tamiyo never germinates on its own here: every seed change below is the operator's.
     const quiet = { ...spec, epochs: 40, policy: { ...(spec['policy'] as object), minEpochBeforeGerminate: 1000 } };
     expect((await request(`${prefix}.ctl.run.start`, { spec: quiet, runId: 'cr3' })).ok).to.equal(true);
