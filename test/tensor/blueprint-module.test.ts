@@ -1,7 +1,16 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { analyzeBlueprint } from '../../src/blueprint/blueprint-analysis.ts';
-import { BLUEPRINT_CATALOG, catalogBlueprint, catalogWidthBlueprint, shapePreservingInterface, widthInterface, type CatalogEntry } from '../../src/actors/karn/catalog.ts';
+import {
+  BLUEPRINT_CATALOG,
+  catalogBlueprint,
+  catalogWidthBlueprint,
+  convWidthInterface,
+  DEFAULT_CONV_WIDTH_GEOMETRY,
+  shapePreservingInterface,
+  widthInterface,
+  type CatalogEntry,
+} from '../../src/actors/karn/catalog.ts';
 import type { SlotInterface } from '../../src/contracts/common.ts';
 import type { BlueprintIR, BlueprintIRInput } from '../../src/contracts/karn.ts';
 import { EsperError } from '../../src/errors/index.ts';
@@ -27,10 +36,12 @@ function randomInput(iface: SlotInterface, batch: number, seed: number): tf.Tens
 
 /** Width blueprints: a 4-unit layer between 16 features and 5 outputs. */
 const WIDEN = widthInterface(16, 5);
+/** Conv width blueprints: a 3×3 block of 4 channels reading [6, 6, 4], followed by a 3×3 block of 5 channels. */
+const CONV_WIDEN = convWidthInterface([6, 6, 4], 5, DEFAULT_CONV_WIDTH_GEOMETRY);
 
 const CASES = BLUEPRINT_CATALOG.flatMap((entry): { entry: CatalogEntry; iface: SlotInterface; ir: BlueprintIR }[] =>
   entry.role === 'width'
-    ? [{ entry, iface: WIDEN, ir: catalogWidthBlueprint(entry.name, WIDEN, 4) }]
+    ? entry.kinds.map((kind) => (kind === 'conv2d' ? { entry, iface: CONV_WIDEN, ir: catalogWidthBlueprint(entry.name, CONV_WIDEN, 4) } : { entry, iface: WIDEN, ir: catalogWidthBlueprint(entry.name, WIDEN, 4) }))
     : entry.kinds.map((kind) => {
         const iface = kind === 'dense' ? DENSE : CONV;
         return { entry, iface, ir: catalogBlueprint(entry.name, iface) };
@@ -62,7 +73,7 @@ describe('blueprint module (interpreter)', function () {
           const y = module.forward(x);
           expect(y.shape).to.deep.equal([3, ...iface.outputShape]);
           if (entry.role === 'width') {
-            // dense [16] → [5]: no seed contribution f(x) − x; the output is zero at init (Ω = 0).
+            // dense [16] → [5] (conv2d [6, 6, 4] → [6, 6, 5]): no seed contribution f(x) − x; the output is zero at init (Ω = 0).
             expect(analysis.report.startsAsZero).to.equal(true);
             expect(maxAbs(y)).to.equal(0);
             expect(() => module.apply(x)).to.throw(EsperError, /needs equal shapes/);

@@ -6,7 +6,7 @@ import type { SlotInterface } from '../../contracts/common.ts';
 import { BLUEPRINT_OPS } from '../../contracts/karn.ts';
 import { analyzeBlueprint, DEFAULT_BLUEPRINT_LIMITS, type BlueprintReport } from '../../blueprint/blueprint-analysis.ts';
 import type { BlueprintIR } from '../../contracts/karn.ts';
-import { BLUEPRINT_CATALOG, catalogBlueprint, catalogWidthBlueprint, shapePreservingInterface, widthInterface } from './catalog.ts';
+import { BLUEPRINT_CATALOG, catalogBlueprint, catalogWidthBlueprint, convWidthInterface, shapePreservingInterface, widthInterface, type ConvWidthGeometry } from './catalog.ts';
 import { groupDigits } from '../../blueprint/layer-specs.ts';
 
 /** The interfaces the doc's depth table is computed at. */
@@ -18,12 +18,27 @@ export const DOC_INTERFACES: { readonly dense: SlotInterface; readonly conv2d: S
 /** The width slot the doc's width table is computed at: a 16-unit layer between 128 features and 10 outputs. */
 export const DOC_WIDTH: { readonly interface: SlotInterface; readonly baseWidth: number } = { interface: widthInterface(128, 10), baseWidth: 16 };
 
+/**
+ * The conv width slots the doc's conv width table is computed at: block 1 (3×3, 4 channels) of a
+ * CNN on 28×28×1 images, followed by a 3×3 block of 8 channels, or flattened (14×14×4) into 10 logits.
+ */
+export const DOC_CONV_WIDTH: { readonly baseWidth: number; readonly toConv: ConvWidthGeometry; readonly toDense: ConvWidthGeometry } = {
+  baseWidth: 4,
+  toConv: { kernelSize: 3, next: { kind: 'conv', kernelSize: 3 } },
+  toDense: { kernelSize: 3, next: { kind: 'flatten', height: 14, width: 14 } },
+};
+const DOC_CONV_INPUT: readonly [number, number, number] = [28, 28, 1];
+
 function analysed(ir: BlueprintIR): { ir: BlueprintIR; report: BlueprintReport } {
   const analysis = analyzeBlueprint(ir);
   if (!analysis.ok) {
     throw new RangeError(`Error in renderBlueprintsDoc: '${ir.name}' fails analysis: ${analysis.errors.map((e) => `${e.code} ${e.message}`).join('; ')}`);
   }
   return analysis;
+}
+
+function slotText(iface: SlotInterface): string {
+  return `${iface.kind} [${iface.inputShape.join(', ')}] → [${iface.outputShape.join(', ')}]`;
 }
 
 function cells(name: string, iface: SlotInterface, fits: boolean): [string, string] {
@@ -36,7 +51,21 @@ function cells(name: string, iface: SlotInterface, fits: boolean): [string, stri
 export function renderBlueprintsDoc(): string {
   const rows: string[] = [];
   const widthRows: string[] = [];
+  const convWidthRows: string[] = [];
+  const toConv = convWidthInterface(DOC_CONV_INPUT, 8, DOC_CONV_WIDTH.toConv);
+  const toDense = convWidthInterface(DOC_CONV_INPUT, 10, DOC_CONV_WIDTH.toDense);
   for (const entry of BLUEPRINT_CATALOG) {
+    if (entry.role === 'width' && entry.kinds.includes('conv2d')) {
+      const a = analysed(catalogWidthBlueprint(entry.name, toConv, DOC_CONV_WIDTH.baseWidth, DOC_CONV_WIDTH.toConv));
+      const b = analysed(catalogWidthBlueprint(entry.name, toDense, DOC_CONV_WIDTH.baseWidth, DOC_CONV_WIDTH.toDense));
+      const k = a.ir.nodes[0]?.op === 'conv' ? a.ir.nodes[0].params.filters : 0;
+      const init = entry.tags.find((t) => t.startsWith('init:'))?.slice('init:'.length) ?? '—';
+      const zero = a.report.startsAsZero && b.report.startsAsZero ? 'yes' : 'no';
+      convWidthRows.push(
+        `| \`${entry.name}\` | ${entry.factor}× | ${k} | ${init} | ${zero} | ${groupDigits(a.report.paramCount)} | ${groupDigits(a.report.flops)} | ${groupDigits(b.report.paramCount)} | ${groupDigits(b.report.flops)} | ${entry.summary} |`,
+      );
+      continue;
+    }
     if (entry.role === 'width') {
       const { ir, report } = analysed(catalogWidthBlueprint(entry.name, DOC_WIDTH.interface, DOC_WIDTH.baseWidth));
       const k = ir.nodes[0]?.op === 'dense' ? ir.nodes[0].params.units : 0;
@@ -115,6 +144,42 @@ export function renderBlueprintsDoc(): string {
     `| blueprint | factor | k | Ψ init | zero at init | params | FLOPs | what it is |`,
     '|---|--:|--:|---|---|--:|--:|---|',
     ...widthRows,
+    '',
+    '### Width on conv blocks',
+    '',
+    'On a conv block L the k new units are channels (`widen_conv_*`; the dense family fits dense',
+    'layers only, a CNN\'s hidden dense layers included). They read the block\'s input h',
+    '(`[h_{L−1}, w_{L−1}, c_{L−1}]`: the image, or block L−1\'s pooled output) and are read the way',
+    'the host reads the block, after its 2×2 max-pool:',
+    '',
+    '    u = maxPool(relu(conv(h, Ψ) + b))     Ψ [K_L, K_L, c_{L−1}, k], the block\'s kernel size',
+    '    next conv block:  conv(u, Ω)          Ω [K_{L+1}, K_{L+1}, k, c_{L+1}], zero at start',
+    '    first dense:      flatten(u)·Ω        Ω [h_L·w_L·k, n], zero at start',
+    '',
+    'The IR vocabulary has no pool op (and no flatten). A conv width blueprint is the seed\'s own',
+    'ops without the pool: `input → conv(k, K_L, same, he_normal) → relu → conv(…, zeros, no bias)`,',
+    'Ω applied to the unpooled map. Its parameters are exactly the seed\'s (Ω has no bias: the next',
+    'layer has its own); the dense over the flattened pooled map is written as the conv whose',
+    '`valid` window is the pooled map (kernel h_L, the same weights in NHWC order), so the flattened',
+    'map must be square and at most 15 wide (Fashion-MNIST\'s 28×28 pools to 14, 7, 3, 1). The',
+    'slot interface says where the seed reads: `conv2d [h_{L−1}, w_{L−1}, c_{L−1}] → [h_{L−1},',
+    'w_{L−1}, c_{L+1}]` before a conv block, `→ [h_{L−1} − h_L + 1, w_{L−1} − w_L + 1, n]` before the',
+    'flatten (what the window gives on the unpooled map; the seed\'s real contribution is',
+    '`[h_L, w_L, c_{L+1}]` or `[n]`). Analysis, Tezzeret and Urabrask see that IR: the parameter',
+    'count (what Tamiyo\'s budget uses) and the zero start are the seed\'s; the FLOPs are not — Ω',
+    'runs at 4× the positions the seed computes it at, the flatten window at (h_{L−1} − h_L + 1)²',
+    'positions instead of once. As for dense layers, the kernel fixes the structure and k, and the',
+    'tensor layer draws Ψ for the block\'s live geometry at germination; `gradient` on a conv block',
+    'is NORTH-Select (8 random candidates per channel, the k whose outgoing-weight gradient ∂L/∂Ω',
+    'is largest on a batch are kept: an SVD over flattened patches would not fit). FOSSILIZED merges',
+    'the channels into the block (its filters become c_L + k) and widens the next layer\'s kernel.',
+    '',
+    `Numbers are the analysis at block 1 of a CNN on ${DOC_CONV_INPUT.join('×')} images, ${DOC_CONV_WIDTH.baseWidth} channels of 3×3 (base width ${DOC_CONV_WIDTH.baseWidth}): followed`,
+    `by a 3×3 block of 8 channels (\`${slotText(toConv)}\`), or flattened (14×14×${DOC_CONV_WIDTH.baseWidth}) into 10 logits (\`${slotText(toDense)}\`).`,
+    '',
+    '| blueprint | factor | k | Ψ init | zero at init | params → conv | FLOPs → conv | params → flatten | FLOPs → flatten | what it is |',
+    '|---|--:|--:|---|---|--:|--:|--:|--:|---|',
+    ...convWidthRows,
     '',
     '## Checking a blueprint',
     '',

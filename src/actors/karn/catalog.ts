@@ -19,6 +19,18 @@
  *   `random`); the kernel fixes the structure and k, the weights are re-drawn
  *   for the layer's live geometry.
  *
+ *   On a conv block L (`widen_conv_*`) the k units are channels: u =
+ *   maxPool(relu(conv(h, Ψ) + b)) from the block's input h
+ *   (`[h_{L−1}, w_{L−1}, c_{L−1}]`), read by the next layer as it reads the
+ *   block (a conv of block L+1's kernel size, or the first dense layer over
+ *   the flattened pooled map). The IR vocabulary has no pool op, so the IR
+ *   holds the seed's own parameters (conv Ψ of the block's kernel size, conv
+ *   Ω without bias, zero at start) and applies Ω to the unpooled map: its
+ *   interface's input is where the seed reads, its output what Ω gives at
+ *   that resolution (see {@link convWidthInterface}); the dense over the
+ *   flattened map is written as the conv whose valid window covers the pooled
+ *   map (the same weights, NHWC order).
+ *
  * `docs/blueprints.md` is generated from this table (`npm run docs:blueprints`).
  */
 import type { SlotInterface, SlotKind } from '../../contracts/common.ts';
@@ -28,14 +40,31 @@ import { InputError } from '../../errors/index.ts';
 /** What a catalog blueprint grows: depth after a layer (shape-preserving), or width of a hidden layer. */
 export type CatalogRole = 'depth' | 'width';
 
+/**
+ * What a conv2d width interface does not say about conv block L: its kernel
+ * size (Ψ's), and what reads its new channels after the host's 2×2 max-pool —
+ * block L+1's conv (Ω a conv of that kernel size), or the first dense layer,
+ * flattening the pooled `[height, width]` map (Ω a dense over
+ * height·width·k features).
+ */
+export interface ConvWidthGeometry {
+  readonly kernelSize: number;
+  readonly next: { readonly kind: 'conv'; readonly kernelSize: number } | { readonly kind: 'flatten'; readonly height: number; readonly width: number };
+}
+
+/** The geometry a conv2d width blueprint is built for when none is given: the CNN host's default 3×3 blocks, one after another. */
+export const DEFAULT_CONV_WIDTH_GEOMETRY: ConvWidthGeometry = Object.freeze({ kernelSize: 3, next: Object.freeze({ kind: 'conv', kernelSize: 3 }) });
+
 /** What a width blueprint is built for: the widths around hidden layer L, and L's width at the run's start. */
 export interface WidthBlueprintGeometry {
-  /** Features entering layer L (`n_{L−1}`): the slot's input. */
+  /** Features (channels) entering layer L (`n_{L−1}`): the slot's input. */
   readonly inputs: number;
-  /** Features of layer L+1's pre-activation (`n_{L+1}`): the slot's output. */
+  /** Features (channels) of layer L+1's pre-activation (`n_{L+1}`): the slot's output. */
   readonly outputs: number;
-  /** Layer L's width at the run's start; k scales with it. */
+  /** Layer L's width (channels) at the run's start; k scales with it. */
   readonly baseWidth: number;
+  /** Conv blocks only: kernel sizes and what reads the new channels. */
+  readonly conv?: ConvWidthGeometry | undefined;
 }
 
 interface CatalogEntryBase {
@@ -64,7 +93,7 @@ export interface WidthCatalogEntry extends CatalogEntryBase {
   readonly role: 'width';
   /** k = max(1, factor × base width). */
   readonly factor: number;
-  /** The nodes (Ψ dense first, its units k; the output node is `omega`). */
+  /** The nodes (Ψ first — dense units or conv filters k; the output node is `omega`). */
   nodes(geometry: WidthBlueprintGeometry): BlueprintNode[];
 }
 
@@ -130,6 +159,24 @@ function widen(factor: number): (g: WidthBlueprintGeometry) => BlueprintNode[] {
   ];
 }
 
+/**
+ * Conv width blueprint nodes: `psi` conv(k, the block's kernel size, same, he) → `act` relu →
+ * `omega` conv(outputs, zeros, no bias): of block L+1's kernel size ('same'), or, for a block the
+ * first dense layer flattens, a 'valid' window of the pooled map's size (that dense's weights).
+ */
+function widenConv(factor: number): (g: WidthBlueprintGeometry) => BlueprintNode[] {
+  return (g) => {
+    const conv = g.conv ?? DEFAULT_CONV_WIDTH_GEOMETRY;
+    const next = conv.next;
+    const window = next.kind === 'conv' ? { kernelSize: next.kernelSize, padding: 'same' as const } : { kernelSize: next.height, padding: 'valid' as const };
+    return [
+      { id: 'psi', op: 'conv', inputs: [x], params: { filters: widthUnits(factor, g.baseWidth), kernelSize: conv.kernelSize, stride: 1, padding: 'same', useBias: true, init: 'he_normal' } },
+      { id: 'act', op: 'activation', inputs: ['psi'], params: { fn: 'relu' } },
+      { id: 'omega', op: 'conv', inputs: ['act'], params: { filters: g.outputs, ...window, stride: 1, useBias: false, init: 'zeros' } },
+    ];
+  };
+}
+
 /** A width catalog entry growing factor × the base width, Ψ initialised by `init`. */
 function widthEntry(name: string, factor: number, init: 'gradient' | 'random'): WidthCatalogEntry {
   const aim = init === 'gradient' ? 'Ψ aimed at the loss gradient at germination' : 'Ψ drawn he-normal at germination';
@@ -143,6 +190,24 @@ function widthEntry(name: string, factor: number, init: 'gradient' | 'random'): 
     factor,
     tags: ['width', `init:${init}`],
     nodes: widen(factor),
+  };
+}
+
+/** A conv width catalog entry growing factor × the block's starting channels, Ψ aimed at the loss gradient. */
+function convWidthEntry(name: string, factor: number): WidthCatalogEntry {
+  return {
+    name,
+    role: 'width',
+    summary:
+      `Widens a conv block by k = ${factor} × its starting channels: u = maxPool(relu(conv(h, Ψ) + b)), Ω·u added to the next layer ` +
+      '(a conv of its kernel size, or a dense over the flattened map), Ω zero at start; Ψ chosen by the loss gradient at germination (best of random candidates). ' +
+      "The IR has no pool: it applies Ω to the unpooled map (the seed's parameters, not its FLOPs).",
+    kinds: ['conv2d'],
+    startsAsIdentity: false,
+    startsAsZero: true,
+    factor,
+    tags: ['width', 'cnn', 'init:gradient'],
+    nodes: widenConv(factor),
   };
 }
 
@@ -282,6 +347,9 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
   widthEntry('widen_x4', 4, 'gradient'),
   widthEntry('widen_x8', 8, 'gradient'),
   widthEntry('widen_random_x2', 2, 'random'),
+  convWidthEntry('widen_conv_x1', 1),
+  convWidthEntry('widen_conv_x2', 2),
+  convWidthEntry('widen_conv_x4', 4),
 ];
 
 const BY_NAME: ReadonlyMap<string, CatalogEntry> = (() => {
@@ -311,6 +379,32 @@ export function shapePreservingInterface(shape: readonly [number] | readonly [nu
 /** The interface of a width slot on hidden layer L: `dense [n_{L−1}] → [n_{L+1}]`, float32. */
 export function widthInterface(inputs: number, outputs: number): SlotInterface {
   return { kind: 'dense', inputShape: [inputs], outputShape: [outputs], dtype: 'float32' };
+}
+
+/** Largest pooled map a conv width blueprint can flatten: the vocabulary's largest kernel. */
+export const MAX_FLATTEN_WINDOW = 15;
+
+/**
+ * The interface of a width slot on conv block L, whose input (the image or
+ * block L−1's pooled output) is `input` = `[h_{L−1}, w_{L−1}, c_{L−1}]`, with
+ * `outputs` channels (units) in the layer that reads it: `conv2d [h_{L−1},
+ * w_{L−1}, c_{L−1}] → [h_{L−1}, w_{L−1}, outputs]` when block L+1 reads it,
+ * `→ [h_{L−1} − height + 1, w_{L−1} − width + 1, outputs]` when the first
+ * dense layer flattens the pooled `[height, width]` map (the valid window of
+ * the pooled map's size, slid over the unpooled one: what the IR computes
+ * without a pool). Throws a RangeError when the flattened map is not a square
+ * of at most {@link MAX_FLATTEN_WINDOW} (no conv window can hold that dense).
+ */
+export function convWidthInterface(input: readonly [number, number, number], outputs: number, geometry: ConvWidthGeometry): SlotInterface {
+  const [h, w, c] = input;
+  const next = geometry.next;
+  if (next.kind === 'flatten' && (next.height !== next.width || next.height > MAX_FLATTEN_WINDOW || next.height > h || next.width > w)) {
+    throw new RangeError(
+      `Error in convWidthInterface: a flattened ${next.height}×${next.width} map is not a square of at most ${MAX_FLATTEN_WINDOW} within the ${h}×${w} input; no conv window holds its dense`,
+    );
+  }
+  const out: [number, number, number] = next.kind === 'conv' ? [h, w, outputs] : [h - next.height + 1, w - next.width + 1, outputs];
+  return { kind: 'conv2d', inputShape: [h, w, c], outputShape: out, dtype: 'float32' };
 }
 
 function isShapePreserving(iface: SlotInterface): boolean {
@@ -360,18 +454,25 @@ export function catalogBlueprint(name: string, iface: SlotInterface): BlueprintI
 
 /**
  * The IR of width catalog blueprint `name` for a width slot
- * (`dense [n_{L−1}] → [n_{L+1}]`, see {@link widthInterface}) on a layer
- * whose width at the run's start is `baseWidth`: k = max(1, factor ×
- * baseWidth) units. Tagged {@link WIDTH_ROLE_TAG} and `init:<mode>`. Throws a
- * RangeError for an unknown name, a depth blueprint, a slot kind it cannot
- * fill or a base width that is not a positive integer.
+ * (`dense [n_{L−1}] → [n_{L+1}]`, see {@link widthInterface}; on a conv
+ * block, see {@link convWidthInterface}) on a layer whose width at the run's
+ * start is `baseWidth`: k = max(1, factor × baseWidth) units (channels). A
+ * conv2d slot is built for `conv` (kernel sizes and what reads the new
+ * channels; {@link DEFAULT_CONV_WIDTH_GEOMETRY} when omitted). Tagged
+ * {@link WIDTH_ROLE_TAG} and `init:<mode>`. Throws a RangeError for an
+ * unknown name, a depth blueprint, a slot kind it cannot fill, a conv
+ * geometry for a dense slot or one no conv window holds, or a base width
+ * that is not a positive integer.
  */
-export function catalogWidthBlueprint(name: string, iface: SlotInterface, baseWidth: number): BlueprintIR {
+export function catalogWidthBlueprint(name: string, iface: SlotInterface, baseWidth: number, conv?: ConvWidthGeometry): BlueprintIR {
   const entry = entryOf(name, 'catalogWidthBlueprint');
   if (entry.role !== 'width') throw new RangeError(`Error in catalogWidthBlueprint: '${name}' is a ${entry.role} blueprint; build it with catalogBlueprint(name, iface)`);
   if (!entry.kinds.includes(iface.kind)) throw new RangeError(`Error in catalogWidthBlueprint: '${name}' does not fit a ${iface.kind} slot`);
   if (!Number.isSafeInteger(baseWidth) || baseWidth < 1) throw new RangeError(`Error in catalogWidthBlueprint: the base width must be a positive integer, got ${baseWidth}`);
-  const geometry: WidthBlueprintGeometry = { inputs: iface.inputShape[0] ?? 1, outputs: iface.outputShape[0] ?? 1, baseWidth };
+  if (conv !== undefined && iface.kind !== 'conv2d') throw new RangeError(`Error in catalogWidthBlueprint: a conv geometry for a ${iface.kind} slot`);
+  if (conv?.next.kind === 'flatten') convWidthInterface([iface.inputShape[0] ?? 1, iface.inputShape[1] ?? 1, iface.inputShape[2] ?? 1], 1, conv);
+  const last = (shape: readonly number[]): number => shape[shape.length - 1] ?? 1;
+  const geometry: WidthBlueprintGeometry = { inputs: last(iface.inputShape), outputs: last(iface.outputShape), baseWidth, ...(conv === undefined ? {} : { conv }) };
   return catalogIr(entry, iface, entry.nodes(geometry), 'omega', [WIDTH_ROLE_TAG]);
 }
 
@@ -380,9 +481,9 @@ export function catalogFor(iface: SlotInterface): BlueprintIR[] {
   return BLUEPRINT_CATALOG.filter((e) => catalogFits(e, 'depth', iface)).map((e) => catalogBlueprint(e.name, iface));
 }
 
-/** Every width catalog blueprint for a width slot of this interface on a layer of `baseWidth` units at the start. */
-export function catalogWidthFor(iface: SlotInterface, baseWidth: number): BlueprintIR[] {
-  return BLUEPRINT_CATALOG.filter((e) => catalogFits(e, 'width', iface)).map((e) => catalogWidthBlueprint(e.name, iface, baseWidth));
+/** Every width catalog blueprint for a width slot of this interface on a layer of `baseWidth` units (channels) at the start; `conv` as for {@link catalogWidthBlueprint}. */
+export function catalogWidthFor(iface: SlotInterface, baseWidth: number, conv?: ConvWidthGeometry): BlueprintIR[] {
+  return BLUEPRINT_CATALOG.filter((e) => catalogFits(e, 'width', iface)).map((e) => catalogWidthBlueprint(e.name, iface, baseWidth, conv));
 }
 
 const INTERFACE_PATTERN = /^(?:dense:(\d+)|conv2d:(\d+)x(\d+)x(\d+))$/;

@@ -34,15 +34,16 @@ export interface RunKernelEntry extends RunKernel {
 }
 
 /**
- * What a width kernel grows: k = the units of its first dense node, Ψ's
- * initialisation from its `init:<mode>` tag (default `gradient`). The kernel
- * fixes the structure and k; the tensor layer draws the weights for the
- * layer's geometry at germination (it changes as neighbouring layers grow).
+ * What a width kernel grows: k = the units of its first node (a dense's
+ * units, or a conv's filters on a conv block), Ψ's initialisation from its
+ * `init:<mode>` tag (default `gradient`). The kernel fixes the structure and
+ * k; the tensor layer draws the weights for the layer's geometry at
+ * germination (it changes as neighbouring layers grow).
  */
 export function widthSourceOf(ir: BlueprintIR): WidthSeedSource['width'] {
   const first = ir.nodes[0];
-  const units = first !== undefined && first.op === 'dense' ? first.params.units : undefined;
-  if (units === undefined) throw new ConfigError('invalid width blueprint', [`${ir.name}: a width blueprint starts with a dense node (its units are k)`]);
+  const units = first?.op === 'dense' ? first.params.units : first?.op === 'conv' ? first.params.filters : undefined;
+  if (units === undefined) throw new ConfigError('invalid width blueprint', [`${ir.name}: a width blueprint starts with a dense or conv node (its units or filters are k)`]);
   const tag = ir.tags.find((t) => t.startsWith('init:'))?.slice('init:'.length);
   const init = tag === 'random' || tag === 'select' || tag === 'gradient' ? tag : 'gradient';
   return { units, init };
@@ -51,12 +52,13 @@ export function widthSourceOf(ir: BlueprintIR): WidthSeedSource['width'] {
 /**
  * The blueprints a run may grow in slots of `kind` and `role`: `'catalog'`
  * means every catalog blueprint that fits; a list must name catalog
- * blueprints, each fitting at least one slot of the run (a name that fits
- * only the other role is simply not offered to these slots). Exact kernel
- * ids (`seedModules.kernels`) need a kernel library, which an in-process run
- * does not have: refused, not ignored.
+ * blueprints, each fitting a slot kind of the run (`runKinds`, default
+ * `[kind]`; a name that fits only the other role or the run's other slot
+ * kind — a CNN run has conv2d and dense slots — is simply not offered to
+ * these slots). Exact kernel ids (`seedModules.kernels`) need a kernel
+ * library, which an in-process run does not have: refused, not ignored.
  */
-export function runBlueprints(spec: RunSpec, kind: SlotInterface['kind'], role: SlotRole = 'depth'): string[] {
+export function runBlueprints(spec: RunSpec, kind: SlotInterface['kind'], role: SlotRole = 'depth', runKinds: readonly SlotInterface['kind'][] = [kind]): string[] {
   const issues: string[] = [];
   if (spec.seedModules.kernels.length > 0) {
     issues.push(`seedModules.kernels: esper run compiles its kernels from catalog blueprints; exact kernel ids (${spec.seedModules.kernels.join(', ')}) cannot be resolved — name blueprints in seedModules.blueprints`);
@@ -70,7 +72,7 @@ export function runBlueprints(spec: RunSpec, kind: SlotInterface['kind'], role: 
     listed.forEach((name, i) => {
       const entry = catalogEntry(name);
       if (entry === undefined) issues.push(`seedModules.blueprints[${i}]: '${name}' is not a catalog blueprint (catalog: ${BLUEPRINT_CATALOG.map((e) => e.name).join(', ')})`);
-      else if (!entry.kinds.includes(kind)) issues.push(`seedModules.blueprints[${i}]: '${name}' does not fit a ${kind} slot`);
+      else if (!runKinds.some((k) => entry.kinds.includes(k))) issues.push(`seedModules.blueprints[${i}]: '${name}' does not fit a ${runKinds.join(' or ')} slot`);
     });
   }
   if (issues.length > 0) throw new ConfigError('invalid run spec', issues);
@@ -81,13 +83,16 @@ export function runBlueprints(spec: RunSpec, kind: SlotInterface['kind'], role: 
 export function kernelJobs(spec: RunSpec, slots: Iterable<RunSlot>): RunKernelJob[] {
   const jobs: RunKernelJob[] = [];
   const seen = new Set<string>();
-  for (const slot of slots) {
-    const key = `${roleInterfaceKey(slot.role, slotInterfaceKey(slot.interface))}@${slot.role === 'width' ? slot.baseWidth : 0}`;
+  const all = [...slots];
+  const runKinds = [...new Set(all.map((s) => s.interface.kind))];
+  for (const slot of all) {
+    const conv = slot.conv === undefined ? '' : `#${JSON.stringify(slot.conv)}`;
+    const key = `${roleInterfaceKey(slot.role, slotInterfaceKey(slot.interface))}@${slot.role === 'width' ? slot.baseWidth : 0}${conv}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const iface = slot.interface;
-    for (const blueprintId of runBlueprints(spec, iface.kind, slot.role)) {
-      const ir = slot.role === 'width' ? catalogWidthBlueprint(blueprintId, iface, slot.baseWidth) : catalogBlueprint(blueprintId, iface);
+    for (const blueprintId of runBlueprints(spec, iface.kind, slot.role, runKinds)) {
+      const ir = slot.role === 'width' ? catalogWidthBlueprint(blueprintId, iface, slot.baseWidth, slot.conv) : catalogBlueprint(blueprintId, iface);
       jobs.push({ ir, interface: iface, blueprintId, role: slot.role });
     }
   }

@@ -12,10 +12,14 @@ import {
   catalogFor,
   catalogWidthBlueprint,
   catalogWidthFor,
+  convWidthInterface,
   shapePreservingInterface,
   widthInterface,
   type CatalogEntry,
+  type ConvWidthGeometry,
 } from '../../../src/actors/karn/catalog.ts';
+import { mutate } from '../../../src/actors/karn/mutation.ts';
+import { Rng } from '../../../src/tensor/rng.ts';
 import { CONV_14, DENSE_128, DENSE_64 } from './support.ts';
 
 function report(name: string, iface: SlotInterface): BlueprintReport {
@@ -26,7 +30,10 @@ function report(name: string, iface: SlotInterface): BlueprintReport {
 
 const REPRESENTATIVE: readonly SlotInterface[] = [DENSE_64, DENSE_128, CONV_14];
 const DEPTH = BLUEPRINT_CATALOG.filter((e) => e.role === 'depth');
-const WIDTH = BLUEPRINT_CATALOG.filter((e) => e.role === 'width');
+/** The dense width family (MLP hidden layers and a CNN's dense layers). */
+const WIDTH = BLUEPRINT_CATALOG.filter((e) => e.role === 'width' && e.kinds.includes('dense'));
+/** The conv width family (channels of a conv block). */
+const CONV_WIDTH = BLUEPRINT_CATALOG.filter((e) => e.role === 'width' && e.kinds.includes('conv2d'));
 /** A width slot on a 16-unit hidden layer between 784 inputs and 10 classes. */
 const WIDEN_784 = widthInterface(784, 10);
 
@@ -122,7 +129,7 @@ describe('blueprint catalog', () => {
     it('has widen_x1, _x2, _x4, _x8 (gradient-aimed) and widen_random_x2, role width, dense only, starting as zero', () => {
       expect(WIDTH.map((e) => e.name)).to.deep.equal(['widen_x1', 'widen_x2', 'widen_x4', 'widen_x8', 'widen_random_x2']);
       expect(DEPTH.map((e) => e.name)).to.include.members(['norm', 'mlp_small', 'bottleneck']);
-      expect(DEPTH.length + WIDTH.length).to.equal(BLUEPRINT_CATALOG.length);
+      expect(DEPTH.length + WIDTH.length + CONV_WIDTH.length).to.equal(BLUEPRINT_CATALOG.length);
       for (const entry of WIDTH) {
         expect(entry.kinds, entry.name).to.deep.equal(['dense']);
         expect(entry.startsAsZero, entry.name).to.equal(true);
@@ -181,7 +188,7 @@ describe('blueprint catalog', () => {
       expect(catalogFits(entry('conv_light'), 'depth', CONV_14)).to.equal(true);
       expect(catalogFor(WIDEN_784)).to.deep.equal([]);
       expect(catalogWidthFor(WIDEN_784, 16).map((ir) => ir.name)).to.deep.equal(WIDTH.map((e) => e.name));
-      expect(catalogWidthFor(CONV_14, 16)).to.deep.equal([]);
+      expect(catalogWidthFor(CONV_14, 16).map((ir) => ir.name)).to.deep.equal(CONV_WIDTH.map((e) => e.name));
     });
 
     it('refuses a width blueprint in catalogBlueprint, a depth one in catalogWidthBlueprint, conv slots and bad base widths', () => {
@@ -190,6 +197,79 @@ describe('blueprint catalog', () => {
       expect(() => catalogWidthBlueprint('widen_x2', CONV_14, 16)).to.throw(RangeError, /does not fit a conv2d slot/);
       expect(() => catalogWidthBlueprint('nope', WIDEN_784, 16)).to.throw(RangeError, /no blueprint 'nope'/);
       for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => catalogWidthBlueprint('widen_x2', WIDEN_784, bad)).to.throw(RangeError, /base width/);
+    });
+  });
+
+  describe('conv width family', () => {
+    // A CNN on 28×28×1 images: block 1 (3×3, 4 channels) then block 2 (5×5, 8 channels), or block 1 flattened into 10 logits.
+    const TO_CONV: ConvWidthGeometry = { kernelSize: 3, next: { kind: 'conv', kernelSize: 5 } };
+    const TO_DENSE: ConvWidthGeometry = { kernelSize: 3, next: { kind: 'flatten', height: 14, width: 14 } };
+
+    it('has widen_conv_x1, _x2, _x4: role width, conv2d only, gradient-chosen, starting as zero', () => {
+      expect(CONV_WIDTH.map((e) => e.name)).to.deep.equal(['widen_conv_x1', 'widen_conv_x2', 'widen_conv_x4']);
+      for (const entry of CONV_WIDTH) {
+        expect(entry.kinds, entry.name).to.deep.equal(['conv2d']);
+        expect(entry.startsAsZero, entry.name).to.equal(true);
+        expect(entry.tags, entry.name).to.include.members(['width', 'init:gradient']);
+        expect(entry.summary, entry.name).to.match(/no pool/);
+      }
+      expect(CONV_WIDTH.map((e) => (e.role === 'width' ? e.factor : 0))).to.deep.equal([1, 2, 4]);
+    });
+
+    it('conv width interfaces read the block input; Ω gives the next conv block, or the valid window of the pooled map for a flatten', () => {
+      expect(convWidthInterface([28, 28, 1], 8, TO_CONV)).to.deep.equal({ kind: 'conv2d', inputShape: [28, 28, 1], outputShape: [28, 28, 8], dtype: 'float32' });
+      expect(convWidthInterface([28, 28, 1], 10, TO_DENSE)).to.deep.equal({ kind: 'conv2d', inputShape: [28, 28, 1], outputShape: [15, 15, 10], dtype: 'float32' });
+      expect(() => convWidthInterface([33, 33, 1], 10, { kernelSize: 3, next: { kind: 'flatten', height: 16, width: 16 } })).to.throw(RangeError, /at most 15/);
+      expect(() => convWidthInterface([28, 26, 1], 10, { kernelSize: 3, next: { kind: 'flatten', height: 14, width: 13 } })).to.throw(RangeError, /not a square/);
+    });
+
+    it('builds conv(k, the block kernel, he) → relu → conv(outputs, zeros, no bias) holding exactly the seed parameters', () => {
+      for (const entry of CONV_WIDTH) {
+        if (entry.role !== 'width') continue;
+        const k = entry.factor * 4;
+        const toConv = catalogWidthBlueprint(entry.name, convWidthInterface([28, 28, 1], 8, TO_CONV), 4, TO_CONV);
+        expect(BlueprintIRSchema.safeParse(toConv).success, entry.name).to.equal(true);
+        expect(toConv.tags).to.include.members([WIDTH_ROLE_TAG, 'slot:conv2d', 'width']);
+        expect(toConv.nodes).to.deep.equal([
+          { id: 'psi', op: 'conv', inputs: ['input'], params: { filters: k, kernelSize: 3, stride: 1, padding: 'same', useBias: true, init: 'he_normal' } },
+          { id: 'act', op: 'activation', inputs: ['psi'], params: { fn: 'relu' } },
+          { id: 'omega', op: 'conv', inputs: ['act'], params: { filters: 8, kernelSize: 5, padding: 'same', stride: 1, useBias: false, init: 'zeros' } },
+        ]);
+        const a = analyzeBlueprint(toConv);
+        if (!a.ok) throw new Error(a.errors.map((e) => e.message).join('; '));
+        expect(a.report.startsAsZero, entry.name).to.equal(true);
+        expect(a.report.outputShape).to.deep.equal([28, 28, 8]);
+        // Ψ [3, 3, 1, k] + b [k] + Ω [5, 5, k, 8]: the width seed's own parameters.
+        expect(a.report.paramCount, entry.name).to.equal(9 * k + k + 25 * k * 8);
+        const toDense = catalogWidthBlueprint(entry.name, convWidthInterface([28, 28, 1], 10, TO_DENSE), 4, TO_DENSE);
+        expect(toDense.nodes[2]).to.deep.equal({ id: 'omega', op: 'conv', inputs: ['act'], params: { filters: 10, kernelSize: 14, padding: 'valid', stride: 1, useBias: false, init: 'zeros' } });
+        const b = analyzeBlueprint(toDense);
+        if (!b.ok) throw new Error(b.errors.map((e) => e.message).join('; '));
+        expect(b.report.startsAsZero, entry.name).to.equal(true);
+        // Ω is the flatten dense [14·14·k, 10].
+        expect(b.report.paramCount, entry.name).to.equal(9 * k + k + 14 * 14 * k * 10);
+      }
+    });
+
+    it('Karn mutates only k (Ψ\'s filters) of a conv width blueprint, keeping the zero start', () => {
+      const ir = catalogWidthBlueprint('widen_conv_x2', convWidthInterface([28, 28, 1], 10, TO_DENSE), 2, TO_DENSE);
+      for (let s = 0; s < 6; s++) {
+        const child = mutate(ir, new Rng(s));
+        expect(child?.mutation).to.deep.include({ kind: 'width', nodeId: 'psi' });
+        expect(child?.report.startsAsZero).to.equal(true);
+        expect(child?.ir.nodes.slice(1)).to.deep.equal(ir.nodes.slice(1));
+      }
+    });
+
+    it('defaults to 3×3 blocks one after another, and refuses a conv geometry on a dense slot or one no window holds', () => {
+      expect(catalogWidthBlueprint('widen_conv_x2', CONV_14, 16).nodes.map((n) => n.params)).to.deep.include({ filters: 16, kernelSize: 3, padding: 'same', stride: 1, useBias: false, init: 'zeros' });
+      expect(catalogFits(catalogEntry('widen_conv_x2') as CatalogEntry, 'width', CONV_14)).to.equal(true);
+      expect(catalogFits(catalogEntry('widen_conv_x2') as CatalogEntry, 'width', WIDEN_784)).to.equal(false);
+      expect(catalogFits(catalogEntry('widen_conv_x2') as CatalogEntry, 'depth', CONV_14)).to.equal(false);
+      expect(() => catalogWidthBlueprint('widen_conv_x2', WIDEN_784, 16)).to.throw(RangeError, /does not fit a dense slot/);
+      expect(() => catalogWidthBlueprint('widen_x2', WIDEN_784, 16, TO_CONV)).to.throw(RangeError, /conv geometry for a dense slot/);
+      expect(() => catalogWidthBlueprint('widen_conv_x2', CONV_14, 16, { kernelSize: 3, next: { kind: 'flatten', height: 7, width: 6 } })).to.throw(RangeError, /not a square/);
+      expect(catalogFor(CONV_14).map((ir) => ir.name)).to.not.include('widen_conv_x2');
     });
   });
 });

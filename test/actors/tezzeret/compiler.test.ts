@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { analyzeBlueprint } from '../../../src/blueprint/blueprint-analysis.ts';
-import { BLUEPRINT_CATALOG, catalogBlueprint, catalogWidthBlueprint, shapePreservingInterface, widthInterface, type CatalogEntry } from '../../../src/actors/karn/catalog.ts';
+import {
+  BLUEPRINT_CATALOG,
+  catalogBlueprint,
+  catalogWidthBlueprint,
+  convWidthInterface,
+  shapePreservingInterface,
+  widthInterface,
+  type CatalogEntry,
+  type ConvWidthGeometry,
+} from '../../../src/actors/karn/catalog.ts';
 import { COMPILER_VERSION, compileKernel } from '../../../src/actors/tezzeret/compiler.ts';
 import { decodeKernelArtifact, encodeKernelArtifact, kernelIdFor } from '../../../src/blueprint/kernel-artifact.ts';
 import { loadKernel, readKernelHeader } from '../../../src/tensor/kernel-loader.ts';
@@ -17,8 +26,13 @@ const CONV = shapePreservingInterface([6, 6, 4]);
 /** A width slot on a 4-unit layer between 16 features and 5 outputs. */
 const WIDEN = widthInterface(16, 5);
 
-/** The catalog IR of an entry at this file's interfaces (width blueprints at {@link WIDEN}, base width 4). */
+/** A conv width slot on a 3×3 block of 4 channels reading [6, 6, 2], flattened (3×3×4) into 5 outputs. */
+const CONV_FLATTEN: ConvWidthGeometry = { kernelSize: 3, next: { kind: 'flatten', height: 3, width: 3 } };
+const CONV_WIDEN = convWidthInterface([6, 6, 2], 5, CONV_FLATTEN);
+
+/** The catalog IR of an entry at this file's interfaces (width blueprints at {@link WIDEN} or {@link CONV_WIDEN}, base width 4). */
 function entryIr(entry: CatalogEntry): { ir: BlueprintIR; iface: SlotInterface } {
+  if (entry.role === 'width' && entry.kinds.includes('conv2d')) return { ir: catalogWidthBlueprint(entry.name, CONV_WIDEN, 4, CONV_FLATTEN), iface: CONV_WIDEN };
   if (entry.role === 'width') return { ir: catalogWidthBlueprint(entry.name, WIDEN, 4), iface: WIDEN };
   const iface = entry.kinds.includes('dense') ? DENSE : CONV;
   return { ir: catalogBlueprint(entry.name, iface), iface };

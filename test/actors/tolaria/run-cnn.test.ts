@@ -1,0 +1,117 @@
+/**
+ * Seeds in a CNN host, end to end (issue 11, item 4): `runTraining` on
+ * Fashion-MNIST images (the real files limited to 1,200 images where
+ * /usr/share/datasets/fashion-mnist exists, else a fake 28×28 IDX directory)
+ * with a 2-channel conv block flattened into the logits and one growth site
+ * on it. The policy is tuned to grow at once and the gates to let a seed
+ * through, so a conv seed germinates, blends and, for a width seed,
+ * fossilizes: the block ends wider and `results.topology` says so. Then
+ * each conv depth blueprint of the catalog grows after the block under the
+ * heuristic policy (its host-stability latch loosened: on 1,200 images the
+ * training loss never settles within ±5 % for three epochs).
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { catalogEntry } from '../../../src/actors/karn/index.ts';
+import { heuristicPolicy } from '../../../src/actors/tamiyo/index.ts';
+import { runTraining } from '../../../src/actors/tolaria/index.ts';
+import { runSlots } from '../../../src/actors/tolaria/run-slots.ts';
+import { RunResultsSchema, RunSpecSchema, type RunSpec } from '../../../src/contracts/run.ts';
+import { writeFakeFashionMnist } from '../../helpers/fake-fashion-mnist.ts';
+
+const REAL = '/usr/share/datasets/fashion-mnist';
+const LATER = new Set(['BLENDING', 'HOLDING', 'FOSSILIZED']);
+
+/** The example spec: a 28×28×1 → c2 → 10 CNN, a growth site on its conv block, 7 epochs. */
+function cnnSpec(dir: string | undefined, overrides: Record<string, unknown> = {}): RunSpec {
+  return RunSpecSchema.parse({
+    name: 'cnn: a 2-channel conv block grows',
+    epochs: 7,
+    training: {
+      seed: 0,
+      dataset: { kind: 'fashion-mnist', limit: 1200, layout: 'image', ...(dir === undefined ? {} : { dir }) },
+      host: { kind: 'cnn', convs: [{ filters: 2 }], dense: [] },
+      slots: [{ id: 'b1', afterLayer: 1 }],
+      optimizer: { kind: 'adam', learningRate: 0.005 },
+      batchSize: 64,
+    },
+    // Grow from epoch 1 whatever the block's saturation; fossilize whatever the contribution.
+    policy: { growFromEpoch: 1, growUntilFraction: 0.9, saturation: 0, fossilizeContributionPp: -100 },
+    gates: { g2: { minTrainingEpochs: 1, minImprovementPp: -100 }, g5: { minContributionPp: -100 } },
+    seedModules: { blueprints: 'catalog' },
+    budgets: { maxSeeds: 1 },
+    ...overrides,
+  });
+}
+
+/** The real Fashion-MNIST directory's default, or a fake 28×28 one where it is missing. */
+function dataDir(): string | undefined {
+  if (existsSync(join(REAL, 'train-images-idx3-ubyte.gz')) || existsSync(join(REAL, 'train-images-idx3-ubyte'))) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'esper-cnn-'));
+  writeFakeFashionMnist(dir, { train: 1200, test: 200 }, [28, 28]);
+  return dir;
+}
+
+describe('esper run on a CNN host (issue 11, item 4)', function () {
+  this.timeout(180_000);
+
+  it('grows a conv seed through blending in a real CNN run; a fossilized width seed widens the block in results.topology', async () => {
+    const spec = cnnSpec(dataDir());
+    expect(runSlots(spec).map((s) => [s.slotId, s.role])).to.deep.equal([
+      ['b1', 'depth'],
+      ['b1-w1', 'width'],
+    ]);
+    const results = RunResultsSchema.parse(await runTraining(spec, { runId: 'run-cnn-e2e' }));
+
+    // Every conv kernel was compiled and validated for the slots' interfaces.
+    const kernels = results.kernels ?? [];
+    const widthKernels = kernels.filter((k) => k.blueprintId.startsWith('widen_conv_'));
+    expect(widthKernels.map((k) => [k.blueprintId, k.interface, k.status])).to.deep.equal([
+      ['widen_conv_x1', 'conv2d:28x28x1->15x15x10:float32', 'VALIDATED'],
+      ['widen_conv_x2', 'conv2d:28x28x1->15x15x10:float32', 'VALIDATED'],
+      ['widen_conv_x4', 'conv2d:28x28x1->15x15x10:float32', 'VALIDATED'],
+    ]);
+    // Ψ [3, 3, 1, k] + b + the flatten dense [14·14·k, 10]: the seed's parameters.
+    expect(widthKernels.map((k) => k.paramCount)).to.deep.equal([2, 4, 8].map((k) => 9 * k + k + 196 * k * 10));
+    for (const name of ['conv_light', 'depthwise', 'bottleneck', 'attention_se']) {
+      expect(kernels.find((k) => k.blueprintId === name)?.interface, name).to.equal('conv2d:14x14x2->14x14x2:float32');
+    }
+    expect(kernels.some((k) => k.blueprintId.startsWith('widen_x'))).to.equal(false);
+
+    // A conv seed germinated and reached BLENDING or later.
+    const grown = results.seeds.filter((s) => s.history.some((h) => LATER.has(h.to)));
+    expect(grown.map((s) => s.slotId), JSON.stringify(results.seeds.map((s) => [s.slotId, s.history.map((h) => h.to)]))).to.not.deep.equal([]);
+    const width = results.seeds.find((s) => s.slotId === 'b1-w1');
+    const fossil = width?.history.some((h) => h.to === 'FOSSILIZED') === true;
+    const entry = catalogEntry(width?.blueprintId ?? '');
+    const added = fossil && entry?.role === 'width' ? entry.factor * 2 : 0;
+    expect(results.topology?.host).to.deep.equal({ kind: 'cnn', convs: [{ filters: 2 + added, kernelSize: 3 }], dense: [] });
+    if (fossil) expect(added).to.be.greaterThan(0);
+    expect(results.finalAccuracy).to.be.greaterThan(0.1);
+    expect(results.testAccuracy).to.be.a('number');
+  });
+
+  it('grows each conv depth blueprint (conv_light, depthwise, bottleneck, attention_se) after the block through blending', async () => {
+    const dir = dataDir();
+    const policy = heuristicPolicy({
+      minEpoch: 1,
+      plateauEpochs: 1,
+      plateauThresholdPp: 50,
+      stability: { epochs: 1, minChange: -1, maxChange: 1 },
+      advanceTrainingEpochs: 1,
+      blend: { curve: 'linear', tempoEpochs: 3 },
+    });
+    for (const name of ['conv_light', 'depthwise', 'bottleneck', 'attention_se']) {
+      const spec = cnnSpec(dir, { epochs: 5, policy: { kind: 'heuristic' }, seedModules: { blueprints: [name] } });
+      expect(runSlots(spec).map((s) => [s.slotId, s.role, s.interface.inputShape])).to.deep.equal([['b1', 'depth', [14, 14, 2]]]);
+      const results = RunResultsSchema.parse(await runTraining(spec, { runId: `run-cnn-${name}`, tamiyo: { decide: (p, m, c) => policy.decide(p, m, c) } }));
+      const seed = results.seeds.find((s) => s.slotId === 'b1');
+      expect(seed?.blueprintId, name).to.equal(name);
+      expect(seed?.history.map((h) => h.to), name).to.include('BLENDING');
+      expect(results.kernels?.map((k) => [k.blueprintId, k.interface, k.status]), name).to.deep.equal([[name, 'conv2d:14x14x2->14x14x2:float32', 'VALIDATED']]);
+      expect(Number.isFinite(results.finalAccuracy), name).to.equal(true);
+    }
+  });
+});
