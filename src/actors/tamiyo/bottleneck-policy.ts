@@ -17,7 +17,8 @@
  * - the seed budget is not spent, and a width kernel fits the budget left;
  * - L is *saturated*: effective rank ≥ `saturation` × its live units
  *   (a layer whose units all carry their own direction has no room left);
- * - L has a free width slot.
+ * - L has a free width slot, and no width seed of L is in its embargo (a
+ *   layer whose last growth was pruned leaves the next try to the others).
  * Among such layers the one with the largest gradient score wins. How much:
  * the width kernel whose k is closest to `growthFactor` × L's width now
  * (ties to the larger). The decision's reason names every layer's signals,
@@ -65,6 +66,8 @@ export interface WidthGrowth {
 }
 
 const LIVE: ReadonlySet<string> = new Set(LIVE_SEED_STAGES);
+/** Stages of a pruned seed until its slot is free again (its embargo). */
+const COOLING: ReadonlySet<string> = new Set(['PRUNED', 'EMBARGOED', 'RESETTING']);
 
 const fmt = (v: number, digits = 2): string => (Number.isInteger(v) ? String(v) : v.toFixed(digits));
 
@@ -109,6 +112,12 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
     const saturation = layerSaturation(layer);
     if (saturation < rule.saturation) {
       skipped.push(`L${layer.layer} not saturated (${fmt(saturation)} < ${fmt(rule.saturation)})`);
+      continue;
+    }
+    // A width seed of this layer was just pruned (it is embargoed): try the other layers first.
+    const failed = packet.seeds.some((s) => places[s.slotId]?.role === 'width' && places[s.slotId]?.layer === layer.layer && COOLING.has(s.stage));
+    if (failed) {
+      skipped.push(`L${layer.layer} cooling down after a pruned width seed`);
       continue;
     }
     // A depth seed after the layer reads its activation at the width it was built for: the layer cannot widen under it.

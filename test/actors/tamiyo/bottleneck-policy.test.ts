@@ -111,6 +111,12 @@ describe('Tamiyo bottleneck policy', () => {
     expect(germinate?.targetSeedId).to.equal('seed-h2');
   });
 
+  it('leaves a layer whose last width seed was pruned to the other layers until its embargo ends', () => {
+    const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h2-w1' ? seed(id, { stage: 'EMBARGOED' }) : seed(id)));
+    const growth = widthGrowthFor(withLayers(8, [layer(1, 4, 3, 0.1), layer(2, 4, 4, 9)], seeds), ctx(), DEFAULT_WIDTH_RULE, 1);
+    expect(growth).to.have.property('layer').that.has.property('layer', 1);
+  });
+
   it('is a TamiyoPolicy: deterministic, replays the same packet, and reports its name', () => {
     const policy = bottleneckPolicy({ advanceTrainingEpochs: 1 });
     const p = withLayers(1, [layer(1, 4, 3.5, 0.2)]);
