@@ -147,3 +147,19 @@ describe('esper run: the spirals example as shipped (issue 11: default policy, c
     expect(String((decision?.data as { reason: string } | undefined)?.reason)).to.match(/widen L\d \(w3, saturation [\d.]+ ≥ 0\.45, gradient score/);
   });
 });
+
+describe('esper run: determinism with width seeds (issue 11)', function () {
+  this.timeout(180_000);
+
+  it('the same spec twice gives the same widenings, transitions, topology and final weights hash', async () => {
+    const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const spec = RunSpecSchema.parse({ ...raw, epochs: 16 });
+    const a = await runTraining(spec, { runId: 'width-det-a' });
+    const b = await runTraining(spec, { runId: 'width-det-b' });
+    const transitions = (r: RunResults): string[] => r.seeds.flatMap((s) => s.history.map((h) => `${s.slotId}@${h.epoch}:${h.from}->${h.to}`));
+    expect(transitions(a).some((t) => t.includes('-w') && t.endsWith('->FOSSILIZED'))).to.equal(true);
+    expect(transitions(b)).to.deep.equal(transitions(a));
+    expect(b.topology).to.deep.equal(a.topology);
+    expect(b.weightsHash).to.equal(a.weightsHash);
+  });
+});
