@@ -38,7 +38,7 @@ import {
   type HeuristicConfig,
   type HeuristicConfigInput,
 } from './heuristic-policy.ts';
-import { clip, initialPolicyMemory, seedCommand, type KernelChoice, type PolicyContext, type PolicyDecision, type PolicyMemory, type TamiyoPolicy } from './policy.ts';
+import { clip, initialPolicyMemory, seedCommand, trackGermination, type KernelChoice, type PolicyContext, type PolicyDecision, type PolicyMemory, type TamiyoPolicy } from './policy.ts';
 
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
@@ -172,20 +172,7 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
   const command = seedCommand(packet, seed.seedId, { op: 'GERMINATE', kernelId: kernel.kernelId, blueprintId: kernel.blueprintId }, { deadlineMs: config.heuristic.commandDeadlineMs, policy: LABEL, reason: why });
   const commands = [...base.commands, command].slice(0, MAX_COMMANDS_PER_DECISION);
   const reason = clip(`${why}; ${base.reason}${signals}`, 1000);
-  const seeds = {
-    ...base.memory.seeds,
-    [seed.seedId]: {
-      seedId: seed.seedId,
-      slotId: seed.slotId,
-      blueprintId: kernel.blueprintId,
-      kernelId: kernel.kernelId,
-      paramCount: kernel.paramCount,
-      commandId: command.commandId,
-      fromEpoch: packet.epoch,
-      confirmed: false,
-      stage: 'GERMINATED' as const,
-    },
-  };
+  const seeds = { ...base.memory.seeds, [seed.seedId]: trackGermination(seed, kernel, command.commandId, packet.epoch) };
   return { commands, reason, memory: { ...base.memory, seeds, lastDecision: { packetId: packet.packetId, commands, reason } } };
 }
 

@@ -75,6 +75,7 @@ import {
   deriveCommandId,
   initialPolicyMemory,
   seedCommand,
+  trackGermination,
   type FinishedSeed,
   type KernelChoice,
   type PolicyBudget,
@@ -553,17 +554,7 @@ export function decideHeuristic(
       commands.push(command);
       reasons.push(reason);
       draft.plateauEpochs = 0;
-      draft.seeds[seed.seedId] = {
-        seedId: seed.seedId,
-        slotId: seed.slotId,
-        blueprintId: kernel.blueprintId,
-        kernelId: kernel.kernelId,
-        paramCount: kernel.paramCount,
-        commandId: command.commandId,
-        fromEpoch: packet.epoch,
-        confirmed: false,
-        stage: 'GERMINATED',
-      };
+      draft.seeds[seed.seedId] = trackGermination(seed, kernel, command.commandId, packet.epoch);
     }
   }
 

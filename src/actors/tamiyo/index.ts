@@ -19,6 +19,7 @@ export {
   initialPolicyMemory,
   policyLabel,
   seedCommand,
+  trackGermination,
   type FinishedSeed,
   type KernelChoice,
   type PolicyBudget,

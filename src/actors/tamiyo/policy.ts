@@ -23,6 +23,7 @@ import type {
   KernelStatus,
   SeedOperation,
   SeedStage,
+  SeedState,
   SystemStatePacket,
 } from '../../contracts/index.ts';
 
@@ -133,6 +134,21 @@ export interface TrackedSeed {
   readonly contributionPp?: number | undefined;
   /** Set when the policy pruned it. */
   readonly verdict?: PruneVerdict | undefined;
+}
+
+/** The tracked seed a policy's GERMINATE command starts following (unconfirmed until a packet shows it alive). */
+export function trackGermination(seed: Pick<SeedState, 'seedId' | 'slotId'>, kernel: Pick<KernelChoice, 'blueprintId' | 'kernelId' | 'paramCount'>, commandId: string, epoch: number): TrackedSeed {
+  return {
+    seedId: seed.seedId,
+    slotId: seed.slotId,
+    blueprintId: kernel.blueprintId,
+    kernelId: kernel.kernelId,
+    paramCount: kernel.paramCount,
+    commandId,
+    fromEpoch: epoch,
+    confirmed: false,
+    stage: 'GERMINATED',
+  };
 }
 
 /** A tracked seed whose end the latest packet showed. */
