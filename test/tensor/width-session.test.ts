@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { TrainingSpecInput } from '../../src/contracts/training-spec.ts';
 import { EsperError } from '../../src/errors/index.ts';
-import { TrainingSession } from '../../src/tensor/training/training-session.ts';
+import * as tf from '@tensorflow/tfjs';
+import { BLEND_AMPLITUDES, TrainingSession } from '../../src/tensor/training/training-session.ts';
 
 const SPEC: TrainingSpecInput = {
   backend: 'wasm',
@@ -58,5 +59,31 @@ describe('TrainingSession with width slots (issue 11)', function () {
     expect(() => session.applySlot({ slotId: 'w1', germinate: { kind: 'low-rank', config: { rank: 2 } } })).to.throw(EsperError, /width slot/);
     expect(() => session.applySlot({ slotId: 's2', germinate: { width: { units: 2 } } })).to.throw(EsperError, /depth slot/);
     session.dispose();
+  });
+
+  it('starts blending a width seed with the amplitude of Ω that fits best: 0 for an overshooting Ω, one of the candidates otherwise', async () => {
+    const session = await TrainingSession.create(SPEC);
+    session.runEpoch();
+    session.applySlot({ slotId: 'w1', germinate: { width: { units: 4, init: 'gradient' } }, mode: 'TRAINING' });
+    session.runEpoch();
+    const omega = session.model.widthSlot('w1').seed!.params[2]!;
+    const learnt = Array.from(omega.dataSync());
+    expect(learnt.some((v) => v !== 0)).to.equal(true);
+    session.applySlot({ slotId: 'w1', mode: 'BLENDING', alpha: 1 / 3 });
+    const after = Array.from(omega.dataSync());
+    const amplitude = BLEND_AMPLITUDES.find((s) => after.every((v, i) => Math.abs(v - s * (learnt[i] ?? 0)) <= 1e-6 * (1 + Math.abs(v))));
+    expect(amplitude, 'Ω became s·Ω for a candidate s').to.not.equal(undefined);
+    expect(session.model.widthSlot('w1').alpha).to.be.closeTo(1 / 3, 1e-12);
+    session.dispose();
+
+    // An Ω a thousand times too loud is blended in at amplitude 0.
+    const loud = await TrainingSession.create(SPEC);
+    loud.runEpoch();
+    loud.applySlot({ slotId: 'w1', germinate: { width: { units: 4, init: 'gradient' } }, mode: 'TRAINING' });
+    const w = loud.model.widthSlot('w1').seed!.params[2]!;
+    w.assign(tf.fill(w.shape, 1000));
+    loud.applySlot({ slotId: 'w1', mode: 'BLENDING', alpha: 1 / 3 });
+    expect(Array.from(w.dataSync()).every((v) => v === 0)).to.equal(true);
+    loud.dispose();
   });
 });

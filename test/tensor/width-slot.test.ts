@@ -23,7 +23,7 @@ describe('width seeds: slot modes, isolation, prune and merge (issue 11)', () =>
   });
 
   for (const c of CASES) {
-    it(`${c.host} ${c.slot} (${c.layout}): germinated, TRAINING and BLENDING (which restarts Ω at 0) compute exactly the host's logits; α > 0 with a non-zero Ω does not`, () => {
+    it(`${c.host} ${c.slot} (${c.layout}): germinated, TRAINING and BLENDING at α = 0 compute exactly the host's logits; α > 0 does not`, () => {
       const x = randomTensor(new Rng(2), [4, ...INPUT[c.host]]);
       const bare = grownHost(c.host);
       const model = grownHost(c.host);
@@ -36,12 +36,7 @@ describe('width seeds: slot modes, isolation, prune and merge (issue 11)', () =>
       expect(Buffer.from(logits(model, x).buffer).equals(host)).to.equal(true);
       model.widthSlot(c.slot).setMode('BLENDING', 0);
       expect(Buffer.from(logits(model, x).buffer).equals(host)).to.equal(true);
-      // Blending starts with Ω = 0 again (what TRAINING taught Ω overshoots): still the host's function at α > 0 ...
       model.widthSlot(c.slot).setAlpha(0.5);
-      expect(Buffer.from(logits(model, x).buffer).equals(host)).to.equal(true);
-      expect(Array.from(seed.params[2]!.dataSync()).every((v) => v === 0)).to.equal(true);
-      // ... until Ω learns again.
-      loudOmega(seed, new Rng(4));
       expect(Buffer.from(logits(model, x).buffer).equals(host)).to.equal(false);
       for (const m of [bare, model]) m.dispose();
       x.dispose();

@@ -49,21 +49,6 @@ export class WidthSlot extends SlotState<WidthSeed> {
   readonly slotKind = 'width' as const;
   protected readonly label = 'WidthSlot';
 
-  /**
-   * As a depth slot's, and: a seed that moves from TRAINING to BLENDING
-   * starts blending with Ω = 0 again. In TRAINING its outgoing weights learnt
-   * against a forward pass that never showed their effect (straight-through),
-   * so they overshoot — blending them in as they are cost up to half the
-   * validation accuracy on Fashion-MNIST 784-4-4-10 (and a governor rollback).
-   * Ψ keeps what it learnt; Ω relearns with feedback while α ramps, and the
-   * network's function is unchanged at the switch (α·0).
-   */
-  override setMode(mode: SlotMode, alpha?: number): void {
-    const from = this.mode;
-    super.setMode(mode, alpha);
-    const omega = this.seed?.params[2];
-    if (from === 'TRAINING' && mode === 'BLENDING' && omega !== undefined) omega.assign(tf.zerosLike(omega));
-  }
   /** The hidden layer it widens (1-based, as `afterLayer` of depth slots). */
   readonly layer: number;
   readonly detachInBlending: boolean;
