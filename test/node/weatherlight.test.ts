@@ -15,6 +15,12 @@ function worker(id: string): () => ChildSpec {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls `condition` every 10 ms until it holds or `ms` pass (timers run late on a loaded machine). */
+async function eventually(condition: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition() && Date.now() < deadline) await sleep(10);
+}
+
 describe('Weatherlight', () => {
   const logger = createLogger({ level: 'silent', bindings: { node: 't1' } });
 
@@ -63,7 +69,7 @@ describe('Weatherlight', () => {
       ['weatherlight/tolaria', 'tolaria', 'running'],
       ['weatherlight/tolaria/orphan-sweeper', 'tolaria', 'running'],
     ]);
-    await sleep(120);
+    await eventually(() => sweeps >= 3);
     expect(sweeps).to.be.at.least(3);
     const text = await metrics.text();
     expect(text).to.match(/esper_actors\{subsystem="tezzeret"\} 1/);
@@ -94,8 +100,9 @@ describe('Weatherlight', () => {
       subjectPrefix: 'esper',
       onGiveUp: () => undefined,
     });
-    await sleep(500);
-    const sweeper = weatherlight.describe().find((actor) => actor.path === 'weatherlight/tolaria/orphan-sweeper');
+    const sweeperLine = (): ReturnType<typeof weatherlight.describe>[number] | undefined => weatherlight.describe().find((actor) => actor.path === 'weatherlight/tolaria/orphan-sweeper');
+    await eventually(() => sweeperLine()?.incarnation === 2 && sweeps >= 4);
+    const sweeper = sweeperLine();
     expect(sweeper?.incarnation).to.equal(2);
     expect(sweeps).to.be.at.least(4);
     await weatherlight.stop();
