@@ -1,23 +1,15 @@
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { startRun } from '../../../src/actors/tolaria/run-actor.ts';
 import { runSupervisionPolicy } from '../../../src/actors/tolaria/run-supervision.ts';
 import { runTraining } from '../../../src/actors/tolaria/run-loop.ts';
 import type { Envelope } from '../../../src/contracts/envelope.ts';
-import { RunSpecSchema, type RunResults, type RunSpec } from '../../../src/contracts/run.ts';
+import type { RunResults } from '../../../src/contracts/run.ts';
 import { EsperError } from '../../../src/errors/index.ts';
 import { startSupervisor, type Supervisor } from '../../../src/supervision/index.ts';
 import { describeTree } from '../../../src/node/weatherlight.ts';
+import { quickSpiralsSpec } from '../../helpers/spirals-spec.ts';
 
-function spiralsSpec(epochs: number): RunSpec {
-  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-  return RunSpecSchema.parse({
-    ...raw,
-    epochs,
-    policy: { ...(raw['policy'] as object), minEpochBeforeGerminate: 1, plateauEpochs: 1, plateauDeltaPp: 50 },
-    gates: { g2: { minTrainingEpochs: 2, minImprovementPp: -100 }, g5: { minContributionPp: -100 } },
-  });
-}
+const spiralsSpec = quickSpiralsSpec;
 
 const transitionsOf = (results: RunResults): string[] => results.seeds.flatMap((seed) => seed.history.map((h) => `${seed.slotId}@${h.epoch}:${h.from}->${h.to}`));
 

@@ -4,20 +4,12 @@
  * the governor's rollback of a NaN epoch (a seed's weights poisoned in the
  * training worker).
  */
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { RunResultsSchema, RunSpecSchema, type RunSpec } from '../../../src/contracts/run.ts';
+import { RunResultsSchema } from '../../../src/contracts/run.ts';
 import { runTraining, TAMIYO_FALLBACK_REASON, type EpochSummary, type TamiyoDecide } from '../../../src/actors/tolaria/run-loop.ts';
+import { quickSpiralsSpec } from '../../helpers/spirals-spec.ts';
 
-function spiralsSpec(epochs: number): RunSpec {
-  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-  return RunSpecSchema.parse({
-    ...raw,
-    epochs,
-    policy: { ...(raw['policy'] as object), minEpochBeforeGerminate: 1, plateauEpochs: 1, plateauDeltaPp: 50 },
-    gates: { g2: { minTrainingEpochs: 2, minImprovementPp: -100 }, g5: { minContributionPp: -100 } },
-  });
-}
+const spiralsSpec = quickSpiralsSpec;
 
 const LIVE = new Set(['GERMINATED', 'TRAINING', 'BLENDING', 'HOLDING']);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
