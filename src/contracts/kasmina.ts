@@ -113,6 +113,8 @@ export const SeedStateSchema = z
     improvementPp: finite().optional(),
     /** Counterfactual contribution: validation accuracy minus accuracy with this seed's α = 0, percentage points. */
     contributionPp: finite().optional(),
+    /** Counterfactual loss contribution: validation loss with this seed's α = 0 minus the loss with it, percent of the former. */
+    lossContributionPct: finite().optional(),
     /** Gradient-isolation violations observed (host gradients touched by the seed). */
     isolationViolations: count().optional(),
   })
@@ -169,6 +171,8 @@ export const SeedTelemetrySchema = z
     improvementPp: finite(),
     /** Counterfactual contribution, percentage points; absent until measured. */
     contributionPp: finite().optional(),
+    /** Counterfactual loss contribution, percent of the loss without the seed; absent until measured. */
+    lossContributionPct: finite().optional(),
     alpha: unitInterval(),
   })
   .strict();

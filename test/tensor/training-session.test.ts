@@ -44,11 +44,15 @@ describe('TrainingSession', function () {
     expect(slot?.gradRatio).to.be.greaterThan(0);
     // In TRAINING the seed's output is cancelled (straight-through): switching it off changes nothing.
     expect(slot?.contributionPp).to.equal(0);
+    expect(slot?.lossContributionPct).to.equal(0);
     expect(session.summary().hostWeightsHash).to.not.equal(hostBefore); // the host keeps training
     session.applySlot({ slotId: 's1', mode: 'BLENDING', alpha: 1 });
     const blending = session.runEpoch();
     expect(blending.slots[0]?.alpha).to.equal(1);
     expect(blending.slots[0]?.contributionPp).to.be.a('number');
+    // The loss counterfactual: the same validation pass with the seed switched off.
+    const withoutSeed = session.model.slot('s1').ablate(() => session.evaluate());
+    expect(blending.slots[0]?.lossContributionPct).to.be.closeTo(((withoutSeed.loss - blending.validationLoss) / withoutSeed.loss) * 100, 1e-9);
     expect(session.summary().seedParams).to.be.greaterThan(0);
     session.dispose();
   });

@@ -10,7 +10,7 @@
  * | G1 | TRAINING   | the kernel is loaded and its parameters are finite |
  * | G2 | BLENDING   | ≥ `g2.minTrainingEpochs` in TRAINING, gradients measured, finite and not exploding, and improvement ≥ `g2.minImprovementPp` or grad ratio ≥ `g2.minGradRatio` (both with `g2.requireBoth`) |
  * | G3 | HOLDING    | α reached its target, ≥ `g3.minBlendingEpochs` in BLENDING |
- * | G5 | FOSSILIZED | α = 1, healthy, counterfactual contribution ≥ `g5.minContributionPp` |
+ * | G5 | FOSSILIZED | α = 1, healthy, counterfactual contribution ≥ `g5.minContributionPp`, or ≥ 0 with the validation loss lowered by ≥ `g5.minLossContributionPct` % |
  */
 import { z } from 'zod';
 import { BlendSpecSchema, parseFrozen, sameSlotInterface, slotInterfaceKey, type KernelStatus, type SeedGate, type SlotInterface } from '../../contracts/index.ts';
@@ -50,6 +50,13 @@ export const GateConfigSchema = z
       .object({
         /** Counterfactual contribution (val accuracy − accuracy with this seed's α = 0) needed to fossilize, percentage points. @default 0.5 (strict mode: 1.0) */
         minContributionPp: z.number().default(0.5),
+        /**
+         * Or: a relative drop of the validation loss (loss with this seed's α = 0 minus the loss with it, percent of
+         * the former) needed to fossilize a seed whose accuracy contribution is not negative. Accuracy on a small
+         * validation set moves in steps of 1/n; the loss shows a seed that helps before the accuracy does.
+         * @default 2
+         */
+        minLossContributionPct: z.number().default(2),
       })
       .strict()
       .prefault({}),
@@ -102,6 +109,8 @@ export interface SeedMeasurements {
   improvementPp?: number | undefined;
   /** Validation accuracy minus accuracy with this seed's α = 0, percentage points. */
   contributionPp?: number | undefined;
+  /** Validation loss with this seed's α = 0 minus the loss with it, percent of the former. */
+  lossContributionPct?: number | undefined;
 }
 
 /** A measured value as a gate reports it. */
@@ -258,17 +267,23 @@ export interface G5Input {
  */
 export function evaluateG5(input: G5Input, config: GateConfig = DEFAULT_GATE_CONFIG): GateResult {
   const { alpha, measured } = input;
-  const { minContributionPp } = config.g5;
+  const { minContributionPp, minLossContributionPct } = config.g5;
   const failures: string[] = [];
   if (!(Math.abs(alpha - 1) <= ALPHA_EPSILON)) failures.push(`α ${fmt(alpha)} is not 1 (retarget to 1 before fossilizing)`);
   if (measured.paramsFinite === false) failures.push('seed parameters contain NaN or Infinity');
   if (measured.gradsFinite === false) failures.push('seed gradients contain NaN or Infinity');
-  const { contributionPp } = measured;
+  const { contributionPp, lossContributionPct } = measured;
+  const byLoss = lossContributionPct !== undefined && Number.isFinite(lossContributionPct) && lossContributionPct >= minLossContributionPct;
+  const lossText = lossContributionPct === undefined ? '' : `, loss ${fmt(lossContributionPct)}%`;
   if (contributionPp === undefined || !Number.isFinite(contributionPp)) failures.push('counterfactual contribution not measured');
-  else if (contributionPp < minContributionPp) failures.push(`contribution ${fmt(contributionPp)}pp < ${fmt(minContributionPp)}pp`);
-  return result('G5', failures, [`contribution ${fmt(contributionPp ?? 0)}pp`], {
+  else if (contributionPp < minContributionPp && !(byLoss && contributionPp >= 0)) {
+    const lossWhy = lossContributionPct === undefined ? '' : byLoss ? `; loss ${fmt(lossContributionPct)}% but the accuracy contribution is negative` : `; loss ${fmt(lossContributionPct)}% < ${fmt(minLossContributionPct)}%`;
+    failures.push(`contribution ${fmt(contributionPp)}pp < ${fmt(minContributionPp)}pp${lossWhy}`);
+  }
+  return result('G5', failures, [`contribution ${fmt(contributionPp ?? 0)}pp${lossText}`], {
     alpha,
     contributionPp: num(contributionPp),
+    lossContributionPct: num(lossContributionPct),
     paramsFinite: measured.paramsFinite ?? null,
     gradsFinite: measured.gradsFinite ?? null,
   });

@@ -80,6 +80,7 @@ const MeasurementsSchema = z
     gradRatio: z.number().min(0).optional(),
     improvementPp: z.number().optional(),
     contributionPp: z.number().optional(),
+    lossContributionPct: z.number().optional(),
   })
   .strict();
 
@@ -377,7 +378,7 @@ function absorb(observation: SeedObservation): SeedMeasurements {
     if (Number.isFinite(value) && value >= 0) out[key] = value;
     else out.gradsFinite = false;
   }
-  for (const key of ['improvementPp', 'contributionPp'] as const) {
+  for (const key of ['improvementPp', 'contributionPp', 'lossContributionPct'] as const) {
     const value = observation[key];
     if (value !== undefined && Number.isFinite(value)) out[key] = value;
   }
@@ -467,5 +468,6 @@ export function toSeedState(state: SeedLifecycleState): SeedState {
   if (m.gradRatio !== undefined) out.gradRatio = m.gradRatio;
   if (m.improvementPp !== undefined) out.improvementPp = m.improvementPp;
   if (m.contributionPp !== undefined) out.contributionPp = m.contributionPp;
+  if (m.lossContributionPct !== undefined) out.lossContributionPct = m.lossContributionPct;
   return out;
 }

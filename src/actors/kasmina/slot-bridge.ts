@@ -58,5 +58,6 @@ export function observationFrom(telemetry: SlotTelemetry, validationAccuracy: nu
   };
   if (baselineAccuracy !== undefined) observation.improvementPp = (validationAccuracy - baselineAccuracy) * 100;
   if (telemetry.contributionPp !== null) observation.contributionPp = telemetry.contributionPp;
+  if (telemetry.lossContributionPct !== null) observation.lossContributionPct = telemetry.lossContributionPct;
   return observation;
 }

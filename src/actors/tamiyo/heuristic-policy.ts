@@ -27,7 +27,7 @@
  * | GERMINATED | ADVANCE (→ TRAINING, gate G1) at once |
  * | TRAINING | PRUNE on regression (≥ `pruneMinEpochs` (5) in stage and improvement < `regressionPp` (−2 pp)); PRUNE when stalled (≥ `stallEpochs` (15) in stage: the gate kept refusing); else ADVANCE (→ BLENDING, gate G2) once ≥ `advanceTrainingEpochs` (3, the gate's minimum) in stage |
  * | BLENDING | PRUNE on regression or stall as above; ADVANCE (→ HOLDING, gate G3) once α reached its target (1 unless retargeted) |
- * | HOLDING | no counterfactual yet: wait (PRUNE after `holdingMaxWaitEpochs` (5)); contribution > `dependencyContributionPp` (0.1) but improvement < 0: PRUNE (the model leans on a seed that made it worse); contribution ≥ `fossilizeContributionPp` (0.5, G5's threshold): FOSSILIZE; else PRUNE |
+ * | HOLDING | no counterfactual yet: wait (PRUNE after `holdingMaxWaitEpochs` (5)); *lowers the loss* = contribution ≥ 0 and validation loss with the seed ≥ `fossilizeLossContributionPct` (2 %, G5's) below the loss without it; contribution > `dependencyContributionPp` (0.1) but improvement < 0, and not lowering the loss: PRUNE (the model leans on a seed that made it worse); contribution ≥ `fossilizeContributionPp` (0.5, G5's threshold) or lowers the loss: FOSSILIZE; else PRUNE |
  *
  * **Germination**, when fewer than `maxLiveSeeds` (1) seeds are live: WAIT
  * while epoch < `minEpoch` (5), the host is not stabilised, fewer than
@@ -131,6 +131,8 @@ export const HeuristicConfigSchema = z
     stallEpochs: z.number().int().min(1).default(15),
     /** Counterfactual contribution needed to fossilize, pp (G5's threshold). @default 0.5 */
     fossilizeContributionPp: z.number().default(DEFAULT_GATE_CONFIG.g5.minContributionPp),
+    /** Or: the relative validation-loss drop, percent, that fossilizes a seed whose accuracy contribution is ≥ 0 (G5's loss threshold). @default 2 */
+    fossilizeLossContributionPct: z.number().default(DEFAULT_GATE_CONFIG.g5.minLossContributionPct),
     /** HOLDING: contribution above this while the total improvement is negative means the model leans on a harmful seed → prune, pp. @default 0.1 */
     dependencyContributionPp: z.number().default(0.1),
     /** HOLDING: epochs to wait for a counterfactual before pruning. @default 5 */
@@ -190,6 +192,7 @@ const HOLDS_KERNEL: readonly SeedStage[] = [...LIVE_SEED_STAGES, 'FOSSILIZED'];
 
 const fmt = (value: number): string => (Number.isInteger(value) ? String(value) : value.toFixed(2).replace(/\.?0+$/, ''));
 const pp = (value: number): string => `${value >= 0 ? '+' : ''}${fmt(value)}pp`;
+const pct = (value: number): string => `${value >= 0 ? '+' : ''}${fmt(value)}%`;
 
 /** Longest decision reason (the schema's limit). */
 const MAX_REASON = 1000;
@@ -342,11 +345,20 @@ function observeSeeds(draft: Draft, packet: SystemStatePacket): void {
         paramCount: now.paramCount ?? tracked.paramCount,
         improvementPp: now.improvementPp ?? tracked.improvementPp,
         contributionPp: now.contributionPp ?? tracked.contributionPp,
+        lossContributionPct: now.lossContributionPct ?? tracked.lossContributionPct,
       };
       continue;
     }
     const toEpoch = packet.epoch;
-    const last = now === undefined ? tracked : { ...tracked, improvementPp: now.improvementPp ?? tracked.improvementPp, contributionPp: now.contributionPp ?? tracked.contributionPp };
+    const last =
+      now === undefined
+        ? tracked
+        : {
+            ...tracked,
+            improvementPp: now.improvementPp ?? tracked.improvementPp,
+            contributionPp: now.contributionPp ?? tracked.contributionPp,
+            lossContributionPct: now.lossContributionPct ?? tracked.lossContributionPct,
+          };
     if (now?.stage === 'FOSSILIZED' && sameKernel) {
       finished.push({ seed: last, outcome: 'SUCCESS', toEpoch, reason: 'fossilized' });
     } else if (!tracked.confirmed && now?.stage === 'DORMANT') {
@@ -373,6 +385,7 @@ function observeSeeds(draft: Draft, packet: SystemStatePacket): void {
       stage: seed.stage,
       improvementPp: seed.improvementPp,
       contributionPp: seed.contributionPp,
+      lossContributionPct: seed.lossContributionPct,
     };
   }
   draft.seeds = seeds;
@@ -424,16 +437,32 @@ export function liveSeedAction(seed: SeedState, config: HeuristicConfig = DEFAUL
           ? { kind: 'prune', outcome: 'NEUTRAL', reason: `no counterfactual after ${epochsInStage} epochs in HOLDING` }
           : { kind: 'wait', reason: 'holding: waiting for a counterfactual' };
       }
-      if (contribution > config.dependencyContributionPp && improvement !== undefined && improvement < 0) {
-        return { kind: 'prune', outcome: 'REGRESSION', reason: `contribution ${pp(contribution)} but total improvement ${pp(improvement)}: the model leans on a harmful seed` };
+      const lossContribution = seed.lossContributionPct;
+      const measured = `contribution ${pp(contribution)}${lossContribution === undefined ? '' : `, loss ${pct(lossContribution)}`}`;
+      // The loss shows a seed that helps before a small validation set's accuracy does; it never outweighs a negative accuracy contribution.
+      const lowersLoss = lossContribution !== undefined && lossContribution >= config.fossilizeLossContributionPct && contribution >= 0;
+      if (contribution > config.dependencyContributionPp && improvement !== undefined && improvement < 0 && !lowersLoss) {
+        return { kind: 'prune', outcome: 'REGRESSION', reason: `${measured} but total improvement ${pp(improvement)}: the model leans on a harmful seed` };
       }
-      return contribution >= config.fossilizeContributionPp
-        ? { kind: 'fossilize', reason: `contribution ${pp(contribution)} ≥ ${pp(config.fossilizeContributionPp)}` }
-        : { kind: 'prune', outcome: 'NEUTRAL', reason: `contribution ${pp(contribution)} < ${pp(config.fossilizeContributionPp)}` };
+      if (contribution >= config.fossilizeContributionPp) return { kind: 'fossilize', reason: `${measured}; ≥ ${pp(config.fossilizeContributionPp)}` };
+      return lowersLoss
+        ? { kind: 'fossilize', reason: `${measured}; loss ≥ ${pct(config.fossilizeLossContributionPct)}` }
+        : {
+            kind: 'prune',
+            outcome: 'NEUTRAL',
+            reason: `contribution ${pp(contribution)} < ${pp(config.fossilizeContributionPp)}${lossWhy(lossContribution, config.fossilizeLossContributionPct)}`,
+          };
     }
+
     default:
       return { kind: 'wait', reason: `${stage} is not live` };
   }
+}
+
+/** Why a seed's loss contribution did not save it ('' when not measured). */
+function lossWhy(lossContribution: number | undefined, threshold: number): string {
+  if (lossContribution === undefined) return '';
+  return lossContribution >= threshold ? `; loss ${pct(lossContribution)} does not outweigh a negative accuracy contribution` : `, loss ${pct(lossContribution)} < ${pct(threshold)}`;
 }
 
 /** A germination chosen for a packet. */
@@ -592,6 +621,7 @@ export function fieldReportsFor(previous: PolicyMemory, next: PolicyMemory, pack
     };
     if (seed.improvementPp !== undefined) metrics['improvementPp'] = seed.improvementPp;
     if (seed.contributionPp !== undefined) metrics['contributionPp'] = seed.contributionPp;
+    if (seed.lossContributionPct !== undefined) metrics['lossContributionPct'] = seed.lossContributionPct;
     if (seed.paramCount !== undefined) metrics['paramCount'] = seed.paramCount;
     const report: FieldReport = {
       commandId: seed.commandId,

@@ -132,6 +132,8 @@ export interface TrackedSeed {
   /** Last values seen, percentage points. */
   readonly improvementPp?: number | undefined;
   readonly contributionPp?: number | undefined;
+  /** Last loss contribution seen, percent of the loss without the seed. */
+  readonly lossContributionPct?: number | undefined;
   /** Set when the policy pruned it. */
   readonly verdict?: PruneVerdict | undefined;
 }

@@ -61,6 +61,7 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
     minEpoch: p.minEpochBeforeGerminate,
     epochsAfterPrune: p.germinateCooldownEpochs,
     fossilizeContributionPp: p.fossilizeContributionPp,
+    fossilizeLossContributionPct: gates.g5.minLossContributionPct,
     regressionPp: -p.pruneRegressionPp,
     maxLiveSeeds: p.maxLiveSeeds,
     advanceTrainingEpochs: gates.g2.minTrainingEpochs,

@@ -41,6 +41,13 @@ export interface SlotTelemetry {
   gradRatio: number;
   /** Validation accuracy minus accuracy with this seed switched off, in percentage points (null without a seed). */
   contributionPp: number | null;
+  /**
+   * Validation loss with this seed switched off minus the loss with it, as a
+   * percentage of the former (positive: the seed lowers the loss; null
+   * without a seed). A finer counterfactual than accuracy on a small
+   * validation set.
+   */
+  lossContributionPct: number | null;
   gradsFinite: boolean;
   paramsFinite: boolean;
 }
@@ -216,6 +223,7 @@ export class TrainingSession {
       const seedGrad = (gradSums.get(seedGroupId(slot.id)) ?? 0) / steps;
       const paramsFinite = seed === undefined ? true : allFinite(seed.params);
       if (!paramsFinite) nonFinite = true;
+      const ablated = seed === undefined ? undefined : slot.ablate(() => this.evaluate());
       return {
         slotId: slot.id,
         mode: slot.mode,
@@ -224,7 +232,8 @@ export class TrainingSession {
         seedParams,
         gradNorm: seedGrad,
         gradRatio: seedParams > 0 && hostGradNorm > 0 ? seedGrad / Math.sqrt(seedParams) / (hostGradNorm / Math.sqrt(hostParams)) : 0,
-        contributionPp: seed === undefined ? null : (evaluation.accuracy - slot.ablate(() => this.evaluate().accuracy)) * 100,
+        contributionPp: ablated === undefined ? null : (evaluation.accuracy - ablated.accuracy) * 100,
+        lossContributionPct: ablated === undefined ? null : relativeLossDrop(ablated.loss, evaluation.loss),
         gradsFinite: Number.isFinite(seedGrad),
         paramsFinite,
       };
@@ -446,4 +455,11 @@ export class TrainingSession {
 
 function allFinite(params: readonly tf.Variable[]): boolean {
   return tf.tidy(() => params.every((p) => tf.all(tf.isFinite(p)).dataSync()[0] === 1));
+}
+
+/** How much lower `loss` is than `baseline`, in percent of `baseline` (0 when both are 0; null when either is not finite). */
+export function relativeLossDrop(baseline: number, loss: number): number | null {
+  if (!Number.isFinite(baseline) || !Number.isFinite(loss)) return null;
+  if (baseline === 0) return loss === 0 ? 0 : -100;
+  return ((baseline - loss) / Math.abs(baseline)) * 100;
 }

@@ -19,7 +19,7 @@ describe('seed gates', () => {
       expect(DEFAULT_GATE_CONFIG).to.deep.equal({
         g2: { minTrainingEpochs: 3, minImprovementPp: 0.5, minGradRatio: 0.1, maxGradNorm: 1000, requireBoth: false },
         g3: { minBlendingEpochs: 0 },
-        g5: { minContributionPp: 0.5 },
+        g5: { minContributionPp: 0.5, minLossContributionPct: 2 },
         embargoEpochs: 5,
         resettingEpochs: 1,
         defaultBlend: { curve: 'linear', tempoEpochs: 5 },
@@ -71,6 +71,18 @@ describe('seed gates', () => {
     const g3 = evaluateG3({ alpha: 1, alphaTarget: 1, epochsInBlending: 5 }, STRICT_GATE_CONFIG);
     expect(g3.passed).to.equal(false);
     expect(g3.reasons).to.deep.equal(['5 epochs in BLENDING < 10']);
+  });
+
+  it('G5 passes a seed that lowers the validation loss enough when its accuracy contribution is not negative', () => {
+    const byLoss = evaluateG5({ alpha: 1, measured: { ...HEALTHY, contributionPp: 0, lossContributionPct: 3 } });
+    expect(byLoss).to.deep.include({ passed: true, reasons: ['contribution 0pp, loss 3%'] });
+    expect(byLoss.measured['lossContributionPct']).to.equal(3);
+    const tooLittle = evaluateG5({ alpha: 1, measured: { ...HEALTHY, contributionPp: 0.2, lossContributionPct: 1.5 } });
+    expect(tooLittle.passed).to.equal(false);
+    expect(tooLittle.reasons).to.deep.equal(['contribution 0.2pp < 0.5pp; loss 1.5% < 2%']);
+    const negative = evaluateG5({ alpha: 1, measured: { ...HEALTHY, contributionPp: -1, lossContributionPct: 8 } });
+    expect(negative.passed).to.equal(false);
+    expect(negative.reasons).to.deep.equal(['contribution -1pp < 0.5pp; loss 8% but the accuracy contribution is negative']);
   });
 
   it('G5 fails an unhealthy seed whatever its contribution', () => {

@@ -255,6 +255,22 @@ describe('Tamiyo heuristic policy', () => {
       expect(d.memory.seeds['seed-a']!.verdict!.outcome).to.equal('REGRESSION');
     });
 
+    it('fossilizes a HOLDING seed that lowers the validation loss while its accuracy contribution is not negative', () => {
+      const d = decideHeuristic(packet({ epoch: 7, seeds: [cheap({ stage: 'HOLDING', epochsInStage: 1, alpha: 1, improvementPp: -3, contributionPp: 0.5, lossContributionPct: 7 }), seed('b')] }), germinated(), context());
+      // A negative improvement since germination does not make it harmful: removing it would raise the loss by 7 %.
+      expect(ops(d.commands)).to.deep.equal(['seed-a:FOSSILIZE']);
+      expect(d.reason).to.contain('loss +7%');
+      const small = decideHeuristic(packet({ epoch: 7, seeds: [cheap({ stage: 'HOLDING', epochsInStage: 1, alpha: 1, improvementPp: 1, contributionPp: 0, lossContributionPct: 1 }), seed('b')] }), germinated(), context());
+      expect(ops(small.commands)).to.deep.equal(['seed-a:PRUNE']);
+      expect(small.reason).to.contain('contribution +0pp < +0.5pp, loss +1% < +2%');
+    });
+
+    it('prunes a HOLDING seed whose accuracy contribution is negative however much it lowers the loss', () => {
+      const d = decideHeuristic(packet({ epoch: 7, seeds: [cheap({ stage: 'HOLDING', epochsInStage: 1, alpha: 1, improvementPp: 1, contributionPp: -5, lossContributionPct: 6 }), seed('b')] }), germinated(), context());
+      expect(ops(d.commands)).to.deep.equal(['seed-a:PRUNE']);
+      expect(d.reason).to.contain('loss +6% does not outweigh a negative accuracy contribution');
+    });
+
     it('reports ABORTED when a GERMINATE never took effect', () => {
       const memory = germinated();
       const p7 = packet({ epoch: 7, acc: 0.72 });
