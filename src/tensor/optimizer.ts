@@ -177,6 +177,19 @@ export class Optimizer {
     );
   }
 
+  /**
+   * Starts group `groupId` afresh: zero moments, step 0 (a no-op for a group
+   * it does not hold). For a width seed entering BLENDING: the moments it
+   * gathered on straight-through gradients (a forward pass that never showed
+   * its effect, so they never shrink) would hold its blended training back.
+   */
+  restartGroup(groupId: string): void {
+    const group = this.#groups.get(groupId);
+    if (group === undefined) return;
+    for (const buffers of group.buffers) buffers.forEach((b) => b.dispose());
+    this.#groups.set(groupId, { params: group.params, step: 0, buffers: group.params.map((p) => this.#newBuffers(p)) });
+  }
+
   #newBuffers(p: tf.Variable): tf.Variable[] {
     const count = this.#config.kind === 'adam' ? 2 : this.#config.momentum > 0 ? 1 : 0;
     return Array.from({ length: count }, () => tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
@@ -313,12 +326,13 @@ export function trainStep(
     const vars = groups.flatMap((g) => [...g.params]);
     const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.forward(xBatch), yBatch), vars);
     const perGroup = groups.map((g) => g.params.map((p) => grads[p.name]));
+    const updates = groups.map((g, i) => (g.frozen === undefined ? perGroup[i] : perGroup[i]?.map((grad, j) => (g.frozen?.includes(j) === true ? undefined : grad))));
     // Norms are computed before the update (which may reuse gradient buffers) and read with the loss in one sync.
     const norms =
       options.gradNorms === true
         ? perGroup.map((gs) => tf.sqrt(tf.addN(gs.map((grad) => (grad === undefined || grad === null ? tf.scalar(0) : tf.sum(tf.square(grad)))))))
         : [];
-    groups.forEach((g, i) => optimizer.step(g.id, perGroup[i] ?? []));
+    groups.forEach((g, i) => optimizer.step(g.id, updates[i] ?? []));
     const values = tf.stack([value, ...norms]).dataSync();
     const loss = values[0] ?? Number.NaN;
     if (options.gradNorms !== true) return { loss };

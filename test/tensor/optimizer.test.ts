@@ -131,6 +131,52 @@ describe('Optimizer (issue 4, item 3)', () => {
     for (const t of [opt, a, b]) t.dispose();
   });
 
+  it('restartGroup starts one group afresh (zero moments, step 0) and leaves the others as they were', () => {
+    const host = variable([1, 2, 3]);
+    const seed = variable([5, 5, 5]);
+    const twin = variable([5, 5, 5]);
+    const opt = new Optimizer({ kind: 'adam', learningRate: 0.1 }, [{ id: 'host', params: [host] }, { id: 'seed:s', params: [seed] }]);
+    for (const g of [G1, G2]) tf.tidy(() => (opt.step('host', [tf.tensor1d(g)]), opt.step('seed:s', [tf.tensor1d(g.map((v) => v * 100))])));
+    const hostBefore = opt.exportState().groups[0];
+    opt.restartGroup('seed:s');
+    opt.restartGroup('seed:none'); // a group it does not hold: nothing happens
+    const after = opt.exportState().groups;
+    expect(after.map((g) => [g.id, g.step])).to.deep.equal([['host', 2], ['seed:s', 0]]);
+    expect(after[0]).to.deep.equal(hostBefore);
+    expect(after[1]?.params[0]?.buffers.map((b) => Array.from(b))).to.deep.equal([[0, 0, 0], [0, 0, 0]]);
+    // The next update is a fresh Adam's first step.
+    twin.assign(seed);
+    const fresh = new Optimizer({ kind: 'adam', learningRate: 0.1 }, [{ id: 'seed:s', params: [twin] }]);
+    tf.tidy(() => (opt.step('seed:s', [tf.tensor1d(G2)]), fresh.step('seed:s', [tf.tensor1d(G2)])));
+    expect(valuesOf(seed)).to.deep.equal(valuesOf(twin));
+    for (const t of [opt, fresh, host, seed, twin]) t.dispose();
+  });
+
+  it('trainStep leaves the frozen parameters of a group and their moments alone', () => {
+    const model = mlpHost({ widths: [3, 4, 2], rng: new Rng(5) });
+    const [kernel, bias] = model.hostParams;
+    const frozenBefore = valuesOf(kernel as tf.Variable);
+    const optimizer = new Optimizer({ kind: 'adam', learningRate: 0.1 });
+    // The host group with its first kernel frozen, as a width seed's Ψ is in TRAINING.
+    const frozenModel = new Proxy(model, {
+      get: (target, key) => {
+        if (key === 'paramGroups') return () => target.paramGroups().map((g) => ({ ...g, frozen: [0] }));
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const x = tf.tensor2d([[1, 0, -1], [0.5, 0.5, 0.5]]);
+    const y = tf.tensor1d([0, 1], 'int32');
+    const biasBefore = valuesOf(bias as tf.Variable);
+    trainStep(frozenModel, optimizer, x, y);
+    expect(valuesOf(kernel as tf.Variable)).to.deep.equal(frozenBefore);
+    expect(valuesOf(bias as tf.Variable)).not.to.deep.equal(biasBefore);
+    const moments = optimizer.exportState().groups[0]?.params[0]?.buffers ?? [];
+    expect(moments.every((b) => Array.from(b).every((v) => v === 0))).to.equal(true);
+    for (const t of [optimizer, x, y]) t.dispose();
+    model.dispose();
+  });
+
   it('rejects optimizer state that does not fit, and frees every buffer on dispose', () => {
     const before = tf.memory().numTensors;
     const p = variable([1, 2, 3]);

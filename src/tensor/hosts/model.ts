@@ -39,6 +39,12 @@ export interface ParamGroup {
   /** `host`, or `seed:<slotId>` (see {@link seedGroupId}). */
   id: string;
   params: readonly tf.Variable[];
+  /**
+   * Parameters (by index into `params`) a train step leaves alone: they get
+   * no update and their optimizer state does not move (a width seed's
+   * incoming weights in TRAINING). @default none
+   */
+  frozen?: readonly number[];
 }
 
 /** Id of the host's parameter group. */

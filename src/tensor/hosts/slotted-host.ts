@@ -169,7 +169,9 @@ export class SlottedHost implements HostModel {
   paramGroups(): ParamGroup[] {
     const groups: ParamGroup[] = [{ id: HOST_GROUP_ID, params: this.#hostParams }];
     for (const slot of this.allSlots) {
-      if (slot.trainable && slot.seed !== undefined) groups.push({ id: seedGroupId(slot.id), params: slot.seed.params });
+      if (!slot.trainable || slot.seed === undefined) continue;
+      const frozen = slot.frozenParams;
+      groups.push(frozen.length === 0 ? { id: seedGroupId(slot.id), params: slot.seed.params } : { id: seedGroupId(slot.id), params: slot.seed.params, frozen });
     }
     return groups;
   }

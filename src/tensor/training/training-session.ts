@@ -329,7 +329,11 @@ export class TrainingSession {
       if (slot instanceof WidthSlot) slot.attach(this.#widthSeed(slot, (source as WidthSeedSource).width, rng));
       else slot.attach(seedModuleFrom(source as SeedModuleSource, slot.id, slot.shape, rng));
     }
-    if (command.mode === 'BLENDING' && slot instanceof WidthSlot && slot.mode === 'TRAINING') this.#blendAmplitude(slot);
+    if (command.mode === 'BLENDING' && slot instanceof WidthSlot && slot.mode === 'TRAINING') {
+      this.#blendAmplitude(slot);
+      // Its Adam moments come from straight-through gradients, which never shrink (the forward never showed the seed): start afresh.
+      this.optimizer.restartGroup(seedGroupId(slot.id));
+    }
     if (command.mode !== undefined) slot.setMode(command.mode, command.alpha);
     else if (command.alpha !== undefined) slot.setAlpha(command.alpha);
   }

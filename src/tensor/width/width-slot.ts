@@ -78,6 +78,20 @@ export class WidthSlot extends SlotState<WidthSeed> {
     return this.seed !== undefined && (m === 'TRAINING' || m === 'BLENDING' || m === 'HOLDING');
   }
 
+  /**
+   * Indices of the seed's parameters a train step leaves alone now: in
+   * TRAINING its incoming weights Ψ and b ([0, 1]), so only Ω learns there.
+   * The straight-through gradient never shows a unit what the others already
+   * do, so every unit chases the same direction: one epoch of it collapsed 32
+   * new units of Fashion-MNIST 784-4-10 onto about one direction (effective
+   * rank of the merged layer's 36 units 1.5, against 10–13 when Ψ waits for
+   * BLENDING, where the forward pass includes the seed). Ψ keeps its init
+   * (gradient-aimed or random) until then.
+   */
+  get frozenParams(): readonly number[] {
+    return this.mode === 'TRAINING' ? [0, 1] : [];
+  }
+
   /** Attaches a seed to an empty DORMANT slot (germination); its geometry must be the slot's current one (gate G0). */
   attach(seed: WidthSeed): void {
     this.checkEmpty('attach');
