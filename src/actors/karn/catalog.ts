@@ -350,6 +350,7 @@ export const BLUEPRINT_CATALOG: readonly CatalogEntry[] = [
   convWidthEntry('widen_conv_x1', 1),
   convWidthEntry('widen_conv_x2', 2),
   convWidthEntry('widen_conv_x4', 4),
+  convWidthEntry('widen_conv_x8', 8),
 ];
 
 const BY_NAME: ReadonlyMap<string, CatalogEntry> = (() => {

@@ -205,15 +205,15 @@ describe('blueprint catalog', () => {
     const TO_CONV: ConvWidthGeometry = { kernelSize: 3, next: { kind: 'conv', kernelSize: 5 } };
     const TO_DENSE: ConvWidthGeometry = { kernelSize: 3, next: { kind: 'flatten', height: 14, width: 14 } };
 
-    it('has widen_conv_x1, _x2, _x4: role width, conv2d only, gradient-chosen, starting as zero', () => {
-      expect(CONV_WIDTH.map((e) => e.name)).to.deep.equal(['widen_conv_x1', 'widen_conv_x2', 'widen_conv_x4']);
+    it('has widen_conv_x1, _x2, _x4, _x8: role width, conv2d only, gradient-chosen, starting as zero', () => {
+      expect(CONV_WIDTH.map((e) => e.name)).to.deep.equal(['widen_conv_x1', 'widen_conv_x2', 'widen_conv_x4', 'widen_conv_x8']);
       for (const entry of CONV_WIDTH) {
         expect(entry.kinds, entry.name).to.deep.equal(['conv2d']);
         expect(entry.startsAsZero, entry.name).to.equal(true);
         expect(entry.tags, entry.name).to.include.members(['width', 'init:gradient']);
         expect(entry.summary, entry.name).to.match(/no pool/);
       }
-      expect(CONV_WIDTH.map((e) => (e.role === 'width' ? e.factor : 0))).to.deep.equal([1, 2, 4]);
+      expect(CONV_WIDTH.map((e) => (e.role === 'width' ? e.factor : 0))).to.deep.equal([1, 2, 4, 8]);
     });
 
     it('conv width interfaces read the block input; Ω gives the next conv block, or the valid window of the pooled map for a flatten', () => {

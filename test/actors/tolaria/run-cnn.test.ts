@@ -72,9 +72,10 @@ describe('esper run on a CNN host (issue 11, item 4)', function () {
       ['widen_conv_x1', 'conv2d:28x28x1->15x15x10:float32', 'VALIDATED'],
       ['widen_conv_x2', 'conv2d:28x28x1->15x15x10:float32', 'VALIDATED'],
       ['widen_conv_x4', 'conv2d:28x28x1->15x15x10:float32', 'VALIDATED'],
+      ['widen_conv_x8', 'conv2d:28x28x1->15x15x10:float32', 'VALIDATED'],
     ]);
     // Ψ [3, 3, 1, k] + b + the flatten dense [14·14·k, 10]: the seed's parameters.
-    expect(widthKernels.map((k) => k.paramCount)).to.deep.equal([2, 4, 8].map((k) => 9 * k + k + 196 * k * 10));
+    expect(widthKernels.map((k) => k.paramCount)).to.deep.equal([2, 4, 8, 16].map((k) => 9 * k + k + 196 * k * 10));
     for (const name of ['conv_light', 'depthwise', 'bottleneck', 'attention_se']) {
       expect(kernels.find((k) => k.blueprintId === name)?.interface, name).to.equal('conv2d:14x14x2->14x14x2:float32');
     }

@@ -101,7 +101,7 @@ describe('run slots on CNN hosts', () => {
     const s = cnn({ convs: [{ filters: 2 }], dense: [4] }, [{ id: 'b1', afterLayer: 1 }, { id: 'd1', afterLayer: 2 }]);
     const jobs = kernelJobs(s, runSlots(s));
     const names = (role: string, kind: string): string[] => jobs.filter((j) => j.role === role && j.interface.kind === kind).map((j) => j.blueprintId);
-    expect(names('width', 'conv2d')).to.deep.equal(['widen_conv_x1', 'widen_conv_x2', 'widen_conv_x4']);
+    expect(names('width', 'conv2d')).to.deep.equal(['widen_conv_x1', 'widen_conv_x2', 'widen_conv_x4', 'widen_conv_x8']);
     expect(names('width', 'dense')).to.deep.equal(['widen_x1', 'widen_x2', 'widen_x4', 'widen_x8', 'widen_random_x2']);
     expect(names('depth', 'conv2d')).to.include.members(['conv_light', 'depthwise', 'bottleneck', 'attention_se', 'norm']);
     expect(names('depth', 'dense')).to.not.include('conv_light');
