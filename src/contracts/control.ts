@@ -245,14 +245,18 @@ export type RunControlReply<V extends RunVerb = RunVerb> = z.infer<(typeof RUN_C
 /** Request on `ctl.seed.<runId>.<seedId>.germinate`: Tamiyo is bypassed, the gates are not. */
 export const GerminateRequestSchema = z
   .object({
-    /** Blueprint to germinate (a VALIDATED kernel matching the slot is chosen); with neither id, the policy picks. */
+    /** Blueprint to germinate (a VALIDATED kernel of the run matching the slot is chosen). This or `kernelId` is required. */
     blueprintId: BlueprintIdSchema.optional(),
-    /** Exact kernel to germinate. */
+    /** Exact kernel to germinate (one the run compiled and validated: results.json `kernels`). */
     kernelId: KernelIdSchema.optional(),
     blend: BlendSpecSchema.optional(),
     reason: text(500).optional(),
   })
-  .strict();
+  .strict()
+  .refine((g) => g.blueprintId !== undefined || g.kernelId !== undefined, {
+    message: 'germinate needs a blueprintId or a kernelId (one of the kernels the run compiled: results.json kernels)',
+    path: ['blueprintId'],
+  });
 export type GerminateRequest = z.infer<typeof GerminateRequestSchema>;
 
 /** Request on `ctl.seed.<runId>.<seedId>.prune`: a reason is required (it goes into the audit trail). */

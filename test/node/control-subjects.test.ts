@@ -251,7 +251,7 @@ describe('run and seed verbs over the in-process bus (raw requests, two nodes)',
     expect(RunStatusSchema.parse(await ok('run.r1.status')).epoch).to.be.lessThan(400);
     expect(await fails('run.r1.rollback', '{"reason":"too late"}')).to.equal('ESPER_CONFLICT');
     expect(await fails('run.r1.checkpoint')).to.equal('ESPER_CONFLICT');
-    expect(await fails('seed.r1.h1.germinate', '{}')).to.equal('ESPER_CONFLICT');
+    expect(await fails('seed.r1.h1.germinate', '{"blueprintId":"mlp_deep"}')).to.equal('ESPER_CONFLICT');
   });
 
   it('answers bad input on a hosted run once, from its host, with coded errors', async () => {
@@ -263,6 +263,7 @@ describe('run and seed verbs over the in-process bus (raw requests, two nodes)',
       ['run.r2.status', '{"unexpected":1}', 'ESPER_SCHEMA_VIOLATION'],
       ['run.r2.rollback', '{}', 'ESPER_SCHEMA_VIOLATION'],
       ['seed.r2.h1.germinate', '{"blend": 3}', 'ESPER_SCHEMA_VIOLATION'],
+      ['seed.r2.h1.germinate', '{}', 'ESPER_SCHEMA_VIOLATION'],
       ['seed.r2.h1.advance', '[1, 2]', 'ESPER_SCHEMA_VIOLATION'],
       ['run.r2.explode', '', 'ESPER_UNKNOWN_VERB'],
       ['seed.r2.h1.graft', '', 'ESPER_UNKNOWN_VERB'],
@@ -270,6 +271,7 @@ describe('run and seed verbs over the in-process bus (raw requests, two nodes)',
       ['seed.r2.h1.prune', new Uint8Array(MAX_PAYLOAD + 1), 'ESPER_PAYLOAD_TOO_LARGE'],
     ];
     for (const [subject, payload, code] of cases) expect(await fails(subject, payload), subject).to.equal(code);
+    expect((await req('seed.r2.h1.germinate', '{}')).error?.message).to.contain('germinate needs a blueprintId or a kernelId');
     const violation = await req('seed.r2.h1.prune', '{"reason": 42}');
     expect(violation.error?.message).to.match(/^invalid request for seed\.:runId\.:seedId\.prune: reason: /);
     expect(violation.error?.details?.['issues']).to.be.an('array').with.length(1);
@@ -277,12 +279,20 @@ describe('run and seed verbs over the in-process bus (raw requests, two nodes)',
   });
 
   it('answers a run no node hosts with ESPER_NOT_FOUND, once (bad input still comes first)', async () => {
-    for (const subject of ['run.nope.status', 'run.nope.pause', 'run.nope.checkpoint', 'seed.nope.h1.status', 'seed.nope.h1.germinate', 'seed.nope.h1.fossilize']) {
-      const reply = await req(subject, '{}');
+    for (const [subject, payload] of [
+      ['run.nope.status', '{}'],
+      ['run.nope.pause', '{}'],
+      ['run.nope.checkpoint', '{}'],
+      ['seed.nope.h1.status', '{}'],
+      ['seed.nope.h1.germinate', '{"blueprintId":"mlp_deep"}'],
+      ['seed.nope.h1.fossilize', '{}'],
+    ] as const) {
+      const reply = await req(subject, payload);
       expect(reply.replies, subject).to.equal(1);
       expect(reply.error, subject).to.deep.include({ code: 'ESPER_NOT_FOUND', message: 'no run "nope" exists in this cluster' });
     }
     expect(await fails('seed.nope.h1.prune', '{}')).to.equal('ESPER_SCHEMA_VIOLATION');
+    expect(await fails('seed.nope.h1.germinate', '{}')).to.equal('ESPER_SCHEMA_VIOLATION');
     expect(await fails('run.nope.explode')).to.equal('ESPER_UNKNOWN_VERB');
     expect(await fails('run.nope.status', 'not json')).to.equal('ESPER_INVALID_JSON');
   });
