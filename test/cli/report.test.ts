@@ -249,14 +249,14 @@ describe('cli/report', () => {
       const withReports = renderReport(
         syntheticResults({
           fieldReports: [
-            { commandId: 'c1', runId: 'run-1', seedId: 'seed-h1', blueprintId: 'mlp_deep', outcome: 'SUCCESS', metrics: { improvementPp: 18, contributionPp: 11, paramsAdded: 771 }, observationWindow: { fromEpoch: 5, toEpoch: 13 }, policyVersion: 'heuristic@1' },
+            { commandId: 'c1', runId: 'run-1', seedId: 'seed-h1', blueprintId: 'mlp_deep', outcome: 'SUCCESS', metrics: { improvementPp: 18, contributionPp: 11, lossContributionPct: 42.5, paramsAdded: 771 }, observationWindow: { fromEpoch: 5, toEpoch: 13 }, policyVersion: 'heuristic@1' },
             { commandId: 'c2', runId: 'run-1', seedId: 'seed-h2', blueprintId: 'lora_r4', outcome: 'REGRESSION', metrics: { improvementPp: -1.5 }, observationWindow: { fromEpoch: 2, toEpoch: 7 }, policyVersion: 'heuristic@1' },
           ],
         }),
       );
       const section = /<h2>Field reports<\/h2>[\s\S]*?<\/table>/.exec(withReports)?.[0] ?? '';
       expect(count(section, '<tr>')).to.equal(3);
-      expect(section).to.include('SUCCESS').and.include('5–13').and.include('18.0 pp').and.include('11.0 pp').and.include('771');
+      expect(section).to.include('SUCCESS').and.include('5–13').and.include('18.0 pp').and.include('11.0 pp').and.include('42.5 %').and.include('771');
       expect(section).to.include('REGRESSION').and.include('-1.5 pp').and.include('—');
       expect(html).to.not.include('<h2>Field reports</h2>');
     });

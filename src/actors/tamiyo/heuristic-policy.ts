@@ -606,7 +606,7 @@ export interface FieldReportOptions {
  * REGRESSION or NEUTRAL when pruned, ABORTED when a GERMINATE never took
  * effect. The window runs from the germination epoch to the epoch of the
  * packet that showed the end (clamped when a rollback moved time backwards).
- * Metrics: `improvementPp` and `contributionPp` (last seen, when measured),
+ * Metrics: `improvementPp`, `contributionPp` and `lossContributionPct` (last seen, when measured),
  * `paramsAdded` (the kernel's parameters when fossilized, else 0),
  * `paramCount` (when known) and `epochs` (window length).
  */

@@ -181,12 +181,13 @@ function fieldReportsSection(results: RunResults): string {
         `<tr><td><code>${escapeHtml(r.seedId)}</code></td><td>${escapeHtml(r.blueprintId)}</td><td>${escapeHtml(r.outcome)}</td>` +
         `<td class="num">${r.observationWindow.fromEpoch}–${r.observationWindow.toEpoch}</td>` +
         `<td class="num">${metric(r.metrics['improvementPp'], ' pp')}</td><td class="num">${metric(r.metrics['contributionPp'], ' pp')}</td>` +
+        `<td class="num">${metric(r.metrics['lossContributionPct'], ' %')}</td>` +
         `<td class="num">${formatCount(r.metrics['paramsAdded'] ?? 0)}</td></tr>`,
     )
     .join('\n');
   return (
     `<section><h2>Field reports</h2>\n<p class="note">How each seed Tamiyo germinated ended, as filed for Karn.</p>\n` +
-    `<table class="grid"><thead><tr><th>Seed</th><th>Blueprint</th><th>Outcome</th><th>Epochs</th><th>Improvement</th><th>Contribution</th><th>Params added</th></tr></thead>` +
+    `<table class="grid"><thead><tr><th>Seed</th><th>Blueprint</th><th>Outcome</th><th>Epochs</th><th>Improvement</th><th>Contribution</th><th>Loss contribution</th><th>Params added</th></tr></thead>` +
     `<tbody>\n${body}\n</tbody></table></section>`
   );
 }
