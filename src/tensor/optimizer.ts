@@ -326,7 +326,8 @@ export function trainStep(
     const vars = groups.flatMap((g) => [...g.params]);
     const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.forward(xBatch), yBatch), vars);
     const perGroup = groups.map((g) => g.params.map((p) => grads[p.name]));
-    const updates = groups.map((g, i) => (g.frozen === undefined ? perGroup[i] : perGroup[i]?.map((grad, j) => (g.frozen?.includes(j) === true ? undefined : grad))));
+    // A frozen parameter gets no update: the optimizer leaves it (and its moments) alone when its gradient is undefined.
+    const updates = groups.map((g, i) => perGroup[i]?.map((grad, j) => (g.frozen?.includes(j) === true ? undefined : grad)) ?? []);
     // Norms are computed before the update (which may reuse gradient buffers) and read with the loss in one sync.
     const norms =
       options.gradNorms === true

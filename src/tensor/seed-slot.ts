@@ -98,11 +98,6 @@ export class SeedSlot extends SlotState<SeedModule> {
     return m === 'TRAINING' || m === 'BLENDING' || m === 'HOLDING' || (m === 'FOSSILIZED' && this.trainFossil);
   }
 
-  /** Indices of the seed's parameters a train step leaves alone now: none (a depth seed trains whole). */
-  get frozenParams(): readonly number[] {
-    return [];
-  }
-
   /**
    * Attaches a seed to an empty DORMANT slot (germination). A shape probe
    * checks the seed maps the slot's interface onto itself (gate G0).

@@ -13,6 +13,8 @@ export const SLOT_MODES = ['DORMANT', 'TRAINING', 'BLENDING', 'HOLDING', 'FOSSIL
 export type SlotMode = (typeof SLOT_MODES)[number];
 
 /** A slot holding seeds of type `S`. */
+const NONE_FROZEN: readonly number[] = Object.freeze([]);
+
 export abstract class SlotState<S extends { dispose(): void }> {
   readonly id: string;
   /** The class name, for error messages. */
@@ -126,6 +128,15 @@ export abstract class SlotState<S extends { dispose(): void }> {
     if (this.#seed !== seed) this.#seed?.dispose();
     if (mode === 'PRUNED') seed?.dispose();
     this.setState(mode, alpha, mode === 'PRUNED' ? undefined : seed);
+  }
+
+  /**
+   * Indices of the seed's parameters a train step leaves alone now (see
+   * `ParamGroup.frozen`): none by default — a seed trains whole; a width
+   * slot holds its incoming weights back in TRAINING.
+   */
+  get frozenParams(): readonly number[] {
+    return NONE_FROZEN;
   }
 
   /**

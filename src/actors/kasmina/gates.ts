@@ -261,6 +261,17 @@ export interface G5Input {
 }
 
 /**
+ * G5's second way to pass (and Tamiyo's HOLDING rule's): the seed lowers the
+ * validation loss by at least `minLossContributionPct` percent while its
+ * accuracy contribution is not negative. The loss shows a seed that helps
+ * before a small validation set's accuracy does; it never outweighs a
+ * negative accuracy contribution.
+ */
+export function lowersLoss(contributionPp: number, lossContributionPct: number | undefined, minLossContributionPct: number): boolean {
+  return lossContributionPct !== undefined && Number.isFinite(lossContributionPct) && lossContributionPct >= minLossContributionPct && contributionPp >= 0;
+}
+
+/**
  * G5 (→FOSSILIZED): the seed is healthy, blended at full strength (α = 1:
  * fossilizing merges it into the host as it is) and its counterfactual
  * contribution reaches the threshold.
@@ -273,11 +284,11 @@ export function evaluateG5(input: G5Input, config: GateConfig = DEFAULT_GATE_CON
   if (measured.paramsFinite === false) failures.push('seed parameters contain NaN or Infinity');
   if (measured.gradsFinite === false) failures.push('seed gradients contain NaN or Infinity');
   const { contributionPp, lossContributionPct } = measured;
-  const byLoss = lossContributionPct !== undefined && Number.isFinite(lossContributionPct) && lossContributionPct >= minLossContributionPct;
   const lossText = lossContributionPct === undefined ? '' : `, loss ${fmt(lossContributionPct)}%`;
   if (contributionPp === undefined || !Number.isFinite(contributionPp)) failures.push('counterfactual contribution not measured');
-  else if (contributionPp < minContributionPp && !(byLoss && contributionPp >= 0)) {
-    const lossWhy = lossContributionPct === undefined ? '' : byLoss ? `; loss ${fmt(lossContributionPct)}% but the accuracy contribution is negative` : `; loss ${fmt(lossContributionPct)}% < ${fmt(minLossContributionPct)}%`;
+  else if (contributionPp < minContributionPp && !lowersLoss(contributionPp, lossContributionPct, minLossContributionPct)) {
+    const enoughLoss = lossContributionPct !== undefined && lossContributionPct >= minLossContributionPct;
+    const lossWhy = lossContributionPct === undefined ? '' : enoughLoss ? `; loss ${fmt(lossContributionPct)}% but the accuracy contribution is negative` : `; loss ${fmt(lossContributionPct)}% < ${fmt(minLossContributionPct)}%`;
     failures.push(`contribution ${fmt(contributionPp)}pp < ${fmt(minContributionPp)}pp${lossWhy}`);
   }
   return result('G5', failures, [`contribution ${fmt(contributionPp ?? 0)}pp${lossText}`], {

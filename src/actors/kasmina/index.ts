@@ -20,6 +20,7 @@ export {
   evaluateG2,
   evaluateG3,
   evaluateG5,
+  lowersLoss,
   parseGateConfig,
   type G0Input,
   type G2Input,

@@ -69,7 +69,7 @@ import {
   type SeedState,
   type SystemStatePacket,
 } from '../../contracts/index.ts';
-import { ALPHA_EPSILON, DEFAULT_GATE_CONFIG } from '../kasmina/index.ts';
+import { ALPHA_EPSILON, DEFAULT_GATE_CONFIG, lowersLoss } from '../kasmina/index.ts';
 import {
   clip,
   deriveCommandId,
@@ -439,13 +439,12 @@ export function liveSeedAction(seed: SeedState, config: HeuristicConfig = DEFAUL
       }
       const lossContribution = seed.lossContributionPct;
       const measured = `contribution ${pp(contribution)}${lossContribution === undefined ? '' : `, loss ${pct(lossContribution)}`}`;
-      // The loss shows a seed that helps before a small validation set's accuracy does; it never outweighs a negative accuracy contribution.
-      const lowersLoss = lossContribution !== undefined && lossContribution >= config.fossilizeLossContributionPct && contribution >= 0;
-      if (contribution > config.dependencyContributionPp && improvement !== undefined && improvement < 0 && !lowersLoss) {
+      const helpsLoss = lowersLoss(contribution, lossContribution, config.fossilizeLossContributionPct);
+      if (contribution > config.dependencyContributionPp && improvement !== undefined && improvement < 0 && !helpsLoss) {
         return { kind: 'prune', outcome: 'REGRESSION', reason: `${measured} but total improvement ${pp(improvement)}: the model leans on a harmful seed` };
       }
       if (contribution >= config.fossilizeContributionPp) return { kind: 'fossilize', reason: `${measured}; ≥ ${pp(config.fossilizeContributionPp)}` };
-      return lowersLoss
+      return helpsLoss
         ? { kind: 'fossilize', reason: `${measured}; loss ≥ ${pct(config.fossilizeLossContributionPct)}` }
         : {
             kind: 'prune',
@@ -453,7 +452,6 @@ export function liveSeedAction(seed: SeedState, config: HeuristicConfig = DEFAUL
             reason: `contribution ${pp(contribution)} < ${pp(config.fossilizeContributionPp)}${lossWhy(lossContribution, config.fossilizeLossContributionPct)}`,
           };
     }
-
     default:
       return { kind: 'wait', reason: `${stage} is not live` };
   }

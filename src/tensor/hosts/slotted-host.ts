@@ -171,7 +171,7 @@ export class SlottedHost implements HostModel {
     for (const slot of this.allSlots) {
       if (!slot.trainable || slot.seed === undefined) continue;
       const frozen = slot.frozenParams;
-      groups.push(frozen.length === 0 ? { id: seedGroupId(slot.id), params: slot.seed.params } : { id: seedGroupId(slot.id), params: slot.seed.params, frozen });
+      groups.push({ id: seedGroupId(slot.id), params: slot.seed.params, ...(frozen.length === 0 ? {} : { frozen }) });
     }
     return groups;
   }

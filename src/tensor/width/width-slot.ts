@@ -88,7 +88,7 @@ export class WidthSlot extends SlotState<WidthSeed> {
    * BLENDING, where the forward pass includes the seed). Ψ keeps its init
    * (gradient-aimed or random) until then.
    */
-  get frozenParams(): readonly number[] {
+  override get frozenParams(): readonly number[] {
     return this.mode === 'TRAINING' ? [0, 1] : [];
   }
 
