@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../errors/index.ts';
 import type { HostModel, ParamGroup } from './hosts/model.ts';
+import { adamUpdate } from './ops/adam-update.ts';
 import { lineageOf, type Lineage } from './param-lineage.ts';
 
 /** Adam (Kingma & Ba), with bias correction. */
@@ -216,11 +217,10 @@ export class Optimizer {
         const buffers = group.buffers[i] ?? [];
         if (cfg.kind === 'adam') {
           const [m, v] = buffers as [tf.Variable, tf.Variable];
-          m.assign(tf.add(tf.mul(m, cfg.beta1), tf.mul(g, 1 - cfg.beta1)));
-          v.assign(tf.add(tf.mul(v, cfg.beta2), tf.mul(tf.square(g), 1 - cfg.beta2)));
-          const mHat = tf.div(m, 1 - cfg.beta1 ** group.step);
-          const vHat = tf.div(v, 1 - cfg.beta2 ** group.step);
-          p.assign(tf.sub(p, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), cfg.epsilon)), cfg.learningRate)));
+          const next = adamUpdate(p, m, v, g, { beta1: cfg.beta1, beta2: cfg.beta2, epsilon: cfg.epsilon, learningRate: cfg.learningRate, step: group.step });
+          m.assign(next.m);
+          v.assign(next.v);
+          p.assign(next.param);
         } else if (cfg.momentum > 0) {
           const [velocity] = buffers as [tf.Variable];
           velocity.assign(tf.add(tf.mul(velocity, cfg.momentum), g));

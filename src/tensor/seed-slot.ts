@@ -19,6 +19,8 @@ import type { SeedStage } from '../contracts/kasmina.ts';
 import { EsperError } from '../errors/index.ts';
 import { countParams, glorotUniform, heNormal, zerosVariable } from './hosts/init.ts';
 import { denseMatMul } from './ops/dense-matmul.ts';
+import { stopGradient } from './ops/stop-gradient.ts';
+import { straightThrough } from './ops/straight-through.ts';
 import type { Rng } from './rng.ts';
 import { SlotState, type SlotMode } from './slot-state.ts';
 
@@ -39,14 +41,6 @@ export function slotModeForStage(stage: SeedStage): SlotMode {
   }
 }
 
-/**
- * Stop-gradient: forward is the identity, backward is zero. Built with
- * `tf.customGrad` (tfjs has no `detach`).
- */
-export const stopGradient: <T extends tf.Tensor>(x: T) => T = tf.customGrad((...args: unknown[]) => {
-  const x = args[0] as tf.Tensor;
-  return { value: x.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
-}) as <T extends tf.Tensor>(x: T) => T;
 
 /** Options of a slot. */
 export interface SeedSlotOptions {
@@ -152,10 +146,9 @@ export class SeedSlot extends SlotState<SeedModule> {
     if (seed === undefined || this.ablated || mode === 'DORMANT' || mode === 'PRUNED') return h;
     switch (mode) {
       case 'TRAINING': {
-        // Straight-through: the forward value is h exactly (s − s = 0), the
-        // seed gets the task gradient via s, the host gets none via stop(h).
-        const s = seed.apply(stopGradient(h));
-        return tf.add(h, tf.sub(s, stopGradient(s)));
+        // Straight-through: the forward value is h exactly, the seed gets
+        // the task gradient via s, the host gets none via stop(h).
+        return straightThrough(h, seed.apply(stopGradient(h)));
       }
       case 'BLENDING':
       case 'HOLDING': {

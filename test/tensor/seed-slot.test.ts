@@ -11,9 +11,9 @@ import {
   residualDenseAdapter,
   SeedSlot,
   slotModeForStage,
-  stopGradient,
   type SeedModule,
 } from '../../src/tensor/seed-slot.ts';
+import { stopGradient } from '../../src/tensor/ops/stop-gradient.ts';
 
 const WIDTH = 6;
 

@@ -29,3 +29,21 @@ export function denseMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   return matMulFastGrad(x, w);
 }
 
+/**
+ * x [n, in] · w [in, out] with x read through a gradient stop: only `w` gets
+ * a gradient (xᵀ·dy, as {@link denseMatMul} computes it). Cheaper than
+ * `denseMatMul(stopGradient(x), w)`: no copy of x, no input gradient computed
+ * and then zeroed. What a width seed's incoming weights use (the seed reads
+ * the host's activation without feeding gradient back into it).
+ */
+export function detachedInputMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
+    throw new RangeError(`Error in detachedInputMatMul: x ${JSON.stringify(x.shape)} and w ${JSON.stringify(w.shape)} are not [n, k] · [k, m]`);
+  }
+  // x is closed over, not an input: the tape records no path back to it.
+  const op = tf.customGrad((...args: unknown[]) => {
+    const weights = args[0] as tf.Tensor2D;
+    return { value: tf.matMul(x, weights), gradFunc: (dy: tf.Tensor) => tf.matMul(tf.transpose(x), dy) };
+  }) as (w: tf.Tensor2D) => tf.Tensor2D;
+  return op(w);
+}

@@ -18,7 +18,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../errors/index.ts';
 import { countParams, zerosVariable } from '../hosts/init.ts';
-import { denseMatMul } from '../ops/dense-matmul.ts';
+import { denseMatMul, detachedInputMatMul } from '../ops/dense-matmul.ts';
+import { stopGradient } from '../ops/stop-gradient.ts';
 import type { Rng } from '../rng.ts';
 
 /** Where a width seed sits: the sizes of layer L's input and of layer L+1, by layout (see the file comment). */
@@ -51,8 +52,12 @@ export interface WidthSeed {
   /** [Ψ, b, Ω], in this order (checkpoints, optimizer state and the merge rely on it). */
   readonly params: tf.Variable[];
   readonly paramCount: number;
-  /** The new units for layer L's (flattened, for a dense layer after convs) input x; call inside `tf.tidy`. */
-  activate(x: tf.Tensor): tf.Tensor;
+  /**
+   * The new units for layer L's (flattened, for a dense layer after convs)
+   * input x; with `detachInput`, x gets no gradient through them. Call
+   * inside `tf.tidy`.
+   */
+  activate(x: tf.Tensor, options?: { detachInput?: boolean }): tf.Tensor;
   /** Their contribution to layer L+1's pre-activation; call inside `tf.tidy`. */
   project(u: tf.Tensor): tf.Tensor;
   dispose(): void;
@@ -102,9 +107,11 @@ export function widthSeed(geometry: WidthGeometry, units: number, weights: Width
   const omega = zerosVariable(omegaShape(geometry, units));
   const params = [psi, bias, omega];
   const { layout, ...sizes } = geometry;
-  const activate = (x: tf.Tensor): tf.Tensor => {
-    if (layout === 'dense') return tf.relu(tf.add(denseMatMul(x as tf.Tensor2D, psi as tf.Tensor2D), bias));
-    return tf.maxPool(tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, psi as tf.Tensor4D, 1, 'same'), bias)) as tf.Tensor4D, 2, 2, 'valid');
+  const activate = (x: tf.Tensor, options: { detachInput?: boolean } = {}): tf.Tensor => {
+    const detach = options.detachInput === true;
+    if (layout === 'dense') return tf.relu(tf.add((detach ? detachedInputMatMul : denseMatMul)(x as tf.Tensor2D, psi as tf.Tensor2D), bias));
+    const input = (detach ? stopGradient(x) : x) as tf.Tensor4D;
+    return tf.maxPool(tf.relu(tf.add(tf.conv2d(input, psi as tf.Tensor4D, 1, 'same'), bias)) as tf.Tensor4D, 2, 2, 'valid');
   };
   const project = (u: tf.Tensor): tf.Tensor => {
     if (layout === 'conv') return tf.conv2d(u as tf.Tensor4D, omega as tf.Tensor4D, 1, 'same');

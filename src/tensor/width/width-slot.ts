@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../errors/index.ts';
-import { stopGradient } from '../seed-slot.ts';
+import { straightThrough } from '../ops/straight-through.ts';
 import { SlotState, type SlotMode } from '../slot-state.ts';
 import { sameGeometry, type WidthGeometry, type WidthSeed } from './width-seed.ts';
 
@@ -145,12 +145,12 @@ export class WidthSlot extends SlotState<WidthSeed> {
     switch (this.mode) {
       case 'TRAINING': {
         // Straight-through: forward z exactly (c − c = 0); the seed gets the task gradient via c, the host none.
-        const c = seed.project(seed.activate(stopGradient(input)));
-        return tf.add(z, tf.sub(c, stopGradient(c)));
+        const c = seed.project(seed.activate(input, { detachInput: true }));
+        return straightThrough(z, c);
       }
       case 'BLENDING':
       case 'HOLDING': {
-        const c = seed.project(seed.activate(this.detachInBlending ? stopGradient(input) : input));
+        const c = seed.project(seed.activate(input, { detachInput: this.detachInBlending }));
         return tf.add(z, tf.mul(c, tf.scalar(this.alpha)));
       }
       default:
