@@ -77,7 +77,7 @@ export type HostSpec = z.output<typeof HostSpecSchema>;
 export const TrainingSpecSchema = z
   .object({
     /** @default 'wasm' */
-    backend: z.enum(['wasm', 'tensorflow', 'cpu']).default('wasm'),
+    backend: z.enum(['wasm', 'native', 'auto', 'tensorflow', 'cpu']).default('wasm'),
     /** Seeds every random stream (init, split, shuffling). */
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
     dataset: DatasetSpecSchema,

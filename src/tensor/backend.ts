@@ -9,18 +9,43 @@
  *   gradient kernels it lacks are registered from `wasm-gradients.ts`.
  * - `tensorflow`: libtensorflow through `@tensorflow/tfjs-node-gpu` (CUDA) or
  *   `@tensorflow/tfjs-node`, optional peers that need internet to install.
+ * - `native`: the cpu backend's storage with the hot kernels in an N-API
+ *   addon over OpenBLAS (src/tensor/native/), built by `npm ci` where g++ and
+ *   libopenblas-dev exist; multi-threaded through OpenBLAS.
+ * - `auto`: `native` when its addon loads, else `wasm`;
+ *   {@link backendReport} says which ran and, on fallback, why.
  * - `cpu`: the pure-JS backend, a last resort (4–5× slower than wasm).
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { EsperError } from '../errors/index.ts';
+import { NATIVE_BACKEND_NAME, registerNativeBackend, syncNativeKernels } from './native/native-backend.ts';
 import { registerWasmGradients } from './wasm-gradients.ts';
 
-/** A backend Esper can run tensors on. */
-export type BackendName = 'wasm' | 'tensorflow' | 'cpu';
+/** A backend Esper can run tensors on (`auto`: `native` when it loads, else `wasm`). */
+export type BackendName = 'wasm' | 'native' | 'auto' | 'tensorflow' | 'cpu';
 
-/** Every backend name, in order of preference when the user does not say. */
-export const BACKEND_NAMES = ['wasm', 'tensorflow', 'cpu'] as const satisfies readonly BackendName[];
+/** Every backend name Esper accepts. */
+export const BACKEND_NAMES = ['wasm', 'native', 'auto', 'tensorflow', 'cpu'] as const satisfies readonly BackendName[];
+
+/** Which backend was asked for, which is active, and why it differs when `auto` fell back. */
+export interface BackendReport {
+  /** The name given to the last successful {@link selectBackend}; null when it was never called. */
+  requested: BackendName | null;
+  /** The active tfjs backend now (`tf.getBackend()`); null before any backend is initialised. */
+  active: string | null;
+  /** Set when `auto` could not use `native`: why (e.g. the addon is not built). */
+  fallbackReason?: string;
+}
+
+let lastSelection: { requested: BackendName; fallbackReason?: string } | undefined;
+
+/** What the last {@link selectBackend} chose, for logs and run results. */
+export function backendReport(): BackendReport {
+  const active = (tf.getBackend() as string | undefined) ?? null;
+  if (lastSelection === undefined) return { requested: null, active };
+  return { requested: lastSelection.requested, active, ...(lastSelection.fallbackReason === undefined ? {} : { fallbackReason: lastSelection.fallbackReason }) };
+}
 
 /** The optional packages that provide the `tensorflow` backend, tried in this order. */
 export const NODE_BACKEND_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -43,13 +68,15 @@ export function isBackendName(value: unknown): value is BackendName {
 
 /**
  * Makes `name` the active tfjs backend and resolves with the active backend's
- * tfjs name (`'wasm'`, `'tensorflow'` or `'cpu'`). Idempotent: selecting the
- * backend that is already active does nothing, and concurrent calls for the
- * same backend share one initialisation.
+ * tfjs name (`'wasm'`, `'native'`, `'tensorflow'` or `'cpu'`). `auto` never
+ * fails for want of the addon: it resolves `'native'` or `'wasm'` and records
+ * why in {@link backendReport}. Idempotent: selecting the backend that is
+ * already active does nothing, and concurrent calls for the same backend
+ * share one initialisation.
  *
  * @throws EsperError `ESPER_BACKEND_UNAVAILABLE` when the backend cannot be
  *   loaded (for `tensorflow`: neither node package is installed; the message
- *   names the install command).
+ *   names the install command; for `native`: why the addon is unavailable).
  */
 export async function selectBackend(name: BackendName = 'wasm', options: SelectBackendOptions = {}): Promise<string> {
   if (!isBackendName(name)) {
@@ -57,8 +84,34 @@ export async function selectBackend(name: BackendName = 'wasm', options: SelectB
       details: { backend: String(name) },
     });
   }
+  if (name === 'auto') return selectAuto(options);
+  const active = await selectNamed(name, options);
+  lastSelection = { requested: name };
+  return active;
+}
+
+async function selectAuto(options: SelectBackendOptions): Promise<string> {
+  const registration = registerNativeBackend();
+  let reason = registration.ok ? undefined : registration.reason;
+  if (registration.ok) {
+    try {
+      const active = await selectNamed('native', options);
+      lastSelection = { requested: 'auto' };
+      return active;
+    } catch (error) {
+      reason = errorText(error);
+    }
+  }
+  const active = await selectNamed('wasm', options);
+  lastSelection = { requested: 'auto', ...(reason === undefined ? {} : { fallbackReason: reason }) };
+  return active;
+}
+
+async function selectNamed(name: Exclude<BackendName, 'auto'>, options: SelectBackendOptions): Promise<string> {
   // Cheap and idempotent; done even when wasm is already active (someone may have called tf.setBackend directly).
   if (name === 'wasm') registerWasmGradients();
+  // Kernels registered for 'cpu' since the native backend was registered (e.g. Esper's own fused ones) are mirrored.
+  if (name === 'native' && tf.findBackend(NATIVE_BACKEND_NAME) !== null) syncNativeKernels();
   if (tf.getBackend() === name && tf.findBackend(name) !== null) return name;
   const inFlight = pending.get(name);
   if (inFlight !== undefined) return inFlight;
@@ -67,8 +120,18 @@ export async function selectBackend(name: BackendName = 'wasm', options: SelectB
   return started;
 }
 
-async function activate(name: BackendName, options: SelectBackendOptions): Promise<string> {
+async function activate(name: Exclude<BackendName, 'auto'>, options: SelectBackendOptions): Promise<string> {
   switch (name) {
+    case 'native': {
+      const registration = registerNativeBackend();
+      if (!registration.ok) {
+        throw new EsperError('ESPER_BACKEND_UNAVAILABLE', `Tensor backend 'native' is not available: ${registration.reason}. Use 'auto' to fall back to wasm.`, {
+          details: { backend: 'native', reason: registration.reason },
+        });
+      }
+      await setOrThrow('native', 'the native backend failed to initialise');
+      return tf.getBackend();
+    }
     case 'wasm':
       await setOrThrow('wasm', 'the wasm backend failed to initialise (is @tensorflow/tfjs-backend-wasm intact?)');
       return tf.getBackend();

@@ -1,0 +1,63 @@
+/**
+ * What the native kernels share: reading a float32 tensor's values in place,
+ * making an output, and falling back to the pure-JS cpu kernel of the same
+ * name for whatever a native kernel does not handle (other dtypes, layouts or
+ * attributes), so every op keeps working and only the common cases go native.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { NativeAddon } from '../native-addon.ts';
+
+/** The backend the native kernels run on: the cpu backend's storage plus the addon. */
+export interface NativeKernelBackend extends MathBackendCPU {
+  readonly addon: NativeAddon;
+}
+
+/** A kernel's arguments, with the backend typed. */
+export interface NativeKernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: NativeKernelBackend;
+  attrs?: tf.NamedAttrMap;
+}
+
+/** A native kernel: a result, or undefined when the case is not handled natively (the cpu kernel runs instead). */
+export type NativeImpl = (args: NativeKernelArgs) => tf.TensorInfo | undefined;
+
+/** The name of the tfjs backend the native kernels register for. */
+export const NATIVE_BACKEND_NAME = 'native';
+
+/** The values of a float32 tensor, in place, or undefined when it is not float32 (or not stored as a Float32Array). */
+export function f32(backend: NativeKernelBackend, t: tf.TensorInfo | undefined): Float32Array | undefined {
+  if (t === undefined || t.dtype !== 'float32') return undefined;
+  const values = backend.data.get(t.dataId).values;
+  return values instanceof Float32Array ? values : undefined;
+}
+
+/** A new float32 tensor of `shape` holding `values` (taken over, not copied). */
+export function output(backend: NativeKernelBackend, shape: readonly number[], values: Float32Array): tf.TensorInfo {
+  return backend.makeTensorInfo([...shape], 'float32', values);
+}
+
+/** Number of elements of `shape`. */
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** The cpu backend's kernel function for `kernelName` (it runs unchanged on the native backend, a subclass of the cpu one). */
+export function cpuKernel(kernelName: string): tf.KernelFunc {
+  const config = tf.getKernel(kernelName, 'cpu');
+  if (config === undefined) throw new Error(`Error in native backend: the cpu backend has no ${kernelName} kernel to fall back to`);
+  return config.kernelFunc;
+}
+
+/** A kernel config for the native backend: `impl`, falling back to the cpu kernel when `impl` declines. */
+export function nativeKernel(kernelName: string, impl: NativeImpl): tf.KernelConfig {
+  const fallback = cpuKernel(kernelName);
+  return {
+    kernelName,
+    backendName: NATIVE_BACKEND_NAME,
+    kernelFunc: (args) => impl(args as unknown as NativeKernelArgs) ?? fallback(args),
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * The `native` tfjs backend: the pure-JS cpu backend (its storage, and every
+ * one of its kernels as the fallback) with the hot kernels replaced by calls
+ * into the OpenBLAS addon: matmuls, convolutions and their gradients, the
+ * elementwise ops of activations and optimizers, reductions and transposes.
+ * Tensors live in JS Float32Arrays exactly as on the cpu backend, and the
+ * addon reads and writes them in place, so there is no copy at the boundary.
+ *
+ * Calls are synchronous: a kernel blocks the thread it runs on, which is why
+ * Esper trains in a worker thread. OpenBLAS runs its own thread pool (size:
+ * {@link setNativeThreads}, or OPENBLAS_NUM_THREADS at start-up).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { CONV_KERNELS } from './kernels/conv.ts';
+import { ELEMENTWISE_KERNELS } from './kernels/elementwise.ts';
+import { NATIVE_BACKEND_NAME, type NativeKernelBackend } from './kernels/kernel-util.ts';
+import { MATMUL_KERNELS } from './kernels/matmul.ts';
+import { REDUCE_KERNELS } from './kernels/reduce.ts';
+import { tryLoadNativeAddon, type NativeAddon } from './native-addon.ts';
+
+export { NATIVE_BACKEND_NAME } from './kernels/kernel-util.ts';
+
+/** The kernels the native backend runs in the addon (the rest are the cpu backend's, unchanged). */
+export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [...MATMUL_KERNELS, ...CONV_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS];
+
+/** A cpu backend whose hot kernels call the addon. */
+export class NativeBackend extends MathBackendCPU implements NativeKernelBackend {
+  readonly addon: NativeAddon;
+
+  constructor(addon: NativeAddon) {
+    super();
+    this.addon = addon;
+    // The cpu backend prints an "install tfjs-node" banner on first use; it is not the cpu backend here.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+}
+
+/** Whether the backend is registered, or why it could not be. */
+export type NativeRegistration = { ok: true } | { ok: false; reason: string };
+
+let registration: NativeRegistration | undefined;
+
+/**
+ * Registers the `native` backend with tfjs (once per thread): every cpu kernel
+ * again under `native`, then the addon's kernels over them. Does not make it
+ * the active backend (see `selectBackend`). Never throws: when the addon is
+ * missing it returns the reason.
+ */
+export function registerNativeBackend(): NativeRegistration {
+  if (registration !== undefined) return registration;
+  const load = tryLoadNativeAddon();
+  if (load.addon === undefined) {
+    registration = { ok: false, reason: load.reason };
+    return registration;
+  }
+  const addon = load.addon;
+  syncNativeKernels();
+  // Priority below wasm's so that merely importing this never changes tfjs's default choice.
+  tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(addon), 1);
+  registration = { ok: true };
+  return registration;
+}
+
+/**
+ * Registers for `native` every kernel the cpu backend has and `native` lacks
+ * (the cpu kernels run unchanged on it), then the addon's own kernels. Cheap
+ * and idempotent; call it again after something registers new cpu kernels.
+ */
+export function syncNativeKernels(): void {
+  for (const config of NATIVE_KERNELS) {
+    if (tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME) === undefined) tf.registerKernel(config);
+  }
+  for (const config of tf.getKernelsForBackend('cpu')) {
+    if (tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME) === undefined) tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME });
+  }
+}
+
+/** Sets the number of threads OpenBLAS uses (process-wide); no-op when the addon is not loaded. */
+export function setNativeThreads(n: number): void {
+  tryLoadNativeAddon().addon?.setThreads(n);
+}
+
+/** The number of threads OpenBLAS uses, or undefined when the addon is not loaded. */
+export function nativeThreads(): number | undefined {
+  return tryLoadNativeAddon().addon?.getThreads();
+}
