@@ -111,6 +111,7 @@ function finalTable(results: RunResults, seconds: string): string {
     ['rollbacks', String(results.rollbacks.length)],
     ['max graft drop', `${results.maxGraftDropPct.toFixed(2)}%`],
     ['weights', results.weightsHash.slice(0, 16)],
+    ['backend', results.backendFallbackReason === undefined ? results.backend : `${results.backend} (${results.backendFallbackReason})`],
   ];
   if (results.testAccuracy !== undefined) rows.splice(2, 0, ['test accuracy', `${(results.testAccuracy * 100).toFixed(2)}%`]);
   if (results.compare !== undefined) rows.push(...compareRows(results.compare));

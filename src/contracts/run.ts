@@ -508,8 +508,10 @@ export const RunResultsSchema = z
     spec: RunSpecSchema,
     startedAt: TimestampSchema,
     finishedAt: TimestampSchema,
-    /** tfjs backend that actually ran the tensors (`wasm`, `tensorflow`, `cpu`, …). */
+    /** tfjs backend that actually ran the tensors (`native`, `wasm`, `tensorflow`, `cpu`). */
     backend: label(64),
+    /** Why the run is not on the backend its spec asked for (`auto` without the native addon, e.g. "the addon is not built"); absent when it is. */
+    backendFallbackReason: z.string().max(1000).optional(),
     /** Per-epoch metrics, in order. */
     epochs: z.array(EpochResultSchema).max(MAX_RUN_EPOCHS),
     /** Every seed of the run with its stage history. */

@@ -70,6 +70,8 @@ export class RunContext {
   readonly current = new Map<string, SeedState>();
   kasmina: KasminaHandle | undefined;
 
+  /** The tensor backend the worker runs (set once the worker is created; the spec's name until then) and, when it is not the one asked for, why. */
+  backend: { active: string; fallbackReason?: string };
   iteration: number;
   checkpointCount: number;
   globalStep: number;
@@ -102,6 +104,7 @@ export class RunContext {
     this.slots = new Map(options.slots.map((slot) => [slot.slotId, slot]));
     this.interfaces = new Map(options.slots.map((slot) => [slot.slotId, slot.interface]));
     this.numClasses = options.spec.training.dataset.kind === 'fashion-mnist' ? 10 : 2;
+    this.backend = { active: options.spec.training.backend };
     this.iteration = r?.iteration ?? 0;
     this.checkpointCount = r?.checkpointCount ?? 0;
     this.globalStep = r?.globalStep ?? 0;
@@ -247,7 +250,7 @@ export class RunContext {
       validationLoss: report.validationLoss,
       trainingLoss: report.trainLoss,
       metrics: {},
-      hardware: { backend: this.spec.training.backend },
+      hardware: { backend: this.backend.active },
       seeds: [...this.current.values()],
       ...(report.layers === undefined ? {} : { layers: report.layers }),
       ts: new Date().toISOString(),

@@ -144,7 +144,9 @@ export async function runTraining(spec: RunSpec, options: RunTrainingOptions = {
       tamiyoStarted = true;
       adviser = new TamiyoAdviser(ctx, policy, tamiyo, { timeoutMs: options.tamiyo?.timeoutMs, resetTimeoutMs: options.tamiyo?.resetTimeoutMs });
     }
-    await client.request('create', ctx.training);
+    const created = await client.request('create', ctx.training);
+    ctx.backend = { active: created.backend.active ?? ctx.backend.active, ...(created.backend.fallbackReason === undefined ? {} : { fallbackReason: created.backend.fallbackReason }) };
+    log?.info({ runId, backend: ctx.backend.active, requested: created.backend.requested, ...(ctx.backend.fallbackReason === undefined ? {} : { fallbackReason: ctx.backend.fallbackReason }) }, `tensors run on the ${ctx.backend.active} backend`);
     for (const job of jobs) ctx.addKernel(runKernelEntry(job, await client.request('prepareKernel', job)));
     if (jobs.length > 0) log?.info({ runId, validated: ctx.candidates.length, rejected: ctx.kernels.length - ctx.candidates.length }, 'kernels compiled and validated');
     if (options.resume !== undefined) await client.request('restore', { bytes: options.resume.checkpoint, mode: 'exact' });

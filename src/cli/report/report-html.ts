@@ -60,7 +60,7 @@ function summarySection(results: RunResults): string {
   const lastEpoch = results.epochs.at(-1);
   const entries: [string, string][] = [
     ['Run id', `<code>${escapeHtml(results.runId)}</code>`],
-    ['Backend', escapeHtml(results.backend)],
+    ['Backend', escapeHtml(results.backendFallbackReason === undefined ? results.backend : `${results.backend} (${results.backendFallbackReason})`)],
     ['Dataset', escapeHtml(describeDataset(results))],
     ['Host', escapeHtml(describeHost(results))],
     ['Slots', spec.training.slots.length === 0 ? 'none' : spec.training.slots.map((s) => `<code>${escapeHtml(s.id)}</code> after layer ${s.afterLayer}`).join(', ')],

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../errors/index.ts';
-import { selectBackend } from '../backend.ts';
+import { backendReport, selectBackend, type BackendReport } from '../backend.ts';
 import { capture, decodeCheckpoint, encodeCheckpoint, restore, weightsHash } from '../checkpoint.ts';
 import { BatchCursor, splitDataset, toTensors, type BatchCursorState, type Dataset } from '../datasets/dataset.ts';
 import { loadFashionMnist } from '../datasets/fashion-mnist.ts';
@@ -101,6 +101,8 @@ export interface ModelSummary {
   hostWeightsHash: string;
   /** The host's current architecture (its `config`: MLP `{ widths }`, CNN `{ inputShape, convs, dense, classes }`); wider after a width seed merged. */
   topology: HostConfig;
+  /** The tensor backend asked for, the one running, and why they differ (`auto` without the native addon). */
+  backend: BackendReport;
 }
 
 function loadDataset(spec: TrainingSpec, rng: Rng): Promise<Dataset> | Dataset {
@@ -424,6 +426,7 @@ export class TrainingSession {
       weightsHash: weightsHash(this.model),
       hostWeightsHash: weightsHash(this.model, 'host'),
       topology: this.model.config,
+      backend: backendReport(),
     };
   }
 
