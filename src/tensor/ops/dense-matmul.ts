@@ -40,10 +40,15 @@ export function detachedInputMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D
   if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
     throw new RangeError(`Error in detachedInputMatMul: x ${JSON.stringify(x.shape)} and w ${JSON.stringify(w.shape)} are not [n, k] · [k, m]`);
   }
-  // x is closed over, not an input: the tape records no path back to it.
+  // x is closed over, not an input: the tape records no path back to it. It is
+  // saved (kept alive for the backward pass: the caller's tidy may free it first).
   const op = tf.customGrad((...args: unknown[]) => {
-    const weights = args[0] as tf.Tensor2D;
-    return { value: tf.matMul(x, weights), gradFunc: (dy: tf.Tensor) => tf.matMul(tf.transpose(x), dy) };
+    const [weights, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    save([x]);
+    return {
+      value: tf.matMul(x, weights),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy),
+    };
   }) as (w: tf.Tensor2D) => tf.Tensor2D;
   return op(w);
 }

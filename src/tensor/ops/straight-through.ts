@@ -13,7 +13,8 @@ import * as tf from '@tensorflow/tfjs';
 
 const op: (forward: tf.Tensor, learner: tf.Tensor) => tf.Tensor = tf.customGrad<tf.Tensor>((...args: unknown[]) => {
   const forward = args[0] as tf.Tensor;
-  return { value: forward.clone(), gradFunc: (dy: tf.Tensor) => [dy, dy] };
+  // Two distinct tensors (defensive): the engine may dispose a gradient tensor once it has added it into an input's gradient; one tensor shared by both inputs could then be freed under the other.
+  return { value: forward.clone(), gradFunc: (dy: tf.Tensor) => [dy, dy.clone()] };
 });
 
 /** `forward` in the forward pass; in the backward pass both `forward` and `learner` receive the upstream gradient. Shapes must match. */

@@ -47,6 +47,18 @@ describe('seed-path ops (the cheaper isolation terms of width and depth seeds)',
       });
     });
 
+    it('keeps x for the backward pass when the caller frees it first (a host layer computed in its own tidy)', () => {
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() => {
+          // h lives only inside this tidy; the gradient of w still needs it.
+          const out = tf.tidy(() => detachedInputMatMul(tf.relu(x) as tf.Tensor2D, w));
+          return tf.sum(tf.mul(out, r));
+        }, [w]);
+        const expected = tf.matMul(tf.transpose(tf.relu(x)), r);
+        expect(bits(grads[w.name] as tf.Tensor)).to.deep.equal(bits(expected));
+      });
+    });
+
     it('rejects shapes that do not multiply', () => {
       expect(() => detachedInputMatMul(x, tf.zeros([3, 3]))).to.throw(RangeError, /detachedInputMatMul/);
     });
@@ -71,6 +83,14 @@ describe('seed-path ops (the cheaper isolation terms of width and depth seeds)',
         }, [x, w]).grads;
         expect(bits(cheap[x.name] as tf.Tensor)).to.deep.equal(bits(reference[x.name] as tf.Tensor));
         expect(bits(cheap[w.name] as tf.Tensor)).to.deep.equal(bits(reference[w.name] as tf.Tensor));
+      });
+    });
+
+    it('gives both inputs their own gradient tensor, so gradients that meet upstream add up', () => {
+      tf.tidy(() => {
+        // forward and learner both depend on x: the engine accumulates dy·2 + dy·3 into x's gradient.
+        const { grads } = tf.variableGrads(() => tf.sum(straightThrough(tf.mul(x, 2), tf.mul(x, 3))), [x]);
+        expect(Array.from((grads[x.name] as tf.Tensor).dataSync())).to.deep.equal(new Array(35).fill(5));
       });
     });
 
