@@ -128,5 +128,6 @@ NAPI_MODULE_INIT() {
   esper::RegisterConv(env, exports);
   esper::RegisterElementwise(env, exports);
   esper::RegisterReduce(env, exports);
+  esper::RegisterOptim(env, exports);
   return exports;
 }

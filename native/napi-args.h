@@ -35,5 +35,6 @@ void RegisterGemm(napi_env env, napi_value exports);
 void RegisterConv(napi_env env, napi_value exports);
 void RegisterElementwise(napi_env env, napi_value exports);
 void RegisterReduce(napi_env env, napi_value exports);
+void RegisterOptim(napi_env env, napi_value exports);
 
 }  // namespace esper

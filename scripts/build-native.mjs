@@ -64,7 +64,7 @@ mkdirSync(outDir, { recursive: true });
 // Built beside the target and renamed, so a failed build never leaves a half-written addon; it
 // ends in .node because require() picks the loader by extension.
 const tmpFile = join(outDir, 'esper_native.tmp.node');
-const flags = ['-std=c++17', '-O3', '-ffp-contract=off', '-fPIC', '-shared', '-Wall', '-Wextra', `-I${nodeInclude}`, ...blasIncludes, ...blasLibs];
+const flags = ['-std=c++17', '-O3', '-ffp-contract=off', '-fno-math-errno', '-fPIC', '-shared', '-Wall', '-Wextra', `-I${nodeInclude}`, ...blasIncludes, ...blasLibs];
 if (process.platform === 'darwin') flags.push('-undefined', 'dynamic_lookup');
 const build = run(compiler, [...flags, ...sources, '-o', tmpFile, '-lopenblas']);
 if (!build.ok) {

@@ -38,6 +38,8 @@ export interface NativeAddon {
   reduce(op: number, x: Float32Array, out: Float32Array, dims: Int32Array): void;
   /** out[b, c, r] = x[b, r, c]; dims = [batch, rows, cols]. */
   transpose(x: Float32Array, out: Float32Array, dims: Int32Array): void;
+  /** One Adam update into fresh outputs; constants = [b1, 1−b1, b2, 1−b2, 1−b1^t, 1−b2^t, eps, lr] (float32-rounded). */
+  adam(param: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, paramOut: Float32Array, mOut: Float32Array, vOut: Float32Array, constants: Float32Array): void;
 }
 
 /** Where the build script puts the addon, relative to this file (src/tensor/native/ → repository root). */
@@ -47,7 +49,7 @@ export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../build/native/es
 export type NativeAddonLoad = { addon: NativeAddon; reason?: undefined } | { addon?: undefined; reason: string };
 
 const EXPECTED: readonly (keyof NativeAddon)[] = [
-  'setThreads', 'getThreads', 'blasConfig', 'sgemm', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'binary', 'unary', 'reduce', 'transpose',
+  'setThreads', 'getThreads', 'blasConfig', 'sgemm', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'binary', 'unary', 'reduce', 'transpose', 'adam',
 ];
 
 let cached: NativeAddonLoad | undefined;

@@ -2,7 +2,8 @@
  * The `native` tfjs backend: the pure-JS cpu backend (its storage, and every
  * one of its kernels as the fallback) with the hot kernels replaced by calls
  * into the OpenBLAS addon: matmuls, convolutions and their gradients, the
- * elementwise ops of activations and optimizers, reductions and transposes.
+ * elementwise ops of activations and optimizers, reductions, transposes and
+ * Esper's fused Adam update.
  * Tensors live in JS Float32Arrays exactly as on the cpu backend, and the
  * addon reads and writes them in place, so there is no copy at the boundary.
  *
@@ -12,27 +13,56 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { OPTIMIZER_KERNELS } from './kernels/adam.ts';
 import { CONV_KERNELS } from './kernels/conv.ts';
 import { ELEMENTWISE_KERNELS } from './kernels/elementwise.ts';
-import { NATIVE_BACKEND_NAME, type NativeKernelBackend } from './kernels/kernel-util.ts';
+import { escapingInputs, NATIVE_BACKEND_NAME, type NativeKernelBackend } from './kernels/kernel-util.ts';
 import { MATMUL_KERNELS } from './kernels/matmul.ts';
 import { REDUCE_KERNELS } from './kernels/reduce.ts';
+import { BufferPool } from './buffer-pool.ts';
 import { tryLoadNativeAddon, type NativeAddon } from './native-addon.ts';
 
 export { NATIVE_BACKEND_NAME } from './kernels/kernel-util.ts';
 
 /** The kernels the native backend runs in the addon (the rest are the cpu backend's, unchanged). */
-export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [...MATMUL_KERNELS, ...CONV_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS];
+export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [...MATMUL_KERNELS, ...CONV_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS, ...OPTIMIZER_KERNELS];
 
-/** A cpu backend whose hot kernels call the addon. */
+type DataId = Parameters<MathBackendCPU['readSync']>[0];
+
+/**
+ * A cpu backend whose hot kernels call the addon, and whose kernels' output
+ * buffers are recycled through a {@link BufferPool} (`ESPER_NATIVE_POOL=0`
+ * turns recycling off).
+ */
 export class NativeBackend extends MathBackendCPU implements NativeKernelBackend {
   readonly addon: NativeAddon;
+  readonly pool: BufferPool;
 
   constructor(addon: NativeAddon) {
     super();
     this.addon = addon;
+    this.pool = new BufferPool(process.env['ESPER_NATIVE_POOL'] === '0' ? 0 : undefined);
     // The cpu backend prints an "install tfjs-node" banner on first use; it is not the cpu backend here.
     (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
+  /** dataSync/data get the stored array itself, so it escapes the pool. */
+  override readSync(dataId: DataId): ReturnType<MathBackendCPU['readSync']> {
+    if (this.data.has(dataId)) this.pool.escape(this.data.get(dataId).values);
+    return super.readSync(dataId);
+  }
+
+  /** When the tensor's data is really deleted (last reference), its buffer goes back to the pool if the pool owns it. */
+  override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const released = super.disposeData(dataId, force);
+    if (released && values !== undefined && !this.data.has(dataId)) this.pool.release(values);
+    return released;
+  }
+
+  override dispose(): void {
+    this.pool.clear();
+    super.dispose();
   }
 }
 
@@ -72,7 +102,9 @@ export function syncNativeKernels(): void {
     if (tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME) === undefined) tf.registerKernel(config);
   }
   for (const config of tf.getKernelsForBackend('cpu')) {
-    if (tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME) === undefined) tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME });
+    if (tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME) === undefined) {
+      tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME, kernelFunc: escapingInputs(config.kernelName, config.kernelFunc) });
+    }
   }
 }
 

@@ -6,7 +6,7 @@
  * on the cpu kernels.
  */
 import * as tf from '@tensorflow/tfjs';
-import { f32, nativeKernel, output, sizeOf, type NativeKernelArgs } from './kernel-util.ts';
+import { alloc, f32, nativeKernel, output, sizeOf, type NativeKernelArgs } from './kernel-util.ts';
 
 type Shape4 = [number, number, number, number];
 type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
@@ -45,7 +45,7 @@ function conv2d({ inputs, backend, attrs }: NativeKernelArgs): tf.TensorInfo | u
   const wv = f32(backend, filter);
   const info = convInfo(x.shape, filter.shape, attrs as unknown as ConvAttrs);
   if (xv === undefined || wv === undefined || info === undefined) return undefined;
-  const y = new Float32Array(sizeOf(info.outShape));
+  const y = alloc(backend, sizeOf(info.outShape));
   backend.addon.conv2d(xv, wv, y, geometry(info));
   return output(backend, info.outShape, y);
 }
@@ -57,7 +57,7 @@ function conv2dBackpropInput({ inputs, backend, attrs }: NativeKernelArgs): tf.T
   const wv = f32(backend, filter);
   const info = convInfo(inputShape, filter.shape, attrs as unknown as ConvAttrs);
   if (dyv === undefined || wv === undefined || info === undefined || sizeOf(dy.shape) !== sizeOf(info.outShape)) return undefined;
-  const dx = new Float32Array(sizeOf(inputShape));
+  const dx = alloc(backend, sizeOf(inputShape));
   backend.addon.conv2dBackpropInput(dyv, wv, dx, geometry(info));
   return output(backend, inputShape, dx);
 }
@@ -69,7 +69,7 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: NativeKernelArgs): tf.
   const dyv = f32(backend, dy);
   const info = convInfo(x.shape, filterShape, attrs as unknown as ConvAttrs);
   if (xv === undefined || dyv === undefined || info === undefined || sizeOf(dy.shape) !== sizeOf(info.outShape)) return undefined;
-  const dw = new Float32Array(sizeOf(filterShape));
+  const dw = alloc(backend, sizeOf(filterShape));
   backend.addon.conv2dBackpropFilter(xv, dyv, dw, geometry(info));
   return output(backend, filterShape, dw);
 }

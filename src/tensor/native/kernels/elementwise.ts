@@ -7,7 +7,7 @@
  * broadcasts and dtypes run on the cpu kernels.
  */
 import * as tf from '@tensorflow/tfjs';
-import { f32, nativeKernel, output, sizeOf, type NativeKernelArgs, type NativeKernelBackend } from './kernel-util.ts';
+import { alloc, f32, nativeKernel, output, sizeOf, type NativeKernelArgs, type NativeKernelBackend } from './kernel-util.ts';
 
 /** Binary op codes of the addon's `binary`. */
 export const BINARY_OPS = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, sqdiff: 6 } as const;
@@ -58,7 +58,7 @@ export function binaryInto(backend: NativeKernelBackend, op: BinaryOp, a: Values
   const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
   const layout = binaryLayout(a.shape, b.shape, shape);
   if (layout === undefined) return undefined;
-  const values = new Float32Array(sizeOf(shape));
+  const values = alloc(backend, sizeOf(shape));
   backend.addon.binary(BINARY_OPS[op], a.values, b.values, values, layout);
   return { shape, values };
 }
@@ -79,7 +79,7 @@ function unaryKernel(kernelName: string, op: keyof typeof UNARY_OPS): tf.KernelC
     const { x } = inputs as { x: tf.TensorInfo };
     const xv = f32(backend, x);
     if (xv === undefined) return undefined;
-    const values = new Float32Array(xv.length);
+    const values = alloc(backend, xv.length);
     const alpha = op === 'step' ? Number((attrs as { alpha?: number } | undefined)?.alpha ?? 0) : 0;
     backend.addon.unary(UNARY_OPS[op], xv, values, alpha);
     return output(backend, x.shape, values);

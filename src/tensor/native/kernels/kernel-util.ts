@@ -6,11 +6,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { BufferPool } from '../buffer-pool.ts';
 import type { NativeAddon } from '../native-addon.ts';
 
-/** The backend the native kernels run on: the cpu backend's storage plus the addon. */
+/** The backend the native kernels run on: the cpu backend's storage plus the addon and its buffer pool. */
 export interface NativeKernelBackend extends MathBackendCPU {
   readonly addon: NativeAddon;
+  readonly pool: BufferPool;
 }
 
 /** A kernel's arguments, with the backend typed. */
@@ -21,7 +23,7 @@ export interface NativeKernelArgs {
 }
 
 /** A native kernel: a result, or undefined when the case is not handled natively (the cpu kernel runs instead). */
-export type NativeImpl = (args: NativeKernelArgs) => tf.TensorInfo | undefined;
+export type NativeImpl = (args: NativeKernelArgs) => tf.TensorInfo | tf.TensorInfo[] | undefined;
 
 /** The name of the tfjs backend the native kernels register for. */
 export const NATIVE_BACKEND_NAME = 'native';
@@ -31,6 +33,11 @@ export function f32(backend: NativeKernelBackend, t: tf.TensorInfo | undefined):
   if (t === undefined || t.dtype !== 'float32') return undefined;
   const values = backend.data.get(t.dataId).values;
   return values instanceof Float32Array ? values : undefined;
+}
+
+/** An output buffer of `length` elements from the pool: its contents are ARBITRARY, the kernel must write every element. */
+export function alloc(backend: NativeKernelBackend, length: number): Float32Array {
+  return backend.pool.take(length);
 }
 
 /** A new float32 tensor of `shape` holding `values` (taken over, not copied). */
@@ -52,12 +59,40 @@ export function cpuKernel(kernelName: string): tf.KernelFunc {
   return config.kernelFunc;
 }
 
-/** A kernel config for the native backend: `impl`, falling back to the cpu kernel when `impl` declines. */
+/** JS kernels that return their input's own data id (reference-counted), never a second tensor over its buffer. */
+const NON_ALIASING = new Set<string>([tf.Reshape, tf.Identity, tf.ExpandDims]);
+
+/**
+ * `kernelFunc` (a JS kernel) with its inputs' buffers marked as escaped from
+ * the pool first: a JS kernel may hand out a view of its input (Slice returns
+ * a subarray), so such a buffer must never be recycled.
+ */
+export function escapingInputs(kernelName: string, kernelFunc: tf.KernelFunc): tf.KernelFunc {
+  if (NON_ALIASING.has(kernelName)) return kernelFunc;
+  return (args) => {
+    const backend = args.backend as unknown as NativeKernelBackend;
+    for (const t of Object.values(args.inputs)) {
+      if (t !== undefined && backend.data.has(t.dataId)) backend.pool.escape(backend.data.get(t.dataId).values);
+    }
+    return kernelFunc(args);
+  };
+}
+
+/**
+ * A kernel config for the native backend: `impl`, falling back to the cpu
+ * kernel when `impl` declines. The fallback is looked up on first use, so a
+ * kernel whose cpu version is registered later (Esper's own) can be listed.
+ */
 export function nativeKernel(kernelName: string, impl: NativeImpl): tf.KernelConfig {
-  const fallback = cpuKernel(kernelName);
+  let fallback: tf.KernelFunc | undefined;
   return {
     kernelName,
     backendName: NATIVE_BACKEND_NAME,
-    kernelFunc: (args) => impl(args as unknown as NativeKernelArgs) ?? fallback(args),
+    kernelFunc: (args) => {
+      const result = impl(args as unknown as NativeKernelArgs);
+      if (result !== undefined) return result;
+      fallback ??= escapingInputs(kernelName, cpuKernel(kernelName));
+      return fallback(args);
+    },
   };
 }

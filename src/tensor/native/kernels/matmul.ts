@@ -6,7 +6,7 @@
  * non-float32 operands, run on the cpu kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { f32, nativeKernel, output, sizeOf, type NativeKernelArgs, type NativeKernelBackend } from './kernel-util.ts';
+import { alloc, f32, nativeKernel, output, sizeOf, type NativeKernelArgs, type NativeKernelBackend } from './kernel-util.ts';
 import { binaryInto, UNARY_OPS } from './elementwise.ts';
 
 interface MatMulAttrs {
@@ -35,7 +35,7 @@ export function nativeMatMul(backend: NativeKernelBackend, a: tf.TensorInfo, b: 
   const batch = sizeOf(outer);
   // One side shared by every batch entry, or a one-to-one pairing; mixed broadcasts stay on the cpu kernel.
   if (!(batchA === batch || batchA === 1) || !(batchB === batch || batchB === 1)) return undefined;
-  const values = new Float32Array(batch * m * n);
+  const values = alloc(backend, batch * m * n);
   const dims = Int32Array.of(batch, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0, batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n);
   backend.addon.sgemm(av, bv, values, dims, 1, 0);
   return { shape: [...outer, m, n], values };
@@ -59,6 +59,7 @@ function fusedMatMul({ inputs, backend, attrs }: NativeKernelArgs): tf.TensorInf
   if (bias !== undefined) {
     const added = binaryInto(backend, 'add', product, { shape: bias.shape, values: f32(backend, bias)! });
     if (added === undefined) return undefined;
+    backend.pool.release(product.values); // never seen outside this kernel
     result = added;
   }
   if (activation === 'relu') backend.addon.unary(UNARY_OPS.relu, result.values, result.values, 0); // in place: the buffer is ours

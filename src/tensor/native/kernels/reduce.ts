@@ -7,7 +7,7 @@
  * cpu kernels.
  */
 import * as tf from '@tensorflow/tfjs';
-import { f32, nativeKernel, output, sizeOf, type NativeKernelArgs } from './kernel-util.ts';
+import { alloc, f32, nativeKernel, output, sizeOf, type NativeKernelArgs } from './kernel-util.ts';
 
 const REDUCE_OPS = { sum: 0, max: 1, min: 2, mean: 3 } as const;
 
@@ -33,7 +33,7 @@ function reduceKernel(kernelName: string, op: keyof typeof REDUCE_OPS, axisAttr:
     const dims = reduceDims(x.shape, axes);
     if (dims === undefined) return undefined;
     const outShape = a.keepDims === true ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-    const values = new Float32Array(dims[0]! * dims[2]!);
+    const values = alloc(backend, dims[0]! * dims[2]!);
     backend.addon.reduce(REDUCE_OPS[op], xv, values, dims);
     return output(backend, outShape, values);
   });
@@ -69,7 +69,7 @@ function transpose({ inputs, backend, attrs }: NativeKernelArgs): tf.TensorInfo 
   if (xv === undefined) return undefined;
   const dims = transposeDims(x.shape, perm);
   if (dims === undefined) return undefined;
-  const values = new Float32Array(xv.length);
+  const values = alloc(backend, xv.length);
   backend.addon.transpose(xv, values, dims);
   return output(backend, perm.map((p) => x.shape[p]!), values);
 }

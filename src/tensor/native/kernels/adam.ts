@@ -1,0 +1,29 @@
+/**
+ * Esper's fused Adam update (src/tensor/ops/adam-update.ts) on the native
+ * backend: one pass over the parameter instead of 14 elementwise kernels
+ * (each allocating and sweeping a tensor-sized buffer). The constants are
+ * rounded to float32 here exactly as the JS loop rounds them, and the addon
+ * rounds every operation in the same order, so the update is bit-identical to
+ * the op-by-op one (checked in test/tensor/native/).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { ADAM_UPDATE_KERNEL, type AdamStep } from '../../ops/adam-update.ts';
+import { alloc, f32, nativeKernel, output, type NativeKernelArgs } from './kernel-util.ts';
+
+/** [b1, 1 − b1, b2, 1 − b2, 1 − b1^t, 1 − b2^t, epsilon, learningRate] as the JS loop computes and rounds them. */
+function constants(a: AdamStep): Float32Array {
+  return Float32Array.of(a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, 1 - a.beta1 ** a.step, 1 - a.beta2 ** a.step, a.epsilon, a.learningRate);
+}
+
+function adamUpdate({ inputs, backend, attrs }: NativeKernelArgs): tf.TensorInfo[] | undefined {
+  const { param, m, v, grad } = inputs as Record<'param' | 'm' | 'v' | 'grad', tf.TensorInfo>;
+  const values = [param, m, v, grad].map((t) => f32(backend, t));
+  if (values.some((x) => x === undefined || x.length !== values[0]!.length)) return undefined;
+  const [pv, mv, vv, gv] = values as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const outs = [0, 1, 2].map(() => alloc(backend, pv.length)) as [Float32Array, Float32Array, Float32Array];
+  backend.addon.adam(pv, mv, vv, gv, ...outs, constants(attrs as unknown as AdamStep));
+  return outs.map((o) => output(backend, param.shape, o));
+}
+
+/** The optimizer kernel configs of the native backend. */
+export const OPTIMIZER_KERNELS: readonly tf.KernelConfig[] = [nativeKernel(ADAM_UPDATE_KERNEL, adamUpdate)];
