@@ -129,5 +129,6 @@ NAPI_MODULE_INIT() {
   esper::RegisterElementwise(env, exports);
   esper::RegisterReduce(env, exports);
   esper::RegisterOptim(env, exports);
+  esper::RegisterPool(env, exports);
   return exports;
 }

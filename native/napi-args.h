@@ -36,5 +36,6 @@ void RegisterConv(napi_env env, napi_value exports);
 void RegisterElementwise(napi_env env, napi_value exports);
 void RegisterReduce(napi_env env, napi_value exports);
 void RegisterOptim(napi_env env, napi_value exports);
+void RegisterPool(napi_env env, napi_value exports);
 
 }  // namespace esper

@@ -38,6 +38,10 @@ export interface NativeAddon {
   reduce(op: number, x: Float32Array, out: Float32Array, dims: Int32Array): void;
   /** out[b, c, r] = x[b, r, c]; dims = [batch, rows, cols]. */
   transpose(x: Float32Array, out: Float32Array, dims: Int32Array): void;
+  /** NHWC max pool; geometry = [n, h, w, c, fh, fw, strideH, strideW, padTop, padLeft, outH, outW]. */
+  maxPool(x: Float32Array, y: Float32Array, geometry: Int32Array): void;
+  /** dx (overwritten): each dy added at its window's first maximum of x; same geometry as maxPool. */
+  maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /** One Adam update into fresh outputs; constants = [b1, 1−b1, b2, 1−b2, 1−b1^t, 1−b2^t, eps, lr] (float32-rounded). */
   adam(param: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, paramOut: Float32Array, mOut: Float32Array, vOut: Float32Array, constants: Float32Array): void;
 }
@@ -49,7 +53,7 @@ export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../build/native/es
 export type NativeAddonLoad = { addon: NativeAddon; reason?: undefined } | { addon?: undefined; reason: string };
 
 const EXPECTED: readonly (keyof NativeAddon)[] = [
-  'setThreads', 'getThreads', 'blasConfig', 'sgemm', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'binary', 'unary', 'reduce', 'transpose', 'adam',
+  'setThreads', 'getThreads', 'blasConfig', 'sgemm', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'binary', 'unary', 'reduce', 'transpose', 'adam', 'maxPool', 'maxPoolGrad',
 ];
 
 let cached: NativeAddonLoad | undefined;

@@ -1,10 +1,9 @@
 /**
  * The `native` tfjs backend: the pure-JS cpu backend (its storage, and every
  * one of its kernels as the fallback) with the hot kernels replaced by calls
- * into the OpenBLAS addon: matmuls, convolutions and their gradients, the
- * elementwise ops of activations and optimizers, reductions, transposes and
- * Esper's fused Adam update.
- * Tensors live in JS Float32Arrays exactly as on the cpu backend, and the
+ * into the OpenBLAS addon: matmuls, convolutions and their gradients, max
+ * pooling and its gradient, the elementwise ops of activations and
+ * optimizers, reductions, transposes and Esper's fused Adam update. Tensors live in JS Float32Arrays exactly as on the cpu backend, and the
  * addon reads and writes them in place, so there is no copy at the boundary.
  *
  * Calls are synchronous: a kernel blocks the thread it runs on, which is why
@@ -18,6 +17,7 @@ import { CONV_KERNELS } from './kernels/conv.ts';
 import { ELEMENTWISE_KERNELS } from './kernels/elementwise.ts';
 import { escapingInputs, NATIVE_BACKEND_NAME, type NativeKernelBackend } from './kernels/kernel-util.ts';
 import { MATMUL_KERNELS } from './kernels/matmul.ts';
+import { POOL_KERNELS } from './kernels/pool.ts';
 import { REDUCE_KERNELS } from './kernels/reduce.ts';
 import { BufferPool } from './buffer-pool.ts';
 import { tryLoadNativeAddon, type NativeAddon } from './native-addon.ts';
@@ -25,7 +25,7 @@ import { tryLoadNativeAddon, type NativeAddon } from './native-addon.ts';
 export { NATIVE_BACKEND_NAME } from './kernels/kernel-util.ts';
 
 /** The kernels the native backend runs in the addon (the rest are the cpu backend's, unchanged). */
-export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [...MATMUL_KERNELS, ...CONV_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS, ...OPTIMIZER_KERNELS];
+export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [...MATMUL_KERNELS, ...CONV_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS, ...POOL_KERNELS, ...OPTIMIZER_KERNELS];
 
 type DataId = Parameters<MathBackendCPU['readSync']>[0];
 

@@ -122,6 +122,29 @@ describe('native backend (OpenBLAS addon)', function () {
     it('dilated (falls back to the cpu kernel)', async () => agree(() => tf.conv2d(input(6, [1, 8, 8, 2]) as tf.Tensor4D, input(7, [3, 3, 2, 2]) as tf.Tensor4D, 1, 'same', 'NHWC', 2)));
   });
 
+  describe('max pooling and its gradient', () => {
+    const cases: [string, number[], number, number, 'same' | 'valid'][] = [
+      ['2×2 stride 2 valid (the hosts)', [3, 8, 8, 5], 2, 2, 'valid'],
+      ['2×2 stride 2 valid, odd size', [2, 7, 9, 3], 2, 2, 'valid'],
+      ['3×3 stride 2 same (overlapping windows)', [2, 7, 7, 4], 3, 2, 'same'],
+      ['3×3 stride 1 same', [1, 5, 6, 2], 3, 1, 'same'],
+    ];
+    for (const [name, shape, filter, stride, pad] of cases) {
+      it(name, async () =>
+        agree(() => {
+          const x = input(22, shape) as tf.Tensor4D;
+          const y = tf.maxPool(x, filter, stride, pad);
+          const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, filter, stride, pad), input(23, y.shape))))(x);
+          return [y, dx];
+        }));
+    }
+    it('ties go to the first maximum, as on the cpu backend', async () =>
+      agree(() => {
+        const x = tf.tensor4d([1, 1, 1, 1, 2, 2, 0, 2, Number.NaN, 3, 3, Number.NaN, -1, -1, -1, -1], [1, 4, 4, 1]);
+        return [tf.maxPool(x, 2, 2, 'valid'), tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid')))(x)];
+      }));
+  });
+
   describe('elementwise', () => {
     const shapes: [string, number[], number[]][] = [
       ['same shape', [4, 5], [4, 5]],

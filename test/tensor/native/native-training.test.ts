@@ -101,7 +101,7 @@ describe('native backend: training', function () {
   it('runs the hot kernels in the addon (counted calls), and the rest on the cpu kernels', async () => {
     await selectBackend('native');
     const addon = loadNativeAddon();
-    const names = ['sgemm', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'binary', 'unary', 'reduce', 'transpose'] as const;
+    const names = ['sgemm', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'maxPool', 'maxPoolGrad', 'binary', 'unary', 'reduce', 'transpose'] as const;
     const counts = new Map<string, number>();
     const mutable = addon as unknown as Record<string, unknown>;
     const saved = names.map((n) => [n, mutable[n]] as const);
