@@ -51,18 +51,30 @@ void Im2Col(const float* x, const Geometry& g, int64_t n0, int64_t n1, float* co
             std::memset(dst, 0, sizeof(float) * g.kw * g.c);
             continue;
           }
+          const int64_t ix0 = ox * g.stride_w - g.pad_left;
+          const int64_t image_row = (n * g.h + iy) * g.w;
+          if (ix0 >= 0 && ix0 + g.kw <= g.w) {
+            // The window's row lies inside the image: kw·c contiguous floats, one copy.
+            std::memcpy(dst, x + (image_row + ix0) * g.c, sizeof(float) * g.kw * g.c);
+            continue;
+          }
           for (int64_t kx = 0; kx < g.kw; kx++) {
-            const int64_t ix = ox * g.stride_w - g.pad_left + kx;
+            const int64_t ix = ix0 + kx;
             if (ix < 0 || ix >= g.w) {
               std::memset(dst + kx * g.c, 0, sizeof(float) * g.c);
             } else {
-              std::memcpy(dst + kx * g.c, x + ((n * g.h + iy) * g.w + ix) * g.c, sizeof(float) * g.c);
+              std::memcpy(dst + kx * g.c, x + (image_row + ix) * g.c, sizeof(float) * g.c);
             }
           }
         }
       }
     }
   }
+}
+
+// dst[i] += src[i]; out of line so the loop vectorises.
+__attribute__((noinline)) void AddInto(float* __restrict dst, const float* __restrict src, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
 // The adjoint of Im2Col: adds every patch row back onto the image positions it was read from.
@@ -75,12 +87,16 @@ void Col2ImAdd(const float* col, const Geometry& g, int64_t n0, int64_t n1, floa
         for (int64_t ky = 0; ky < g.kh; ky++) {
           const int64_t iy = oy * g.stride_h - g.pad_top + ky;
           if (iy < 0 || iy >= g.h) continue;
+          const int64_t ix0 = ox * g.stride_w - g.pad_left;
+          const int64_t image_row = (n * g.h + iy) * g.w;
+          const float* src = row + ky * g.kw * g.c;
+          if (ix0 >= 0 && ix0 + g.kw <= g.w) {
+            AddInto(dx + (image_row + ix0) * g.c, src, g.kw * g.c);
+            continue;
+          }
           for (int64_t kx = 0; kx < g.kw; kx++) {
-            const int64_t ix = ox * g.stride_w - g.pad_left + kx;
-            if (ix < 0 || ix >= g.w) continue;
-            const float* src = row + (ky * g.kw + kx) * g.c;
-            float* dst = dx + ((n * g.h + iy) * g.w + ix) * g.c;
-            for (int64_t ci = 0; ci < g.c; ci++) dst[ci] += src[ci];
+            const int64_t ix = ix0 + kx;
+            if (ix >= 0 && ix < g.w) AddInto(dx + (image_row + ix) * g.c, src + kx * g.c, g.c);
           }
         }
       }
