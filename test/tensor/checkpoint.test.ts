@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../src/errors/index.ts';
-import { quietCpuBackend, selectBackend } from '../../src/tensor/backend.ts';
+import { useTestBackend } from '../helpers/test-backend.ts';
 import {
   capture,
   decodeCheckpoint,
@@ -77,9 +77,8 @@ function take(run: Run): Checkpoint {
 }
 
 describe('checkpoint (issue 4, item 3)', () => {
-  before(async () => {
-    quietCpuBackend();
-    await selectBackend('cpu');
+  before(async function () {
+    await useTestBackend(this, 'cpu');
   });
 
   it('checkpoint → train → restore is bit-exact for weights, seeds, optimizer state, Rng and cursor, and training resumes identically', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { SEED_STAGES } from '../../src/contracts/kasmina.ts';
-import { quietCpuBackend, selectBackend } from '../../src/tensor/backend.ts';
+import { useTestBackend } from '../helpers/test-backend.ts';
 import { Rng } from '../../src/tensor/rng.ts';
 import {
   builtinSeedModule,
@@ -57,9 +57,8 @@ describe('SeedSlot (issue 4, item 3)', () => {
   let h: tf.Tensor2D;
   let c: tf.Tensor2D;
 
-  before(async () => {
-    quietCpuBackend();
-    await selectBackend('cpu');
+  before(async function () {
+    await useTestBackend(this, 'cpu');
   });
 
   beforeEach(() => {

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
+import { testBackend, useTestBackend } from '../helpers/test-backend.ts';
 import * as tf from '@tensorflow/tfjs';
 import { TrainingSession } from '../../src/tensor/training/training-session.ts';
 import type { TrainingSpecInput } from '../../src/contracts/training-spec.ts';
 
 const SPEC: TrainingSpecInput = {
-  backend: 'wasm',
+  backend: testBackend('wasm'),
   seed: 7,
   dataset: { kind: 'spirals', n: 400 },
   host: { kind: 'mlp', hidden: [16, 16] },
@@ -14,6 +15,10 @@ const SPEC: TrainingSpecInput = {
 };
 
 describe('TrainingSession', function () {
+  before(async function () {
+    await useTestBackend(this, 'wasm');
+  });
+
   this.timeout(60_000);
 
   it('trains epochs, reports metrics and per-seed telemetry, and leaks no tensors', async () => {

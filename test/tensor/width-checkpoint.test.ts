@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../src/errors/index.ts';
-import { quietCpuBackend, selectBackend } from '../../src/tensor/backend.ts';
+import { useTestBackend } from '../helpers/test-backend.ts';
 import { capture, decodeCheckpoint, encodeCheckpoint, restore, weightsHash, type Checkpoint } from '../../src/tensor/checkpoint.ts';
 import type { HostModel } from '../../src/tensor/hosts/model.ts';
 import { mlpHost } from '../../src/tensor/hosts/mlp-host.ts';
@@ -43,9 +43,8 @@ function snapshot(run: Run): { weights: string; optimizer: string; config: strin
 }
 
 describe('width seeds: checkpoints across a topology change (issue 11)', () => {
-  before(async () => {
-    quietCpuBackend();
-    await selectBackend('cpu');
+  before(async function () {
+    await useTestBackend(this, 'cpu');
   });
 
   for (const name of ['mlp', 'cnn'] as const) {

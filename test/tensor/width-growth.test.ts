@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { quietCpuBackend, selectBackend } from '../../src/tensor/backend.ts';
+import { useTestBackend } from '../helpers/test-backend.ts';
 import { mlpHost } from '../../src/tensor/hosts/mlp-host.ts';
 import { Optimizer } from '../../src/tensor/optimizer.ts';
 import { Rng } from '../../src/tensor/rng.ts';
@@ -11,9 +11,8 @@ import { batchOf, germinate, grownHost, logits, maxAbsDiff, randomTensor, train 
 const ADAM = { kind: 'adam', learningRate: 0.01 } as const;
 
 describe('width seeds: optimizer state across the merge, initialisation, memory (issue 11)', () => {
-  before(async () => {
-    quietCpuBackend();
-    await selectBackend('cpu');
+  before(async function () {
+    await useTestBackend(this, 'cpu');
   });
 
   it('after the merge, training continues as the unmerged α = 1 branch would (≤ 1e-5 over 5 Adam steps); fresh optimizer state would not', () => {

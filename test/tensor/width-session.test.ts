@@ -1,11 +1,12 @@
 import { expect } from 'chai';
+import { testBackend, useTestBackend } from '../helpers/test-backend.ts';
 import type { TrainingSpecInput } from '../../src/contracts/training-spec.ts';
 import { EsperError } from '../../src/errors/index.ts';
 import * as tf from '@tensorflow/tfjs';
 import { BLEND_AMPLITUDES, TrainingSession } from '../../src/tensor/training/training-session.ts';
 
 const SPEC: TrainingSpecInput = {
-  backend: 'wasm',
+  backend: testBackend('wasm'),
   seed: 7,
   dataset: { kind: 'spirals', n: 400 },
   host: { kind: 'mlp', hidden: [4, 4] },
@@ -18,6 +19,10 @@ const SPEC: TrainingSpecInput = {
 };
 
 describe('TrainingSession with width slots (issue 11)', function () {
+  before(async function () {
+    await useTestBackend(this, 'wasm');
+  });
+
   this.timeout(60_000);
 
   it('germinates a gradient-aimed width seed without touching the host trajectory, merges it and reports the wider topology', async () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../src/errors/index.ts';
-import { quietCpuBackend, selectBackend } from '../../src/tensor/backend.ts';
+import { useTestBackend } from '../helpers/test-backend.ts';
 import { Optimizer } from '../../src/tensor/optimizer.ts';
 import { Rng } from '../../src/tensor/rng.ts';
 import { residualDenseAdapter } from '../../src/tensor/seed-slot.ts';
@@ -17,9 +17,8 @@ const CASES: { host: HostName; slot: string; layout: string }[] = [
 ];
 
 describe('width seeds: slot modes, isolation, prune and merge (issue 11)', () => {
-  before(async () => {
-    quietCpuBackend();
-    await selectBackend('cpu');
+  before(async function () {
+    await useTestBackend(this, 'cpu');
   });
 
   for (const c of CASES) {
