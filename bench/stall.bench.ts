@@ -1,29 +1,39 @@
 /**
- * Issue 5: "zero compilation stalls". Training-step times of the spirals MLP
- * (batch 64, wasm) in this thread, first alone, then while the kernel worker
+ * Issues 5 and 12: "zero compilation stalls". Training-step times of the
+ * spirals MLP (batch 64, wasm), first alone, then while the kernel worker
  * pool (1 worker, as configured by default) compiles and validates four
- * blueprints in a loop. Same run; goal p99 ratio ≤ 1.05. Also reports compile
- * and validation times per tier.
+ * blueprints in a loop. Phases alternate in short chunks of the same run;
+ * goal p99 ratio ≤ 1.05. Also reports compile and validation times per tier.
  *
- *   node --import tsx bench/stall.bench.ts
+ *   node --import tsx bench/stall.bench.ts [--isolation process|thread] [--nice N] [--trainer main|worker]
+ *
+ * --isolation / --nice: the pool's (default: what a node uses, process / 19).
+ * --trainer worker: the steps run in a worker thread, as a real run's do
+ *   (tolaria/worker/); main (default): in this thread, which yields between
+ *   steps so that the pool's messages are handled while training runs.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { catalogBlueprint, parseInterfaceFlag } from '../src/actors/karn/index.ts';
 import { KernelWorkerPool } from '../src/actors/pipeline/worker-pool.ts';
-import { toTensors } from '../src/tensor/datasets/dataset.ts';
-import { trainStep } from '../src/tensor/optimizer.ts';
-import { TrainingSession } from '../src/tensor/training/training-session.ts';
-import { BatchCursor } from '../src/tensor/datasets/dataset.ts';
+import { BatchCursor, toTensors } from '../src/tensor/datasets/dataset.ts';
 import { twoSpirals } from '../src/tensor/datasets/synthetic.ts';
+import { trainStep } from '../src/tensor/optimizer.ts';
 import { Rng } from '../src/tensor/rng.ts';
+import { TrainingSession } from '../src/tensor/training/training-session.ts';
 import { percentile } from './stats.ts';
 
-const STEPS = 6000;
-const CHUNKS = 6;
+/** Chunks per phase, steps per chunk: short chunks, so that drift in the shared machine's load hits both phases alike. */
+const CHUNKS = 30;
+const CHUNK_STEPS = 200;
 const BLUEPRINTS = ['mlp_small', 'lora_r16', 'mlp_large', 'attention_se'] as const;
 
-async function main(): Promise<void> {
+/** A trainer: runs `n` steps and returns each step's time, ms. */
+type Trainer = { steps(n: number): Promise<number[]>; close(): Promise<void> };
+
+async function localTrainer(): Promise<Trainer> {
   const session = await TrainingSession.create({
     backend: 'wasm',
     seed: 1,
@@ -41,36 +51,76 @@ async function main(): Promise<void> {
     });
     return performance.now() - started;
   };
-  // Yield between steps, as the trainer's worker thread leaves this event loop
-  // free in production: the pool's messages are handled while training runs.
-  const steps = async (n: number): Promise<number[]> => {
-    const out: number[] = [];
-    for (let i = 0; i < n; i++) {
-      out.push(step());
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    return out;
+  return {
+    // Yield between steps, as the trainer's worker thread does: its messages (and, in
+    // the main thread, the pool's) are handled while training runs.
+    steps: async (n) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        out.push(step());
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return out;
+    },
+    close: () => {
+      session.dispose();
+      return Promise.resolve();
+    },
   };
-  await steps(300); // warm-up
+}
 
-  const pool = new KernelWorkerPool({ size: 1 });
+/** The trainer in a worker thread of this process, as `esper run` trains. */
+async function workerTrainer(): Promise<Trainer> {
+  // Loader hooks are not inherited by worker threads: install tsx's first (as tolaria/worker/worker-bootstrap.mjs does).
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
+  const worker = new Worker(bootstrap, { eval: true, workerData: { trainer: true } });
+  const replies: ((times: number[]) => void)[] = [];
+  worker.on('message', (times: number[]) => replies.shift()?.(times));
+  const ask = (n: number): Promise<number[]> =>
+    new Promise((resolve, reject) => {
+      replies.push(resolve);
+      worker.once('error', reject);
+      worker.postMessage(n);
+    });
+  await ask(0);
+  return { steps: ask, close: async () => void (await worker.terminate()) };
+}
+
+function flag(): { isolation: 'process' | 'thread'; nice: number; trainer: 'main' | 'worker' } {
+  const { values } = parseArgs({ options: { isolation: { type: 'string', default: 'process' }, nice: { type: 'string', default: '19' }, trainer: { type: 'string', default: 'main' } } });
+  if (values.isolation !== 'process' && values.isolation !== 'thread') throw new Error('--isolation is process or thread');
+  if (values.trainer !== 'main' && values.trainer !== 'worker') throw new Error('--trainer is main or worker');
+  return { isolation: values.isolation, nice: Number(values.nice), trainer: values.trainer };
+}
+
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<void> {
+  const options = flag();
+  const loadBefore = loadavg();
+  const trainer = options.trainer === 'worker' ? await workerTrainer() : await localTrainer();
+  await trainer.steps(300); // warm-up
+
+  const pool = new KernelWorkerPool({ size: 1, isolation: options.isolation, nice: options.nice });
   const iface = parseInterfaceFlag('dense:64');
   // Start the worker before measuring either phase (its start-up is not a compile).
   await pool.compile({ ir: catalogBlueprint('norm', iface), tier: 'fast' });
 
-  // Phases alternate in chunks (alone, with jobs, alone, …) so drift in the
-  // machine's load hits both sides alike.
   const timings: Record<string, number[]> = { 'compile fast': [], 'compile optimized': [], validate: [] };
   let active = false;
   let stopped = false;
+  let busy = false;
   let jobs = 0;
   const loop = (async () => {
     let round = 0;
     while (!stopped) {
       if (!active) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        busy = false;
+        await sleep(5);
         continue;
       }
+      busy = true;
       await Promise.all(
         BLUEPRINTS.map(async (name) => {
           const tier = round % 2 === 0 ? 'fast' : 'optimized';
@@ -88,20 +138,25 @@ async function main(): Promise<void> {
   const loaded: number[] = [];
   for (let chunk = 0; chunk < CHUNKS; chunk++) {
     active = false;
-    await new Promise((resolve) => setTimeout(resolve, 150)); // let in-flight jobs finish
-    alone.push(...(await steps(STEPS / CHUNKS)));
+    while (busy) await sleep(5); // in-flight jobs finish before "alone" starts
+    alone.push(...(await trainer.steps(CHUNK_STEPS)));
     active = true;
-    await new Promise((resolve) => setTimeout(resolve, 50)); // jobs under way
-    loaded.push(...(await steps(STEPS / CHUNKS)));
+    await sleep(20); // jobs under way
+    loaded.push(...(await trainer.steps(CHUNK_STEPS)));
   }
   stopped = true;
   active = false;
   await loop;
+  const priority = pool.priority();
   await pool.close();
+  await trainer.close();
 
   const row = (samples: number[]): { p50: number; p99: number } => ({ p50: percentile(samples, 50), p99: percentile(samples, 99) });
   const results = {
-    steps: STEPS,
+    pool: { isolation: options.isolation, nice: options.nice, priority },
+    trainer: options.trainer,
+    stepsPerPhase: alone.length,
+    loadavg: { before: loadBefore, after: loadavg() },
     alone: row(alone),
     withJobs: row(loaded),
     jobsCompletedDuringMeasurement: jobs,
@@ -109,6 +164,8 @@ async function main(): Promise<void> {
     p50Ratio: percentile(loaded, 50) / percentile(alone, 50),
     pipelineMs: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, { n: v.length, p50: percentile(v, 50), p99: percentile(v, 99) }])),
   };
+  console.log(`pool: ${options.isolation}, nice ${options.nice} (applied: ${priority?.applied ?? '?'}, threads ${priority?.niceMin ?? '?'}..${priority?.niceMax ?? '?'}); trainer: ${options.trainer} thread`);
+  console.log(`load average before / after: ${results.loadavg.before} / ${results.loadavg.after}\n`);
   console.log(`| training step (ms) | p50 | p99 |`);
   console.log('|---|---:|---:|');
   console.log(`| alone | ${results.alone.p50.toFixed(3)} | ${results.alone.p99.toFixed(3)} |`);
@@ -120,7 +177,14 @@ async function main(): Promise<void> {
   for (const [name, value] of Object.entries(results.pipelineMs)) console.log(`| ${name} | ${value.n} | ${value.p50.toFixed(1)} | ${value.p99.toFixed(1)} |`);
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(new URL('./results/stall.json', import.meta.url), JSON.stringify(results, null, 2));
-  session.dispose();
 }
 
-await main();
+if (isMainThread) {
+  await main();
+} else if ((workerData as { trainer?: boolean } | null)?.trainer === true && parentPort !== null) {
+  const port = parentPort;
+  const trainer = await localTrainer();
+  port.on('message', (n: number) => {
+    void trainer.steps(n).then((times) => port.postMessage(times));
+  });
+}

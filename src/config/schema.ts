@@ -85,8 +85,12 @@ export const NodeConfigSchema = z
           .array(z.string().regex(/^(dense:\d+|conv2d:\d+x\d+x\d+)$/, 'interfaces are dense:N or conv2d:HxWxC'))
           .max(32)
           .default(['dense:16', 'dense:64']),
-        /** Worker threads compiling and validating kernels. @default 1 */
+        /** Workers compiling and validating kernels. @default 1 */
         poolSize: z.number().int().min(1).max(64).default(1),
+        /** What a pool worker is: a child process (every thread of it niced) or a worker thread of the node (only its own thread niced on Linux; V8's helper threads stay at normal priority). @default 'process' */
+        poolIsolation: z.enum(['process', 'thread']).default('process'),
+        /** Nice value (0–19) of the pool workers, so that training wins the CPU; 0 leaves it. Logged once; a warning where the OS refuses. @default 19 */
+        poolNice: z.number().int().min(0).max(19).default(19),
         /** A compile or validation job not acked within this long (its node died) is redelivered, ms. @default 60000 */
         jobAckWaitMs: z.number().int().min(500).max(3_600_000).default(60_000),
       })

@@ -150,6 +150,8 @@ export class EsperNode {
               metrics: this.metrics,
               karnInterfaces: config.pipeline.interfaces.map((text) => parseInterfaceFlag(text, 'pipeline.interfaces')),
               poolSize: config.pipeline.poolSize,
+              poolIsolation: config.pipeline.poolIsolation,
+              poolNice: config.pipeline.poolNice,
               jobAckWaitMs: config.pipeline.jobAckWaitMs,
             }),
           };

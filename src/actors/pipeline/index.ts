@@ -1,10 +1,10 @@
 /**
  * The blueprint → kernel pipeline wiring: the kernel worker pool (compile and
- * validate off the event loop, in niced worker threads) and the supervised
+ * validate off the event loop, in niced child processes or worker threads) and the supervised
  * actors a node starts for its compiler, validator and controller roles
  * (Karn, Tezzeret's and Urabrask's job services).
  *
  * @module
  */
 export { pipelineImplementations } from './pipeline-actors.ts';
-export { KernelWorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
+export { KernelWorkerPool, type PoolIsolation, type PriorityReport, type WorkerPoolOptions } from './worker-pool.ts';

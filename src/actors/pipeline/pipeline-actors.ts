@@ -19,7 +19,7 @@ import { karnWorkerSpec } from '../karn/index.ts';
 import { urzaBlueprintLibrary } from '../karn/index.ts';
 import { startCompileService } from '../tezzeret/index.ts';
 import { compileJobFor, submitCompileJob } from '../tezzeret/index.ts';
-import { KernelWorkerPool } from './worker-pool.ts';
+import { KernelWorkerPool, type PoolIsolation } from './worker-pool.ts';
 import { startValidateService } from '../urabrask/index.ts';
 
 export interface PipelineContext {
@@ -31,8 +31,12 @@ export interface PipelineContext {
   metrics: Metrics;
   /** Slot interfaces whose catalog Karn registers (and compiles) at start. */
   karnInterfaces: readonly SlotInterface[];
-  /** Worker threads of the compile/validate pool. @default 1 */
+  /** Workers of the compile/validate pool. @default 1 */
   poolSize?: number;
+  /** Child processes or worker threads (see worker-pool.ts). @default 'process' */
+  poolIsolation?: PoolIsolation;
+  /** Nice value of the pool's workers. @default 19 */
+  poolNice?: number;
   /** Ack wait of the compile and validate consumers, ms. */
   jobAckWaitMs?: number;
 }
@@ -47,7 +51,12 @@ function sharedPool(context: PipelineContext): { acquire(): KernelWorkerPool; re
   return {
     acquire: () => {
       users++;
-      pool ??= new KernelWorkerPool({ size: context.poolSize ?? 1 });
+      pool ??= new KernelWorkerPool({
+        size: context.poolSize ?? 1,
+        ...(context.poolIsolation === undefined ? {} : { isolation: context.poolIsolation }),
+        ...(context.poolNice === undefined ? {} : { nice: context.poolNice }),
+        logger: context.logger.child({ subsystem: 'pipeline' }),
+      });
       return pool;
     },
     release: async () => {

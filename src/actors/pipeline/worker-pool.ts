@@ -1,9 +1,17 @@
 /**
- * A small pool of worker threads that compile and validate kernels off the
- * event loop (DESIGN §3): the node's loop only posts jobs and settles
- * promises, so heartbeats and control requests keep flowing while tensors
- * work.
+ * A small pool of workers that compile and validate kernels off the event
+ * loop (DESIGN §3): the node's loop only posts jobs and settles promises, so
+ * heartbeats and control requests keep flowing while tensors work.
  *
+ * - Workers are child processes by default (`isolation: 'process'`), every
+ *   thread of which runs at nice `nice` (19): kernel work is background work
+ *   and training must win the CPU (issue 12, "zero stalls"; the stall
+ *   benchmark measures it). Worker threads (`isolation: 'thread'`) can lower
+ *   only their own thread's priority (Linux): the V8 GC and JIT helper
+ *   threads they use are the process's, shared with training, and keep the
+ *   normal priority. The priority applied is logged once (a warning when the
+ *   OS refuses it; the pool works either way) and {@link KernelWorkerPool.priority}
+ *   returns it.
  * - Jobs queue FIFO; each worker runs one job at a time.
  * - A worker that dies mid-job (a native crash, an uncaught error,
  *   `process.exit`, out of memory) rejects that job with
@@ -23,21 +31,28 @@
  * const { report } = await pool.validate(artifact, { kernelId: metadata.kernelId });
  * await pool.close();
  */
+import { fork } from 'node:child_process';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { getRootLogger, type Logger } from '../../infra/logger.ts';
 import type { ValidationReport } from '../../contracts/urabrask.ts';
 import { EsperError, type WireError } from '../../errors/index.ts';
 import type { BackendName } from '../../tensor/backend.ts';
 import type { ValidateOptions } from '../urabrask/index.ts';
 import type { CompiledKernel, KernelCompileJob } from '../tezzeret/index.ts';
+import type { PriorityReport } from './priority.ts';
+
+export type { PriorityReport } from './priority.ts';
 
 const BOOTSTRAP = new URL('./pool-bootstrap.mjs', import.meta.url);
 
 // --- protocol (shared with pool-worker.ts) ----------------------------------------
 
-/** `workerData` of a pool worker. */
+/** `workerData` of a pool worker thread; a pool child process gets it as JSON in its first argument. */
 export interface PoolWorkerData {
   backend: BackendName;
-  /** Nice value of each worker thread (Linux): kernel work yields the CPU to training. @default 10 */
+  /** Nice value the worker runs at (see priority.ts): kernel work yields the CPU to training. @default 19 */
   nice?: number;
 }
 
@@ -54,12 +69,15 @@ export type PoolRequest = PoolJob & { id: number };
 /** Sent once by a worker when its backend is selected. */
 export interface PoolReady {
   type: 'ready';
+  pid: number;
   threadId: number;
   backend: string;
+  /** The priority the worker gave itself. */
+  priority: PriorityReport;
 }
 
 /** A worker's answer to one request. */
-export type PoolResult = { type: 'result'; id: number; threadId: number; workerMs: number } & ({ ok: true; data: unknown } | { ok: false; error: WireError });
+export type PoolResult = { type: 'result'; id: number; pid: number; threadId: number; workerMs: number } & ({ ok: true; data: unknown } | { ok: false; error: WireError });
 
 // --- the pool -------------------------------------------------------------------------
 
@@ -73,11 +91,22 @@ export interface WorkerPoolOptions {
   jobTimeoutMs?: number;
   /** Workers in a row that may die before becoming ready before the pool gives up. @default 3 */
   maxStartFailures?: number;
+  /** What a worker is: a child process (all its threads niced) or a worker thread of this process (only its own thread niced). @default 'process' */
+  isolation?: PoolIsolation;
+  /** Nice value (0–19) the workers run at; 0 leaves their priority as it is. @default 19 */
+  nice?: number;
+  /** Where the pool says (once) what priority its workers got. @default the process logger */
+  logger?: Logger;
 }
+
+/** Where pool workers run. */
+export type PoolIsolation = 'process' | 'thread';
 
 /** Where and how long a pooled job ran (for tests, logs and metrics). */
 export interface PoolDebug {
-  /** `threadId` of the worker that ran it (never the main thread's). */
+  /** Process that ran it: a pool child process's, or this one's for a worker thread. */
+  pid: number;
+  /** `threadId` of the thread that ran it (0 in a child process: its main thread). Never this process's event loop. */
   threadId: number;
   /** Time inside the worker, ms. */
   workerMs: number;
@@ -116,14 +145,27 @@ interface Task {
   reject(error: EsperError): void;
 }
 
+/** A worker as the pool drives it: a worker thread or a child process. */
+interface Channel {
+  /** Sends a request; throws when it cannot be serialized. */
+  post(request: PoolRequest): void;
+  /** Stops the worker now (a running job is abandoned); resolves once it is gone. */
+  terminate(): Promise<void>;
+}
+
 interface Member {
-  readonly worker: Worker;
+  worker: Channel;
   ready: boolean;
   threadId: number;
   task: Task | undefined;
   /** Set when the pool terminates it (timeout, close): its exit is expected. */
   retiring: boolean;
   lastError: Error | undefined;
+}
+
+/** Node flags a child worker inherits: not the inspector's (its port is taken). */
+function childExecArgv(): string[] {
+  return process.execArgv.filter((flag) => !/^--(inspect|debug)/.test(flag));
 }
 
 function positiveInt(name: string, value: number): number {
@@ -135,6 +177,11 @@ function positiveInt(name: string, value: number): number {
 export class KernelWorkerPool {
   readonly size: number;
   readonly backend: BackendName;
+  readonly isolation: PoolIsolation;
+  readonly nice: number;
+  readonly #logger: Logger | undefined;
+  #priority: PriorityReport | undefined;
+  #priorityLogged = false;
   readonly #jobTimeoutMs: number;
   readonly #maxStartFailures: number;
   readonly #members = new Set<Member>();
@@ -153,6 +200,12 @@ export class KernelWorkerPool {
     if (!(timeout >= 0) || !Number.isFinite(timeout)) throw new EsperError('ESPER_CONFIG_INVALID', `worker pool: jobTimeoutMs must be ≥ 0, got ${timeout}`);
     this.#jobTimeoutMs = timeout;
     this.#maxStartFailures = positiveInt('maxStartFailures', options.maxStartFailures ?? 3);
+    this.isolation = options.isolation ?? 'process';
+    if (this.isolation !== 'process' && this.isolation !== 'thread') throw new EsperError('ESPER_CONFIG_INVALID', `worker pool: isolation must be 'process' or 'thread', got ${String(this.isolation)}`);
+    const nice = options.nice ?? 19;
+    if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new EsperError('ESPER_CONFIG_INVALID', `worker pool: nice must be an integer in 0..19, got ${nice}`);
+    this.nice = nice;
+    this.#logger = options.logger;
     for (let i = 0; i < this.size; i++) this.#spawn();
   }
 
@@ -176,6 +229,11 @@ export class KernelWorkerPool {
   async debugCrash(mode: 'throw' | 'exit' = 'throw'): Promise<never> {
     await this.#submit({ op: 'crash', mode });
     throw new EsperError('ESPER_INTERNAL', 'worker pool: the crash job returned');
+  }
+
+  /** The priority the last worker to start gave itself; undefined before one is ready. */
+  priority(): PriorityReport | undefined {
+    return this.#priority;
   }
 
   /** Current counters. */
@@ -203,7 +261,7 @@ export class KernelWorkerPool {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     }
-    const exits: Promise<number>[] = [];
+    const exits: Promise<void>[] = [];
     for (const member of [...this.#members]) {
       const task = member.task;
       if (task !== undefined) {
@@ -227,24 +285,73 @@ export class KernelWorkerPool {
   }
 
   #spawn(): void {
-    const data: PoolWorkerData = { backend: this.backend };
-    const worker = new Worker(BOOTSTRAP, { workerData: data });
-    const member: Member = { worker, ready: false, threadId: worker.threadId, task: undefined, retiring: false, lastError: undefined };
-    this.#members.add(member);
-    worker.on('message', (message: PoolReady | PoolResult) => {
+    const data: PoolWorkerData = { backend: this.backend, nice: this.nice };
+    const member: Member = { worker: undefined as unknown as Channel, ready: false, threadId: -1, task: undefined, retiring: false, lastError: undefined };
+    const onMessage = (message: PoolReady | PoolResult): void => {
       if (message.type === 'ready') {
         member.ready = true;
         member.threadId = message.threadId;
         this.#startFailures = 0;
+        this.#onPriority(message.priority);
         this.#dispatch();
       } else {
         this.#settle(member, message);
       }
-    });
-    worker.on('error', (error) => {
+    };
+    const onError = (error: Error): void => {
       member.lastError = error;
-    });
-    worker.once('exit', (code) => this.#onExit(member, code));
+    };
+    const onExit = (code: number): void => this.#onExit(member, code);
+    member.worker = this.isolation === 'thread' ? this.#thread(data, onMessage, onError, onExit) : this.#process(data, onMessage, onError, onExit);
+    this.#members.add(member);
+  }
+
+  #thread(data: PoolWorkerData, onMessage: (message: PoolReady | PoolResult) => void, onError: (error: Error) => void, onExit: (code: number) => void): Channel {
+    const worker = new Worker(BOOTSTRAP, { workerData: data });
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.once('exit', onExit);
+    return {
+      post: (request) => worker.postMessage(request),
+      terminate: async () => {
+        await worker.terminate();
+      },
+    };
+  }
+
+  #process(data: PoolWorkerData, onMessage: (message: PoolReady | PoolResult) => void, onError: (error: Error) => void, onExit: (code: number) => void): Channel {
+    // 'advanced' serialization is the structured clone worker threads use: artifacts (Uint8Array) and errors cross as they are.
+    const child = fork(fileURLToPath(BOOTSTRAP), [JSON.stringify(data)], { serialization: 'advanced', execArgv: childExecArgv() });
+    child.on('message', (message) => onMessage(message as PoolReady | PoolResult));
+    child.on('error', onError);
+    // A signal (SIGKILL on timeout or close, a native crash) reads as 128 + its number, as in a shell.
+    child.once('exit', (code, signal) => onExit(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0))));
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    return {
+      post: (request) => {
+        child.send(request, (error) => {
+          // The channel closed under the request: the exit that follows rejects the job.
+          if (error !== null) onError(error);
+        });
+      },
+      terminate: async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await gone;
+      },
+    };
+  }
+
+  #onPriority(report: PriorityReport): void {
+    this.#priority = report;
+    if (this.#priorityLogged) return;
+    this.#priorityLogged = true;
+    const logger = this.#logger ?? getRootLogger();
+    const fields = { component: 'kernel-pool', isolation: this.isolation, size: this.size, ...report };
+    if (report.applied) {
+      logger.info(fields, `kernel pool: ${this.size} ${this.isolation === 'process' ? 'child process' : 'worker thread'}(s) at nice ${report.requested}`);
+    } else {
+      logger.warn(fields, `kernel pool: could not lower the workers' CPU priority to nice ${report.requested} (${report.error ?? `threads at nice ${report.niceMin ?? '?'}..${report.niceMax ?? '?'}`}); kernel work may slow training`);
+    }
   }
 
   #dispatch(): void {
@@ -257,7 +364,7 @@ export class KernelWorkerPool {
       if (this.#jobTimeoutMs > 0) task.timer = setTimeout(() => this.#timeout(member, task), this.#jobTimeoutMs);
       const request: PoolRequest = { ...task.job, id: task.id };
       try {
-        member.worker.postMessage(request);
+        member.worker.post(request);
       } catch (error) {
         // Not cloneable (e.g. a function in the options): the job fails, the worker is fine.
         member.task = undefined;
@@ -273,7 +380,7 @@ export class KernelWorkerPool {
     member.task = undefined;
     this.#finish(task);
     if (message.ok) {
-      task.resolve({ data: message.data, debug: { threadId: message.threadId, workerMs: message.workerMs, queuedMs: task.startedAt - task.enqueuedAt } });
+      task.resolve({ data: message.data, debug: { pid: message.pid, threadId: message.threadId, workerMs: message.workerMs, queuedMs: task.startedAt - task.enqueuedAt } });
     } else {
       task.reject(EsperError.fromWire(message.error));
     }

@@ -1,11 +1,18 @@
+import { readdirSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { expect } from 'chai';
+import { createLogger } from '../../../src/infra/logger.ts';
+import { threadNice } from '../../../src/actors/pipeline/priority.ts';
 import { catalogBlueprint, shapePreservingInterface } from '../../../src/actors/karn/catalog.ts';
 import { KernelWorkerPool } from '../../../src/actors/pipeline/worker-pool.ts';
 import { rejectsWith } from '../../helpers/rejects-with.ts';
 
 const DENSE = shapePreservingInterface([16]);
 const FAST = { benchmarkIterations: 5, benchmarkWarmup: 1 } as const;
+/** Where a job ran: process and thread. */
+const where = (debug: { pid: number; threadId: number }): string => `${debug.pid}:${debug.threadId}`;
+/** Nice values of every thread of process `pid`, read from /proc. */
+const nicesOf = (pid: number): number[] => readdirSync(`/proc/${pid}/task`).map((tid) => threadNice(Number(tid), pid));
 
 describe('Tezzeret worker pool', function () {
   this.timeout(120_000);
@@ -19,15 +26,16 @@ describe('Tezzeret worker pool', function () {
     await pool.close();
   });
 
-  it('compiles and validates in a worker thread, not on the event loop', async () => {
+  it('compiles and validates in a child process (the default), not on the event loop', async () => {
     const compiled = await pool.compile({ ir: catalogBlueprint('mlp_small', DENSE), tier: 'optimized', blueprintId: 'mlp_small' });
-    expect(compiled.debug.threadId).to.be.a('number').and.not.equal(threadId);
+    expect(pool.isolation).to.equal('process');
+    expect(compiled.debug.pid).to.be.a('number').and.not.equal(process.pid);
     expect(compiled.artifact).to.be.instanceOf(Uint8Array);
     expect(compiled.metadata.status).to.equal('PENDING_VALIDATION');
     expect(compiled.metadata.backend).to.equal('wasm');
     expect(compiled.warmup?.passes).to.equal(3);
     const { report, debug } = await pool.validate(compiled.artifact, { kernelId: compiled.metadata.kernelId, ...FAST });
-    expect(debug.threadId).to.equal(compiled.debug.threadId);
+    expect(where(debug)).to.equal(where(compiled.debug));
     expect(report.status, report.reasons.join('; ')).to.equal('VALIDATED');
     expect(report.kernelId).to.equal(compiled.metadata.kernelId);
   });
@@ -50,7 +58,7 @@ describe('Tezzeret worker pool', function () {
     expect(error.retryable).to.equal(true);
     const after = await queued;
     expect(after.metadata.kernelId).to.equal(first.metadata.kernelId);
-    expect(after.debug.threadId).to.not.equal(first.debug.threadId);
+    expect(where(after.debug)).to.not.equal(where(first.debug));
     expect(pool.stats().restarts).to.equal(restarts + 1);
     // A worker that exits outright is handled the same way.
     expect((await rejectsWith(pool.debugCrash('exit'))).code).to.equal('ESPER_WORKER_CRASHED');
@@ -86,5 +94,59 @@ describe('Tezzeret worker pool', function () {
       await timed.close();
     }
     expect((await rejectsWith(timed.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' }))).code).to.equal('ESPER_UNAVAILABLE');
+  });
+
+  describe('worker priority (Linux)', () => {
+    before(function () {
+      if (process.platform !== 'linux') this.skip();
+    });
+
+    it('runs every thread of a child worker at the configured nice value and leaves this process alone; logs it once', async () => {
+      const lines: Record<string, unknown>[] = [];
+      const logger = createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) } });
+      const mainBefore = threadNice(process.pid);
+      const niced = new KernelWorkerPool({ size: 2, nice: 7, logger });
+      try {
+        const [a, b] = await Promise.all([niced.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' }), niced.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' })]);
+        // What the worker says it applied…
+        expect(niced.priority()).to.include({ requested: 7, scope: 'process', applied: true, niceMin: 7, niceMax: 7 });
+        expect(niced.priority()?.threads).to.be.greaterThan(1);
+        // …and what /proc says, read from here: every thread of each child (V8's and libuv's too) at 7.
+        for (const pid of new Set([a.debug.pid, b.debug.pid])) {
+          expect(pid).to.not.equal(process.pid);
+          const nices = nicesOf(pid);
+          expect(nices.length).to.be.greaterThan(1);
+          expect(new Set(nices), `threads of ${pid}`).to.deep.equal(new Set([7]));
+        }
+        expect(threadNice(process.pid)).to.equal(mainBefore);
+        expect(nicesOf(process.pid)).to.not.include(7);
+        const said = lines.filter((line) => line['component'] === 'kernel-pool');
+        expect(said).to.have.length(1);
+        expect(said[0]).to.include({ level: 30, isolation: 'process', requested: 7, applied: true });
+      } finally {
+        await niced.close();
+      }
+    });
+
+    it('renices only its own thread in thread isolation', async () => {
+      const threaded = new KernelWorkerPool({ size: 1, isolation: 'thread', nice: 6, logger: createLogger({ level: 'silent' }) });
+      try {
+        const compiled = await threaded.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' });
+        expect(compiled.debug.pid).to.equal(process.pid);
+        expect(compiled.debug.threadId).to.not.equal(threadId);
+        expect(threaded.priority()).to.include({ requested: 6, scope: 'thread', applied: true, threads: 1, niceMin: 6, niceMax: 6 });
+        // Exactly one thread of this process runs at 6 (the worker's); the event loop's does not.
+        expect(nicesOf(process.pid).filter((nice) => nice === 6)).to.have.length(1);
+        expect(threadNice(process.pid)).to.not.equal(6);
+      } finally {
+        await threaded.close();
+      }
+    });
+
+    it('rejects a nice value outside 0..19 and an unknown isolation', () => {
+      expect(() => new KernelWorkerPool({ nice: 20 })).to.throw(/nice/);
+      expect(() => new KernelWorkerPool({ nice: -1 })).to.throw(/nice/);
+      expect(() => new KernelWorkerPool({ isolation: 'fiber' as never })).to.throw(/isolation/);
+    });
   });
 });

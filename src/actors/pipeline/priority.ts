@@ -1,0 +1,105 @@
+/**
+ * Lowers the CPU priority (raises the nice value) of a kernel pool worker, so
+ * that the training thread wins the CPU whenever both want it (issue 12,
+ * "zero stalls"). Runs inside the worker.
+ *
+ * On Linux nice values are per thread: `setpriority(PRIO_PROCESS, tid)` — what
+ * `os.setPriority(tid, n)` calls — renices one thread, and a new thread
+ * inherits the nice value of the thread that creates it.
+ * - `scope: 'process'` (a pool child process): every thread of the process is
+ *   reniced — its JavaScript thread and the threads V8 and libuv started
+ *   before it ran (GC helpers, background JIT, the threadpool) — and every
+ *   thread started afterwards inherits it.
+ * - `scope: 'thread'` (a pool worker thread): only the calling thread. The
+ *   V8 platform threads are shared with the rest of the process (the trainer
+ *   too), so the worker's GC and JIT helpers keep the normal priority.
+ * Elsewhere, `'process'` renices the process (`setpriority(PRIO_PROCESS, 0)`
+ * applies to the whole process on macOS/BSD); `'thread'` is not supported.
+ *
+ * Never throws: what was refused is in the report (the pool logs a warning).
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
+
+/** What a pool worker did to its priority (sent to the pool in its `ready` message). */
+export interface PriorityReport {
+  /** The nice value asked for (0 = leave it). */
+  requested: number;
+  scope: 'thread' | 'process';
+  /** True when every thread it covers runs at `requested` now (0: nothing was asked). */
+  applied: boolean;
+  /** Threads reniced (Linux; 1 for a process reniced as a whole elsewhere). */
+  threads: number;
+  /** Lowest and highest nice value of the threads covered after the change, read back from /proc (Linux) or getpriority; null when unknown. */
+  niceMin: number | null;
+  niceMax: number | null;
+  /** Why it was not applied (the OS refused, unsupported platform). */
+  error?: string;
+}
+
+/** Nice value of thread `tid` of this process, from /proc/self/task/<tid>/stat (field 19). */
+export function threadNice(tid: number, pid: number | 'self' = 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start at field 3 (state).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[16]);
+}
+
+/** Kernel thread id of the calling thread (Linux). */
+export function ownThreadId(): number {
+  return Number(readlinkSync('/proc/thread-self').split('/').pop());
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Lowers the priority of the calling thread or of this whole process to `nice` (0–19). */
+export function lowerPriority(nice: number, scope: 'thread' | 'process'): PriorityReport {
+  const requested = Math.max(0, Math.min(19, Math.round(nice)));
+  const report: PriorityReport = { requested, scope, applied: false, threads: 0, niceMin: null, niceMax: null };
+  if (process.platform !== 'linux') {
+    if (scope === 'thread') return { ...report, error: `per-thread priority is Linux-only (platform ${process.platform})` };
+    try {
+      if (requested > 0) setPriority(requested);
+      const now = getPriority();
+      return { ...report, applied: now === requested, threads: 1, niceMin: now, niceMax: now };
+    } catch (error) {
+      return { ...report, error: message(error) };
+    }
+  }
+  let error: string | undefined;
+  const done = new Set<number>();
+  try {
+    // Threads may start while this runs (each inherits its creator's value): repeat until none is new.
+    for (let pass = 0; pass < 5; pass++) {
+      const tids = scope === 'thread' ? [ownThreadId()] : readdirSync('/proc/self/task').map(Number);
+      const fresh = tids.filter((tid) => !done.has(tid));
+      if (fresh.length === 0) break;
+      for (const tid of fresh) {
+        done.add(tid);
+        if (requested === 0) continue;
+        try {
+          setPriority(tid, requested);
+        } catch (cause) {
+          // A thread that exited meanwhile (ESRCH) is not a refusal.
+          if ((cause as NodeJS.ErrnoException).code !== 'ESRCH') error ??= message(cause);
+        }
+      }
+    }
+    const nices: number[] = [];
+    for (const tid of done) {
+      try {
+        nices.push(threadNice(tid));
+      } catch {
+        // exited
+      }
+    }
+    const niceMin = nices.length === 0 ? null : Math.min(...nices);
+    const niceMax = nices.length === 0 ? null : Math.max(...nices);
+    const applied = error === undefined && (requested === 0 || (niceMin === requested && niceMax === requested));
+    return { ...report, applied, threads: done.size, niceMin, niceMax, ...(error === undefined ? {} : { error }) };
+  } catch (cause) {
+    return { ...report, threads: done.size, error: message(cause) };
+  }
+}
