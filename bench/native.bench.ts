@@ -69,11 +69,15 @@ async function activate(variant: Variant): Promise<void> {
   if (variant.threads !== undefined) setNativeThreads(variant.threads);
 }
 
-function timeSteps(t: Trainer, steps: number, warmup: number): number {
+/** Wall ms/step, and process CPU ms/step (all threads: on a loaded machine it moves less than wall time). */
+function timeSteps(t: Trainer, steps: number, warmup: number): { wall: number; cpu: number } {
   for (let i = 0; i < warmup; i++) t.step();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) t.step();
-  return (performance.now() - t0) / steps;
+  const wall = (performance.now() - t0) / steps;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 / steps };
 }
 
 /** Kernel time of one step grouped by kernel name, largest first (top 8, then the rest summed). */
@@ -110,6 +114,7 @@ interface Row {
   model: string;
   variant: string;
   msPerStep: number;
+  cpuMsPerStep: number;
   rounds: number[];
   profile: { kernel: string; ms: number; calls: number }[];
 }
@@ -122,7 +127,7 @@ for (const model of ['mlp', 'cnn'] as const) {
     await activate(v);
     if (!trainers.has(v.backend)) trainers.set(v.backend, trainer(model));
   }
-  const rounds = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  const rounds = new Map<string, { wall: number; cpu: number }[]>(variants.map((v) => [v.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const v of variants) {
       await activate(v);
@@ -131,8 +136,16 @@ for (const model of ['mlp', 'cnn'] as const) {
   }
   for (const v of variants) {
     await activate(v);
-    const ms = rounds.get(v.name)!;
-    rows.push({ model: MODEL_NAMES[model], variant: v.name, msPerStep: median(ms), rounds: ms, profile: await profileStep(trainers.get(v.backend)!) });
+    const times = rounds.get(v.name)!;
+    const ms = times.map((t) => t.wall);
+    rows.push({
+      model: MODEL_NAMES[model],
+      variant: v.name,
+      msPerStep: median(ms),
+      cpuMsPerStep: median(times.map((t) => t.cpu)),
+      rounds: ms,
+      profile: await profileStep(trainers.get(v.backend)!),
+    });
   }
   for (const [backend, t] of trainers) {
     await selectBackend(backend as 'wasm' | 'native');
@@ -145,10 +158,11 @@ const [loadAfter = 0] = loadavg();
 const wasmMs = (model: string): number => rows.find((r) => r.model === model && r.variant === 'wasm')!.msPerStep;
 console.log(`\nTraining step, batch ${BATCH}, Adam, Esper's trainStep (node ${process.version}, ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, load ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)})`);
 console.log(`OpenBLAS: ${tryLoadNativeAddon().addon?.blasConfig() ?? '?'}\n`);
-console.log('| model | variant | ms/step (median) | wasm / this | rounds |');
-console.log('|---|---|---:|---:|---|');
+console.log('| model | variant | ms/step (median) | wasm / this | CPU ms/step (median, all threads) | rounds (ms/step) |');
+console.log('|---|---|---:|---:|---:|---|');
 for (const r of rows) {
-  console.log(`| ${r.model} | ${r.variant} | ${r.msPerStep.toFixed(2)} | ${(wasmMs(r.model) / r.msPerStep).toFixed(2)}× | ${r.rounds.map((v) => v.toFixed(1)).join(', ')} |`);
+  const rounds = r.rounds.map((v) => v.toFixed(1)).join(', ');
+  console.log(`| ${r.model} | ${r.variant} | ${r.msPerStep.toFixed(2)} | ${(wasmMs(r.model) / r.msPerStep).toFixed(2)}× | ${r.cpuMsPerStep.toFixed(2)} | ${rounds} |`);
 }
 console.log('\nKernel time of one profiled step (ms, calls):');
 for (const r of rows) {

@@ -31,8 +31,8 @@ type DataId = Parameters<MathBackendCPU['readSync']>[0];
 
 /**
  * A cpu backend whose hot kernels call the addon, and whose kernels' output
- * buffers are recycled through a {@link BufferPool} (`ESPER_NATIVE_POOL=0`
- * turns recycling off).
+ * buffers are recycled through a {@link BufferPool} of at most
+ * `ESPER_NATIVE_POOL_MB` MiB of free buffers (default 64; 0 turns recycling off).
  */
 export class NativeBackend extends MathBackendCPU implements NativeKernelBackend {
   readonly addon: NativeAddon;
@@ -41,7 +41,8 @@ export class NativeBackend extends MathBackendCPU implements NativeKernelBackend
   constructor(addon: NativeAddon) {
     super();
     this.addon = addon;
-    this.pool = new BufferPool(process.env['ESPER_NATIVE_POOL'] === '0' ? 0 : undefined);
+    const mb = Number(process.env['ESPER_NATIVE_POOL_MB'] ?? 64);
+    this.pool = new BufferPool(Number.isFinite(mb) && mb >= 0 ? mb * 2 ** 20 : 64 * 2 ** 20);
     // The cpu backend prints an "install tfjs-node" banner on first use; it is not the cpu backend here.
     (this as unknown as { firstUse: boolean }).firstUse = false;
   }
