@@ -6,8 +6,10 @@
 // the compiler vectorises it. Single-threaded: these ops are memory-bound and
 // at the sizes of a training step (≤ 10^6 elements) a second thread measured
 // no gain worth the handoff.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "napi-args.h"
 
@@ -60,6 +62,18 @@ void Dispatch(int ka, int kb, const float* a, const float* b, float* out, int64_
 #undef ESPER_CASE
 }
 
+void Run(int op, int ka, int kb, const float* a, const float* b, float* out, int64_t rows, int64_t cols) {
+  switch (op) {
+    case 0: return Dispatch<Add>(ka, kb, a, b, out, rows, cols);
+    case 1: return Dispatch<Sub>(ka, kb, a, b, out, rows, cols);
+    case 2: return Dispatch<Mul>(ka, kb, a, b, out, rows, cols);
+    case 3: return Dispatch<Div>(ka, kb, a, b, out, rows, cols);
+    case 4: return Dispatch<Max>(ka, kb, a, b, out, rows, cols);
+    case 5: return Dispatch<Min>(ka, kb, a, b, out, rows, cols);
+    case 6: return Dispatch<SqDiff>(ka, kb, a, b, out, rows, cols);
+  }
+}
+
 int64_t KindLength(int kind, int64_t rows, int64_t cols) {
   switch (kind) {
     case kFull: return rows * cols;
@@ -91,16 +105,26 @@ napi_value Binary(napi_env env, napi_callback_info info) {
     return Throw(env, "binary: an array's length does not match the layout");
   }
   if (rows * cols == 0) return nullptr;  // (Loop reads a[0] and b[0])
-  switch (op) {
-    case 0: Dispatch<Add>(ka, kb, a, b, out, rows, cols); break;
-    case 1: Dispatch<Sub>(ka, kb, a, b, out, rows, cols); break;
-    case 2: Dispatch<Mul>(ka, kb, a, b, out, rows, cols); break;
-    case 3: Dispatch<Div>(ka, kb, a, b, out, rows, cols); break;
-    case 4: Dispatch<Max>(ka, kb, a, b, out, rows, cols); break;
-    case 5: Dispatch<Min>(ka, kb, a, b, out, rows, cols); break;
-    case 6: Dispatch<SqDiff>(ka, kb, a, b, out, rows, cols); break;
-    default: return Throw(env, "binary: unknown op");
+  if (op < 0 || op > 6) return Throw(env, "binary: unknown op");
+  const bool full_and_row = (ka == kFull && kb == kRow) || (ka == kRow && kb == kFull);
+  if (full_and_row && cols < 64 && rows > 1) {
+    // Short rows (a conv bias: [n·h·w, channels] + [channels]): one call per row would cost more
+    // than its few elements, so the row vector is repeated m times and m rows go per call.
+    const int64_t m = 256 / cols;
+    std::vector<float> repeated(static_cast<size_t>(m * cols));
+    const float* row = ka == kRow ? a : b;
+    for (int64_t r = 0; r < m; r++) std::copy(row, row + cols, repeated.begin() + r * cols);
+    const int64_t groups = rows / m, done = groups * m;
+    const float* ga = ka == kRow ? repeated.data() : a;
+    const float* gb = kb == kRow ? repeated.data() : b;
+    Run(static_cast<int>(op), ka, kb, ga, gb, out, groups, m * cols);
+    if (done < rows) {
+      const int64_t offset = done * cols;
+      Run(static_cast<int>(op), ka, kb, ka == kFull ? a + offset : a, kb == kFull ? b + offset : b, out + offset, rows - done, cols);
+    }
+    return nullptr;
   }
+  Run(static_cast<int>(op), ka, kb, a, b, out, rows, cols);
   return nullptr;
 }
 
