@@ -16,7 +16,8 @@
  *   neighbouring layers' geometry) and fewer than `maxLiveSeeds` seeds are;
  * - the seed budget is not spent, and a width kernel fits the budget left;
  * - L is *saturated*: effective rank ≥ `saturation` × its live units
- *   (a layer whose units all carry their own direction has no room left);
+ *   (a layer whose units all carry their own direction has no room left),
+ *   or every unit of L is dead (it has no capacity at all);
  * - L has a free width slot, and no width seed of L is in its embargo (a
  *   layer whose last growth was pruned leaves the next try to the others).
  * Among such layers the one with the largest gradient score wins. How much:
@@ -71,10 +72,17 @@ const COOLING: ReadonlySet<string> = new Set(['PRUNED', 'EMBARGOED', 'RESETTING'
 
 const fmt = (v: number, digits = 2): string => (Number.isInteger(v) ? String(v) : v.toFixed(digits));
 
-/** How much of its live units a layer uses: effective rank / (width × (1 − dead fraction)). */
+/**
+ * How much of its live units a layer uses: effective rank / (width × (1 −
+ * dead fraction)); 1 when every unit is dead. A layer with no live unit
+ * passes nothing on (a 784-2-10 host whose two ReLUs die at initialisation
+ * stays at chance for the whole run, and so does its static twin): new units
+ * are the only remedy, and a depth seed after it only reads zeros.
+ */
 export function layerSaturation(layer: LayerSignals): number {
-  const live = Math.max(1, layer.width * (1 - layer.deadFraction));
-  return layer.effectiveRank / live;
+  const live = layer.width * (1 - layer.deadFraction);
+  if (live < 0.5) return 1;
+  return layer.effectiveRank / Math.max(1, live);
 }
 
 /** One line per layer: what the decision saw. */

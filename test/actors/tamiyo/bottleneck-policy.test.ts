@@ -50,6 +50,17 @@ describe('Tamiyo bottleneck policy', () => {
     expect(layerSaturation(layer(1, 8, 2, 1, 0.5))).to.be.closeTo(0.5, 1e-9);
   });
 
+  it('counts a layer whose units are all dead as saturated, and widens it (not a depth seed that would read zeros)', () => {
+    // A 784-2-10 host whose two ReLUs died at initialisation (Fashion-MNIST data seed 1): rank 0, every unit dead.
+    const dead = layer(1, 2, 0, 0.3, 1);
+    expect(layerSaturation(dead)).to.equal(1);
+    const p = withLayers(2, [dead, layer(2, 4, 1, 0.1)]);
+    const decision = decideBottleneck(p, initialPolicyMemory(), ctx(), CONFIG);
+    const germinate = decision.commands.find((c) => c.seedOperation?.op === 'GERMINATE');
+    expect(germinate?.targetSeedId).to.equal('seed-h1-w1');
+    expect(decision.reason).to.match(/widen L1 \(w2, saturation 1 /);
+  });
+
   it('picks the width kernel whose k is closest to the target, larger on a tie, within the budget', () => {
     const kernels = widthKernels(W1, 'a');
     expect(widthKernelFor(kernels, W1, 12, 1e9)?.units).to.equal(16);
