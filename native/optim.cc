@@ -9,15 +9,22 @@
 
 #include "napi-args.h"
 
+// Function clones need ifunc (glibc on x86-64); elsewhere the baseline build is used.
+#if defined(__x86_64__) && defined(__linux__)
+#define ESPER_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ESPER_SIMD_CLONES
+#endif
+
 namespace esper {
 namespace {
 
 // A function of its own, with restrict-qualified pointers, so the loop vectorises; cloned for
 // AVX-512 and AVX2 (picked at load time by the CPU, baseline SSE2 otherwise), since its
 // divisions and square root make it compute-bound. No FMA contraction in any clone.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void AdamLoop(const float* __restrict p, const float* __restrict m, const float* __restrict v, const float* __restrict g, float* __restrict po,
-              float* __restrict mo, float* __restrict vo, size_t n, float b1, float c1, float b2, float c2, float d1, float d2, float eps,
-              float lr) {
+ESPER_SIMD_CLONES void AdamLoop(const float* __restrict p, const float* __restrict m, const float* __restrict v, const float* __restrict g,
+                                float* __restrict po, float* __restrict mo, float* __restrict vo, size_t n, float b1, float c1, float b2,
+                                float c2, float d1, float d2, float eps, float lr) {
   for (size_t i = 0; i < n; i++) {
     const float gi = g[i];
     const float mi = m[i] * b1 + gi * c1;
