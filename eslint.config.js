@@ -5,7 +5,7 @@ import importX from 'eslint-plugin-import-x';
 import esperRules from './eslint-rules/layers.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.esper/**', '.scratch/**', 'bin/**', 'eslint.config.js', 'eslint-rules/**', '**/*.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.esper/**', '.scratch/**', 'bin/**', 'eslint.config.js', 'eslint-rules/**', '**/*.mjs', 'src/dashboard/page/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

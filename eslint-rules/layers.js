@@ -1,5 +1,5 @@
 // The layer rule of docs/architecture.md (DESIGN §7), as an ESLint rule:
-//   errors → contracts → infra → blueprint → tensor | supervision | config → actors → node → cli
+//   errors → contracts → infra → blueprint → tensor | supervision | config → actors → node → dashboard → cli
 // An import in src/ may only point down (or stay in its own layer), and one
 // subsystem in src/actors/ reaches another only through its index.ts.
 import path from 'node:path';
@@ -15,11 +15,12 @@ export const LAYER_RANKS = Object.freeze({
   config: 4,
   actors: 5,
   node: 6,
-  cli: 7,
-  'index.ts': 8,
+  dashboard: 7,
+  cli: 8,
+  'index.ts': 9,
 });
 
-export const LAYER_ORDER = 'errors → contracts → infra → blueprint → tensor | supervision | config → actors → node → cli';
+export const LAYER_ORDER = 'errors → contracts → infra → blueprint → tensor | supervision | config → actors → node → dashboard → cli';
 
 /** Where a file sits: its layer and, under src/actors/, its subsystem; undefined outside src/. */
 export function locate(file, srcRoot) {

@@ -13,6 +13,7 @@ import { ESPER_VERSION } from '../node/version.ts';
 import { registerBlueprintCommands } from './blueprint.ts';
 import { registerAuditCommands } from './audit.ts';
 import { registerRunCommand } from './run.ts';
+import { registerDashboardCommand } from './dashboard.ts';
 
 function addConnectionOptions(command: Command): Command {
   return command
@@ -105,6 +106,7 @@ export function buildProgram(output: CliOutput, result: { code: number }): Comma
   registerBlueprintCommands(program, output, result);
   registerAuditCommands(program, output, result);
   registerRunCommand(program, output, result);
+  registerDashboardCommand(program, output, result);
   return program;
 }
 

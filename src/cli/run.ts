@@ -29,11 +29,12 @@ import { runOnCluster } from './run-remote.ts';
 import { compareRepeats } from './compare.ts';
 import { summarizeRepeats } from './compare-stats.ts';
 import { compareRows, repeatsTable } from './compare-table.ts';
+import { openRunDashboard, teeEvents, type RunDashboardFlags } from './run-dashboard.ts';
 
 /** Default data directory of `esper run`'s audit trail (the embedded database goes in `<dir>/db`). */
 export const DEFAULT_DATA_DIR = '.esper';
 
-export interface RunFlags {
+export interface RunFlags extends RunDashboardFlags {
   out?: string;
   json?: boolean;
   compare?: boolean;
@@ -231,6 +232,8 @@ async function runLocally(spec: RunSpec, runId: string, flags: RunFlags, mode: '
     }
   }
   const recorder = store === undefined ? undefined : new EventRecorder(store, logger);
+  const dashboard = await openRunDashboard(flags, runId, spec, output, logger); // issue 14: --dashboard (run-dashboard.ts)
+  let outcome: 'completed' | 'failed' = 'failed';
   const display =
     mode === 'live'
       ? new ProgressDisplay(
@@ -248,7 +251,7 @@ async function runLocally(spec: RunSpec, runId: string, flags: RunFlags, mode: '
     const run = await startRun(undefined, spec, {
       runId,
       logger,
-      ...(recorder === undefined ? {} : { events: recorder.sink }),
+      ...teeEvents(recorder?.sink, dashboard?.events),
       onEpoch: async (s) => {
         if (display === undefined) output.out(epochLine(s, json));
         else display.update(s);
@@ -260,8 +263,11 @@ async function runLocally(spec: RunSpec, runId: string, flags: RunFlags, mode: '
       },
       onRestart: () => recorder?.rewind(),
     });
-    return await run.finished;
+    const results = await run.finished;
+    outcome = 'completed';
+    return results;
   } finally {
+    await dashboard?.close(outcome);
     display?.finish();
     await recorder?.flush();
     await store?.close().catch((error: unknown) => logger.warn({ err: error }, 'audit: closing the event store failed'));
@@ -288,6 +294,8 @@ export function registerRunCommand(program: Command, output: CliOutput, result: 
     .option('--repeats <n>', 'with --compare: repeat it on N data seeds (training.seed, +1, …) and report median and minimum (default 1)')
     .option('--nats <url>', 'run on the cluster at this NATS URL (a trainer node takes it) instead of in process; Ctrl-C detaches')
     .option('--prefix <prefix>', 'subject prefix of the cluster (with --nats)', DEFAULT_SUBJECT_PREFIX)
+    .option('--dashboard', 'serve the live dashboard of this run while it trains (read-only; docs/dashboard.md)')
+    .option('--port <n>', 'with --dashboard: HTTP port (default 8642; 0 picks a free one)')
     .exitOverride()
     .action(async (file: string, flags: RunFlags) => {
       result.code = await runRunCommand(file, flags, output);

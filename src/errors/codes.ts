@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   ESPER_PAYLOAD_TOO_LARGE: { retryable: false, summary: 'The payload exceeds the size limit (1 MiB for control requests).' },
   ESPER_NOT_FOUND: { retryable: false, summary: 'The addressed run, seed, node or object does not exist.' },
   ESPER_UNAVAILABLE: { retryable: true, summary: 'No node can serve this now: no live node has the needed role, or this version does not provide it yet.' },
+  ESPER_UNAUTHORIZED: { retryable: false, summary: "The request needs the operator token (the dashboard's actions) and carried none, or a wrong one." },
   // --- bus ------------------------------------------------------------------
   ESPER_NO_RESPONDERS: { retryable: true, summary: 'Nobody is subscribed to the request subject; failed at once, without waiting for the timeout.' },
   ESPER_TIMEOUT: { retryable: true, summary: 'A request or query got no reply within its timeout.' },

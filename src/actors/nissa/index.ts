@@ -13,5 +13,5 @@ export {
   type ReplayIssue,
   type ReplayResult,
 } from './audit.ts';
-export { publishRunEvents } from './event-stream.ts';
+export { eventsStreamName, publishRunEvents } from './event-stream.ts';
 export { nissaWorkerSpec } from './nissa.actor.ts';
