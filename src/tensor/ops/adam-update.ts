@@ -15,8 +15,9 @@
  * It runs where it is faster: on wasm only up to {@link ADAM_FUSED_MAX_ELEMENTS}
  * (wasm's SIMD kernels beat a scalar JS loop on large tensors: measured
  * 200k elements 1.2 ms op-by-op vs 4.5 ms fused, 12.5k 0.55 vs 0.43, 1k 0.15
- * vs 0.04); on cpu always (its op-by-op kernels are JS loops too); on other
- * backends never (op-by-op).
+ * vs 0.04); on cpu always (its op-by-op kernels are JS loops too); on
+ * native always (the addon registers its own kernel under this name); on
+ * other backends never (op-by-op).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -42,7 +43,8 @@ export interface AdamUpdated {
   v: tf.Tensor;
 }
 
-const FUSED_LIMIT: Readonly<Record<string, number>> = { wasm: ADAM_FUSED_MAX_ELEMENTS, cpu: Number.POSITIVE_INFINITY };
+// native: its own kernel (native/optim.cc), one vectorised pass, bit-identical as well.
+const FUSED_LIMIT: Readonly<Record<string, number>> = { wasm: ADAM_FUSED_MAX_ELEMENTS, cpu: Number.POSITIVE_INFINITY, native: Number.POSITIVE_INFINITY };
 
 /** The arithmetic of one update, element by element, rounding as float32 kernels do. Exported for tests. */
 export function adamLoop(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, out: { p: Float32Array; m: Float32Array; v: Float32Array }, a: AdamStep): void {

@@ -26,6 +26,9 @@ export function denseMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
     throw new RangeError(`Error in denseMatMul: x ${JSON.stringify(x.shape)} and w ${JSON.stringify(w.shape)} are not [n, k] · [k, m]`);
   }
+  // BLAS takes transposed operands for free, and the stock gradient computes only the gradients the tape needs
+  // (not the input gradient of a first layer): the explicit-transpose detour is for wasm.
+  if (tf.getBackend() === 'native') return tf.matMul(x, w);
   return matMulFastGrad(x, w);
 }
 
@@ -47,7 +50,10 @@ export function detachedInputMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D
     save([x]);
     return {
       value: tf.matMul(x, weights),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const input = saved[0] as tf.Tensor2D;
+        return tf.getBackend() === 'native' ? tf.matMul(input, dy, true, false) : tf.matMul(tf.transpose(input), dy);
+      },
     };
   }) as (w: tf.Tensor2D) => tf.Tensor2D;
   return op(w);

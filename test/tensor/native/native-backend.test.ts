@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { backendReport, quietCpuBackend, selectBackend } from '../../../src/tensor/backend.ts';
-import { registerNativeBackend } from '../../../src/tensor/native/native-backend.ts';
+import { nativeThreadsFromEnv, registerNativeBackend } from '../../../src/tensor/native/native-backend.ts';
 import { adamUpdate } from '../../../src/tensor/ops/adam-update.ts';
 import { Rng } from '../../../src/tensor/rng.ts';
 
@@ -241,5 +241,17 @@ describe('native backend (OpenBLAS addon)', function () {
     t.dispose();
     tf.tidy(() => tf.mul(input(21, [64, 128]), 5).dataSync());
     expect(Array.from(read)).to.deep.equal(Array.from(copy));
+  });
+});
+
+describe('native backend: OpenBLAS threads', () => {
+  it('takes ESPER_NATIVE_THREADS, defers to OPENBLAS_NUM_THREADS, else leaves one core free', () => {
+    expect(nativeThreadsFromEnv({ ESPER_NATIVE_THREADS: '3' }, 2)).to.equal(3);
+    expect(nativeThreadsFromEnv({ OPENBLAS_NUM_THREADS: '4' }, 8)).to.equal(undefined);
+    expect(nativeThreadsFromEnv({}, 8)).to.equal(7);
+    expect(nativeThreadsFromEnv({}, 2)).to.equal(1);
+    expect(nativeThreadsFromEnv({}, 1)).to.equal(1);
+    expect(() => nativeThreadsFromEnv({ ESPER_NATIVE_THREADS: 'two' }, 2)).to.throw(RangeError, /ESPER_NATIVE_THREADS/);
+    expect(() => nativeThreadsFromEnv({ ESPER_NATIVE_THREADS: '0' }, 2)).to.throw(RangeError, /positive integer/);
   });
 });
