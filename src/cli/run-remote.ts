@@ -9,6 +9,7 @@
  */
 import { connect, type NatsConnection } from 'nats';
 import { ObjectStoreArtifactStore } from '../actors/urza/index.ts';
+import { isTransientBusError } from '../actors/oona/index.ts';
 import { NatsConnectionConfigSchema } from '../config/nats.ts';
 import { formatZodIssues } from '../contracts/registry.ts';
 import { ReplySchema } from '../contracts/reply.ts';
@@ -73,10 +74,25 @@ export async function runOnCluster(spec: RunSpec, options: RemoteRunOptions): Pr
     if (!reply.data.ok) throw EsperError.fromWire(reply.data.error);
     if (!json) output.out(`run ${options.runId} started on the cluster (Ctrl-C detaches; the run goes on: esper ctl run status ${options.runId})`);
 
-    const kv = await nc.jetstream().views.kv(runsBucketName(options.prefix));
+    // Bound, not created: the trainer node creates the bucket (with the cluster's replicas) before it answers.
+    const kv = await nc.jetstream().views.kv(runsBucketName(options.prefix), { bindOnly: true });
     let last = '';
+    let unreachableSince: number | undefined;
     for (;;) {
-      const entry = await kv.get(options.runId);
+      let entry: Awaited<ReturnType<typeof kv.get>>;
+      try {
+        entry = await kv.get(options.runId);
+        unreachableSince = undefined;
+      } catch (error) {
+        // A NATS server lost, JetStream electing a leader: the run goes on in the cluster; keep following it.
+        if (!isTransientBusError(error)) throw error;
+        if (unreachableSince === undefined) {
+          unreachableSince = Date.now();
+          if (!json) output.err(`run ${options.runId}: the runs bucket does not answer (${(error as Error).message}); retrying`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, (options.pollMs ?? 500) * 4)));
+        continue;
+      }
       const parsed = entry === null || entry.operation !== 'PUT' ? undefined : RunRecordSchema.safeParse(JSON.parse(new TextDecoder().decode(entry.value)));
       if (parsed?.success === true) {
         const record = parsed.data;

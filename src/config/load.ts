@@ -98,6 +98,7 @@ export const CONFIG_ENVIRONMENT = {
   ESPER_NATS_TOKEN: ['nats', 'token'],
   ESPER_NATS_CREDS_FILE: ['nats', 'credsFile'],
   ESPER_NATS_NKEY_SEED_FILE: ['nats', 'nkeySeedFile'],
+  ESPER_NATS_REPLICAS: ['nats', 'replicas'],
   ESPER_DB_URL: ['db', 'url'],
   ESPER_NODE_NAME: ['node', 'name'],
   ESPER_ROLES: ['node', 'roles'],
@@ -108,7 +109,7 @@ export const CONFIG_ENVIRONMENT = {
   ESPER_HEARTBEAT_MS: ['membership', 'heartbeatMs'],
 } as const satisfies Record<string, readonly string[]>;
 
-const INTEGER_ENV = new Set<string>(['ESPER_METRICS_PORT', 'ESPER_HEARTBEAT_MS']);
+const INTEGER_ENV = new Set<string>(['ESPER_METRICS_PORT', 'ESPER_HEARTBEAT_MS', 'ESPER_NATS_REPLICAS']);
 
 function fromEnvironment(env: NodeJS.ProcessEnv, problems: string[]): Json {
   const out: Json = {};

@@ -126,6 +126,15 @@ export const NatsConnectionConfigSchema = z
      * @default 30000 (nats.js's own default is 120000)
      */
     pingIntervalMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+    /**
+     * Replicas of every JetStream asset Esper creates (the jobs and events
+     * streams, the membership, runs and seed-state KV buckets, the artifact
+     * object store); an existing asset with fewer is raised (stream update),
+     * never lowered. At most the number of servers with JetStream; 3 survives
+     * the loss of one server, 5 of two.
+     * @default 3 when the server reports a cluster of ≥ 3 servers with JetStream (its INFO), else 1
+     */
+    replicas: z.number().int().min(1, 'replicas must be 1 to 5').max(5, 'replicas must be 1 to 5 (JetStream allows at most 5)').optional(),
   })
   .strict()
   .superRefine(

@@ -97,6 +97,32 @@ export const NodeStatusSchema = z
       )
       .max(256)
       .optional(),
+    /**
+     * The node's view of NATS (cluster mode; issue 13): whether a server is
+     * reachable, whether JetStream operations are failing transiently (a
+     * server lost, a leader election: retried with backoff, not a crash), and
+     * how many events its runs hold that the events stream has not taken.
+     */
+    nats: z
+      .object({
+        connected: z.boolean(),
+        /** The server it is connected to (`host:port`). */
+        server: label(200).optional(),
+        /** How long no server has been reachable, ms (0 while connected). */
+        disconnectedMs: nonNegative(),
+        /** Reconnections since the node started. */
+        reconnects: count(),
+        /** Replicas of the JetStream assets this node creates. */
+        replicas: z.number().int().min(1).max(5),
+        /** True while some JetStream operation is being retried. */
+        degraded: z.boolean(),
+        /** Since when it is degraded. */
+        degradedSince: TimestampSchema.optional(),
+        /** Events held by this node's runs that the events stream has not taken yet (bounded per run). */
+        eventBacklog: count(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type NodeStatus = z.infer<typeof NodeStatusSchema>;

@@ -23,6 +23,7 @@ import { Membership, type MemberRecord, type MemberView } from './membership.ts'
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { toNatsConnectionOptions } from './nats-options.ts';
 import { ESPER_VERSION } from './version.ts';
+import { NatsHealth } from './nats-health.ts';
 import { startWeatherlight, type Weatherlight } from './weatherlight.ts';
 import { TOLARIA_SUPERVISOR_ID, tolariaSupervisorSpec } from '../actors/tolaria/index.ts';
 import { urzaWorkerSpec } from '../actors/urza/index.ts';
@@ -68,6 +69,7 @@ export class EsperNode {
   #storage: NodeStorage | undefined;
   #services: Subscription[] = [];
   #runs: RunService | undefined;
+  #natsHealth: NatsHealth | undefined;
   #lagTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<number> | undefined;
 
@@ -112,9 +114,25 @@ export class EsperNode {
         logger: this.#logger,
         metrics: this.metrics,
         subjectPrefix: config.subjectPrefix,
+        replicas: config.nats.replicas,
       });
       connection = bus.connection;
       this.#bus = bus;
+      this.#natsHealth = new NatsHealth({
+        logger: this.#logger,
+        metrics: this.metrics,
+        replicas: bus.replicas,
+        connection: () => bus.connectionHealth(),
+        eventBacklog: () => this.#runs?.eventBacklog() ?? 0,
+      });
+      this.#natsHealth.start();
+      const choice = bus.replicaChoice;
+      this.#logger.info(
+        { replicas: choice.replicas, source: choice.source, servers: choice.servers },
+        choice.source === 'configured'
+          ? `JetStream assets get ${choice.replicas} replica(s) (nats.replicas)`
+          : `JetStream assets get ${choice.replicas} replica(s): the server reports ${choice.servers} server(s)${choice.source === 'cluster' ? ' in its cluster' : ''}`,
+      );
     }
     this.#startLagGauge();
     const bus = this.#bus;
@@ -122,7 +140,7 @@ export class EsperNode {
       this.#logger.warn({ dataDir: this.localDataDir }, 'library role in a cluster without --db: using a node-local embedded database that other nodes cannot see');
     }
     const storage = this.roles.some((role) => STORAGE_ROLES.includes(role))
-      ? new NodeStorage({ dbUrl: config.db.url, localDataDir: this.localDataDir, connection, subjectPrefix: config.subjectPrefix, logger: this.#logger })
+      ? new NodeStorage({ dbUrl: config.db.url, localDataDir: this.localDataDir, connection, subjectPrefix: config.subjectPrefix, logger: this.#logger, replicas: bus.replicas })
       : undefined;
     this.#storage = storage;
     const s = subjects(config.subjectPrefix);
@@ -187,6 +205,7 @@ export class EsperNode {
       forgetAfterMs: config.membership.forgetAfterMs,
       logger: this.#logger,
       snapshot: () => this.#record(),
+      ...(this.#natsHealth === undefined ? {} : { observer: this.#natsHealth }),
     });
     await this.#membership.join();
     const handle = this.#controlHandle();
@@ -211,7 +230,7 @@ export class EsperNode {
       let registry: Promise<RunRegistry> | undefined;
       const artifacts =
         storage === undefined
-          ? new NodeStorage({ dbUrl: undefined, localDataDir: this.localDataDir, connection, subjectPrefix: config.subjectPrefix, logger: this.#logger })
+          ? new NodeStorage({ dbUrl: undefined, localDataDir: this.localDataDir, connection, subjectPrefix: config.subjectPrefix, logger: this.#logger, replicas: runsBus.replicas })
           : storage;
       this.#runs = new RunService({
         bus: runsBus,
@@ -233,6 +252,7 @@ export class EsperNode {
         sweeper: 'external',
         runSupervisor: () => this.#weatherlight?.supervisor.supervisor(TOLARIA_SUPERVISOR_ID),
         observe,
+        ...(this.#natsHealth === undefined ? {} : { health: this.#natsHealth }),
       });
       this.#runs.listen();
     }
@@ -270,6 +290,7 @@ export class EsperNode {
       status: this.#state === 'stopped' ? 'stopping' : this.#state,
       heartbeatMs: this.#options.config.membership.heartbeatMs,
       ...(this.#bus === undefined ? {} : { bus: this.#bus.kind }),
+      ...(this.#natsHealth === undefined ? {} : { nats: this.#natsHealth.view() }),
       // The contract lists at most 256 actors (a node with many runs and seeds shows the first 256, depth first).
       actors: (this.#weatherlight?.describe() ?? []).slice(0, 256),
     };
@@ -314,6 +335,7 @@ export class EsperNode {
       await this.#membership?.leave();
       await this.#metricsServer?.close();
       if (this.#lagTimer !== undefined) clearInterval(this.#lagTimer);
+      this.#natsHealth?.stop();
       this.#load.stop();
       await withTimeout(this.#bus?.drain() ?? Promise.resolve(), Math.max(500, left()), () => undefined);
     } catch (error) {

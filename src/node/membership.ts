@@ -5,7 +5,7 @@
  * key is the node name, so a node restarted under the same name replaces its
  * old record with a new incarnation — no stale state carries over.
  */
-import type { Bus, KvStore } from '../actors/oona/index.ts';
+import type { Bus, KvStore, RetryObserver } from '../actors/oona/index.ts';
 import { NodeStatusSchema, type NodeStatus } from '../contracts/control.ts';
 import type { Logger } from '../infra/logger.ts';
 
@@ -22,12 +22,21 @@ export type MemberView = MemberRecord;
 /** Missed heartbeats after which a node is reported down. */
 export const DOWN_AFTER_HEARTBEATS = 3;
 
-/** Pure: the liveness of a record at `now`. */
-export function judgeMember(record: MemberRecord, now: number): MemberView {
-  const age = Math.max(0, now - Date.parse(record.lastHeartbeatAt));
+/**
+ * Pure: the liveness of a record at `now`. `notBefore` (ms) is when the
+ * observer itself could last not write the bucket (its own outage ended, e.g.
+ * after a NATS server was lost): nobody's silence before that counts, since
+ * everyone's heartbeats may have failed alike — so a cluster riding through a
+ * JetStream election does not declare its nodes down and move their runs.
+ */
+export function judgeMember(record: MemberRecord, now: number, notBefore = 0): MemberView {
+  const age = Math.max(0, now - Math.max(Date.parse(record.lastHeartbeatAt), notBefore));
   const down = age > DOWN_AFTER_HEARTBEATS * record.heartbeatMs;
   return down ? { ...record, status: 'down' } : record;
 }
+
+/** While heartbeats keep failing, one log line per this many ms. */
+const HEARTBEAT_FAILURE_LOG_MS = 10_000;
 
 export interface MembershipOptions {
   bus: Bus;
@@ -37,6 +46,8 @@ export interface MembershipOptions {
   logger: Logger;
   /** Builds the current record on every heartbeat. */
   snapshot: () => MemberRecord;
+  /** Told when heartbeats start failing and when they land again (the node's NATS health). */
+  observer?: RetryObserver;
   now?: () => number;
 }
 
@@ -46,6 +57,10 @@ export class Membership {
   #timer: NodeJS.Timeout | undefined;
   #beating: Promise<void> = Promise.resolve();
   #failures = 0;
+  #failingSince: number | undefined;
+  #lastFailureLog = 0;
+  /** When this node's own heartbeats last failed (its view of others' silence starts after that). */
+  #lastOwnFailure = 0;
 
   constructor(options: MembershipOptions) {
     this.#options = options;
@@ -66,10 +81,17 @@ export class Membership {
     await this.#beating;
   }
 
+  /** Since when this node's heartbeats fail (undefined while they land). */
+  get failingSince(): number | undefined {
+    return this.#failingSince;
+  }
+
   /** All known members with their judged liveness, sorted by name. */
   async list(): Promise<MemberView[]> {
     const kv = this.#requireKv();
     const now = (this.#options.now ?? Date.now)();
+    // While our own heartbeats fail, and for a while after, others' silence is no evidence.
+    const notBefore = this.#failingSince === undefined ? this.#lastOwnFailure : now;
     const out: MemberView[] = [];
     for (const key of await kv.keys()) {
       const entry = await kv.get(key);
@@ -79,7 +101,7 @@ export class Membership {
         this.#options.logger.warn({ key }, 'membership record does not match its schema; ignored');
         continue;
       }
-      out.push(judgeMember(parsed.data as MemberRecord, now));
+      out.push(judgeMember(parsed.data as MemberRecord, now, notBefore));
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -99,14 +121,27 @@ export class Membership {
   async #beat(): Promise<void> {
     const kv = this.#requireKv();
     const record = this.#options.snapshot();
+    const now = (this.#options.now ?? Date.now)();
     try {
       await kv.put(record.nodeId, record);
-      if (this.#failures > 0) this.#options.logger.info({ failures: this.#failures }, 'heartbeat restored');
+      if (this.#failures > 0) {
+        this.#options.logger.info({ failures: this.#failures, outageMs: now - (this.#failingSince ?? now) }, 'heartbeat restored');
+        this.#lastOwnFailure = (this.#options.now ?? Date.now)();
+        this.#options.observer?.settled('membership heartbeat', true, this.#failures + 1, now - (this.#failingSince ?? now));
+      }
       this.#failures = 0;
+      this.#failingSince = undefined;
     } catch (error) {
       this.#failures++;
-      // A missed beat is not fatal: the bus reconnects and the next beat lands.
-      this.#options.logger.warn({ err: error, failures: this.#failures }, 'heartbeat failed');
+      this.#failingSince ??= now;
+      this.#lastOwnFailure = now;
+      this.#options.observer?.failing('membership heartbeat', error, this.#failures, this.#options.heartbeatMs);
+      // A missed beat is not fatal: the bus reconnects (or JetStream elects a leader) and the next beat lands.
+      // Said once when it starts, then once per interval — not once per beat.
+      if (this.#failures === 1 || now - this.#lastFailureLog >= HEARTBEAT_FAILURE_LOG_MS) {
+        this.#lastFailureLog = now;
+        this.#options.logger.warn({ err: error, failures: this.#failures, failingForMs: now - this.#failingSince }, 'heartbeat failed');
+      }
     }
   }
 

@@ -12,6 +12,7 @@ import { UrzaLibrary } from '../actors/urza/index.ts';
 import { openDatabase, type Database } from '../infra/db/index.ts';
 import { migrate } from '../infra/db/migrate.ts';
 import type { Logger } from '../infra/logger.ts';
+import { raiseReplicasOn } from '../actors/oona/index.ts';
 
 export interface NodeStorageOptions {
   dbUrl: string | undefined;
@@ -20,6 +21,8 @@ export interface NodeStorageOptions {
   connection: NatsConnection | undefined;
   subjectPrefix: string;
   logger: Logger;
+  /** Replicas of the artifact object store (cluster mode; an existing store with fewer is raised). @default 1 */
+  replicas?: number;
 }
 
 export class NodeStorage {
@@ -69,8 +72,20 @@ export class NodeStorage {
     this.#artifacts ??=
       connection === undefined
         ? Promise.resolve(new FsArtifactStore(join(localDataDir, 'artifacts')))
-        : ObjectStoreArtifactStore.open(connection, { bucket: `${subjectPrefix.replace(/\./g, '_')}_artifacts` });
+        : this.#openObjectStore(connection, `${subjectPrefix.replace(/\./g, '_')}_artifacts`);
+    // A failed open (the cluster electing a leader) is retried by the next call instead of being cached.
+    this.#artifacts.catch(() => {
+      this.#artifacts = undefined;
+    });
     return this.#artifacts;
+  }
+
+  async #openObjectStore(connection: NatsConnection, bucket: string): Promise<ArtifactStore> {
+    const replicas = this.#options.replicas ?? 1;
+    const store = await ObjectStoreArtifactStore.open(connection, { bucket, bucketOptions: { replicas } });
+    // An existing store keeps its config on open: raise it (its stream is OBJ_<bucket>).
+    if (replicas > 1) await raiseReplicasOn(connection, `OBJ_${bucket}`, replicas);
+    return store;
   }
 
   async close(): Promise<void> {

@@ -129,10 +129,38 @@ export class RunRegistry {
     this.#artifacts = artifacts;
   }
 
-  /** Registers a new run; ESPER_CONFLICT when the id is taken. */
+  /**
+   * Registers a new run; ESPER_CONFLICT when the id is taken. A retried
+   * create whose first try landed (its reply lost while the cluster elected a
+   * leader) finds exactly its own record and returns it.
+   */
   async create(record: RunRecord): Promise<VersionedRunRecord> {
-    const revision = await this.#kv.create(record.runId, RunRecordSchema.parse(record));
-    return { record, revision };
+    const value = RunRecordSchema.parse(record);
+    try {
+      const revision = await this.#kv.create(record.runId, value);
+      return { record, revision };
+    } catch (error) {
+      const mine = await this.#ownWrite(error, value);
+      if (mine === undefined) throw error;
+      return { record, revision: mine };
+    }
+  }
+
+  /**
+   * After a lost compare-and-set: the revision of the stored record when it
+   * is `written` but for `updatedAt` (so the write that "failed" is in fact
+   * ours: it landed, and only its reply was lost; a retry stamps a new
+   * time), else undefined. Another writer's record differs in what it writes
+   * (a new owner, `resumes`, a handback's null owner), so it never matches.
+   */
+  async #ownWrite(error: unknown, written: RunRecord): Promise<number | undefined> {
+    if (!(error instanceof EsperError) || error.code !== 'ESPER_CONFLICT') return undefined;
+    const entry = await this.#kv.get(written.runId).catch(() => null);
+    if (entry === null) return undefined;
+    const parsed = RunRecordSchema.safeParse(entry.json());
+    if (!parsed.success) return undefined;
+    const sameBut = (record: RunRecord): string => JSON.stringify({ ...record, updatedAt: '' });
+    return sameBut(parsed.data) === sameBut(written) ? entry.revision : undefined;
   }
 
   async get(runId: string): Promise<VersionedRunRecord | null> {
@@ -152,11 +180,20 @@ export class RunRegistry {
     return out;
   }
 
-  /** Compare-and-set from `current`; ESPER_CONFLICT when somebody else wrote since. */
+  /**
+   * Compare-and-set from `current`; ESPER_CONFLICT when somebody else wrote
+   * since. A retried update whose first try landed returns that write.
+   */
   async update(current: VersionedRunRecord, patch: Partial<RunRecord>): Promise<VersionedRunRecord> {
     const record = RunRecordSchema.parse({ ...current.record, ...patch, updatedAt: new Date().toISOString() });
-    const revision = await this.#kv.update(record.runId, record, current.revision);
-    return { record, revision };
+    try {
+      const revision = await this.#kv.update(record.runId, record, current.revision);
+      return { record, revision };
+    } catch (error) {
+      const mine = await this.#ownWrite(error, record);
+      if (mine === undefined) throw error;
+      return { record, revision: mine };
+    }
   }
 
   /**

@@ -26,7 +26,7 @@
  * state `pending`) for another trainer node to continue.
  */
 import { randomBytes } from 'node:crypto';
-import type { Bus, Subscription } from '../actors/oona/index.ts';
+import { retryTransient, type Bus, type RetryObserver, type Subscription } from '../actors/oona/index.ts';
 import { checkRunSpec, startRun, type EpochBoundary } from '../actors/tolaria/index.ts';
 import type { Supervisor } from '../supervision/index.ts';
 import { publishRunEvents } from '../actors/nissa/index.ts';
@@ -101,7 +101,27 @@ export interface RunServiceOptions {
   sweeper?: 'internal' | 'external';
   /** The supervisor runs start under (the node's Tolaria); @default each run is a root of its own */
   runSupervisor?: () => Supervisor | undefined;
+  /** Told about JetStream operations that fail transiently and recover (the node's health: status, metrics). */
+  health?: RetryObserver;
+  /**
+   * Events a run may hold that the events stream has not taken (it is
+   * unavailable); past this, the run waits at its boundary until they are
+   * published. They are durable meanwhile: saved with every checkpoint.
+   * @default {@link MAX_EVENT_BACKLOG}
+   */
+  maxEventBacklog?: number;
+  /** How long a boundary's commit is retried while JetStream is unavailable before the run fails, ms. @default 600000 */
+  commitRetryMs?: number;
+  /**
+   * How long a boundary retries publishing its events before the run trains
+   * on with them held (saved with the checkpoint, published at the next
+   * boundary), ms: long enough for a leader election. @default 5000
+   */
+  publishRetryMs?: number;
 }
+
+/** Default bound of a run's unpublished events (see {@link RunServiceOptions.maxEventBacklog}). */
+export const MAX_EVENT_BACKLOG = 10_000;
 
 /** Where a taken-over run continues from: its last boundary and the events saved with it. */
 type ResumeInput = { state: { state: RunLoopState; checkpoint: Uint8Array }; events: Envelope[] };
@@ -122,6 +142,7 @@ export class RunService implements RunControl {
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> = Promise.resolve();
   #accepting = true;
+  #sweepFailedLoggedAt = 0;
 
   constructor(options: RunServiceOptions) {
     this.#options = options;
@@ -186,10 +207,11 @@ export class RunService implements RunControl {
     checkRunSpec(parsed.data);
     const runId = requestedId ?? `run-${randomBytes(6).toString('hex')}`;
     const now = new Date().toISOString();
-    const registry = await this.#options.registry();
+    const registry = await this.#retry(`open the runs bucket for ${runId}`, () => this.#options.registry(), 30_000);
     let versioned: VersionedRunRecord;
     try {
-      versioned = await registry.create({
+      // A create whose reply was lost and that is retried finds its own record (RunRegistry.create), not a conflict.
+      versioned = await this.#retry(`register run ${runId}`, () => registry.create({
         v: 1,
         runId,
         spec: parsed.data,
@@ -201,7 +223,7 @@ export class RunService implements RunControl {
         checkpoint: null,
         createdAt: now,
         updatedAt: now,
-      });
+      }), 30_000);
     } catch (error) {
       if (error instanceof EsperError && error.code === 'ESPER_CONFLICT') throw new EsperError('ESPER_CONFLICT', `run ${runId} already exists`, { details: { runId } });
       throw error;
@@ -232,8 +254,30 @@ export class RunService implements RunControl {
         await this.#resume(claimed, found.record.owner);
       }
     } catch (error) {
-      this.#logger.warn({ err: error }, 'run sweep failed; retrying at the next pass');
+      // A pass runs every sweep interval: while the cluster elects a leader, say so once per 10 s, not every pass.
+      if (Date.now() - this.#sweepFailedLoggedAt >= 10_000) {
+        this.#sweepFailedLoggedAt = Date.now();
+        this.#logger.warn({ err: error }, 'run sweep failed; retrying at the next pass');
+      }
     }
+  }
+
+  /** Retries `fn` through transient JetStream failures (elections, a lost server) for up to `budgetMs`. */
+  #retry<T>(what: string, fn: () => Promise<T>, budgetMs: number, cancelled?: () => boolean): Promise<T> {
+    return retryTransient(fn, {
+      what,
+      logger: this.#logger,
+      budgetMs,
+      observer: this.#options.health,
+      ...(cancelled === undefined ? {} : { cancelled }),
+    });
+  }
+
+  /** Events held by the hosted runs that the events stream has not taken yet (emitted since the last boundary, or whose publish failed). */
+  eventBacklog(): number {
+    let total = 0;
+    for (const run of this.#runs.values()) total += run.events.length;
+    return total;
   }
 
   async #resume(claimed: VersionedRunRecord, previous: RunOwner | null): Promise<void> {
@@ -418,24 +462,40 @@ export class RunService implements RunControl {
 
   /** Saves the boundary's artifacts, commits the record (compare-and-set), then publishes the boundary's events. */
   async #persist(run: HostedRun, boundary: EpochBoundary): Promise<void> {
-    const registry = await this.#options.registry();
+    // While JetStream elects a leader (a NATS server lost) the commit is retried with backoff: the run waits, it does not fail.
+    const budget = this.#options.commitRetryMs ?? 600_000;
+    const what = `commit run ${run.runId} epoch ${run.status.epoch}`;
+    const registry = await this.#retry(what, () => this.#options.registry(), budget);
     const events = [...run.events];
     const superseded = run.versioned.record.checkpoint;
-    const pointer = await registry.saveBoundary(run.runId, boundary.checkpoint.checkpointId, run.versioned.record.resumes, boundary.checkpoint.bytes, { loop: boundary.state, pendingEvents: events });
+    // Artifacts are immutable and content-checked: writing the same bytes again is a no-op.
+    const pointer = await this.#retry(
+      what,
+      () => registry.saveBoundary(run.runId, boundary.checkpoint.checkpointId, run.versioned.record.resumes, boundary.checkpoint.bytes, { loop: boundary.state, pendingEvents: events }),
+      budget,
+    );
+    const patch: Partial<RunRecord> = {
+      checkpoint: pointer,
+      epoch: run.status.epoch,
+      ...(run.status.validationAccuracy === undefined ? {} : { validationAccuracy: run.status.validationAccuracy }),
+      ...(run.status.seedStages === undefined ? {} : { seedStages: run.status.seedStages }),
+      state: run.paused ? 'paused' : 'running',
+    };
     try {
-      run.versioned = await registry.update(run.versioned, {
-        checkpoint: pointer,
-        epoch: run.status.epoch,
-        ...(run.status.validationAccuracy === undefined ? {} : { validationAccuracy: run.status.validationAccuracy }),
-        ...(run.status.seedStages === undefined ? {} : { seedStages: run.status.seedStages }),
-        state: run.paused ? 'paused' : 'running',
-      });
+      // A retried update whose first try landed finds its own record (RunRegistry.update), not a conflict.
+      run.versioned = await this.#retry(what, () => registry.update(run.versioned, patch), budget);
     } catch (error) {
       if (error instanceof EsperError && error.code === 'ESPER_CONFLICT') throw new LeaveRun('lost');
       throw error;
     }
     run.status = { ...run.status, lastCheckpointId: boundary.checkpoint.checkpointId, updatedAt: new Date().toISOString() };
     await this.#publish(run, events);
+    const bound = this.#options.maxEventBacklog ?? MAX_EVENT_BACKLOG;
+    if (run.events.length > bound) {
+      // Bounded backlog: the run trains on only once the stream has taken its events (they are saved with the checkpoint meanwhile).
+      this.#logger.warn({ runId: run.runId, events: run.events.length, bound }, 'event backlog over its bound; the run waits until the events stream takes them');
+      await this.#publishAll(run, () => !this.#accepting);
+    }
     await this.#prune(run, superseded);
   }
 
@@ -462,14 +522,38 @@ export class RunService implements RunControl {
     }
   }
   /** Publishes `events` (in order) and drops them from the run's buffer; what fails stays for the next boundary. */
-  async #publish(run: HostedRun, events: readonly Envelope[]): Promise<void> {
-    if (events.length === 0) return;
+  async #publish(run: HostedRun, events: readonly Envelope[]): Promise<boolean> {
+    if (events.length === 0) return true;
     try {
-      await publishRunEvents(this.#bus, this.#prefix, events);
+      // Short retries ride through a leader election; what still fails waits for the next boundary.
+      await this.#retry(`publish ${events.length} events of run ${run.runId}`, () => publishRunEvents(this.#bus, this.#prefix, events), this.#options.publishRetryMs ?? 5000);
       run.events = run.events.slice(events.length);
+      return true;
     } catch (error) {
-      this.#logger.warn({ err: error, runId: run.runId, events: events.length }, 'events not published; kept with the next checkpoint');
+      this.#logger.warn({ err: error, runId: run.runId, events: events.length, backlog: run.events.length }, 'events not published; kept with the next checkpoint');
+      return false;
     }
+  }
+
+  /**
+   * Publishes everything the run holds, retrying (any failure, with backoff)
+   * until the stream has taken it or `cancelled()`; true when nothing is left.
+   */
+  async #publishAll(run: HostedRun, cancelled: () => boolean): Promise<boolean> {
+    try {
+      await retryTransient(
+        async () => {
+          const events = [...run.events];
+          if (events.length === 0) return;
+          await publishRunEvents(this.#bus, this.#prefix, events);
+          run.events = run.events.slice(events.length);
+        },
+        { what: `publish the events of run ${run.runId}`, logger: this.#logger, observer: this.#options.health, retryable: () => true, cancelled },
+      );
+    } catch {
+      // cancelled: what is left stays with the run (and its last checkpoint)
+    }
+    return run.events.length === 0;
   }
 
   /** Final record update: publishes what is left, stores results, sets the state. */
@@ -478,14 +562,22 @@ export class RunService implements RunControl {
     run.ending = patch.state ?? run.status.state;
     this.#failPending(run, new EsperError('ESPER_CONFLICT', `run ${run.runId} is ${run.ending}`));
     try {
-      for (let attempt = 0; attempt < 5 && run.events.length > 0; attempt++) {
-        await this.#publish(run, [...run.events]);
-        if (run.events.length > 0) await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
+      // Never dropped: the end is recorded only once the stream has every event. Until then the record
+      // still names this node; should it stop first, the next owner resumes from the last checkpoint
+      // (whose saved events it republishes) and emits the rest again.
+      const handback = patch.state === 'pending';
+      if (!(await this.#publishAll(run, () => !this.#accepting)) && !handback) {
+        this.#logger.error(
+          { runId: run.runId, events: run.events.length },
+          'final events not published before the node stopped; the end of the run is left unrecorded so the next owner replays it from the last checkpoint',
+        );
+        return;
       }
-      if (run.events.length > 0) this.#logger.error({ runId: run.runId, events: run.events.length }, 'final events could not be published');
-      const registry = await this.#options.registry();
-      const resultsRef = results === undefined ? undefined : await registry.saveResults(run.runId, results);
-      run.versioned = await registry.update(run.versioned, { ...patch, epoch: run.status.epoch, ...(resultsRef === undefined ? {} : { results: resultsRef }) });
+      const budget = this.#options.commitRetryMs ?? 600_000;
+      const registry = await this.#retry(`record the end of run ${run.runId}`, () => this.#options.registry(), budget);
+      const resultsRef = results === undefined ? undefined : await this.#retry(`store the results of run ${run.runId}`, () => registry.saveResults(run.runId, results), budget);
+      const endPatch = { ...patch, epoch: run.status.epoch, ...(resultsRef === undefined ? {} : { results: resultsRef }) };
+      run.versioned = await this.#retry(`record the end of run ${run.runId}`, () => registry.update(run.versioned, endPatch), budget);
       // Finished: the final checkpoint and results stay; handed back: the checkpoint the next owner resumes from stays.
       await this.#prune(run);
     } catch (error) {

@@ -47,6 +47,14 @@ describe('loadNodeConfig', () => {
     expect(Object.isFrozen(config.node)).to.equal(true);
   });
 
+  it('reads nats.replicas from ESPER_NATS_REPLICAS (issue 13) and leaves it unset by default (chosen from the server)', () => {
+    const config = loadNodeConfig({ flags: { nats: 'nats://127.0.0.1:4301,nats://127.0.0.1:4302' }, env: { ESPER_NATS_REPLICAS: '3' } });
+    expect(config.nats?.replicas).to.equal(3);
+    expect(loadNodeConfig({ flags: { nats: 'nats://127.0.0.1:4222' }, env: {} }).nats?.replicas).to.equal(undefined);
+    const problems = problemsOf(() => loadNodeConfig({ flags: { nats: 'nats://127.0.0.1:4222' }, env: { ESPER_NATS_REPLICAS: '7' } }));
+    expect(problems.join('\n')).to.match(/replicas must be 1 to 5/);
+  });
+
   it('lists every problem at once', () => {
     const file = tempFile(JSON.stringify({ node: { roles: ['gardener'] }, bogus: 1, membership: { heartbeatMs: 5 } }));
     const problems = problemsOf(() =>

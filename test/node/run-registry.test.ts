@@ -92,6 +92,23 @@ describe('run registry', () => {
     expect((await runs.list()).map((r) => r.record.resumes)).to.deep.equal([1]);
   });
 
+  it('a retried write whose first try landed (reply lost in a leader election) finds its own record, not a conflict (issue 13)', async () => {
+    const { registry: runs } = await registry();
+    const first = record('r1', a);
+    const created = await runs.create(first);
+    expect((await runs.create(first)).revision, 'create retried').to.equal(created.revision);
+    const committed = await runs.update(created, { epoch: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const retried = await runs.update(created, { epoch: 1 });
+    expect(retried.revision).to.equal(committed.revision);
+    // A different write from the same stale revision is still a conflict.
+    const other = await runs.update(created, { epoch: 2 }).then(
+      () => 'committed',
+      (e: unknown) => (e as { code?: string }).code,
+    );
+    expect(other).to.equal('ESPER_CONFLICT');
+  });
+
   it('writes boundary artifacts and reads them back verified; a tampered artifact is refused', async () => {
     const { registry: runs, dir } = await registry();
     const pointer = await runs.saveBoundary('r1', 'r1-ckpt-1', 0, new Uint8Array([1, 2, 3, 4]), { loop, pendingEvents: [] });

@@ -186,6 +186,8 @@ export interface KvStore {
 
 export interface Bus {
   readonly kind: 'nats' | 'memory';
+  /** Replicas of every stream and KV bucket this bus creates (1 in-process; on NATS `nats.replicas`, or chosen from the server's INFO). */
+  readonly replicas: number;
   publish(subject: string, payload: Payload, options?: PublishOptions): void;
   subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): Subscription;
   /** Rejects at once with ESPER_NO_RESPONDERS when nobody listens, ESPER_TIMEOUT after `timeoutMs`. */

@@ -12,7 +12,8 @@ import type { z } from 'zod';
 import type { SubjectBuilders } from '../../contracts/subjects.ts';
 import { toEsperError, type EsperError } from '../../errors/index.ts';
 import type { Logger } from '../../infra/logger.ts';
-import type { Bus, Consumer, DurableHandler, DurableMessage } from './bus.ts';
+import type { Bus, Consumer, DurableHandler, DurableMessage, PublishAck, StreamConfig } from './bus.ts';
+import { publishEnsured } from './ensured-publish.ts';
 
 /** Deliveries of a job before it is dead-lettered. */
 export const JOB_MAX_DELIVER = 5;
@@ -25,11 +26,24 @@ export function jobsStreamName(prefix: string): string {
   return `${prefix.replace(/\./g, '_')}_jobs`;
 }
 
+/** The jobs stream's configuration (the contract every writer and reader ensures). */
+export function jobsStreamConfig(s: SubjectBuilders): StreamConfig {
+  return { name: jobsStreamName(s.prefix), subjects: [s.jobCompile, s.jobValidate], workQueue: true, duplicateWindowMs: 10 * 60_000 };
+}
+
 /** Creates (or updates) the jobs stream. */
 export async function ensureJobsStream(bus: Bus, s: SubjectBuilders): Promise<string> {
-  const name = jobsStreamName(s.prefix);
-  await bus.ensureStream({ name, subjects: [s.jobCompile, s.jobValidate], workQueue: true, duplicateWindowMs: 10 * 60_000 });
-  return name;
+  const config = jobsStreamConfig(s);
+  await bus.ensureStream(config);
+  return config.name;
+}
+
+/**
+ * Queues a job, ensuring the jobs stream first (whoever writes, ensures:
+ * a node without a consuming role still has a stream to write to).
+ */
+export function publishJob(bus: Bus, s: SubjectBuilders, subject: string, job: unknown, msgId: string): Promise<PublishAck> {
+  return publishEnsured(bus, jobsStreamConfig(s), subject, job, { msgId });
 }
 
 /** Where a job consumer reads: a durable consumer shared by every node of the role. */

@@ -28,7 +28,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './bus.ts';
-import { attempt, BaseInboundMessage, BusInstruments, encodePayload, InflightTracker, type BusInstrumentOptions } from './message.ts';
+import { attempt, BaseInboundMessage, BusInstruments, encodePayload, InflightTracker, NO_STREAM, type BusInstrumentOptions } from './message.ts';
 import { MemoryKv } from './memory-kv.ts';
 import { MemoryStreams, MSG_ID_HEADER } from './memory-streams.ts';
 import { isValidPattern, isValidSubject, matchTokens, tokenize } from './subject-match.ts';
@@ -89,6 +89,8 @@ class MemoryMessage extends BaseInboundMessage {
 /** Oona in one process. */
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
+  /** One process, one copy. */
+  readonly replicas = 1;
   readonly #clock: Clock;
   readonly #instruments: BusInstruments;
   readonly #prefix: string;
@@ -216,7 +218,7 @@ export class MemoryBus implements Bus {
   publishDurable(subject: string, payload: Payload, options: DurablePublishOptions = {}): Promise<PublishAck> {
     return this.#attempt(() => {
       if (!this.#streams.captures(subject)) {
-        throw new BusError('ESPER_STREAM_ERROR', `no stream captures subject ${subject}`, { details: { subject } });
+        throw new BusError('ESPER_STREAM_ERROR', `no stream captures subject ${subject}`, { details: { subject, reason: NO_STREAM } });
       }
       const headers = options.msgId === undefined ? options.headers : { ...options.headers, [MSG_ID_HEADER]: options.msgId };
       return this.#route(subject, encodePayload(payload), headers, undefined) as PublishAck;

@@ -267,3 +267,11 @@ export function kvEntry(fields: Pick<KvEntry, 'key' | 'value' | 'revision' | 'op
     },
   };
 }
+
+/** `details.reason` of the ESPER_STREAM_ERROR a durable publish gets when no stream captures its subject (both buses). */
+export const NO_STREAM = 'no_stream';
+
+/** True when a durable publish failed because no stream captures its subject (the stream is missing: the writer ensures it). */
+export function isNoStream(error: unknown): boolean {
+  return error instanceof EsperError && error.code === 'ESPER_STREAM_ERROR' && (error.details as { reason?: unknown } | undefined)?.reason === NO_STREAM;
+}

@@ -32,11 +32,18 @@ import { mapNatsError } from './nats-errors.ts';
 import { fromNatsHeaders, toNatsHeaders } from './nats-headers.ts';
 import { openNatsKv } from './nats-kv.ts';
 import { NatsStreams } from './nats-streams.ts';
+import { chooseReplicas, type ReplicaChoice } from './nats-replicas.ts';
 
 /** Options of the NATS bus, besides the nats.js connection options. */
 export interface NatsBusOptions extends BusInstrumentOptions {
   /** Prefix of the default dead-letter subjects. @default 'esper' */
   subjectPrefix?: string;
+  /**
+   * Replicas of the streams and KV buckets this bus creates (existing ones
+   * with fewer are raised). @default 3 when the server reports a cluster of
+   * ≥ 3 servers with JetStream, else 1 ({@link chooseReplicas})
+   */
+  replicas?: number | undefined;
 }
 
 class NatsInboundMessage extends BaseInboundMessage {
@@ -84,14 +91,38 @@ export class NatsBus implements Bus {
   readonly #instruments: BusInstruments;
   readonly #streams: NatsStreams;
   readonly #subs = new Set<{ sub: NatsSubscription; tracker: InflightTracker }>();
+  /** How the replica count was chosen (the node logs it once). */
+  readonly replicaChoice: ReplicaChoice;
   #draining = false;
+  #connected = true;
+  #disconnectedSince: number | undefined;
+  #reconnects = 0;
 
   private constructor(connection: NatsConnection, options: NatsBusOptions) {
     this.connection = connection;
     this.#instruments = new BusInstruments('nats', options);
+    this.replicaChoice = chooseReplicas(connection.info, options.replicas);
     const builders = subjectBuilders(options.subjectPrefix);
-    this.#streams = new NatsStreams(connection, this.#instruments, (stream) => builders.deadLetter(stream));
+    this.#streams = new NatsStreams(connection, this.#instruments, (stream) => builders.deadLetter(stream), this.replicaChoice.replicas);
     void this.#watchStatus();
+  }
+
+  get replicas(): number {
+    return this.replicaChoice.replicas;
+  }
+
+  /**
+   * The connection as the node reports it: connected (to which server), or
+   * for how long no server has been reachable; reconnections so far.
+   */
+  connectionHealth(now: number = Date.now()): { connected: boolean; server: string | undefined; disconnectedMs: number; reconnects: number } {
+    const server = this.#connected ? this.connection.getServer() : undefined;
+    return {
+      connected: this.#connected,
+      server: server === '' ? undefined : server,
+      disconnectedMs: this.#disconnectedSince === undefined ? 0 : Math.max(0, now - this.#disconnectedSince),
+      reconnects: this.#reconnects,
+    };
   }
 
   /**
@@ -195,7 +226,7 @@ export class NatsBus implements Bus {
   }
 
   async kv(bucket: string, options: KvOptions = {}): Promise<KvStore> {
-    return openNatsKv(this.connection, bucket, options, this.#instruments);
+    return openNatsKv(this.connection, bucket, options, this.#instruments, this.replicas);
   }
 
   async flush(): Promise<void> {
@@ -234,12 +265,25 @@ export class NatsBus implements Bus {
     this.#instruments.close();
   }
 
-  /** Logs connection events; nats.js reconnects by itself. */
+  /**
+   * Logs connection events and tracks whether a server is reachable; nats.js
+   * reconnects by itself (to any server of the cluster: those configured and
+   * those the servers advertise) and resubscribes every subscription.
+   */
   async #watchStatus(): Promise<void> {
     const { logger } = this.#instruments;
     try {
       for await (const status of this.connection.status()) {
-        const level = status.type === Events.Disconnect || status.type === Events.Error ? 'warn' : 'debug';
+        if (status.type === Events.Disconnect) {
+          this.#connected = false;
+          this.#disconnectedSince ??= Date.now();
+        } else if (status.type === Events.Reconnect) {
+          this.#connected = true;
+          this.#disconnectedSince = undefined;
+          this.#reconnects++;
+        }
+        // One line per disconnection and per reconnection; the reconnect attempts in between are debug.
+        const level = status.type === Events.Disconnect || status.type === Events.Error ? 'warn' : status.type === Events.Reconnect ? 'info' : 'debug';
         logger[level]({ status: status.type, data: status.data }, 'nats connection status');
       }
     } catch (error) {

@@ -4,10 +4,45 @@
  */
 import { ErrorCode, NatsError } from 'nats';
 import { BusError, EsperError } from '../../errors/index.ts';
+import { isNoStream } from './message.ts';
+
+export { NO_STREAM, isNoStream } from './message.ts';
 
 /** The JetStream API error codes Oona reacts to. */
 export const JS_STREAM_NOT_FOUND = 10059;
 export const JS_CONSUMER_NOT_FOUND = 10014;
+
+/**
+ * JetStream API errors of a cluster that is electing or missing a leader:
+ * 10008 "JetStream system temporarily unavailable", 10009 "JetStream cluster
+ * can not handle request" (not the leader), 10005 "no suitable peers for
+ * placement" (a server is down), 10023 "insufficient resources" (idem).
+ */
+const TRANSIENT_API_CODES = new Set([10005, 10008, 10009, 10023]);
+const TRANSIENT_TEXT = /temporarily unavailable|not ready|no suitable peers|can not handle request|no responders|timed? ?out|leader|stream not current|cluster not available/i;
+
+/**
+ * True when `error` is what a NATS cluster answers while a server is lost or
+ * JetStream elects a leader (no responders, timeouts, a server unreachable,
+ * "JetStream not ready"…): worth retrying with backoff, not a crash. No
+ * stream capturing a subject is not transient: the writer ensures the stream.
+ */
+export function isTransientBusError(error: unknown): boolean {
+  if (isNoStream(error)) return false;
+  if (error instanceof EsperError) {
+    if (['ESPER_NO_RESPONDERS', 'ESPER_TIMEOUT', 'ESPER_BUS_UNAVAILABLE', 'ESPER_BREAKER_OPEN'].includes(error.code)) return true;
+    if (error.code !== 'ESPER_STREAM_ERROR' && error.code !== 'ESPER_STORAGE_UNAVAILABLE') return false;
+    return error.cause === undefined ? TRANSIENT_TEXT.test(error.message) : isTransientBusError(error.cause) || TRANSIENT_TEXT.test(error.message);
+  }
+  if (error instanceof NatsError) {
+    const api = error.api_error?.err_code;
+    if (api !== undefined) return TRANSIENT_API_CODES.has(api);
+    const code = error.code as ErrorCode;
+    if ([ErrorCode.NoResponders, ErrorCode.Timeout, ErrorCode.JetStream408RequestTimeout, ErrorCode.ConnectionRefused, ErrorCode.ConnectionTimeout, ErrorCode.Disconnect].includes(code)) return true;
+    return TRANSIENT_TEXT.test(error.message);
+  }
+  return error instanceof Error && TRANSIENT_TEXT.test(error.message);
+}
 
 /** True when a JetStream API call failed with `errCode` (e.g. {@link JS_STREAM_NOT_FOUND}). */
 export function isApiError(error: unknown, errCode: number): boolean {

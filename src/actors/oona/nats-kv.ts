@@ -7,13 +7,19 @@ import { KvWatchInclude, type KV, type NatsConnection } from 'nats';
 import type { KvEntry, KvOptions, KvStore, KvWatcher, Payload } from './bus.ts';
 import { encodePayload, kvEntry, type BusInstruments } from './message.ts';
 import { mapNatsError } from './nats-errors.ts';
+import { raiseReplicasOn } from './nats-replicas.ts';
 import { EsperError } from '../../errors/index.ts';
 
 
-/** Opens (creating when missing) a bucket. */
-export async function openNatsKv(nc: NatsConnection, bucket: string, options: KvOptions, instruments: BusInstruments): Promise<KvStore> {
+/**
+ * Opens (creating when missing, with `replicas`) a bucket; an existing bucket
+ * with fewer replicas is raised (its stream is `KV_<bucket>`).
+ */
+export async function openNatsKv(nc: NatsConnection, bucket: string, options: KvOptions, instruments: BusInstruments, replicas = 1): Promise<KvStore> {
   try {
-    const kv = await nc.jetstream().views.kv(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1 });
+    const kv = await nc.jetstream().views.kv(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1, replicas });
+    // An existing bucket keeps its config on open: raise it (one info more, only where replicas are wanted).
+    if (replicas > 1 && (await kv.status()).replicas < replicas) await raiseReplicasOn(nc, `KV_${bucket}`, replicas);
     return new NatsKvStore(bucket, kv, instruments);
   } catch (error) {
     throw mapNatsError(error, { what: `open bucket ${bucket}`, fallback: 'ESPER_STREAM_ERROR', details: { bucket } });

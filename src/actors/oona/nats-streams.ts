@@ -35,7 +35,8 @@ import type { Consumer, ConsumerConfig, DeadLetter, DurableHandler, DurablePubli
 import type { BusInstruments } from './message.ts';
 import { MSG_ID_HEADER, PullMember, type ConsumerHost, type MaxDeliveriesAdvisory } from './nats-consumer.ts';
 import { fromNatsHeaders, toNatsHeaders } from './nats-headers.ts';
-import { JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND, isApiError, mapNatsError } from './nats-errors.ts';
+import { JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND, NO_STREAM, isApiError, mapNatsError } from './nats-errors.ts';
+import { raiseStreamReplicas } from './nats-replicas.ts';
 
 /** The JetStream side of one NatsBus. */
 export class NatsStreams implements ConsumerHost {
@@ -43,11 +44,13 @@ export class NatsStreams implements ConsumerHost {
   readonly #js: JetStreamClient;
   readonly #instruments: BusInstruments;
   readonly #deadLetterSubject: (stream: string) => string;
+  readonly #replicas: number;
   #jsm: Promise<JetStreamManager> | undefined;
   readonly #consumers = new Set<(graceMs?: number) => Promise<void>>();
 
-  constructor(nc: NatsConnection, instruments: BusInstruments, deadLetterSubject: (stream: string) => string) {
+  constructor(nc: NatsConnection, instruments: BusInstruments, deadLetterSubject: (stream: string) => string, replicas = 1) {
     this.#nc = nc;
+    this.#replicas = replicas;
     this.#js = nc.jetstream();
     this.#instruments = instruments;
     this.#deadLetterSubject = deadLetterSubject;
@@ -79,11 +82,19 @@ export class NatsStreams implements ConsumerHost {
       if (info.config.retention !== retention) {
         throw new BusError('ESPER_STREAM_ERROR', `stream ${config.name}: retention cannot change between limits and work queue`);
       }
-      await jsm.streams.update(config.name, settings);
+      const unchanged =
+        info.config.subjects.join('\n') === settings.subjects.join('\n') &&
+        info.config.duplicate_window === settings.duplicate_window &&
+        info.config.max_age === settings.max_age &&
+        info.config.num_replicas >= this.#replicas;
+      // Idempotent and cheap: every writer ensures before it writes, so an unchanged stream costs one info.
+      if (!unchanged) await jsm.streams.update(config.name, settings);
+      // Raised, never lowered (an operator may have given it more).
+      if (info.config.num_replicas < this.#replicas) await raiseStreamReplicas(jsm, config.name, this.#replicas);
     } catch (error) {
       if (!isApiError(error, JS_STREAM_NOT_FOUND)) throw mapNatsError(error, { what, fallback: 'ESPER_STREAM_ERROR' });
       try {
-        await jsm.streams.add({ name: config.name, retention, storage: StorageType.File, ...settings });
+        await jsm.streams.add({ name: config.name, retention, storage: StorageType.File, num_replicas: this.#replicas, ...settings });
       } catch (addError) {
         throw mapNatsError(addError, { what, fallback: 'ESPER_STREAM_ERROR' });
       }
@@ -112,7 +123,7 @@ export class NatsStreams implements ConsumerHost {
       const mapped = mapNatsError(error, { what: `durable publish to ${subject}`, fallback: 'ESPER_STREAM_ERROR', details: { subject } });
       // A JetStream publish nobody answers means no stream captures the subject.
       if (mapped instanceof BusError && mapped.code === 'ESPER_NO_RESPONDERS') {
-        throw new BusError('ESPER_STREAM_ERROR', `no stream captures subject ${subject}`, { details: { subject }, cause: error });
+        throw new BusError('ESPER_STREAM_ERROR', `no stream captures subject ${subject}`, { details: { subject, reason: NO_STREAM }, cause: error });
       }
       throw mapped;
     });

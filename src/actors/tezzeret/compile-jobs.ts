@@ -4,14 +4,14 @@
  */
 import type { SubjectBuilders } from '../../contracts/subjects.ts';
 import type { CompileJob, CompileTier } from '../../contracts/tezzeret.ts';
-import type { Bus, PublishAck } from '../oona/index.ts';
+import { publishJob, type Bus, type PublishAck } from '../oona/index.ts';
 
 /** A compile job for a stored blueprint. */
 export function compileJobFor(blueprintId: string, irHash: string, tier: CompileTier, requestedBy: string): CompileJob {
   return { jobId: `compile-${irHash.slice(0, 16)}-${tier}`, blueprintId, irHash, tier, requestedBy, attempt: 1, requestedAt: new Date().toISOString() };
 }
 
-/** Queues a compile job; a repeat of the same IR and tier within the window is stored once. */
+/** Queues a compile job (ensuring the jobs stream); a repeat of the same IR and tier within the window is stored once. */
 export function submitCompileJob(bus: Bus, s: SubjectBuilders, job: CompileJob): Promise<PublishAck> {
-  return bus.publishDurable(s.jobCompile, job, { msgId: `compile-${job.irHash}-${job.tier}` });
+  return publishJob(bus, s, s.jobCompile, job, `compile-${job.irHash}-${job.tier}`);
 }
