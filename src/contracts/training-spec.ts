@@ -76,8 +76,12 @@ export type HostSpec = z.output<typeof HostSpecSchema>;
 
 export const TrainingSpecSchema = z
   .object({
-    /** @default 'wasm' */
-    backend: z.enum(['wasm', 'native', 'auto', 'tensorflow', 'cpu']).default('wasm'),
+    /**
+     * Tensor backend: `auto` runs `native` (the OpenBLAS addon `npm ci` builds where g++ and
+     * libopenblas-dev exist) and falls back to `wasm`, saying why in results.json and the log.
+     * @default 'auto'
+     */
+    backend: z.enum(['wasm', 'native', 'auto', 'tensorflow', 'cpu']).default('auto'),
     /** Seeds every random stream (init, split, shuffling). */
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
     dataset: DatasetSpecSchema,

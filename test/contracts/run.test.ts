@@ -98,7 +98,7 @@ describe('contracts/run', () => {
       expect(spec.blend).to.deep.equal({ curve: 'linear', tempoEpochs: 3 });
       expect(spec.seedModules).to.deep.equal({ blueprints: 'catalog', kernels: [] });
       expect(spec.gates).to.equal(undefined);
-      expect(spec.training).to.include({ backend: 'wasm', batchSize: 64 });
+      expect(spec.training).to.include({ backend: 'auto', batchSize: 64 });
       // The parsed spec (as results.json carries it) parses again unchanged.
       expect(RunSpecSchema.parse(spec)).to.deep.equal(spec);
     });
