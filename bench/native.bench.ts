@@ -6,7 +6,10 @@
 // 2 threads (setThreads between rounds). Every round times each variant in turn, so load drift on
 // a shared machine hits all of them; the table gives the median ms/step over rounds and the ratio
 // wasm / native. Then one step of each variant is profiled (tf.profile) and its kernels grouped.
+// Then the same steps in PyTorch (bench/reference/torch_reference.py, when /usr/bin/python3 has Debian's
+// python3-torch; optional), 1 and 2 threads, in the same run: the ratio column is Esper / PyTorch.
 // Writes bench/results/native.json. Env: ROUNDS, MLP_STEPS, CNN_STEPS.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -153,17 +156,34 @@ for (const model of ['mlp', 'cnn'] as const) {
   }
 }
 await selectBackend('wasm');
+
+/** PyTorch's ms/step for the same model and thread count (bench/reference/torch_reference.py; Debian's python3-torch, optional). */
+function torchStep(model: Model, threads: number): number | undefined {
+  try {
+    const args = ['bench/reference/torch_reference.py', 'step', '--model', model, '--threads', String(threads), '--rounds', String(ROUNDS), '--steps', String(STEPS[model])];
+    const out = execFileSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return (JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { msPerStep?: number }).msPerStep;
+  } catch {
+    return undefined;
+  }
+}
+const torch = new Map<string, number | undefined>();
+for (const model of ['mlp', 'cnn'] as const) for (const threads of [1, 2]) torch.set(`${MODEL_NAMES[model]}/${threads}`, torchStep(model, threads));
+const torchFor = (r: Row): number | undefined => torch.get(`${r.model}/${r.variant.includes('2 threads') ? 2 : 1}`);
 const [loadAfter = 0] = loadavg();
 
 const wasmMs = (model: string): number => rows.find((r) => r.model === model && r.variant === 'wasm')!.msPerStep;
 console.log(`\nTraining step, batch ${BATCH}, Adam, Esper's trainStep (node ${process.version}, ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, load ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)})`);
 console.log(`OpenBLAS: ${tryLoadNativeAddon().addon?.blasConfig() ?? '?'}\n`);
-console.log('| model | variant | ms/step (median) | wasm / this | CPU ms/step (median, all threads) | rounds (ms/step) |');
-console.log('|---|---|---:|---:|---:|---|');
+console.log('| model | variant | ms/step (median) | wasm / this | PyTorch, same threads (ms) | this / PyTorch | CPU ms/step (median, all threads) | rounds (ms/step) |');
+console.log('|---|---|---:|---:|---:|---:|---:|---|');
 for (const r of rows) {
   const rounds = r.rounds.map((v) => v.toFixed(1)).join(', ');
-  console.log(`| ${r.model} | ${r.variant} | ${r.msPerStep.toFixed(2)} | ${(wasmMs(r.model) / r.msPerStep).toFixed(2)}× | ${r.cpuMsPerStep.toFixed(2)} | ${rounds} |`);
+  const ref = torchFor(r);
+  const vsTorch = ref === undefined ? 'n/a' : (r.msPerStep / ref).toFixed(2);
+  console.log(`| ${r.model} | ${r.variant} | ${r.msPerStep.toFixed(2)} | ${(wasmMs(r.model) / r.msPerStep).toFixed(2)}× | ${ref?.toFixed(2) ?? 'n/a'} | ${vsTorch} | ${r.cpuMsPerStep.toFixed(2)} | ${rounds} |`);
 }
+if ([...torch.values()].every((v) => v === undefined)) console.log('(PyTorch reference not run: /usr/bin/python3 with python3-torch is not installed)');
 console.log('\nKernel time of one profiled step (ms, calls):');
 for (const r of rows) {
   console.log(`- ${r.model}, ${r.variant}: ${r.profile.map((p) => `${p.kernel} ${p.ms.toFixed(2)} (${p.calls})`).join(', ')}`);
@@ -184,6 +204,7 @@ writeFileSync(
       loadAverage1m: { before: loadBefore, after: loadAfter },
       config: { batch: BATCH, rounds: ROUNDS, steps: STEPS, optimizer: 'adam', path: 'trainStep' },
       results: rows,
+      pytorch: Object.fromEntries(torch),
     },
     null,
     2,

@@ -74,12 +74,12 @@ async function workerTrainer(): Promise<Trainer> {
   // Loader hooks are not inherited by worker threads: install tsx's first (as tolaria/worker/worker-bootstrap.mjs does).
   const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
   const worker = new Worker(bootstrap, { eval: true, workerData: { trainer: true } });
-  const replies: ((times: number[]) => void)[] = [];
-  worker.on('message', (times: number[]) => replies.shift()?.(times));
+  const replies: { resolve: (times: number[]) => void; reject: (error: unknown) => void }[] = [];
+  worker.on('message', (times: number[]) => replies.shift()?.resolve(times));
+  worker.on('error', (error) => replies.splice(0).forEach((r) => r.reject(error))); // one listener, not one per request
   const ask = (n: number): Promise<number[]> =>
     new Promise((resolve, reject) => {
-      replies.push(resolve);
-      worker.once('error', reject);
+      replies.push({ resolve, reject });
       worker.postMessage(n);
     });
   await ask(0);
