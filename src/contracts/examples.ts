@@ -287,6 +287,7 @@ export const MESSAGE_EXAMPLES: { readonly [T in MessageType]: MessageData<T> } =
     globalStep: 5_628,
     metrics: { validationAccuracy: 0.874, validationLoss: 0.361, trainingLoss: 0.318, epochMs: 3_870 },
   },
+  'nissa.operator.action': { subject: 'esper.ctl.run.r1.pause', verb: 'pause', runId: 'r1', reason: 'inspect the graft', via: 'dashboard@node-a from 127.0.0.1', ok: true },
   'supervision.breaker.state': { name: 'tamiyo.decide', from: 'closed', to: 'open', at: T1, failures: 5, reason: '5 timeouts in 60s' },
   'supervision.child.restarted': {
     supervisor: 'node-a/weatherlight/tolaria',

@@ -3,7 +3,7 @@
  * and audit records (the event store's rows).
  */
 import { z } from 'zod';
-import { MetricsSchema, RunIdSchema, SeedIdSchema, TimestampSchema, count, label } from './common.ts';
+import { MetricsSchema, RunIdSchema, SeedIdSchema, TimestampSchema, count, label, text } from './common.ts';
 import { EnvelopeSchema } from './envelope.ts';
 import { TELEMETRY_KINDS } from './subjects.ts';
 
@@ -47,3 +47,29 @@ export const AuditRecordSchema = z
   })
   .strict();
 export type AuditRecord = z.infer<typeof AuditRecordSchema>;
+
+/**
+ * Data of `nissa.operator.action`: an operator action sent through the
+ * dashboard (issue 14) and its outcome, recorded in the run's event stream
+ * (and so the audit trail) by the dashboard that forwarded it. The action
+ * itself travels on the ordinary control subject.
+ */
+export const OperatorActionSchema = z
+  .object({
+    /** Control subject the request went to, e.g. `esper.ctl.run.r1.pause`. */
+    subject: text(300).min(1),
+    /** The verb, e.g. `pause`, `prune`. */
+    verb: label(32),
+    runId: RunIdSchema,
+    seedId: SeedIdSchema.optional(),
+    /** The reason the operator gave, if any. */
+    reason: text(500).optional(),
+    /** Who forwarded it: `dashboard@<host>` and the browser's address. */
+    via: text(300).min(1),
+    /** True when the control reply was ok. */
+    ok: z.boolean(),
+    /** Error code of a failed reply. */
+    code: label(64).optional(),
+  })
+  .strict();
+export type OperatorAction = z.infer<typeof OperatorActionSchema>;

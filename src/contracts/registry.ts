@@ -8,7 +8,7 @@ import { InputError } from '../errors/index.ts';
 import { EnvelopeSchema, createEnvelope, type Envelope, type EnvelopeInit } from './envelope.ts';
 import { BlueprintSubmittedSchema } from './karn.ts';
 import { SeedTelemetrySchema, SeedTransitionedSchema } from './kasmina.ts';
-import { TelemetryPacketSchema } from './nissa.ts';
+import { OperatorActionSchema, TelemetryPacketSchema } from './nissa.ts';
 import { BreakerStateChangedSchema, ChildRestartedSchema, ChildTerminatedSchema, EscalatedSchema } from './supervision.ts';
 import { AdaptationCommandSchema, FieldReportSchema, TamiyoDecisionSchema } from './tamiyo.ts';
 import { CompileFailedSchema, CompileJobSchema, KernelCompiledSchema } from './tezzeret.ts';
@@ -60,6 +60,7 @@ export const MESSAGE_TYPES = {
   'urabrask.validation.requested': { v: 1, schema: ValidationJobSchema, summary: 'A validation job (work queue `job.validate`).' },
   'urabrask.kernel.validated': { v: 1, schema: ValidationReportSchema, summary: 'Validation finished: the kernel is VALIDATED or REJECTED.' },
   'nissa.telemetry.reported': { v: 1, schema: TelemetryPacketSchema, summary: 'A batch of telemetry measurements.' },
+  'nissa.operator.action': { v: 1, schema: OperatorActionSchema, summary: 'An operator action forwarded by the dashboard to a control subject, and its outcome (the audit record of the dashboard).' },
   'supervision.breaker.state': { v: 1, schema: BreakerStateChangedSchema, summary: 'A circuit breaker changed state.' },
   'supervision.child.restarted': { v: 1, schema: ChildRestartedSchema, summary: 'A supervisor restarted a crashed child.' },
   'supervision.child.terminated': { v: 1, schema: ChildTerminatedSchema, summary: 'A supervised child ended.' },

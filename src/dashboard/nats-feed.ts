@@ -12,7 +12,8 @@ import { connect, DeliverPolicy, Events, DebugEvents, type ConnectionOptions, ty
 import { NodeStatusSchema } from '../contracts/control.ts';
 import { EnvelopeSchema } from '../contracts/envelope.ts';
 import { isMessageType, safeParseMessage } from '../contracts/registry.ts';
-import { TelemetryPacketSchema } from '../contracts/nissa.ts';
+import { TelemetryPacketSchema, type OperatorAction } from '../contracts/nissa.ts';
+import { createMessage } from '../contracts/registry.ts';
 import { BlueprintQueryReplySchema, KernelQueryReplySchema } from '../contracts/urza.ts';
 import { RunResultsSchema, type RunResults } from '../contracts/run.ts';
 import { subjects, type SubjectBuilders } from '../contracts/subjects.ts';
@@ -54,6 +55,10 @@ const decoder = new TextDecoder();
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
     const timer = setTimeout(resolve, ms);
     signal.addEventListener('abort', () => {
       clearTimeout(timer);
@@ -102,7 +107,8 @@ export class NatsFeed implements Upstream {
     }
     this.#nc = nc;
     this.#o.hub.setStatus(false, `connected to ${nc.getServer()}`);
-    this.#tasks.push(this.#followStatus(nc));
+    // Not awaited on stop: nats.js ends the status iterator only with the connection's last status, after close.
+    void this.#followStatus(nc);
     this.#tasks.push(this.#loop('membership', () => this.#watchNodes(nc)));
     this.#tasks.push(this.#loop('runs', () => this.#watchRuns(nc)));
     this.#tasks.push(this.#loop('events', () => this.#followEvents(nc)));
@@ -135,6 +141,13 @@ export class NatsFeed implements Upstream {
       if (code === 'TIMEOUT') return { ok: false, error: { code: 'ESPER_TIMEOUT', message: `no reply on ${subject}`, retryable: true } };
       return { ok: false, error: { code: 'ESPER_BUS_UNAVAILABLE', message: `request on ${subject} failed: ${(error as Error).message}`, retryable: true } };
     }
+  }
+
+  async audit(action: OperatorAction): Promise<void> {
+    const nc = this.#nc;
+    if (nc === undefined || nc.isClosed()) throw new Error('not connected to NATS');
+    const envelope = createMessage('nissa.operator.action', { ...action, subject: `${this.#s.prefix}.ctl.${action.subject}` }, { source: 'dashboard', runId: action.runId });
+    await nc.jetstream().publish(this.#s.event(action.runId, envelope.type), encoder.encode(JSON.stringify(envelope)), { msgID: envelope.id });
   }
 
   async report(runId: string): Promise<string | undefined> {
@@ -234,7 +247,7 @@ export class NatsFeed implements Upstream {
       this.#lastEventSeq > 0
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#lastEventSeq + 1 }
         : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - (this.#o.historyMs ?? 6 * 3_600_000)).toISOString() };
-    const consumer = await nc.jetstream().consumers.get(eventsStreamName(this.#s.prefix), { filterSubjects: [this.#s.eventsAll], ...from });
+    const consumer = await nc.jetstream().consumers.get(eventsStreamName(this.#s.prefix), { filterSubjects: this.#s.eventsAll, ...from });
     const messages = await consumer.consume();
     this.#abort.signal.addEventListener('abort', () => void messages.close(), { once: true });
     for await (const message of messages) {

@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Logger } from '../infra/logger.ts';
 import { toEsperError } from '../errors/index.ts';
 import { runAction, seedAction, type ControlAction } from './actions.ts';
@@ -182,7 +183,21 @@ export class DashboardServer {
     const body = await readJsonBody(req, this.#d.options.bodyLimitBytes);
     const action = build(body);
     const reply = await control(action.path, action.payload);
-    this.#d.logger.info({ remote: req.socket.remoteAddress, subject: action.path, ok: reply.ok, ...(reply.ok ? {} : { code: reply.error.code }) }, 'dashboard: operator action');
+    const remote = req.socket.remoteAddress ?? 'unknown';
+    this.#d.logger.info({ remote, subject: action.path, ok: reply.ok, ...(reply.ok ? {} : { code: reply.error.code }) }, 'dashboard: operator action');
+    const reason = (action.payload as { reason?: unknown }).reason;
+    await this.#d.upstream
+      .audit?.({
+        subject: action.path,
+        verb: action.verb,
+        runId: action.runId,
+        via: `dashboard@${hostname()} from ${remote}`,
+        ok: reply.ok,
+        ...(action.seedId === undefined ? {} : { seedId: action.seedId }),
+        ...(typeof reason === 'string' ? { reason } : {}),
+        ...(reply.ok ? {} : { code: reply.error.code.slice(0, 64) }),
+      })
+      .catch((error: unknown) => this.#d.logger.warn({ err: error, subject: action.path }, 'dashboard: operator action not recorded in the event stream'));
     this.#json(res, reply.ok ? 200 : statusOfCode(reply.error.code), reply);
   }
 

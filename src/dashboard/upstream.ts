@@ -3,6 +3,8 @@
  * ({@link NatsFeed}) or an embedded run ({@link EmbeddedFeed}).
  */
 
+import type { OperatorAction } from '../contracts/nissa.ts';
+
 /** A control request's reply as it came back (the §4 shape). */
 export type ControlReply = { ok: true; data: unknown } | { ok: false; error: { code: string; message: string; retryable: boolean; details?: Record<string, unknown> } };
 
@@ -17,6 +19,11 @@ export interface Upstream {
    * embedded run): the dashboard is then read-only whatever the token.
    */
   control?(path: string, payload: unknown): Promise<ControlReply>;
+  /**
+   * Records an operator action this dashboard forwarded, and its outcome, in
+   * the run's event stream (`nissa.operator.action`): the audit trail's copy.
+   */
+  audit?(action: OperatorAction): Promise<void>;
   /** The report.html of a finished run, or undefined when it is not (yet) reachable. */
   report?(runId: string): Promise<string | undefined>;
 }

@@ -83,6 +83,8 @@ export function summarizeEvent(message: AnyMessage | Envelope): string {
       return `checkpoint ${m.data.checkpointId} (${m.data.reason}, epoch ${m.data.epoch})`;
     case 'urabrask.kernel.validated':
       return `${m.data.kernelId}: ${m.data.status}`;
+    case 'nissa.operator.action':
+      return `operator ${m.data.verb}${m.data.seedId === undefined ? '' : ` ${m.data.seedId}`} via ${m.data.via}: ${m.data.ok ? 'ok' : (m.data.code ?? 'failed')}${m.data.reason === undefined ? '' : ` (${m.data.reason})`}`;
     case 'supervision.breaker.state':
       return `breaker ${m.data.name}: ${m.data.from} → ${m.data.to}`;
     default:
