@@ -3,7 +3,10 @@
  * runs a CPU-heavy job in a worker thread (a stand-in for training). The event
  * loop must stay free: goal p99 under load ≤ 2× idle.
  *
- *   node --import tsx bench/control.bench.ts
+ *   node --import tsx bench/control.bench.ts                  (load: a JS matmul loop)
+ *   node --import tsx bench/control.bench.ts --load training  (load: Esper training the
+ *     MLP 784-256-128-10 in a worker thread on the default backend — native where built,
+ *     whose OpenBLAS runs outside the JS heap; bench/load/training-worker.ts)
  *
  * Needs NATS on 127.0.0.1:4222 (ESPER_BENCH_NATS_URL to override).
  */
@@ -63,11 +66,22 @@ async function main(): Promise<void> {
   const request = (): Promise<unknown> => nc.request(subject, empty, { timeout: 5000 });
 
   const idle = await measure(request);
-  const worker = new Worker(HEAVY_JOB, { eval: true });
+  const training = process.argv.includes('--load') && process.argv[process.argv.indexOf('--load') + 1] === 'training';
+  let loadName = 'cpu-heavy worker';
+  let worker: Worker;
+  if (training) {
+    // Loader hooks are not inherited by worker threads: install tsx's first (as tolaria/worker/worker-bootstrap.mjs does).
+    const entry = new URL('./load/training-worker.ts', import.meta.url).href;
+    worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+    const ready = await new Promise<{ ready: string }>((resolve) => worker.once('message', resolve));
+    loadName = `training worker (${ready.ready})`;
+  } else {
+    worker = new Worker(HEAVY_JOB, { eval: true });
+  }
   await new Promise((resolve) => setTimeout(resolve, 300));
   const loaded = await measure(request);
   worker.postMessage('stop');
-  const rounds = await new Promise<number>((resolve) => worker.once('message', resolve));
+  const rounds = await new Promise<unknown>((resolve) => worker.once('message', resolve));
   await worker.terminate();
 
   const row = (name: string, samples: number[]): { name: string; p50: number; p99: number } => ({
@@ -78,7 +92,7 @@ async function main(): Promise<void> {
   const results = {
     requests: REQUESTS,
     idle: row('idle', idle),
-    loaded: row('cpu-heavy worker', loaded),
+    loaded: row(loadName, loaded),
     workerRounds: rounds,
     p99Ratio: percentile(loaded, 99) / percentile(idle, 99),
     p50Ratio: percentile(loaded, 50) / percentile(idle, 50),
