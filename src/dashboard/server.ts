@@ -159,7 +159,9 @@ export class DashboardServer {
       throw new HttpError(421, 'ESPER_SCHEMA_VIOLATION', `Host ${JSON.stringify(host.slice(0, 100))} is not this dashboard`);
     }
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== 'null') {
+    if (origin !== undefined) {
+      // `null` is what sandboxed frames and file: pages send: never this page.
+      if (origin === 'null') throw new HttpError(403, 'ESPER_UNAUTHORIZED', 'requests from an opaque origin are refused');
       let originHost: string;
       try {
         originHost = new URL(origin).host.toLowerCase();

@@ -137,6 +137,8 @@ describe('DashboardServer', function () {
     expect(rebound).to.match(/^HTTP\/1\.1 421/);
     const crossSite = await fetch(`${base}/api/runs/r1/pause`, { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/json', 'x-esper-token': TOKEN }, body: '{}' });
     expect(crossSite.status).to.equal(403);
+    const opaque = await raw(port, `POST /api/runs/r1/pause HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: null\r\nX-Esper-Token: ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+    expect(opaque).to.match(/^HTTP\/1\.1 403/);
     const big = await fetch(`${base}/api/runs/r1/pause`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-esper-token': TOKEN }, body: JSON.stringify({ reason: 'x'.repeat(5000) }) });
     expect(big.status).to.equal(413);
     const text = await fetch(`${base}/api/runs/r1/pause`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-esper-token': TOKEN }, body: 'pause please' });

@@ -3,13 +3,17 @@
  * opens the page of `esper dashboard` (the CLI, as an operator starts it)
  * following two NATS nodes; the page lists both nodes and draws the run's
  * curve, the views are reachable from the keyboard, and screenshots of the
- * node, run and library views go to docs/images/dashboard-*.png.
+ * node, run and library views are taken (into docs/images/dashboard-*.png
+ * with ESPER_UPDATE_SCREENSHOTS=1, else a temp dir).
  *
  * Without chromium or playwright-core the suite skips, unless
  * ESPER_REQUIRE_SERVICES=1 (CI), where it fails.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { connect, type NatsConnection } from 'nats';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
@@ -18,7 +22,8 @@ import { quickSpiralsSpec } from '../../helpers/spirals-spec.ts';
 
 const CHROMIUM = process.env['ESPER_CHROMIUM'] ?? '/usr/bin/chromium';
 const TOKEN = 'browser-token-14';
-const SHOTS = new URL('../../../docs/images/', import.meta.url);
+// docs/images/ only when asked (ESPER_UPDATE_SCREENSHOTS=1): a test run does not dirty the tree.
+const SHOTS = process.env['ESPER_UPDATE_SCREENSHOTS'] === '1' ? new URL('../../../docs/images/', import.meta.url) : pathToFileURL(`${mkdtempSync(join(tmpdir(), 'esper-shots-'))}/`);
 
 /* Typed loosely: playwright-core is loaded at run time (the suite skips without it). */
 interface Page {
