@@ -9,7 +9,8 @@
  */
 import { connect, type NatsConnection } from 'nats';
 import { ObjectStoreArtifactStore } from '../actors/urza/index.ts';
-import { isTransientBusError } from '../actors/oona/index.ts';
+import { isTransientBusError, retryTransient } from '../actors/oona/index.ts';
+import { createLogger } from '../infra/logger.ts';
 import { NatsConnectionConfigSchema } from '../config/nats.ts';
 import { formatZodIssues } from '../contracts/registry.ts';
 import { ReplySchema } from '../contracts/reply.ts';
@@ -102,8 +103,16 @@ export async function runOnCluster(spec: RunSpec, options: RemoteRunOptions): Pr
         if (isTerminal(record.state)) {
           if (record.state === 'failed') throw record.error === undefined ? new EsperError('ESPER_INTERNAL', `run ${record.runId} failed`) : EsperError.fromWire(record.error);
           if (record.state === 'stopped' || record.results === undefined) throw new EsperError('ESPER_CONFLICT', `run ${record.runId} was stopped before it completed`, { details: { epoch: record.epoch } });
-          const artifacts = await ObjectStoreArtifactStore.open(nc, { bucket: `${options.prefix.replace(/\./g, '_')}_artifacts` });
-          const bytes = await artifacts.get(record.results.key, record.results.sha256);
+          const results = record.results;
+          // Read through a lost server too: each attempt bounded (a read can stall while its stream elects a leader), retried with backoff.
+          const bytes = await retryTransient(
+            () =>
+              boundedAttempt(async () => {
+                const artifacts = await ObjectStoreArtifactStore.open(nc, { bucket: `${options.prefix.replace(/\./g, '_')}_artifacts` });
+                return artifacts.get(results.key, results.sha256);
+              }, 30_000, `read the results of run ${record.runId}`),
+            { what: `read the results of run ${record.runId}`, logger: createLogger({ level: 'silent' }), budgetMs: 300_000 },
+          );
           return RunResultsSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
         }
       }
@@ -111,5 +120,20 @@ export async function runOnCluster(spec: RunSpec, options: RemoteRunOptions): Pr
     }
   } finally {
     await nc.close().catch(() => undefined);
+  }
+}
+
+/** `work()`, or ESPER_TIMEOUT (retryable) when it takes longer than `timeoutMs`. */
+async function boundedAttempt<T>(work: () => Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work(),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new BusError('ESPER_TIMEOUT', `${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,0 +1,242 @@
+/**
+ * Issue 13: Esper survives the loss of a NATS server. Three nats-servers
+ * (JetStream, one cluster, started by this suite on loopback), a library node
+ * recording events into PostgreSQL and two trainer nodes, every process
+ * given all three URLs. While a run trains:
+ *  - the server leading the events stream is SIGKILLed;
+ *  - it is restarted: it rejoins and catches up (every stream it holds has
+ *    the leader's messages), nothing lost;
+ *  - the server leading the runs registry is frozen (SIGSTOP) for 10 s, then
+ *    resumed (SIGCONT).
+ * Each time the run completes with the weights of an uninterrupted run, its
+ * event log in PostgreSQL has no gap and no duplicate, and both trainer nodes
+ * are listed as ready.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import type { NatsConnection } from 'nats';
+import pg from 'pg';
+import { runTraining } from '../../../src/actors/tolaria/run-loop.ts';
+import { runOnCluster } from '../../../src/cli/run-remote.ts';
+import { RunSpecSchema, type RunResults, type RunSpec } from '../../../src/contracts/run.ts';
+import { ObjectStoreArtifactStore } from '../../../src/actors/urza/artifact-store.ts';
+import { RunRecordSchema } from '../../../src/node/run-registry.ts';
+import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
+import { NatsCluster, requireNatsServer } from '../../helpers/nats-cluster.ts';
+import { PG_URL, requireService } from '../../helpers/services.ts';
+
+interface WireReply {
+  ok: boolean;
+  data?: unknown;
+  error?: { code: string; message: string; retryable?: boolean };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A short spirals run whose seeds germinate early. */
+function spiralsSpec(epochs: number): RunSpec {
+  const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const training = raw['training'] as Record<string, unknown>;
+  return RunSpecSchema.parse({
+    ...raw,
+    epochs,
+    training: { ...training, dataset: { ...(training['dataset'] as object), n: 3000 } },
+    policy: { ...(raw['policy'] as object), minEpochBeforeGerminate: 1, plateauEpochs: 1, plateauDeltaPp: 50 },
+  });
+}
+
+describe('losing a NATS server of a three-server cluster (integration, issue 13)', function () {
+  this.timeout(300_000);
+  const tag = randomBytes(4).toString('hex');
+  const prefix = `sl${tag}`;
+  const schema = `esper_sl_${tag}`;
+  const dbUrl = `${PG_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  const daemons: DaemonProcess[] = [];
+  let cluster: NatsCluster | undefined;
+  let nc: NatsConnection;
+  let admin: pg.Client;
+  let killed: number | undefined;
+  const timings: string[] = [];
+  const clientLines: string[] = [];
+
+  async function request(subject: string, payload: unknown = {}): Promise<WireReply> {
+    const message = await nc.request(subject, new TextEncoder().encode(JSON.stringify(payload)), { timeout: 10_000 });
+    return JSON.parse(new TextDecoder().decode(message.data)) as WireReply;
+  }
+
+  async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+    const started = Date.now();
+    for (;;) {
+      const value = await probe().catch(() => undefined);
+      if (value !== undefined) return value;
+      if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
+      await sleep(200);
+    }
+  }
+
+  function startNode(name: string, roles: string, db = false): DaemonProcess {
+    const configFile = writeTempConfig({
+      subjectPrefix: prefix,
+      membership: { heartbeatMs: 1000, bucket: `${prefix}_nodes` },
+      // Notice a frozen server within ~4 s (two missed pings) and move to another one.
+      nats: { url: cluster!.url, pingIntervalMs: 2000, reconnect: { waitMs: 250 } },
+    });
+    const args = ['node', 'start', '--nats', cluster!.url, '--name', name, '--roles', roles, '--config', configFile, ...(db ? ['--db', dbUrl] : [])];
+    const daemon = new DaemonProcess(args);
+    daemons.push(daemon);
+    return daemon;
+  }
+
+  before(async function () {
+    const binary = requireNatsServer(this);
+    await requireService(this, 'postgres');
+    cluster = await NatsCluster.start({ binary, clientPort: 4321, routePort: 6321, monitorPort: 8321, name: 'esper-loss' });
+    nc = await cluster.connect();
+    admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const nodes = [startNode('lib', 'library', true), startNode('t1', 'trainer'), startNode('t2', 'trainer')];
+    await Promise.all(nodes.map((node) => node.waitForMessage('node ready', 120_000)));
+    const chosen = await nodes[1]!.waitForLog((line) => typeof line['replicas'] === 'number');
+    expect(chosen['replicas'], 'replicas chosen from the server INFO').to.equal(3);
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state !== 'failed') return;
+    // What the nodes and the client said, to tell a hang from a failure.
+    for (const [i, daemon] of daemons.entries()) {
+      const lines = daemon.lines.filter((line) => (line.level ?? 0) >= 40).slice(-25);
+      console.log(`--- node ${i} (${daemon.lines.length} lines), warnings and errors:\n${lines.map((line) => JSON.stringify(line).slice(0, 400)).join('\n')}`);
+      console.log(`--- node ${i}, last lines:\n${daemon.lines.slice(-8).map((line) => JSON.stringify(line).slice(0, 300)).join('\n')}`);
+    }
+    console.log(`--- client:\n${clientLines.slice(-15).join('\n')}`);
+  });
+
+  after(async () => {
+    for (const daemon of daemons) daemon.kill('SIGKILL');
+    await Promise.all(daemons.map((daemon) => daemon.exited));
+    await nc?.close().catch(() => undefined);
+    await cluster?.stop();
+    await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await admin?.end();
+    if (timings.length > 0) console.log(`      fault table (${prefix}):\n${timings.map((t) => `        ${t}`).join('\n')}`);
+  });
+
+  /** Starts a run through `esper run --nats`'s client (all three URLs), as an operator would. */
+  function startRun(spec: RunSpec, runId: string): Promise<RunResults> {
+    const lines = clientLines;
+    return runOnCluster(spec, {
+      url: cluster!.url,
+      prefix,
+      runId,
+      json: true,
+      pollMs: 250,
+      output: { out: (text) => void lines.push(text), err: (text) => void lines.push(text) },
+      env: {},
+    });
+  }
+
+  async function epochOf(runId: string): Promise<number> {
+    const kv = await nc.jetstream().views.kv(`${prefix}_runs`, { bindOnly: true });
+    const entry = await kv.get(runId);
+    return entry === null ? 0 : RunRecordSchema.parse(JSON.parse(new TextDecoder().decode(entry.value))).epoch;
+  }
+
+  /** The run's record, results, PostgreSQL event log and both trainers' status, checked against an uninterrupted run. */
+  async function expectIntact(runId: string, spec: RunSpec, results: RunResults): Promise<{ events: number; resumes: number }> {
+    const kv = await nc.jetstream().views.kv(`${prefix}_runs`, { bindOnly: true });
+    const record = RunRecordSchema.parse(JSON.parse(new TextDecoder().decode((await kv.get(runId))!.value)));
+    expect(record.state).to.equal('completed');
+    expect(results.epochs.map((e) => e.epoch)).to.deep.equal([...Array(spec.epochs).keys()].map((i) => i + 1));
+
+    const rows = await until(async () => {
+      const r = await admin.query<{ seq: string; id: string; type: string; data: { epoch?: number } }>(`SELECT seq, id, type, data FROM ${schema}.events WHERE run_id = $1 ORDER BY seq`, [runId]);
+      return r.rows.some((row) => row.type === 'tolaria.run.completed') ? r.rows : undefined;
+    }, 90_000);
+    const seqs = rows.map((row) => Number(row.seq));
+    expect(seqs, 'gapless per-run sequence').to.deep.equal(seqs.map((_, i) => i + 1));
+    expect(new Set(rows.map((row) => row.id)).size, 'no duplicate event').to.equal(rows.length);
+    const epochEvents = rows.filter((row) => row.type === 'tolaria.epoch.completed').map((row) => row.data.epoch);
+    expect(epochEvents, 'every epoch exactly once, in order').to.deep.equal([...Array(spec.epochs).keys()].map((i) => i + 1));
+    expect(rows.filter((row) => row.type === 'tolaria.run.completed')).to.have.length(1);
+
+    const reference: Array<{ type: string }> = [];
+    const uninterrupted = await runTraining(spec, { runId, events: (event) => void reference.push(event) });
+    expect(results.weightsHash, 'same weights as an uninterrupted run').to.equal(uninterrupted.weightsHash);
+    expect(results.finalAccuracy).to.equal(uninterrupted.finalAccuracy);
+    // Not taken over: the log is exactly the events the run emitted (a takeover replays from a checkpoint).
+    if (record.resumes === 0) expect(rows.map((row) => row.type)).to.deep.equal(reference.map((event) => event.type));
+
+    const nodes = await until(async () => {
+      const reply = await request(`${prefix}.ctl.cluster.nodes`);
+      const list = (reply.data as { nodes?: Array<{ nodeId: string; status: string }> } | undefined)?.nodes ?? (reply.data as Array<{ nodeId: string; status: string }>);
+      const trainers = list.filter((n) => n.nodeId === 't1' || n.nodeId === 't2');
+      return trainers.length === 2 && trainers.every((n) => n.status === 'ready') ? trainers : undefined;
+    }, 30_000);
+    expect(nodes.map((n) => n.status)).to.deep.equal(['ready', 'ready']);
+    return { events: rows.length, resumes: record.resumes };
+  }
+
+  it('a run survives SIGKILL of the server leading the events stream', async () => {
+    const spec = spiralsSpec(16);
+    const runId = 'kill1';
+    const finished = startRun(spec, runId);
+    await until(async () => ((await epochOf(runId)) >= 3 ? true : undefined));
+    const eventsLeader = await cluster!.streamLeader(nc, `${prefix}_events`);
+    const runsLeader = await cluster!.streamLeader(nc, `KV_${prefix}_runs`);
+    const started = Date.now();
+    await cluster!.kill(eventsLeader);
+    killed = eventsLeader;
+    const results = await finished;
+    const seconds = (Date.now() - started) / 1000;
+    const outcome = await expectIntact(runId, spec, results);
+    timings.push(`SIGKILL ${cluster!.members[eventsLeader]!.name} (leader of events${runsLeader === eventsLeader ? ' and runs' : ''}): run completed ${seconds.toFixed(1)} s later, resumes ${outcome.resumes}, ${outcome.events} events, 0 lost, 0 duplicated`);
+  });
+
+  it('the killed server, restarted, rejoins and catches up; nothing is lost', async function () {
+    if (killed === undefined) this.skip();
+    const index = killed;
+    const started = Date.now();
+    cluster!.restart(index);
+    await cluster!.waitForMetaLeader(3, 60_000);
+    // Every Esper stream: the restarted server holds the leader's messages.
+    const jsm = await nc.jetstreamManager();
+    const names = [`${prefix}_events`, `KV_${prefix}_runs`, `KV_${prefix}_nodes`, `OBJ_${prefix}_artifacts`];
+    await until(async () => {
+      for (const name of names) {
+        const info = await jsm.streams.info(name);
+        const peers = [info.cluster?.leader, ...(info.cluster?.replicas ?? []).filter((r) => r.current).map((r) => r.name)];
+        if (!peers.includes(cluster!.members[index]!.name)) return undefined;
+      }
+      return true;
+    }, 90_000);
+    const events = await jsm.streams.info(`${prefix}_events`);
+    expect(events.config.num_replicas).to.equal(3);
+    const stored = await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.events WHERE run_id = 'kill1'`);
+    expect(events.state.messages, 'the stream holds every event PostgreSQL recorded').to.be.at.least(Number(stored.rows[0]!.n));
+    // The artifacts of the finished run are all readable.
+    const kv = await nc.jetstream().views.kv(`${prefix}_runs`, { bindOnly: true });
+    const record = RunRecordSchema.parse(JSON.parse(new TextDecoder().decode((await kv.get('kill1'))!.value)));
+    const artifacts = await ObjectStoreArtifactStore.open(nc, { bucket: `${prefix}_artifacts` });
+    await artifacts.get(record.results!.key, record.results!.sha256);
+    await artifacts.get(record.checkpoint!.tensors.key, record.checkpoint!.tensors.sha256);
+    timings.push(`restart ${cluster!.members[index]!.name}: rejoined and current on every stream in ${((Date.now() - started) / 1000).toFixed(1)} s; 0 lost`);
+  });
+
+  it('a run survives the server leading the runs registry frozen (SIGSTOP) for 10 s', async () => {
+    const spec = spiralsSpec(16);
+    const runId = 'stop1';
+    const finished = startRun(spec, runId);
+    await until(async () => ((await epochOf(runId)) >= 3 ? true : undefined));
+    const runsLeader = await cluster!.streamLeader(nc, `KV_${prefix}_runs`);
+    const started = Date.now();
+    cluster!.signal(runsLeader, 'SIGSTOP');
+    await sleep(10_000);
+    cluster!.signal(runsLeader, 'SIGCONT');
+    const results = await finished;
+    const seconds = (Date.now() - started) / 1000;
+    const outcome = await expectIntact(runId, spec, results);
+    timings.push(`SIGSTOP ${cluster!.members[runsLeader]!.name} 10 s (leader of runs): run completed ${seconds.toFixed(1)} s after the freeze, resumes ${outcome.resumes}, ${outcome.events} events, 0 lost, 0 duplicated`);
+  });
+});
