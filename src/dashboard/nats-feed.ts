@@ -41,7 +41,11 @@ export interface NatsFeedOptions {
   libraryRefreshMs?: number;
   /** Timeout of control and library requests, ms. @default 5000 */
   requestTimeoutMs?: number;
-  /** Pause before a failed follower starts again, ms. @default 2000 */
+  /**
+   * Pause before a failed follower starts again, ms. Short, because the usual
+   * failure is a stream or bucket not created yet — the first run's first
+   * epoch creates the events stream, and its points should not wait. @default 250
+   */
   retryMs?: number;
   /** Renders a finished run's report.html from its results (injected by the CLI: report.html lives there). */
   renderReport?: (results: RunResults) => string;
@@ -49,6 +53,9 @@ export interface NatsFeedOptions {
   hub: SseHub;
   logger: Logger;
 }
+
+/** Default pause before a follower (or the first connection) is tried again, ms. */
+const RETRY_MS = 250;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -100,7 +107,18 @@ export class NatsFeed implements Upstream {
   }
 
   async #run(): Promise<void> {
-    const nc = await connect({ ...this.#o.connection, name: this.#o.connection.name ?? 'esper-dashboard', reconnect: true, maxReconnectAttempts: -1, waitOnFirstConnect: true });
+    // The first connection is retried here (so stop() can end the wait); after it, nats.js reconnects forever.
+    let nc: NatsConnection | undefined;
+    while (nc === undefined) {
+      try {
+        nc = await connect({ ...this.#o.connection, name: this.#o.connection.name ?? 'esper-dashboard', reconnect: true, maxReconnectAttempts: -1, waitOnFirstConnect: false });
+      } catch (error) {
+        if (this.#abort.signal.aborted) return;
+        this.#o.hub.setStatus(true, `cannot connect to NATS (${(error as Error).message}); retrying`);
+        await delay(this.#o.retryMs ?? RETRY_MS, this.#abort.signal);
+        if (this.#abort.signal.aborted) return;
+      }
+    }
     if (this.#abort.signal.aborted) {
       await nc.close();
       return;
@@ -182,7 +200,7 @@ export class NatsFeed implements Upstream {
         if (this.#abort.signal.aborted) return;
         this.#o.logger.debug({ err: error, what }, 'dashboard: follower stopped; retrying');
       }
-      await delay(this.#o.retryMs ?? 2000, this.#abort.signal);
+      await delay(this.#o.retryMs ?? RETRY_MS, this.#abort.signal);
     }
   }
 
