@@ -54,6 +54,12 @@ export interface NatsFeedOptions {
   logger: Logger;
 }
 
+/** Calls `stop` when `signal` aborts, until the returned function is called (no listener left behind by a follower that ends). */
+function onAbort(signal: AbortSignal, stop: () => void): () => void {
+  signal.addEventListener('abort', stop, { once: true });
+  return () => signal.removeEventListener('abort', stop);
+}
+
 /** Default pause before a follower (or the first connection) is tried again, ms. */
 const RETRY_MS = 250;
 
@@ -66,11 +72,15 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
       return;
     }
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const onAbort = (): void => {
       clearTimeout(timer);
       resolve();
-    }, { once: true });
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -217,28 +227,36 @@ export class NatsFeed implements Upstream {
   async #watchNodes(nc: NatsConnection): Promise<void> {
     const kv = await nc.jetstream().views.kv(this.#o.nodesBucket ?? 'esper_nodes', { bindOnly: true });
     const watch = await kv.watch({ key: '>' });
-    this.#abort.signal.addEventListener('abort', () => watch.stop(), { once: true });
-    for await (const entry of watch) {
-      if (entry.operation !== 'PUT') {
-        this.#o.view.removeNode(entry.key);
-        continue;
+    const release = onAbort(this.#abort.signal, () => watch.stop());
+    try {
+      for await (const entry of watch) {
+        if (entry.operation !== 'PUT') {
+          this.#o.view.removeNode(entry.key);
+          continue;
+        }
+        const parsed = NodeStatusSchema.safeParse(entry.json());
+        if (parsed.success) this.#o.view.putNode(parsed.data);
       }
-      const parsed = NodeStatusSchema.safeParse(entry.json());
-      if (parsed.success) this.#o.view.putNode(parsed.data);
+    } finally {
+      release();
     }
   }
 
   async #watchRuns(nc: NatsConnection): Promise<void> {
     const kv = await nc.jetstream().views.kv(runsBucketName(this.#s.prefix), { bindOnly: true });
     const watch = await kv.watch({ key: '>' });
-    this.#abort.signal.addEventListener('abort', () => watch.stop(), { once: true });
-    for await (const entry of watch) {
-      if (entry.operation !== 'PUT') {
-        this.#o.view.removeRun(entry.key);
-        continue;
+    const release = onAbort(this.#abort.signal, () => watch.stop());
+    try {
+      for await (const entry of watch) {
+        if (entry.operation !== 'PUT') {
+          this.#o.view.removeRun(entry.key);
+          continue;
+        }
+        const parsed = RunRecordSchema.safeParse(entry.json());
+        if (parsed.success) this.#putRun(parsed.data);
       }
-      const parsed = RunRecordSchema.safeParse(entry.json());
-      if (parsed.success) this.#putRun(parsed.data);
+    } finally {
+      release();
     }
   }
 
@@ -267,16 +285,20 @@ export class NatsFeed implements Upstream {
         : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - (this.#o.historyMs ?? 6 * 3_600_000)).toISOString() };
     const consumer = await nc.jetstream().consumers.get(eventsStreamName(this.#s.prefix), { filterSubjects: this.#s.eventsAll, ...from });
     const messages = await consumer.consume();
-    this.#abort.signal.addEventListener('abort', () => void messages.close(), { once: true });
-    for await (const message of messages) {
-      this.#lastEventSeq = message.seq;
-      let raw: unknown;
-      try {
-        raw = message.json();
-      } catch {
-        continue;
+    const release = onAbort(this.#abort.signal, () => void messages.close());
+    try {
+      for await (const message of messages) {
+        this.#lastEventSeq = message.seq;
+        let raw: unknown;
+        try {
+          raw = message.json();
+        } catch {
+          continue;
+        }
+        this.#event(raw, message.seq);
       }
-      this.#event(raw, message.seq);
+    } finally {
+      release();
     }
   }
 
