@@ -49,10 +49,13 @@ export const AuditRecordSchema = z
 export type AuditRecord = z.infer<typeof AuditRecordSchema>;
 
 /**
- * Data of `nissa.operator.action`: an operator action sent through the
- * dashboard (issue 14) and its outcome, recorded in the run's event stream
- * (and so the audit trail) by the dashboard that forwarded it. The action
- * itself travels on the ordinary control subject.
+ * Data of `nissa.operator.action`: an operator action on a run and its
+ * outcome, in the run's event stream (and so the audit trail). The node
+ * hosting the run records every pause, resume and stop it serves, whoever
+ * sent it (`via: "node <id>"`); the dashboard records each action it
+ * forwards (`via: "dashboard@<host> from <address>"`, issue 14), so an action
+ * from the dashboard appears twice: who sent it, and that the run got it.
+ * The action itself travels on the ordinary control subject.
  */
 export const OperatorActionSchema = z
   .object({
@@ -64,7 +67,7 @@ export const OperatorActionSchema = z
     seedId: SeedIdSchema.optional(),
     /** The reason the operator gave, if any. */
     reason: text(500).optional(),
-    /** Who forwarded it: `dashboard@<host>` and the browser's address. */
+    /** Who recorded it: `node <id>` (the node serving the run) or `dashboard@<host> from <address>`. */
     via: text(300).min(1),
     /** True when the control reply was ok. */
     ok: z.boolean(),

@@ -60,7 +60,7 @@ export const MESSAGE_TYPES = {
   'urabrask.validation.requested': { v: 1, schema: ValidationJobSchema, summary: 'A validation job (work queue `job.validate`).' },
   'urabrask.kernel.validated': { v: 1, schema: ValidationReportSchema, summary: 'Validation finished: the kernel is VALIDATED or REJECTED.' },
   'nissa.telemetry.reported': { v: 1, schema: TelemetryPacketSchema, summary: 'A batch of telemetry measurements.' },
-  'nissa.operator.action': { v: 1, schema: OperatorActionSchema, summary: 'An operator action forwarded by the dashboard to a control subject, and its outcome (the audit record of the dashboard).' },
+  'nissa.operator.action': { v: 1, schema: OperatorActionSchema, summary: 'An operator action on a run and its outcome: recorded by the node that served it (pause, resume, stop) and by the dashboard that forwarded it.' },
   'supervision.breaker.state': { v: 1, schema: BreakerStateChangedSchema, summary: 'A circuit breaker changed state.' },
   'supervision.child.restarted': { v: 1, schema: ChildRestartedSchema, summary: 'A supervisor restarted a crashed child.' },
   'supervision.child.terminated': { v: 1, schema: ChildTerminatedSchema, summary: 'A supervised child ended.' },

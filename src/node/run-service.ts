@@ -30,6 +30,7 @@ import { retryTransient, type Bus, type RetryObserver, type Subscription } from 
 import { checkRunSpec, startRun, type EpochBoundary } from '../actors/tolaria/index.ts';
 import type { Supervisor } from '../supervision/index.ts';
 import { publishRunEvents } from '../actors/nissa/index.ts';
+import { createMessage } from '../contracts/registry.ts';
 import type { RunLoopState } from '../actors/tolaria/index.ts';
 import type { Envelope } from '../contracts/envelope.ts';
 import { RunSpecSchema, type RunResults, type RunSpec } from '../contracts/run.ts';
@@ -128,6 +129,8 @@ type ResumeInput = { state: { state: RunLoopState; checkpoint: Uint8Array }; eve
 
 const SEED_MUTATIONS = new Set(['germinate', 'advance', 'prune', 'fossilize']);
 const RUN_MUTATIONS = new Set(['checkpoint', 'rollback']);
+/** Run verbs answered at once whose request the run's event log records (`nissa.operator.action`). */
+const AUDITED_VERBS: ReadonlySet<string> = new Set(['pause', 'resume', 'stop']);
 
 export class RunService implements RunControl {
   readonly #options: RunServiceOptions;
@@ -143,6 +146,8 @@ export class RunService implements RunControl {
   #sweeping: Promise<void> = Promise.resolve();
   #accepting = true;
   #sweepFailedLoggedAt = 0;
+  /** Runs being registered by start() and not hosted yet (the sweep leaves them alone). */
+  readonly #starting = new Set<string>();
 
   constructor(options: RunServiceOptions) {
     this.#options = options;
@@ -206,6 +211,16 @@ export class RunService implements RunControl {
     }
     checkRunSpec(parsed.data);
     const runId = requestedId ?? `run-${randomBytes(6).toString('hex')}`;
+    this.#starting.add(runId);
+    try {
+      return await this.#register(parsed.data, runId);
+    } finally {
+      this.#starting.delete(runId);
+    }
+  }
+
+  /** Registers the run (compare-and-set create) and hosts it. */
+  async #register(spec: RunSpec, runId: string): Promise<RunStatus> {
     const now = new Date().toISOString();
     const registry = await this.#retry(`open the runs bucket for ${runId}`, () => this.#options.registry(), 30_000);
     let versioned: VersionedRunRecord;
@@ -214,12 +229,12 @@ export class RunService implements RunControl {
       versioned = await this.#retry(`register run ${runId}`, () => registry.create({
         v: 1,
         runId,
-        spec: parsed.data,
+        spec: spec,
         state: 'running',
         owner: this.#owner,
         resumes: 0,
         epoch: 0,
-        maxEpochs: parsed.data.epochs,
+        maxEpochs: spec.epochs,
         checkpoint: null,
         createdAt: now,
         updatedAt: now,
@@ -228,8 +243,8 @@ export class RunService implements RunControl {
       if (error instanceof EsperError && error.code === 'ESPER_CONFLICT') throw new EsperError('ESPER_CONFLICT', `run ${runId} already exists`, { details: { runId } });
       throw error;
     }
-    const run = this.#host(parsed.data, versioned, undefined);
-    this.#logger.info({ runId, epochs: parsed.data.epochs }, 'run started');
+    const run = this.#host(spec, versioned, undefined);
+    this.#logger.info({ runId, epochs: spec.epochs }, 'run started');
     return run.status;
   }
 
@@ -239,11 +254,13 @@ export class RunService implements RunControl {
     try {
       const registry = await this.#options.registry();
       const records = await registry.list();
-      const orphans = records.filter((r) => !this.#runs.has(r.record.runId) && !isTerminal(r.record.state));
+      const orphans = records.filter((r) => !this.#runs.has(r.record.runId) && !this.#starting.has(r.record.runId) && !isTerminal(r.record.state));
       if (orphans.length === 0) return;
       const live = await this.#options.liveNodes();
+      // Also runs this incarnation claimed but could not resume (its store was unavailable): claimed again, resumed again.
+      const mine = (record: RunRecord): boolean => record.owner?.nodeId === this.#nodeId && record.owner.incarnationId === this.#options.incarnationId;
       for (const found of orphans) {
-        if (!isOrphan(found.record, live) || !this.#accepting) continue;
+        if (!(isOrphan(found.record, live) || mine(found.record)) || !this.#accepting) continue;
         let claimed: VersionedRunRecord;
         try {
           claimed = await registry.update(found, { owner: this.#owner, resumes: found.record.resumes + 1, state: found.record.state === 'paused' ? 'paused' : 'running' });
@@ -291,7 +308,9 @@ export class RunService implements RunControl {
     let resume: ResumeInput | undefined;
     if (record.checkpoint !== null) {
       const registry = await this.#options.registry();
-      const boundary = await registry.loadBoundary(record.checkpoint);
+      const pointer = record.checkpoint;
+      // Read through an election; should it still fail, the record names this node and the next sweep pass resumes it.
+      const boundary = await this.#retry(`load the checkpoint of run ${record.runId}`, () => registry.loadBoundary(pointer), 60_000);
       resume = { state: { state: boundary.state.loop, checkpoint: boundary.tensors }, events: boundary.state.pendingEvents };
     }
     this.#logger.warn(
@@ -608,12 +627,35 @@ export class RunService implements RunControl {
     const run = this.#runs.get(runId);
     if (run === undefined) runNotFound(runId);
     const now = this.#immediate(run, kind, verb, target);
-    if (now !== undefined) return now;
+    if (now !== undefined) {
+      if (kind === 'run' && AUDITED_VERBS.has(verb)) this.#recordOperatorAction(run, verb, body);
+      return now;
+    }
     if (run.ending !== undefined || isTerminal(run.status.state)) throw new EsperError('ESPER_CONFLICT', `run ${run.runId} is ${run.ending ?? run.status.state}`);
     return await new Promise<unknown>((resolve, reject) => {
       run.requests.push({ kind, verb, target, body: body as Record<string, unknown>, resolve, reject });
       run.wake?.();
     });
+  }
+
+  /**
+   * Puts a pause, resume or stop into the run's event log (published with the
+   * run's next boundary, like its other events), so that the audit trail shows
+   * it whoever sent it — `nats req`, `esper ctl` or the dashboard. The other
+   * verbs leave their own events (rollbacks, checkpoints, seed transitions
+   * with the operator's reason as their cause).
+   */
+  #recordOperatorAction(run: HostedRun, verb: string, body: object): void {
+    const reason = (body as { reason?: unknown }).reason;
+    const action = {
+      subject: subjects(this.#prefix).run(run.runId, verb as RunVerb),
+      verb,
+      runId: run.runId,
+      ...(typeof reason === 'string' && reason !== '' ? { reason: reason.slice(0, 500) } : {}),
+      via: `node ${this.#nodeId}`,
+      ok: true,
+    };
+    run.events.push(createMessage('nissa.operator.action', action, { source: `${this.#nodeId}/runs`, runId: run.runId }));
   }
 
   /** Verbs answered at once (undefined: queued for the next boundary). */

@@ -182,6 +182,31 @@ describe('run service: checkpoint retention', function () {
     expect(await store.list(`runs/${runId}/`)).to.deep.equal([...keysOf(runId, last), `runs/${runId}/results.json`]);
   });
 
+  it('records pause, resume and stop in the run’s event log, whoever sent them (issue 14: the audit trail of nats req)', async () => {
+    const runId = 'audited';
+    const seen: Array<{ type: string; data: Record<string, unknown> }> = [];
+    const sub = bus.subscribe(`${prefix}.evt.${runId}.>`, (message) => {
+      const decoded = message.json();
+      if (decoded.ok) seen.push(decoded.value as { type: string; data: Record<string, unknown> });
+    });
+    try {
+      await service.start(spiralsSpec(4), runId);
+      expect((await control(runId, 'pause', { reason: 'look at the graft' })).ok).to.equal(true);
+      await until(() => (service.statuses()[0]?.state === 'paused' ? true : undefined));
+      expect((await control(runId, 'resume')).ok).to.equal(true);
+      expect((await finished(runId)).state).to.equal('completed');
+      const actions = seen.filter((e) => e.type === 'nissa.operator.action').map((e) => e.data);
+      expect(actions.map((a) => a['verb'])).to.deep.equal(['pause', 'resume']);
+      expect(actions[0]).to.include({ subject: `${prefix}.ctl.run.${runId}.pause`, runId, reason: 'look at the graft', via: 'node n1', ok: true });
+      expect(actions[1]).to.not.have.property('reason');
+      // status is not an action: it leaves no record.
+      await control(runId, 'status');
+      expect(seen.filter((e) => e.type === 'nissa.operator.action')).to.have.length(2);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
   it('refuses a spec whose blueprints the run could not compile before registering anything', async () => {
     const spec = { ...spiralsSpec(3), seedModules: { blueprints: ['mlp_huge'], kernels: [] } };
     try {
