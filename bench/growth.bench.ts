@@ -1,7 +1,7 @@
 /**
  * Issue 11 ("growth adds no per-step cost beyond the new units' own work") and
  * issue 12 item 5 (inference of a grown model, fossils merged, vs the static
- * model of the same topology ≤ 5%). wasm backend, MLP on Fashion-MNIST-shaped
+ * model of the same topology ≤ 5%). wasm backend (or BACKEND), MLP on Fashion-MNIST-shaped
  * random data (784 inputs, 10 classes, batch 128), Adam, in one run:
  *
  *  1. training step of a host with a live width seed (TRAINING, then BLENDING
@@ -22,12 +22,12 @@
  * custom-gradient scopes), split into forward / backward / Adam for the live
  * seeds, explain any extra cost.
  *
- *   node --import tsx bench/growth.bench.ts
+ *   node --import tsx bench/growth.bench.ts            (BACKEND=native for the native backend)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/tensor/backend.ts';
+import { selectBackend, type BackendName } from '../src/tensor/backend.ts';
 import { mlpHost } from '../src/tensor/hosts/mlp-host.ts';
 import type { HostModel, SlotSpec } from '../src/tensor/hosts/model.ts';
 import { Optimizer, softmaxCrossEntropy, trainStep } from '../src/tensor/optimizer.ts';
@@ -37,6 +37,8 @@ import type { SlotMode } from '../src/tensor/slot-state.ts';
 import { initWidthSeed } from '../src/tensor/width/width-init.ts';
 import { percentile } from './stats.ts';
 
+/** Backend to measure on (`BACKEND=native` for the OpenBLAS addon). @default 'wasm' */
+const BENCH_BACKEND = (process.env['BACKEND'] ?? 'wasm') as BackendName;
 const INPUTS = 784;
 const CLASSES = 10;
 const BATCH = 128;
@@ -182,7 +184,7 @@ async function counted(variants: readonly Variant[]): Promise<Map<string, number
 }
 
 async function main(): Promise<void> {
-  const backend = await selectBackend('wasm');
+  const backend = await selectBackend(BENCH_BACKEND);
   const [loadBefore = 0] = loadavg();
   const rng = new Rng(9);
   const x = tf.tensor2d(Float32Array.from({ length: BATCH * INPUTS }, () => rng.next()), [BATCH, INPUTS]);
