@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     p50Ratio: percentile(loaded, 50) / percentile(alone, 50),
     pipelineMs: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, { n: v.length, p50: percentile(v, 50), p99: percentile(v, 99) }])),
   };
-  console.log(`pool: ${options.isolation}, nice ${options.nice} (applied: ${priority?.applied ?? '?'}, threads ${priority?.niceMin ?? '?'}..${priority?.niceMax ?? '?'}); trainer: ${options.trainer} thread`);
+  console.log(`pool: ${options.isolation}, nice ${options.nice} (applied: ${priority?.applied ?? '?'}, threads ${priority?.niceMin ?? '?'}..${priority?.niceMax ?? '?'}, SCHED_IDLE: ${String(priority?.idleClass ?? false)}); trainer: ${options.trainer} thread`);
   console.log(`load average before / after: ${results.loadavg.before} / ${results.loadavg.after}\n`);
   console.log(`| training step (ms) | p50 | p99 |`);
   console.log('|---|---:|---:|');

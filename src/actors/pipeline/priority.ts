@@ -16,8 +16,14 @@
  * Elsewhere, `'process'` renices the process (`setpriority(PRIO_PROCESS, 0)`
  * applies to the whole process on macOS/BSD); `'thread'` is not supported.
  *
+ * At nice 19 a process-scope worker also enters Linux's SCHED_IDLE class
+ * (`chrt --idle`): nice 19 still gets a share of a busy core (weight 15
+ * against a normal thread's 1024), and on the 2-core machine that share
+ * showed in the training step's p99 (1.3–1.7× with jobs running).
+ *
  * Never throws: what was refused is in the report (the pool logs a warning).
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
@@ -35,6 +41,44 @@ export interface PriorityReport {
   niceMax: number | null;
   /** Why it was not applied (the OS refused, unsupported platform). */
   error?: string;
+  /**
+   * Whether every thread also runs in Linux's SCHED_IDLE class (process scope
+   * at nice 19 only): it gets a core only when no normal thread wants it, and
+   * a training thread that wakes preempts it at once. False where `chrt`
+   * (util-linux) is missing or refused; nice 19 still applies then.
+   */
+  idleClass?: boolean;
+}
+
+/** Scheduling policy of thread `tid` of process `pid` (field 41 of /proc/<pid>/task/<tid>/stat; 5 = SCHED_IDLE). */
+export function threadPolicy(tid: number, pid: number | 'self' = 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[38]);
+}
+
+/** SCHED_IDLE's number in /proc stat. */
+export const SCHED_IDLE = 5;
+
+/**
+ * Puts every thread of this process in SCHED_IDLE with util-linux's `chrt`
+ * (Node has no sched_setscheduler); threads started later inherit it. True
+ * when every thread reads back as SCHED_IDLE.
+ */
+function enterIdleClass(): boolean {
+  const run = spawnSync('chrt', ['--idle', '--all-tasks', '--pid', '0', String(process.pid)], { stdio: 'ignore', timeout: 5000 });
+  if (run.status !== 0) return false;
+  try {
+    return readdirSync('/proc/self/task').every((tid) => {
+      try {
+        return threadPolicy(Number(tid)) === SCHED_IDLE;
+      } catch {
+        return true; // exited meanwhile
+      }
+    });
+  } catch {
+    return false;
+  }
 }
 
 /** Nice value of thread `tid` of this process, from /proc/self/task/<tid>/stat (field 19). */
@@ -98,7 +142,8 @@ export function lowerPriority(nice: number, scope: 'thread' | 'process'): Priori
     const niceMin = nices.length === 0 ? null : Math.min(...nices);
     const niceMax = nices.length === 0 ? null : Math.max(...nices);
     const applied = error === undefined && (requested === 0 || (niceMin === requested && niceMax === requested));
-    return { ...report, applied, threads: done.size, niceMin, niceMax, ...(error === undefined ? {} : { error }) };
+    const idleClass = scope === 'process' && requested === 19 && applied ? enterIdleClass() : undefined;
+    return { ...report, applied, threads: done.size, niceMin, niceMax, ...(error === undefined ? {} : { error }), ...(idleClass === undefined ? {} : { idleClass }) };
   } catch (cause) {
     return { ...report, threads: done.size, error: message(cause) };
   }

@@ -348,7 +348,7 @@ export class KernelWorkerPool {
     const logger = this.#logger ?? getRootLogger();
     const fields = { component: 'kernel-pool', isolation: this.isolation, size: this.size, ...report };
     if (report.applied) {
-      logger.info(fields, `kernel pool: ${this.size} ${this.isolation === 'process' ? 'child process' : 'worker thread'}(s) at nice ${report.requested}`);
+      logger.info(fields, `kernel pool: ${this.size} ${this.isolation === 'process' ? 'child process' : 'worker thread'}(s) at nice ${report.requested}${report.idleClass === true ? ', SCHED_IDLE' : ''}`);
     } else {
       logger.warn(fields, `kernel pool: could not lower the workers' CPU priority to nice ${report.requested} (${report.error ?? `threads at nice ${report.niceMin ?? '?'}..${report.niceMax ?? '?'}`}); kernel work may slow training`);
     }

@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { expect } from 'chai';
 import { createLogger } from '../../../src/infra/logger.ts';
-import { threadNice } from '../../../src/actors/pipeline/priority.ts';
+import { SCHED_IDLE, threadNice, threadPolicy } from '../../../src/actors/pipeline/priority.ts';
 import { catalogBlueprint, shapePreservingInterface } from '../../../src/actors/karn/catalog.ts';
 import { KernelWorkerPool } from '../../../src/actors/pipeline/worker-pool.ts';
 import { rejectsWith } from '../../helpers/rejects-with.ts';
@@ -125,6 +126,21 @@ describe('Tezzeret worker pool', function () {
         expect(said[0]).to.include({ level: 30, isolation: 'process', requested: 7, applied: true });
       } finally {
         await niced.close();
+      }
+    });
+
+    it('at nice 19 puts every thread of a child worker in SCHED_IDLE (where chrt exists), and none of this process', async function () {
+      if (spawnSync('chrt', ['--version']).status !== 0) this.skip();
+      const idle = new KernelWorkerPool({ size: 1, nice: 19, logger: createLogger({ level: 'silent' }) });
+      try {
+        const compiled = await idle.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' });
+        expect(idle.priority()).to.include({ requested: 19, scope: 'process', applied: true, idleClass: true });
+        const policies = readdirSync(`/proc/${compiled.debug.pid}/task`).map((tid) => threadPolicy(Number(tid), compiled.debug.pid));
+        expect(policies.length).to.be.greaterThan(1);
+        expect(new Set(policies)).to.deep.equal(new Set([SCHED_IDLE]));
+        expect(readdirSync('/proc/self/task').map((tid) => threadPolicy(Number(tid)))).to.not.include(SCHED_IDLE);
+      } finally {
+        await idle.close();
       }
     });
 
