@@ -229,7 +229,7 @@ export class RunService implements RunControl {
       versioned = await this.#retry(`register run ${runId}`, () => registry.create({
         v: 1,
         runId,
-        spec: spec,
+        spec,
         state: 'running',
         owner: this.#owner,
         resumes: 0,

@@ -11,6 +11,7 @@ import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
+import { tcpReachable } from './services.ts';
 
 /** Where nats-server is looked for: ESPER_NATS_SERVER, then /usr/sbin, /usr/local/bin, /usr/bin. */
 export function findNatsServer(): string | undefined {
@@ -99,8 +100,17 @@ export class NatsCluster {
   /** Starts the three servers and waits until JetStream has a meta leader with all three current. */
   static async start(options: NatsClusterOptions): Promise<NatsCluster> {
     const cluster = new NatsCluster(options);
+    for (const m of cluster.members) {
+      // A server left over from an earlier run would join this cluster's routes: refuse to start instead.
+      if (await tcpReachable('127.0.0.1', m.clientPort)) throw new Error(`port ${m.clientPort} is taken (a nats-server left over?); the cluster test needs ${cluster.members.map((x) => x.clientPort).join(', ')}`);
+    }
     for (let i = 0; i < cluster.members.length; i++) cluster.#spawn(i);
-    await cluster.waitForMetaLeader(3);
+    try {
+      await cluster.waitForMetaLeader(3);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
     return cluster;
   }
 
@@ -174,6 +184,21 @@ export class NatsCluster {
     return this.indexOf(leader);
   }
 
+  /** The messages one server holds of `stream` in its own store (its `/jsz`), undefined when it holds none. */
+  async localMessages(index: number, stream: string): Promise<number | undefined> {
+    try {
+      const response = await fetch(`http://127.0.0.1:${this.#member(index).monitorPort}/jsz?accounts=true&streams=true`, { signal: AbortSignal.timeout(2000) });
+      const body = (await response.json()) as { account_details?: Array<{ stream_detail?: Array<{ name: string; state?: { messages?: number } }> }> };
+      for (const account of body.account_details ?? []) {
+        const found = account.stream_detail?.find((detail) => detail.name === stream);
+        if (found !== undefined) return found.state?.messages ?? 0;
+      }
+      return undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Sends `signal` to a server (SIGKILL: it dies; SIGSTOP: it freezes; SIGCONT: it resumes). */
   signal(index: number, signal: NodeJS.Signals): void {
     this.#member(index).child?.kill(signal);
@@ -204,7 +229,8 @@ export class NatsCluster {
       m.child?.kill('SIGCONT');
       m.child?.kill('SIGKILL');
     }
-    await Promise.all(this.members.map((m) => m.exited));
+    await Promise.race([Promise.all(this.members.map((m) => m.exited)), delay(10_000)]);
+    for (const m of this.members) m.child = undefined;
     rmSync(this.#root, { recursive: true, force: true });
   }
 }
