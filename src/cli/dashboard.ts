@@ -6,6 +6,8 @@
  */
 import type { Command } from 'commander';
 import { NatsConnectionConfigSchema } from '../config/nats.ts';
+import type { NodeConfig } from '../config/schema.ts';
+import type { DaemonSidecar } from '../node/daemon.ts';
 import { DEFAULT_SUBJECT_PREFIX } from '../contracts/subjects.ts';
 import { formatZodIssues } from '../contracts/index.ts';
 import { ConfigError } from '../errors/index.ts';
@@ -140,4 +142,34 @@ export function registerDashboardCommand(program: Command, output: CliOutput, re
     .action(async (flags: DashboardFlags) => {
       result.code = await runDashboardCommand(flags, output);
     });
+}
+
+/**
+ * `esper node start --dashboard-port N`: the node also serves the cluster's
+ * dashboard (its own NATS connection, the node's prefix and membership
+ * bucket, 127.0.0.1:N, actions only with `ESPER_DASHBOARD_TOKEN`). Checked
+ * now (bad port, no `--nats`: ESPER_CONFIG_INVALID); started once the node
+ * is up.
+ */
+export function nodeDashboard(config: Readonly<NodeConfig>, rawPort: string, env: NodeJS.ProcessEnv): DaemonSidecar {
+  const problems: string[] = [];
+  const server = dashboardServerFlags({ port: rawPort }, env, problems);
+  if (config.nats === undefined) problems.push('--dashboard-port: the dashboard follows a cluster over NATS; give --nats (an embedded node has none)');
+  parseDashboardOptions(server, problems);
+  if (problems.length > 0 || config.nats === undefined) throw new ConfigError('bad dashboard options', problems);
+  const connection = toNatsConnectionOptions({ ...config.nats, name: `${config.node.name}-dashboard` });
+  return async () => {
+    const logger = createLogger({ level: config.log.level }).child({ component: 'dashboard' });
+    const dashboard = await startClusterDashboard({
+      server,
+      connection,
+      prefix: config.subjectPrefix,
+      nodesBucket: config.membership.bucket,
+      theme: DASHBOARD_THEME,
+      renderReport,
+      logger,
+    });
+    logger.info({ url: dashboard.url, actions: server.token !== undefined }, `dashboard: ${dashboard.url}`);
+    return dashboard;
+  };
 }

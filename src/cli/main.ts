@@ -13,7 +13,7 @@ import { ESPER_VERSION } from '../node/version.ts';
 import { registerBlueprintCommands } from './blueprint.ts';
 import { registerAuditCommands } from './audit.ts';
 import { registerRunCommand } from './run.ts';
-import { registerDashboardCommand } from './dashboard.ts';
+import { nodeDashboard, registerDashboardCommand } from './dashboard.ts';
 
 function addConnectionOptions(command: Command): Command {
   return command
@@ -45,17 +45,21 @@ export function buildProgram(output: CliOutput, result: { code: number }): Comma
     .option('--roles <list>', 'comma-separated roles: all|trainer,compiler,validator,library,controller (env ESPER_ROLES)')
     .option('--config <file>', 'JSON configuration file (flags > env > file > defaults)')
     .option('--metrics-port <n>', 'serve GET /metrics (OpenMetrics) on this port (env ESPER_METRICS_PORT)')
+    .option('--dashboard-port <n>', 'also serve the live dashboard of the cluster on 127.0.0.1:<n> (needs --nats; operator actions need ESPER_DASHBOARD_TOKEN)')
     .exitOverride()
-    .action(async (flags: ConfigFlags) => {
+    .action(async (flags: ConfigFlags & { dashboardPort?: string }) => {
       let config;
+      let sidecar;
       try {
-        config = loadNodeConfig({ flags });
+        const { dashboardPort, ...configFlags } = flags;
+        config = loadNodeConfig({ flags: configFlags });
+        if (dashboardPort !== undefined) sidecar = nodeDashboard(config, dashboardPort, process.env);
       } catch (error) {
         printError(output, error);
         result.code = EXIT.USAGE;
         return;
       }
-      result.code = await runDaemon(config);
+      result.code = await runDaemon(config, sidecar);
     });
 
   const ctl = program.command('ctl').description('steer a cluster over NATS (the same subjects `nats req` uses)').exitOverride();

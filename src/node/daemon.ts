@@ -11,7 +11,10 @@ import { EsperNode } from './esper-node.ts';
 /** Exit code when a second signal cuts the drain short. */
 export const EXIT_INTERRUPTED = 130;
 
-export async function runDaemon(config: Readonly<NodeConfig>): Promise<number> {
+/** Something that runs beside the node (e.g. its dashboard): started once the node is up, closed when it stops. */
+export type DaemonSidecar = () => Promise<{ close(): Promise<void> }>;
+
+export async function runDaemon(config: Readonly<NodeConfig>, sidecar?: DaemonSidecar): Promise<number> {
   const logger = createLogger({ level: config.log.level });
   let resolveExit: (code: number) => void = () => undefined;
   const exited = new Promise<number>((resolve) => {
@@ -42,7 +45,17 @@ export async function runDaemon(config: Readonly<NodeConfig>): Promise<number> {
     logger.flush();
     return 1;
   }
+  let attached: { close(): Promise<void> } | undefined;
+  if (sidecar !== undefined) {
+    try {
+      attached = await sidecar();
+    } catch (error) {
+      // The node serves on without it: a dashboard that cannot bind must not take a trainer down.
+      logger.error({ err: error, code: toEsperError(error).code }, 'the node runs without its sidecar (it failed to start)');
+    }
+  }
   const code = await exited;
+  await attached?.close().catch((error: unknown) => logger.warn({ err: error }, 'sidecar did not close cleanly'));
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
