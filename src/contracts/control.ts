@@ -82,6 +82,12 @@ export const NodeStatusSchema = z
     heartbeatMs: z.number().int().positive().max(3_600_000).optional(),
     /** Which bus the node is on: `nats` (cluster) or `memory` (embedded). */
     bus: z.enum(['nats', 'memory']).optional(),
+    /**
+     * What its actor tree looks like, in three numbers (membership records
+     * carry this instead of the whole tree): supervised actors, how many are
+     * not running, restarts so far.
+     */
+    actorSummary: z.object({ total: count(), notRunning: count(), restarts: count() }).strict().optional(),
     /** Its supervised subsystem actors (node's own status only). */
     actors: z
       .array(

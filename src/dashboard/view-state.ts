@@ -162,7 +162,9 @@ export class ViewState {
       ...(record.heartbeatMs === undefined ? {} : { heartbeatMs: record.heartbeatMs }),
       ...(record.bus === undefined ? {} : { bus: record.bus }),
       ...(actors === undefined
-        ? {}
+        ? record.actorSummary === undefined
+          ? {}
+          : { actors: { ...record.actorSummary } }
         : { actors: { total: actors.length, notRunning: actors.filter((a) => a.status !== 'running').length, restarts: actors.reduce((n, a) => n + Math.max(0, a.incarnation - 1), 0) } }),
     };
     this.#judge(view, this.#now());

@@ -373,8 +373,10 @@ export class EsperNode {
 
   #record(): MemberRecord {
     this.#load.sample();
-    const { actors: _actors, ...status } = this.status();
-    return { ...status, lastHeartbeatAt: new Date().toISOString(), heartbeatMs: this.#options.config.membership.heartbeatMs };
+    // The whole tree would make every heartbeat up to 256 entries long: the record carries its summary.
+    const { actors, ...status } = this.status();
+    const actorSummary = actors === undefined ? undefined : { total: actors.length, notRunning: actors.filter((a) => a.status !== 'running').length, restarts: actors.reduce((n, a) => n + Math.max(0, a.incarnation - 1), 0) };
+    return { ...status, ...(actorSummary === undefined ? {} : { actorSummary }), lastHeartbeatAt: new Date().toISOString(), heartbeatMs: this.#options.config.membership.heartbeatMs };
   }
 
   #controlHandle(): ControlNodeHandle {

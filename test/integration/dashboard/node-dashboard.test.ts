@@ -35,7 +35,7 @@ async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number):
 describe('esper node start --dashboard-port (integration, issue 14)', function () {
   this.timeout(120_000);
 
-  it('serves the live page of its cluster, listing itself, read-only without a token; stops with the node', async function () {
+  it('serves the live page of its cluster, listing itself with its actor-tree summary, read-only without a token; stops with the node', async function () {
     await requireService(this, 'nats');
     const prefix = `nd${randomBytes(4).toString('hex')}`;
     const port = await freePort();
@@ -50,9 +50,14 @@ describe('esper node start --dashboard-port (integration, issue 14)', function (
       expect(await page.text()).to.include('<html');
       // The dashboard follows the node's own prefix and membership bucket: it lists the node.
       const listed = await until(async () => {
-        const reply = (await (await fetch(`http://127.0.0.1:${port}/api/state`)).json()) as { ok: boolean; data?: { actions?: boolean; nodes?: { nodeId?: string }[] } };
+        const reply = (await (await fetch(`http://127.0.0.1:${port}/api/state`)).json()) as {
+          ok: boolean;
+          data?: { actions?: boolean; nodes?: { nodeId?: string; actors?: { total: number; notRunning: number; restarts: number } }[] };
+        };
         expect(reply.data?.actions).to.equal(false);
-        return reply.data?.nodes?.some((n) => n.nodeId === 'nd1') === true ? true : undefined;
+        const me = reply.data?.nodes?.find((n) => n.nodeId === 'nd1');
+        // Its actor tree in three numbers (the membership record's summary): a trainer node supervises several actors, all running.
+        return me?.actors !== undefined && me.actors.total > 1 && me.actors.notRunning === 0 ? true : undefined;
       }, 30_000);
       expect(listed).to.equal(true);
       // Read-only: no token was given.
