@@ -117,8 +117,15 @@ describe('dashboard over a NATS cluster (integration)', function () {
     const audit = await client.waitFor((e) => e.event === 'event' && (e.data as { type: string }).type === 'nissa.operator.action', 10_000, 'audit record');
     expect((audit.data as { runId: string; summary: string }).runId).to.equal('d1');
     expect((audit.data as { summary: string }).summary).to.match(/^operator pause via dashboard@.* ok \(dashboard test\)$/);
-    // One refused and one wrong attempt never reached the cluster: only the accepted one is recorded.
-    expect(client.events.filter((e) => e.event === 'event' && (e.data as { type: string }).type === 'nissa.operator.action')).to.have.length(1);
+    // The node hosting the run records the pause it served as well (whoever sends a pause, the audit trail has it).
+    const isAction = (e: SseEvent): boolean => e.event === 'event' && (e.data as { type: string }).type === 'nissa.operator.action';
+    const summaryOf = (e: SseEvent): string => (e.data as { summary: string }).summary;
+    await client.waitFor((e) => isAction(e) && /^operator pause via node n[12]: ok \(dashboard test\)$/.test(summaryOf(e)), 30_000, "the node's record");
+    // One refused and one wrong attempt never reached the cluster: only the accepted one is recorded, once by each side.
+    const actions = client.events.filter(isAction);
+    expect(actions.filter((e) => /via dashboard@/.test(summaryOf(e))), actions.map(summaryOf).join('; ')).to.have.length(1);
+    expect(actions.filter((e) => /via node /.test(summaryOf(e))), actions.map(summaryOf).join('; ')).to.have.length(1);
+    expect(actions).to.have.length(2);
   });
 
   it('shows a node killed with SIGKILL as down', async () => {
