@@ -25,6 +25,7 @@ import { RunRecordSchema } from '../../../src/node/run-registry.ts';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NatsCluster, requireNatsServer } from '../../helpers/nats-cluster.ts';
 import { PG_URL, requireService } from '../../helpers/services.ts';
+import { requestJson, until } from '../../helpers/until.ts';
 
 interface WireReply {
   ok: boolean;
@@ -63,20 +64,8 @@ describe('losing a NATS server of a three-server cluster (integration, issue 13)
   const timings: string[] = [];
   const clientLines: string[] = [];
 
-  async function request(subject: string, payload: unknown = {}): Promise<WireReply> {
-    const message = await nc.request(subject, new TextEncoder().encode(JSON.stringify(payload)), { timeout: 10_000 });
-    return JSON.parse(new TextDecoder().decode(message.data)) as WireReply;
-  }
+  const request = (subject: string, payload: unknown = {}): Promise<WireReply> => requestJson<WireReply>(nc, subject, payload);
 
-  async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-    const started = Date.now();
-    for (;;) {
-      const value = await probe().catch(() => undefined);
-      if (value !== undefined) return value;
-      if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-      await sleep(200);
-    }
-  }
 
   function startNode(name: string, roles: string, db = false): DaemonProcess {
     const configFile = writeTempConfig({

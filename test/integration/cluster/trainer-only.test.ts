@@ -16,6 +16,7 @@ import type { Envelope } from '../../../src/contracts/envelope.ts';
 import { RunRecordSchema } from '../../../src/node/run-registry.ts';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, requireService } from '../../helpers/services.ts';
+import { requestJson, until } from '../../helpers/until.ts';
 
 interface WireReply {
   ok: boolean;
@@ -46,20 +47,8 @@ describe('a cluster of trainer nodes only (integration, issue 13)', function () 
     return daemon;
   };
 
-  async function request(subject: string, payload: unknown = {}): Promise<WireReply> {
-    const message = await nc.request(subject, new TextEncoder().encode(JSON.stringify(payload)), { timeout: 10_000 });
-    return JSON.parse(new TextDecoder().decode(message.data)) as WireReply;
-  }
+  const request = (subject: string, payload: unknown = {}): Promise<WireReply> => requestJson<WireReply>(nc, subject, payload);
 
-  async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-    const started = Date.now();
-    for (;;) {
-      const value = await probe().catch(() => undefined);
-      if (value !== undefined) return value;
-      if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-      await new Promise((resolve) => setTimeout(resolve, 150));
-    }
-  }
 
   async function record(runId: string): Promise<ReturnType<typeof RunRecordSchema.parse> | undefined> {
     const kv = await nc.jetstream().views.kv(`${prefix}_runs`, { bindOnly: true });

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { expect } from 'chai';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, requireService } from '../../helpers/services.ts';
+import { until } from '../../helpers/until.ts';
 
 /** A TCP port nothing listens on right now. */
 function freePort(): Promise<number> {
@@ -22,15 +23,6 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('esper node start --dashboard-port (integration, issue 14)', function () {
   this.timeout(120_000);

@@ -19,6 +19,7 @@ import { RunRecordSchema } from '../../../src/node/run-registry.ts';
 import { runReplayCommand } from '../../../src/cli/audit.ts';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, PG_URL, requireService } from '../../helpers/services.ts';
+import { until } from '../../helpers/until.ts';
 
 interface WireReply {
   ok: boolean;
@@ -43,15 +44,6 @@ describe('a trainer node killed mid-epoch (integration)', function () {
     return JSON.parse(new TextDecoder().decode(message.data)) as WireReply;
   }
 
-  async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-    const started = Date.now();
-    for (;;) {
-      const value = await probe().catch(() => undefined);
-      if (value !== undefined) return value;
-      if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 
   function startNode(name: string, roles: string, db = false): DaemonProcess {
     const args = ['node', 'start', '--nats', NATS_URL, '--name', name, '--roles', roles, '--config', configFile, ...(db ? ['--db', dbUrl] : [])];

@@ -1,0 +1,27 @@
+/**
+ * Polling helpers the integration suites share: wait until a probe yields a
+ * value, and send a raw JSON request the way `nats req` does.
+ */
+import type { NatsConnection } from 'nats';
+
+/**
+ * Calls `probe` every `intervalMs` until it resolves to something other than
+ * undefined, and returns that; a probe that throws counts as "not yet" (a
+ * service may be restarting). Throws after `timeoutMs`.
+ */
+export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 120_000, intervalMs = 150): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A request with a raw JSON payload (a string is sent as is), as `nats req` sends it; the decoded reply. */
+export async function requestJson<R>(nc: NatsConnection, subject: string, payload: unknown = {}, timeoutMs = 10_000): Promise<R> {
+  const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  const message = await nc.request(subject, new TextEncoder().encode(text), { timeout: timeoutMs });
+  return JSON.parse(new TextDecoder().decode(message.data)) as R;
+}
