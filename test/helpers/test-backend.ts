@@ -8,7 +8,7 @@
  */
 import type { BackendName } from '../../src/tensor/backend.ts';
 import { quietCpuBackend, selectBackend } from '../../src/tensor/backend.ts';
-import { tryLoadNativeAddon } from '../../src/tensor/native/native-addon.ts';
+import { registerNativeBackend } from '../../src/tensor/native/native-backend.ts';
 
 /** The backend to run on: `ESPER_TEST_BACKEND` when set, else `fallback`. */
 export function testBackend(fallback: Exclude<BackendName, 'auto'>): Exclude<BackendName, 'auto'> {
@@ -21,13 +21,16 @@ export function testBackend(fallback: Exclude<BackendName, 'auto'>): Exclude<Bac
 /** Selects {@link testBackend} in a mocha `before` hook; skips the suite (or fails it, under ESPER_REQUIRE_NATIVE=1) when native is wanted and not built. */
 export async function useTestBackend(context: Mocha.Context, fallback: Exclude<BackendName, 'auto'>): Promise<void> {
   const backend = testBackend(fallback);
-  if (backend === 'native') {
-    const load = tryLoadNativeAddon();
-    if (load.addon === undefined) {
-      if (process.env['ESPER_REQUIRE_NATIVE'] === '1') throw new Error(`ESPER_REQUIRE_NATIVE=1 but the native addon does not load: ${load.reason}`);
-      context.skip();
-    }
-  }
+  if (backend === 'native') requireNativeBackend(context);
   quietCpuBackend();
   await selectBackend(backend);
+}
+
+/** Registers the native backend, or — when its addon is missing — fails the suite under ESPER_REQUIRE_NATIVE=1 (CI) and skips it otherwise, saying why. */
+export function requireNativeBackend(context: Mocha.Context): void {
+  const registration = registerNativeBackend();
+  if (registration.ok) return;
+  if (process.env['ESPER_REQUIRE_NATIVE'] === '1') throw new Error(`ESPER_REQUIRE_NATIVE=1 but the native backend is unavailable: ${registration.reason}`);
+  console.log(`      (skipped: native backend unavailable: ${registration.reason})`);
+  context.skip();
 }

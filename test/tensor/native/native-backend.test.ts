@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { backendReport, quietCpuBackend, selectBackend } from '../../../src/tensor/backend.ts';
-import { nativeThreadsFromEnv, registerNativeBackend } from '../../../src/tensor/native/native-backend.ts';
+import { nativeThreadsFromEnv } from '../../../src/tensor/native/native-backend.ts';
 import { adamUpdate } from '../../../src/tensor/ops/adam-update.ts';
 import { Rng } from '../../../src/tensor/rng.ts';
+import { requireNativeBackend } from '../../helpers/test-backend.ts';
 
 /** Random float32 data (seeded), some of it negative, zero or tiny, so the unary ops see their edge cases. */
 function data(seed: number, n: number): Float32Array {
@@ -62,12 +63,7 @@ async function agree(f: () => tf.Tensor | tf.Tensor[], tolerance?: number): Prom
 
 describe('native backend (OpenBLAS addon)', function () {
   before(function () {
-    const registration = registerNativeBackend();
-    if (!registration.ok) {
-      if (process.env['ESPER_REQUIRE_NATIVE'] === '1') throw new Error(`ESPER_REQUIRE_NATIVE=1 but the native backend is unavailable: ${registration.reason}`);
-      console.log(`      (skipped: native backend unavailable: ${registration.reason})`);
-      this.skip();
-    }
+    requireNativeBackend(this);
     quietCpuBackend();
   });
   after(async () => {

@@ -5,9 +5,9 @@ import { cnnHost } from '../../../src/tensor/hosts/cnn-host.ts';
 import type { HostModel } from '../../../src/tensor/hosts/model.ts';
 import { mlpHost } from '../../../src/tensor/hosts/mlp-host.ts';
 import { loadNativeAddon } from '../../../src/tensor/native/native-addon.ts';
-import { registerNativeBackend } from '../../../src/tensor/native/native-backend.ts';
 import { Optimizer, trainStep } from '../../../src/tensor/optimizer.ts';
 import { Rng } from '../../../src/tensor/rng.ts';
+import { requireNativeBackend } from '../../helpers/test-backend.ts';
 
 const BATCH = 32;
 
@@ -55,12 +55,7 @@ function maxRelativeDiff(a: Float32Array[], b: Float32Array[]): number {
 describe('native backend: training', function () {
   this.timeout(60_000);
   before(function () {
-    const registration = registerNativeBackend();
-    if (!registration.ok) {
-      if (process.env['ESPER_REQUIRE_NATIVE'] === '1') throw new Error(`ESPER_REQUIRE_NATIVE=1 but the native backend is unavailable: ${registration.reason}`);
-      console.log(`      (skipped: native backend unavailable: ${registration.reason})`);
-      this.skip();
-    }
+    requireNativeBackend(this);
     quietCpuBackend();
   });
   after(async () => {
