@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../errors/index.ts';
 import type { HostModel, ParamGroup } from './hosts/model.ts';
 import { adamUpdate } from './ops/adam-update.ts';
+import { withSharedTransposes } from './ops/shared-transpose.ts';
 import { lineageOf, type Lineage } from './param-lineage.ts';
 
 /** Adam (Kingma & Ba), with bias correction. */
@@ -310,8 +311,9 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor): tf.
  * trainable group (host, trainable seeds), and one optimizer update per
  * group. The optimizer is rebound to the model's current groups first
  * (keeping existing groups' state). Creates no lasting tensors; the loss (and,
- * with `gradNorms`, each group's global gradient L2 norm) is read once,
- * synchronously.
+ * with `gradNorms`, each group's global gradient L2 norm, frozen parameters
+ * included) is read once, synchronously. Without `gradNorms`, frozen
+ * parameters' gradients are not computed at all.
  */
 export function trainStep(
   model: HostModel,
@@ -323,8 +325,10 @@ export function trainStep(
   const groups = model.paramGroups();
   optimizer.setGroups(groups); // cheap when nothing changed; keeps every surviving group's state
   return tf.tidy(() => {
-    const vars = groups.flatMap((g) => [...g.params]);
-    const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.forward(xBatch), yBatch), vars);
+    // A frozen parameter's gradient is only read for its group's norm: without norms the tape skips it (and the
+    // backward pass that only leads to it — in TRAINING, a width seed's unit activations and incoming weights).
+    const vars = groups.flatMap((g) => (options.gradNorms === true || g.frozen === undefined ? [...g.params] : g.params.filter((_, j) => g.frozen?.includes(j) !== true)));
+    const { value, grads } = withSharedTransposes(() => tf.variableGrads(() => softmaxCrossEntropy(model.forward(xBatch), yBatch), vars));
     const perGroup = groups.map((g) => g.params.map((p) => grads[p.name]));
     // A frozen parameter gets no update: the optimizer leaves it (and its moments) alone when its gradient is undefined.
     const updates = groups.map((g, i) => perGroup[i]?.map((grad, j) => (g.frozen?.includes(j) === true ? undefined : grad)) ?? []);

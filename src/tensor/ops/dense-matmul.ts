@@ -5,6 +5,7 @@
  * §8). This op's gradient transposes explicitly and then multiplies plainly.
  */
 import * as tf from '@tensorflow/tfjs';
+import { sharedTranspose } from './shared-transpose.ts';
 
 const matMulFastGrad: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D = tf.customGrad((...args: unknown[]) => {
   const [x, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
@@ -16,7 +17,7 @@ const matMulFastGrad: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D = tf.custo
     gradFunc: (dy, saved) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy;
-      return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
+      return [tf.matMul(g, tf.transpose(sb)), tf.matMul(sharedTranspose(sa), g)];
     },
   };
 });
@@ -52,7 +53,7 @@ export function detachedInputMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D
       value: tf.matMul(x, weights),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const input = saved[0] as tf.Tensor2D;
-        return tf.getBackend() === 'native' ? tf.matMul(input, dy, true, false) : tf.matMul(tf.transpose(input), dy);
+        return tf.getBackend() === 'native' ? tf.matMul(input, dy, true, false) : tf.matMul(sharedTranspose(input), dy);
       },
     };
   }) as (w: tf.Tensor2D) => tf.Tensor2D;

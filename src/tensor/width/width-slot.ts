@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../errors/index.ts';
 import { straightThrough } from '../ops/straight-through.ts';
+import { widthBlend } from '../ops/width-blend.ts';
 import { SlotState, type SlotMode } from '../slot-state.ts';
 import { sameGeometry, type WidthGeometry, type WidthSeed } from './width-seed.ts';
 
@@ -150,6 +151,10 @@ export class WidthSlot extends SlotState<WidthSeed> {
       }
       case 'BLENDING':
       case 'HOLDING': {
+        if (seed.geometry.layout === 'dense') {
+          const [psi, bias, omega] = seed.params as [tf.Variable, tf.Variable, tf.Variable];
+          return widthBlend(z as tf.Tensor2D, input as tf.Tensor2D, psi as tf.Tensor2D, bias as tf.Tensor1D, omega as tf.Tensor2D, this.alpha, { attachInput: !this.detachInBlending });
+        }
         const c = seed.project(seed.activate(input, { detachInput: this.detachInBlending }));
         return tf.add(z, tf.mul(c, tf.scalar(this.alpha)));
       }
