@@ -17,6 +17,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { sharedTranspose } from './shared-transpose.ts';
 
+/** The native backend's kernels for the forward and backward pass (src/tensor/native/kernels/width-blend.ts); elsewhere tfjs ops. */
+export const WIDTH_BLEND_KERNEL = 'EsperWidthBlend';
+export const WIDTH_BLEND_GRAD_KERNEL = 'EsperWidthBlendGrad';
+
 /** The transposed-operand matmul, as each backend runs it fastest (see dense-matmul.ts); a transposed left operand is shared (shared-transpose.ts). */
 function matMulT(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, transposeB: boolean): tf.Tensor2D {
   if (tf.getBackend() === 'native') return tf.matMul(a, b, transposeA, transposeB);
@@ -44,6 +48,9 @@ function checkShapes(z: tf.Tensor, x: tf.Tensor, psi: tf.Tensor, bias: tf.Tensor
 export function widthBlend(z: tf.Tensor2D, x: tf.Tensor2D, psi: tf.Tensor2D, bias: tf.Tensor1D, omega: tf.Tensor2D, alpha: number, options: { attachInput?: boolean } = {}): tf.Tensor2D {
   checkShapes(z, x, psi, bias, omega);
   const attach = options.attachInput === true;
+  if (tf.getBackend() === 'native' && tf.getKernel(WIDTH_BLEND_KERNEL, 'native') !== undefined && [z, x, psi, bias, omega].every((t) => t.dtype === 'float32')) {
+    return nativeWidthBlend(z, x, psi, bias, omega, alpha, attach);
+  }
   // The units and the scaled Ω are what the backward pass needs besides x; a detached x is closed over (no tape path back to it).
   const forward = (input: tf.Tensor2D, zIn: tf.Tensor2D, p: tf.Tensor2D, b: tf.Tensor1D, o: tf.Tensor2D, save: tf.GradSaveFunc): tf.Tensor2D => {
     const units = tf.fused.matMul({ a: input, b: p, bias: b, activation: 'relu' });
@@ -79,6 +86,43 @@ export function widthBlend(z: tf.Tensor2D, x: tf.Tensor2D, psi: tf.Tensor2D, bia
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const g = backward(dy as tf.Tensor2D, saved);
         return [g.dz, g.dPsi, g.dBias, g.dOmega];
+      },
+    };
+  });
+  return op(z, psi, bias, omega);
+}
+
+/** {@link widthBlend} as the native backend's two kernels (forward, backward). */
+function nativeWidthBlend(z: tf.Tensor2D, x: tf.Tensor2D, psi: tf.Tensor2D, bias: tf.Tensor1D, omega: tf.Tensor2D, alpha: number, attach: boolean): tf.Tensor2D {
+  const forward = (zIn: tf.Tensor, input: tf.Tensor, p: tf.Tensor, b: tf.Tensor, o: tf.Tensor, save: tf.GradSaveFunc): tf.Tensor2D => {
+    const [value, units] = tf.engine().runKernel<tf.Tensor2D[]>(WIDTH_BLEND_KERNEL, { z: zIn, x: input, psi: p, bias: b, omega: o }, { alpha }) as [tf.Tensor2D, tf.Tensor2D];
+    save([input, units, p, o]);
+    return value;
+  };
+  const backward = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+    const [input, units, p, o] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    return tf.engine().runKernel<tf.Tensor[]>(WIDTH_BLEND_GRAD_KERNEL, { dy, x: input, units, psi: p, omega: o }, { alpha, attach });
+  };
+  if (attach) {
+    const op = tf.customGrad<tf.Tensor2D>((...args: unknown[]) => {
+      const [zIn, input, p, b, o, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      return {
+        value: forward(zIn, input, p, b, o, save),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [dPsi, dBias, dOmega, dx] = backward(dy, saved) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+          return [dy.clone(), dx, dPsi, dBias, dOmega];
+        },
+      };
+    });
+    return op(z, x, psi, bias, omega);
+  }
+  const op = tf.customGrad<tf.Tensor2D>((...args: unknown[]) => {
+    const [zIn, p, b, o, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    return {
+      value: forward(zIn, x, p, b, o, save),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [dPsi, dBias, dOmega] = backward(dy, saved) as [tf.Tensor, tf.Tensor, tf.Tensor];
+        return [dy.clone(), dPsi, dBias, dOmega];
       },
     };
   });

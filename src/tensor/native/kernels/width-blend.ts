@@ -1,0 +1,91 @@
+/**
+ * A BLENDING dense width seed (src/tensor/ops/width-blend.ts) as two native
+ * kernels: its forward (units and the blended pre-activation) and its
+ * backward (the gradients of Ψ, b, Ω and, when attached, x), each a few
+ * OpenBLAS sgemm calls and one pass over the [batch, k] units in
+ * JavaScript. As tfjs ops the seed costs about 20 kernel dispatches a step,
+ * each 8–10 µs of engine work on this backend — more than the arithmetic of
+ * a small layer's new units; here it costs two.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { WIDTH_BLEND_GRAD_KERNEL, WIDTH_BLEND_KERNEL } from '../../ops/width-blend.ts';
+import { alloc, f32, nativeKernel, output, type NativeKernelArgs } from './kernel-util.ts';
+
+/** sgemm dims: one product, C [m, n] = op(A) · op(B) over k (see native/gemm.cc). */
+function dims(m: number, n: number, k: number, transposeA: boolean, transposeB: boolean): Int32Array {
+  return Int32Array.of(1, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0, 0, 0);
+}
+
+function values(args: NativeKernelArgs, names: readonly string[]): Float32Array[] | undefined {
+  const out: Float32Array[] = [];
+  for (const name of names) {
+    const v = f32(args.backend, args.inputs[name]);
+    if (v === undefined) return undefined;
+    out.push(v);
+  }
+  return out;
+}
+
+/** Inputs z [n, out], x [n, in], psi [in, k], bias [k], omega [k, out]; attr alpha. Outputs: z + α·u·Ω, u = relu(x·Ψ + b). */
+function widthBlendForward(args: NativeKernelArgs): tf.TensorInfo[] | undefined {
+  const read = values(args, ['z', 'x', 'psi', 'bias', 'omega']);
+  if (read === undefined) return undefined;
+  const [zv, xv, pv, bv, ov] = read as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+  const { backend } = args;
+  const x = args.inputs['x'] as tf.TensorInfo;
+  const omega = args.inputs['omega'] as tf.TensorInfo;
+  const [n, inputs] = x.shape as [number, number];
+  const [units, outputs] = omega.shape as [number, number];
+  const alpha = (args.attrs as { alpha: number }).alpha;
+  const u = alloc(backend, n * units);
+  backend.addon.sgemm(xv, pv, u, dims(n, units, inputs, false, false), 1, 0);
+  for (let i = 0, idx = 0; i < n; i++) {
+    for (let j = 0; j < units; j++, idx++) {
+      const v = (u[idx] as number) + (bv[j] as number);
+      u[idx] = v < 0 ? 0 : v; // NaN stays NaN, as tf.relu leaves it
+    }
+  }
+  const result = alloc(backend, n * outputs);
+  result.set(zv);
+  backend.addon.sgemm(u, ov, result, dims(n, outputs, units, false, false), alpha, 1);
+  return [output(backend, [n, outputs], result), output(backend, [n, units], u)];
+}
+
+/** Inputs dy [n, out], x [n, in], units [n, k], psi [in, k], omega [k, out]; attrs alpha, attach. Outputs dΨ, db, dΩ (and dx when attached). */
+function widthBlendGrad(args: NativeKernelArgs): tf.TensorInfo[] | undefined {
+  const read = values(args, ['dy', 'x', 'units', 'psi', 'omega']);
+  if (read === undefined) return undefined;
+  const [dyv, xv, uv, pv, ov] = read as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+  const { backend } = args;
+  const x = args.inputs['x'] as tf.TensorInfo;
+  const omega = args.inputs['omega'] as tf.TensorInfo;
+  const [n, inputs] = x.shape as [number, number];
+  const [units, outputs] = omega.shape as [number, number];
+  const { alpha, attach } = args.attrs as { alpha: number; attach: boolean };
+  const dOmega = alloc(backend, units * outputs);
+  backend.addon.sgemm(uv, dyv, dOmega, dims(units, outputs, n, true, false), alpha, 0);
+  const dPre = alloc(backend, n * units);
+  backend.addon.sgemm(dyv, ov, dPre, dims(n, units, outputs, false, true), alpha, 0);
+  const dBias = alloc(backend, units).fill(0);
+  for (let i = 0, idx = 0; i < n; i++) {
+    for (let j = 0; j < units; j++, idx++) {
+      const u = uv[idx] as number;
+      const d = u > 0 ? (dPre[idx] as number) : Number.isNaN(u) ? Number.NaN : 0;
+      dPre[idx] = d;
+      dBias[j] = (dBias[j] as number) + d;
+    }
+  }
+  const dPsi = alloc(backend, inputs * units);
+  backend.addon.sgemm(xv, dPre, dPsi, dims(inputs, units, n, true, false), 1, 0);
+  const grads = [output(backend, [inputs, units], dPsi), output(backend, [units], dBias), output(backend, [units, outputs], dOmega)];
+  if (attach) {
+    const dx = alloc(backend, n * inputs);
+    backend.addon.sgemm(dPre, pv, dx, dims(n, inputs, units, false, true), 1, 0);
+    grads.push(output(backend, [n, inputs], dx));
+  }
+  backend.pool.release(dPre);
+  return grads;
+}
+
+/** The width-seed kernel configs of the native backend. */
+export const WIDTH_BLEND_KERNELS: readonly tf.KernelConfig[] = [nativeKernel(WIDTH_BLEND_KERNEL, widthBlendForward), nativeKernel(WIDTH_BLEND_GRAD_KERNEL, widthBlendGrad)];
