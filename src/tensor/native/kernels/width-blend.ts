@@ -26,16 +26,20 @@ function values(args: NativeKernelArgs, names: readonly string[]): Float32Array[
   return out;
 }
 
+/** Batch, input features, new units and outputs, from x [n, in] and omega [k, out]. */
+function sizes(args: NativeKernelArgs): { n: number; inputs: number; units: number; outputs: number } {
+  const [n, inputs] = (args.inputs['x'] as tf.TensorInfo).shape as [number, number];
+  const [units, outputs] = (args.inputs['omega'] as tf.TensorInfo).shape as [number, number];
+  return { n, inputs, units, outputs };
+}
+
 /** Inputs z [n, out], x [n, in], psi [in, k], bias [k], omega [k, out]; attr alpha. Outputs: z + α·u·Ω, u = relu(x·Ψ + b). */
 function widthBlendForward(args: NativeKernelArgs): tf.TensorInfo[] | undefined {
   const read = values(args, ['z', 'x', 'psi', 'bias', 'omega']);
   if (read === undefined) return undefined;
   const [zv, xv, pv, bv, ov] = read as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
   const { backend } = args;
-  const x = args.inputs['x'] as tf.TensorInfo;
-  const omega = args.inputs['omega'] as tf.TensorInfo;
-  const [n, inputs] = x.shape as [number, number];
-  const [units, outputs] = omega.shape as [number, number];
+  const { n, inputs, units, outputs } = sizes(args);
   const alpha = (args.attrs as { alpha: number }).alpha;
   const u = alloc(backend, n * units);
   backend.addon.sgemm(xv, pv, u, dims(n, units, inputs, false, false), 1, 0);
@@ -57,10 +61,7 @@ function widthBlendGrad(args: NativeKernelArgs): tf.TensorInfo[] | undefined {
   if (read === undefined) return undefined;
   const [dyv, xv, uv, pv, ov] = read as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
   const { backend } = args;
-  const x = args.inputs['x'] as tf.TensorInfo;
-  const omega = args.inputs['omega'] as tf.TensorInfo;
-  const [n, inputs] = x.shape as [number, number];
-  const [units, outputs] = omega.shape as [number, number];
+  const { n, inputs, units, outputs } = sizes(args);
   const { alpha, attach } = args.attrs as { alpha: number; attach: boolean };
   const dOmega = alloc(backend, units * outputs);
   backend.addon.sgemm(uv, dyv, dOmega, dims(units, outputs, n, true, false), alpha, 0);
