@@ -276,7 +276,9 @@ export class UrzaLibrary {
   /**
    * Stores a compiled kernel, idempotent on its id. Its blueprint must exist
    * with the same IR hash; a kernel id already stored with other content is
-   * ESPER_CONFLICT (kernels are immutable).
+   * ESPER_CONFLICT (kernels are immutable). The same content compiled again
+   * (a compile job redelivered after its ack was lost) is the stored kernel,
+   * whatever its own `createdAt`: the first stays.
    */
   async putKernel(kernel: KernelMetadata): Promise<{ kernelId: string; created: boolean }> {
     const k = parseOrThrow(KernelMetadataSchema, kernel, 'kernel metadata');
@@ -534,7 +536,11 @@ export class UrzaLibrary {
   }
 }
 
-/** True when a stored kernel has the immutable content of `k` (status and validation may differ). */
+/**
+ * True when a stored kernel has the immutable content of `k` (status and
+ * validation may differ, and so may `createdAt`: when a compile of the same
+ * content ran is no part of the content).
+ */
 function sameKernel(stored: KernelRecord, k: KernelMetadata): boolean {
   const immutable = (m: KernelMetadata | KernelRecord): string =>
     canonicalJson({
@@ -549,7 +555,6 @@ function sameKernel(stored: KernelRecord, k: KernelMetadata): boolean {
       flops: m.flops,
       memoryBytes: m.memoryBytes,
       artifactRef: m.artifactRef,
-      createdAt: iso(m.createdAt),
     });
   return immutable(stored) === immutable(k);
 }

@@ -215,6 +215,9 @@ export function libraryContract(name: string, factory: SchemaFactory, startTimeo
         const kernel = kernelOf(bp, 64);
         expect(await library.putKernel(kernel)).to.deep.equal({ kernelId: kernel.kernelId, created: true });
         expect(await library.putKernel(kernel)).to.deep.equal({ kernelId: kernel.kernelId, created: false });
+        // The same content compiled again later (a redelivered compile job) is the stored kernel, not a conflict.
+        const recompiled = { ...kernel, createdAt: new Date(Date.parse(kernel.createdAt) + 60_000).toISOString() };
+        expect(await library.putKernel(recompiled)).to.deep.equal({ kernelId: kernel.kernelId, created: false });
         expect(await count(db, 'kernels')).to.equal(1);
         await rejectsWith(library.putKernel({ ...kernel, flops: 9999 }), 'ESPER_CONFLICT');
         await rejectsWith(library.putKernel(kernelOf(bp, 64, { kernelId: 'k-other', irHash: 'e'.repeat(64) })), 'ESPER_CONFLICT');
