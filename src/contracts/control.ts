@@ -22,6 +22,7 @@ import {
 } from './common.ts';
 import { BlendSpecSchema, SeedStateSchema } from './kasmina.ts';
 import { RunSpecSchema } from './run.ts';
+import { BreakerStateSchema } from './supervision.ts';
 import type { ClusterVerb, NodeVerb, RunVerb, SeedVerb } from './subjects.ts';
 import { CheckpointMetadataSchema, RunStatusSchema } from './tolaria.ts';
 
@@ -120,10 +121,15 @@ export const NodeStatusSchema = z
         reconnects: count(),
         /** Replicas of the JetStream assets this node creates. */
         replicas: z.number().int().min(1).max(5),
-        /** True while some JetStream operation is being retried. */
+        /** True while some JetStream operation is being retried or failed transiently a moment ago, or no server is reachable. */
         degraded: z.boolean(),
         /** Since when it is degraded. */
         degradedSince: TimestampSchema.optional(),
+        /**
+         * The node's `jetstream` breaker: `open` while degraded, `half_open`
+         * on probation once nothing is retried any more, `closed` after.
+         */
+        breaker: BreakerStateSchema.optional(),
         /** Events held by this node's runs that the events stream has not taken yet (bounded per run). */
         eventBacklog: count(),
       })

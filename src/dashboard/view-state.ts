@@ -7,6 +7,7 @@
  * epochs or a day of events cannot grow the server without limit.
  */
 import { DOWN_AFTER_HEARTBEATS } from '../node/membership.ts';
+import { JETSTREAM_BREAKER } from '../node/jetstream-breaker.ts';
 import type { NodeStatus } from '../contracts/control.ts';
 import type { Envelope } from '../contracts/envelope.ts';
 import type { SeedStage, SeedState } from '../contracts/kasmina.ts';
@@ -57,6 +58,22 @@ const ETA_WINDOW = 5;
 function pushBounded<T>(list: T[], item: T, limit: number): void {
   list.push(item);
   if (list.length > limit) list.splice(0, list.length - limit);
+}
+
+/** `breakers` with `breaker` in place of the one of its name, sorted by name. */
+function withBreaker(breakers: readonly BreakerView[], breaker: BreakerView): BreakerView[] {
+  return [...breakers.filter((b) => b.name !== breaker.name), breaker].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The breakers of a node after a membership record: those seen so far for
+ * this incarnation, and its `jetstream` breaker as the record states it
+ * (the events say the same sooner; the record covers a page opened later).
+ */
+function breakersOf(kept: readonly BreakerView[], record: NodeStatus): BreakerView[] {
+  const state = record.nats?.breaker;
+  if (state === undefined || kept.find((b) => b.name === JETSTREAM_BREAKER)?.state === state) return [...kept];
+  return withBreaker(kept, { name: JETSTREAM_BREAKER, state, at: record.nats?.degradedSince ?? record.lastHeartbeatAt ?? record.startedAt });
 }
 
 function percent(fraction: number): string {
@@ -157,7 +174,7 @@ export class ViewState {
       startedAt: record.startedAt,
       load: { ...record.load },
       runs: [...record.runs],
-      breakers: previous !== undefined && previous.incarnationId === record.incarnationId ? previous.breakers : [],
+      breakers: breakersOf(previous !== undefined && previous.incarnationId === record.incarnationId ? previous.breakers : [], record),
       ...(record.lastHeartbeatAt === undefined ? {} : { lastHeartbeatAt: record.lastHeartbeatAt }),
       ...(record.heartbeatMs === undefined ? {} : { heartbeatMs: record.heartbeatMs }),
       ...(record.bus === undefined ? {} : { bus: record.bus }),
@@ -349,7 +366,7 @@ export class ViewState {
         if (node === undefined) break;
         const d = message.data;
         const breaker: BreakerView = { name: d.name, state: d.to, at: d.at, ...(d.reason === undefined ? {} : { reason: d.reason }) };
-        node.breakers = [...node.breakers.filter((b) => b.name !== d.name), breaker].sort((a, b) => a.name.localeCompare(b.name));
+        node.breakers = withBreaker(node.breakers, breaker);
         this.#listener('node', node);
         break;
       }

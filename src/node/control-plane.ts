@@ -13,11 +13,15 @@
  * group, each hosted run's verbs) to a router with `serveRoutes`.
  * On NATS both listeners are endpoints of a NATS micro service named after the prefix,
  * so `$SRV.PING/INFO/STATS` list every node with its request counts.
+ * While who serves a subject cannot be read (the membership bucket electing
+ * a leader after a lost server), the shared listener leaves it to its owner
+ * and says so once per {@link UNSERVED_LOG_MS}, not once per request.
  */
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
 import type { Bus, InboundMessage, Subscription } from '../actors/oona/index.ts';
 import { errorReply } from '../contracts/reply.ts';
 import { InputError } from '../errors/index.ts';
+import { LogThrottle } from '../infra/log-throttle.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { ControlRouter, OwnedSubject } from './control-router.ts';
 import type { MemberView } from './membership.ts';
@@ -45,6 +49,9 @@ export interface ControlPlane {
   /** Stops listening; in-flight requests finish. */
   stop(): Promise<void>;
 }
+
+/** While membership cannot be read, one log line per this many ms. */
+export const UNSERVED_LOG_MS = 10_000;
 
 /** The NATS micro service name for a subject prefix (`esper.prod` → `esper-prod`). */
 export function serviceName(prefix: string): string {
@@ -83,11 +90,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     respond(await options.router.handle(subject, data));
   };
 
+  const membershipLog = new LogThrottle(UNSERVED_LOG_MS);
+  /** Whether the owner answers; true (stay silent) while that cannot be read. */
+  const served = async (owned: OwnedSubject, subject: string): Promise<boolean> => {
+    try {
+      return await options.isServed(owned);
+    } catch (error) {
+      if (membershipLog.allow()) logger.warn({ err: error, subject }, `control: cannot tell who serves a subject (membership unreadable); left to its owner (logged once per ${UNSERVED_LOG_MS / 1000} s)`);
+      return true;
+    }
+  };
+
   const answerShared = async (subject: string, data: Uint8Array, respond: Responder): Promise<void> => {
     const owned = options.router.ownerOf(subject);
     if (owned !== undefined && owned.owner.kind !== 'any') {
       if (owned.owner.kind === 'node' && owned.params['nodeId'] === nodeId) return; // our own listener answers
-      if (await options.isServed(owned)) return; // its owner answers
+      if (await served(owned, subject)) return; // its owner answers
       if (owned.owner.kind === 'node') {
         const target = owned.params['nodeId'] ?? '';
         respond(errorReply(new InputError('ESPER_NOT_FOUND', `no live node named ${JSON.stringify(target)}`, { details: { node: target } })));

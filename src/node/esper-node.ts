@@ -24,6 +24,7 @@ import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { toNatsConnectionOptions } from './nats-options.ts';
 import { ESPER_VERSION } from './version.ts';
 import { NatsHealth } from './nats-health.ts';
+import { systemEventPublisher } from './system-events.ts';
 import { startWeatherlight, type Weatherlight } from './weatherlight.ts';
 import { TOLARIA_SUPERVISOR_ID, tolariaSupervisorSpec } from '../actors/tolaria/index.ts';
 import { urzaWorkerSpec } from '../actors/urza/index.ts';
@@ -124,7 +125,10 @@ export class EsperNode {
         replicas: bus.replicas,
         connection: () => bus.connectionHealth(),
         eventBacklog: () => this.#runs?.eventBacklog() ?? 0,
+        // The `jetstream` breaker's changes go where every breaker's do (the dashboard reads the node from the source).
+        emit: systemEventPublisher(bus, config.subjectPrefix, `${this.name}/nats`),
       });
+      bus.observe(this.#natsHealth);
       this.#natsHealth.start();
       const choice = bus.replicaChoice;
       this.#logger.info(

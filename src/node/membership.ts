@@ -7,6 +7,7 @@
  */
 import type { Bus, KvStore, RetryObserver } from '../actors/oona/index.ts';
 import { NodeStatusSchema, type NodeStatus } from '../contracts/control.ts';
+import { LogThrottle } from '../infra/log-throttle.ts';
 import type { Logger } from '../infra/logger.ts';
 
 /**
@@ -58,12 +59,13 @@ export class Membership {
   #beating: Promise<void> = Promise.resolve();
   #failures = 0;
   #failingSince: number | undefined;
-  #lastFailureLog = 0;
+  readonly #failureLog: LogThrottle;
   /** When this node's own heartbeats last failed (its view of others' silence starts after that). */
   #lastOwnFailure = 0;
 
   constructor(options: MembershipOptions) {
     this.#options = options;
+    this.#failureLog = new LogThrottle(HEARTBEAT_FAILURE_LOG_MS, () => (options.now ?? Date.now)());
   }
 
   /** Opens the bucket, writes the first record, starts heartbeating. */
@@ -131,6 +133,7 @@ export class Membership {
       }
       this.#failures = 0;
       this.#failingSince = undefined;
+      this.#failureLog.reset();
     } catch (error) {
       this.#failures++;
       this.#failingSince ??= now;
@@ -138,8 +141,7 @@ export class Membership {
       this.#options.observer?.failing('membership heartbeat', error, this.#failures, this.#options.heartbeatMs);
       // A missed beat is not fatal: the bus reconnects (or JetStream elects a leader) and the next beat lands.
       // Said once when it starts, then once per interval — not once per beat.
-      if (this.#failures === 1 || now - this.#lastFailureLog >= HEARTBEAT_FAILURE_LOG_MS) {
-        this.#lastFailureLog = now;
+      if (this.#failureLog.allow()) {
         this.#options.logger.warn({ err: error, failures: this.#failures, failingForMs: now - this.#failingSince }, 'heartbeat failed');
       }
     }

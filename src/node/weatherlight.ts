@@ -9,13 +9,12 @@
  * node's status — shows runs, seeds and their incarnations as they live.
  */
 import type { Bus } from '../actors/oona/index.ts';
-import { createEnvelope } from '../contracts/envelope.ts';
-import { subjects } from '../contracts/subjects.ts';
 import type { NodeRole } from '../config/schema.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import { EsperError } from '../errors/index.ts';
 import { alwaysRestart, startSupervisor, type ChildSpec, type Supervisor } from '../supervision/index.ts';
+import { systemEventPublisher } from './system-events.ts';
 
 /**
  * Subsystems each role brings, in start order. Kasmina and Tamiyo live inside
@@ -80,7 +79,6 @@ export async function startWeatherlight(options: WeatherlightOptions): Promise<W
   const missing = names.filter((name) => options.implementations[name] === undefined);
   if (missing.length > 0) throw new EsperError('ESPER_INTERNAL', `weatherlight: no implementation for ${missing.join(', ')} (roles ${options.roles.join(', ')})`, { details: { missing } });
   const children: ChildSpec[] = names.map((name) => (options.implementations[name] as () => ChildSpec)());
-  const sys = subjects(options.subjectPrefix);
   const supervisor = await startSupervisor(
     {
       id: 'weatherlight',
@@ -97,10 +95,7 @@ export async function startWeatherlight(options: WeatherlightOptions): Promise<W
       logger: options.logger,
       metrics: options.metrics,
       onGiveUp: options.onGiveUp,
-      emit: (event) => {
-        const { type, ...data } = event;
-        options.bus.publish(sys.system(type), createEnvelope({ type, data, source: `${options.logger.bindings()['node'] as string}/weatherlight` }));
-      },
+      emit: systemEventPublisher(options.bus, options.subjectPrefix, `${options.logger.bindings()['node'] as string}/weatherlight`),
     },
   );
   return {

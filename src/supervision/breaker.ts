@@ -13,15 +13,13 @@
  */
 import CircuitBreaker from 'opossum';
 import type { Logger } from '../infra/logger.ts';
-import { getRootLogger } from '../infra/logger.ts';
 import type { Metrics } from '../infra/metrics.ts';
-import type { BreakerState, BreakerStateChanged } from '../contracts/index.ts';
+import type { BreakerState } from '../contracts/index.ts';
 import { EsperError, SupervisionError } from '../errors/index.ts';
-import { systemClock, type Clock } from '../infra/clock.ts';
-import { Instruments } from './instruments.ts';
+import type { Clock } from '../infra/clock.ts';
+import { reportBreaker, type BreakerEvent } from './breaker-report.ts';
 
-/** A breaker state change, ready for the bus (`src/contracts/supervision.ts` data plus `type`). */
-export type BreakerEvent = { type: 'supervision.breaker.state' } & BreakerStateChanged;
+export type { BreakerEvent } from './breaker-report.ts';
 
 /** Options of `createBreaker`. */
 export interface BreakerOptions<A extends unknown[], R> {
@@ -69,9 +67,7 @@ export function createBreaker<A extends unknown[], R>(
   options: BreakerOptions<A, R>,
 ): Breaker<A, R> {
   if (!(options.failureThreshold >= 1)) throw new RangeError('failureThreshold must be ≥ 1');
-  const log = (options.logger ?? getRootLogger()).child({ component: 'breaker', breaker: name });
-  const instruments = Instruments.for(options.metrics);
-  const clock = options.clock ?? systemClock;
+  const report = reportBreaker(name, { emit: options.emit, metrics: options.metrics, logger: options.logger, clock: options.clock });
   const circuit = new CircuitBreaker<A, R>(async (...args: A) => action(...args), {
     name,
     timeout: Number.isFinite(options.timeoutMs) && options.timeoutMs > 0 ? options.timeoutMs : false,
@@ -81,24 +77,12 @@ export function createBreaker<A extends unknown[], R>(
     errorThresholdPercentage: 100,
     volumeThreshold: 0,
   });
-  let state: BreakerState = 'closed';
   let consecutive = 0;
-  instruments.breakerState(name, state);
 
   const moveTo = (to: BreakerState): void => {
-    if (to === state) return;
-    const from = state;
-    state = to;
-    instruments.breakerState(name, to);
-    const entry = { from, to, failures: consecutive };
-    if (to === 'open') log.warn(entry, 'circuit breaker opened');
-    else log.info(entry, 'circuit breaker state changed');
+    if (to === report.state) return;
+    report.moveTo(to, { failures: consecutive });
     if (to !== 'open') consecutive = 0;
-    try {
-      options.emit?.({ type: 'supervision.breaker.state', name, from, to, at: new Date(clock.now()).toISOString(), failures: entry.failures });
-    } catch (error) {
-      log.error({ err: error }, 'breaker event sink threw');
-    }
   };
   circuit.on('open', () => moveTo('open'));
   circuit.on('halfOpen', () => moveTo('half_open'));
@@ -108,14 +92,14 @@ export function createBreaker<A extends unknown[], R>(
   });
   circuit.on('failure', () => {
     consecutive++;
-    if (state === 'closed' && consecutive >= options.failureThreshold) circuit.open();
+    if (report.state === 'closed' && consecutive >= options.failureThreshold) circuit.open();
   });
 
   const translate = (error: unknown): unknown => {
     switch (opossumCode(error)) {
       case 'EOPENBREAKER':
       case 'ESHUTDOWN':
-        return new SupervisionError('ESPER_BREAKER_OPEN', `circuit breaker ${name} is open`, { details: { breaker: name, state } });
+        return new SupervisionError('ESPER_BREAKER_OPEN', `circuit breaker ${name} is open`, { details: { breaker: name, state: report.state } });
       case 'ETIMEDOUT':
         return new SupervisionError('ESPER_TIMEOUT', `${name} did not answer within ${options.timeoutMs} ms`, {
           details: { breaker: name, timeoutMs: options.timeoutMs },
@@ -129,7 +113,7 @@ export function createBreaker<A extends unknown[], R>(
   return {
     name,
     get state() {
-      return state;
+      return report.state;
     },
     get consecutiveFailures() {
       return consecutive;

@@ -36,7 +36,8 @@ export {
 export { backoffDelay, backoffIssues, NO_BACKOFF, type BackoffSpec } from './backoff.ts';
 export { systemClock, ManualClock, settlesWithin, type Clock } from '../infra/clock.ts';
 export { restartSet, pruneWindow, exceedsIntensity, type WindowEntry } from './restart-plan.ts';
-export { createBreaker, type Breaker, type BreakerOptions, type BreakerEvent } from './breaker.ts';
+export { createBreaker, type Breaker, type BreakerOptions } from './breaker.ts';
+export { reportBreaker, type BreakerEvent, type BreakerReport, type BreakerReportOptions } from './breaker-report.ts';
 export { BREAKER_STATE_VALUE, publishMailboxDepth } from './instruments.ts';
 export {
   isWorkerSpec,

@@ -60,6 +60,23 @@ describe('ViewState', () => {
     expect(heard).to.deep.equal([{ status: 'ready', late: false }, { status: 'ready', late: true }, { status: 'down', late: true }]);
   });
 
+  it("shows a node's jetstream breaker from its breaker events and from its membership record (a page opened during an outage)", () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    const view = new ViewState({ mode: 'cluster', now: () => now });
+    const nats = { connected: true, disconnectedMs: 0, reconnects: 0, replicas: 3, eventBacklog: 0 };
+    const breakersOfN1 = (): unknown => view.snapshot().nodes.find((n) => n.nodeId === 'n1')?.breakers.map((b) => `${b.name} ${b.state}`);
+    view.putNode(node(now, { nats: { ...nats, degraded: true, degradedSince: new Date(now - 2000).toISOString(), breaker: 'open' } }));
+    expect(breakersOfN1()).to.deep.equal(['jetstream open']);
+    expect(view.snapshot().nodes[0]?.breakers[0]?.at).to.equal(new Date(now - 2000).toISOString());
+    view.applyEvent(createMessage('supervision.breaker.state', { name: 'jetstream', from: 'open', to: 'half_open', at: new Date(now).toISOString(), reason: 'on probation' }, { source: 'n1/nats' }));
+    expect(breakersOfN1()).to.deep.equal(['jetstream half_open']);
+    // The next heartbeat says the same: the event's detail is kept.
+    view.putNode(node(now, { nats: { ...nats, degraded: false, breaker: 'half_open' } }));
+    expect(view.snapshot().nodes[0]?.breakers[0]?.reason).to.equal('on probation');
+    view.putNode(node(now, { nats: { ...nats, degraded: false, breaker: 'closed' } }));
+    expect(breakersOfN1()).to.deep.equal(['jetstream closed']);
+  });
+
   it('keeps its series bounded', () => {
     const view = new ViewState({ mode: 'cluster' });
     for (let i = 1; i <= VIEW_LIMITS.events + 50; i++) view.applyEvent(epoch('r1', i, 0.5));

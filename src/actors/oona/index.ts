@@ -44,7 +44,7 @@ export { NatsBus, type NatsBusOptions } from './nats-bus.ts';
 export { CLUSTER_REPLICAS, chooseReplicas, raiseReplicasOn, raiseStreamReplicas, type ReplicaChoice } from './nats-replicas.ts';
 export { isTransientBusError } from './nats-errors.ts';
 export { ensureStreamOnce, publishEnsured } from './ensured-publish.ts';
-export { ELECTION_BACKOFF, retryTransient, type RetryObserver, type RetryOptions } from './retry.ts';
+export { ELECTION_BACKOFF, noteTransientFailure, retryTransient, type RetryObserver, type RetryOptions } from './retry.ts';
 export { NO_STREAM, isNoStream } from './message.ts';
 export { encodePayload, type BusInstrumentOptions } from './message.ts';
 export { call, decodeRequest, DEFAULT_MAX_REQUEST_BYTES, oversizedRequest, serve, type CallOptions, type DecodeRequestOptions, type ServeHandler, type ServeOptions } from './rpc.ts';

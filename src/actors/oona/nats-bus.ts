@@ -33,6 +33,7 @@ import { fromNatsHeaders, toNatsHeaders } from './nats-headers.ts';
 import { openNatsKv } from './nats-kv.ts';
 import { NatsStreams } from './nats-streams.ts';
 import { chooseReplicas, type ReplicaChoice } from './nats-replicas.ts';
+import type { RetryObserver } from './retry.ts';
 
 /** Options of the NATS bus, besides the nats.js connection options. */
 export interface NatsBusOptions extends BusInstrumentOptions {
@@ -142,6 +143,11 @@ export class NatsBus implements Bus {
     return this.connection.isClosed();
   }
 
+  /** Tells `observer` (the node's NATS health) of its JetStream failures: pulls failing and answered again, acks, KV operations and publishes that failed transiently. */
+  observe(observer: RetryObserver): void {
+    this.#streams.observer = observer;
+  }
+
   publish(subject: string, payload: Payload, options?: PublishOptions): void {
     const data = payload instanceof Uint8Array ? payload : encodePayload(payload);
     try {
@@ -226,7 +232,7 @@ export class NatsBus implements Bus {
   }
 
   async kv(bucket: string, options: KvOptions = {}): Promise<KvStore> {
-    return openNatsKv(this.connection, bucket, options, this.#instruments, this.replicas);
+    return openNatsKv(this.connection, bucket, options, this.#instruments, this.replicas, () => this.#streams.observer);
   }
 
   async flush(): Promise<void> {

@@ -2,16 +2,29 @@
  * One member of a durable JetStream consumer (see nats-streams.ts for the
  * dead-letter design): a pull loop that never holds more messages than it
  * has free handler slots, and the DurableMessage it hands to handlers.
+ *
+ * While pulls fail (a server lost, the consumer's leader being elected, no
+ * server reachable) the loop asks again every second, tells the node's
+ * health (its `jetstream` breaker) and logs once when it starts failing,
+ * then once per {@link PULL_FAILURE_LOG_MS} — not once per attempt — and
+ * once when a pull is answered again.
  */
 import type { Consumer as NatsConsumer, ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import { systemClock, type Clock } from '../../infra/clock.ts';
+import { LogThrottle } from '../../infra/log-throttle.ts';
 import type { ConsumerConfig, DeadLetter, DurableHandler, DurableMessage, Headers } from './bus.ts';
 import { InflightTracker, PayloadView, decodeJson, type BusInstruments } from './message.ts';
 import { fromNatsHeaders } from './nats-headers.ts';
 import { mapNatsError } from './nats-errors.ts';
+import { noteTransientFailure, type RetryObserver } from './retry.ts';
 
 export const MSG_ID_HEADER = 'Nats-Msg-Id';
 /** How long one pull waits for messages before asking again. */
 const PULL_EXPIRES_MS = 5000;
+/** Wait after a failed pull before the next, ms. */
+export const PULL_RETRY_MS = 1000;
+/** While pulls keep failing, one log line per this many ms. */
+export const PULL_FAILURE_LOG_MS = 10_000;
 
 /** The fields of a max-deliveries advisory that Oona uses. */
 export interface MaxDeliveriesAdvisory {
@@ -32,6 +45,10 @@ export const delay = (ms: number): Promise<void> => new Promise((resolve) => set
 export interface ConsumerHost {
   readonly instruments: BusInstruments;
   readonly connection: NatsConnection;
+  /** Told when pulls start failing and when they are answered again (the node's NATS health). */
+  readonly observer?: RetryObserver | undefined;
+  /** Time and timers of the retry loop. @default systemClock */
+  readonly clock?: Clock | undefined;
   deadLetterSubject(config: ConsumerConfig): string;
   publishDeadLetter(subject: string, letter: DeadLetter): void;
   onMaxDeliveries(config: ConsumerConfig, workQueue: boolean, advisory: MaxDeliveriesAdvisory): Promise<void>;
@@ -48,6 +65,11 @@ export class PullMember {
   readonly #tracker = new InflightTracker();
   readonly #advisory;
   readonly #loop: Promise<void>;
+  readonly #clock: Clock;
+  readonly #failureLog: LogThrottle;
+  /** Pulls failed in a row, and since when. */
+  #failures = 0;
+  #failingSince = 0;
   #batch: ConsumerMessages | undefined;
   #stopped = false;
   #slotFreed: (() => void) | undefined;
@@ -58,6 +80,8 @@ export class PullMember {
     this.#config = config;
     this.#handler = handler;
     this.#max = Math.max(1, config.maxInFlight ?? 1);
+    this.#clock = owner.clock ?? systemClock;
+    this.#failureLog = new LogThrottle(PULL_FAILURE_LOG_MS, () => this.#clock.now());
     // The server drops the pull request of a member that went away (stopped, crashed) only at
     // its next wait-queue pass, which runs at the heartbeat interval; until then a redelivery
     // can go to the dead member's inbox and cost a whole extra ack wait. So beat well within
@@ -81,7 +105,6 @@ export class PullMember {
   }
 
   async #pull(): Promise<void> {
-    const { logger } = this.#owner.instruments;
     while (!this.#stopped) {
       // Pull only what free slots can take: nothing waits in a buffer while its ack wait runs out.
       while (this.#tracker.count >= this.#max && !this.#stopped) {
@@ -97,20 +120,52 @@ export class PullMember {
         // stop() may have come while the pull was being set up: end it now, before anything arrives.
         if (this.#stopped) this.#batch.stop();
         for await (const m of this.#batch) {
+          this.#answered();
           if (this.#stopped) {
             m.nak(); // hand it straight to another member
             continue;
           }
           void this.#run(m);
         }
+        // Ended without an error: the server answered (a 408 at expiry), unless the connection went away meanwhile.
+        if (!this.#owner.connection.isClosed()) this.#answered();
       } catch (error) {
         if (this.#stopped || this.#owner.connection.isClosed()) break;
-        logger.warn({ err: error, stream: this.#config.stream, durable: this.#config.durable }, 'pull failed; retrying');
-        await delay(1000);
+        this.#failed(error);
+        await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, PULL_RETRY_MS));
       } finally {
         this.#batch = undefined;
       }
     }
+    // Stopped while failing: the node's health must not stay degraded for a loop that is gone.
+    if (this.#failures > 0) this.#owner.observer?.settled(this.#what, false, this.#failures, this.#clock.now() - this.#failingSince);
+  }
+
+  get #what(): string {
+    return `pull ${this.#config.stream}/${this.#config.durable}`;
+  }
+
+  #failed(error: unknown): void {
+    const now = this.#clock.now();
+    if (this.#failures === 0) this.#failingSince = now;
+    this.#failures++;
+    this.#owner.observer?.failing(this.#what, error, this.#failures, PULL_RETRY_MS);
+    if (this.#failureLog.allow()) {
+      this.#owner.instruments.logger.warn(
+        { err: error, stream: this.#config.stream, durable: this.#config.durable, failures: this.#failures, failingForMs: now - this.#failingSince },
+        `pull failed; retrying every ${PULL_RETRY_MS} ms (logged once per ${PULL_FAILURE_LOG_MS / 1000} s while it fails)`,
+      );
+    }
+  }
+
+  /** A pull was answered: ends a failing streak, if one. */
+  #answered(): void {
+    if (this.#failures === 0) return;
+    const outageMs = this.#clock.now() - this.#failingSince;
+    this.#owner.instruments.logger.info({ stream: this.#config.stream, durable: this.#config.durable, failures: this.#failures, outageMs }, 'pull answered again');
+    this.#owner.observer?.settled(this.#what, true, this.#failures + 1, outageMs);
+    this.#failures = 0;
+    this.#failureLog.reset();
   }
 
   async #run(m: JsMsg): Promise<void> {
@@ -189,7 +244,9 @@ class NatsDurableMessage extends PayloadView implements DurableMessage {
       // Confirmed by the server, so "acked" really means it will not come back.
       await this.#m.ackAck();
     } catch (error) {
-      throw mapNatsError(error, { what: `ack ${this.stream}#${this.seq}`, fallback: 'ESPER_STREAM_ERROR' });
+      const mapped = mapNatsError(error, { what: `ack ${this.stream}#${this.seq}`, fallback: 'ESPER_STREAM_ERROR' });
+      noteTransientFailure(this.#owner.observer, `ack ${this.stream}/${this.#config.durable}`, mapped);
+      throw mapped;
     }
   }
 

@@ -8,6 +8,7 @@ import type { KvEntry, KvOptions, KvStore, KvWatcher, Payload } from './bus.ts';
 import { encodePayload, kvEntry, type BusInstruments } from './message.ts';
 import { mapNatsError } from './nats-errors.ts';
 import { raiseReplicasOn } from './nats-replicas.ts';
+import { noteTransientFailure, type RetryObserver } from './retry.ts';
 import { EsperError } from '../../errors/index.ts';
 
 
@@ -15,12 +16,19 @@ import { EsperError } from '../../errors/index.ts';
  * Opens (creating when missing, with `replicas`) a bucket; an existing bucket
  * with fewer replicas is raised (its stream is `KV_<bucket>`).
  */
-export async function openNatsKv(nc: NatsConnection, bucket: string, options: KvOptions, instruments: BusInstruments, replicas = 1): Promise<KvStore> {
+export async function openNatsKv(
+  nc: NatsConnection,
+  bucket: string,
+  options: KvOptions,
+  instruments: BusInstruments,
+  replicas = 1,
+  observer: () => RetryObserver | undefined = () => undefined,
+): Promise<KvStore> {
   try {
     const kv = await nc.jetstream().views.kv(bucket, { ttl: options.ttlMs ?? 0, history: options.history ?? 1, replicas });
     // An existing bucket keeps its config on open: raise it (one info more, only where replicas are wanted).
     if (replicas > 1 && (await kv.status()).replicas < replicas) await raiseReplicasOn(nc, `KV_${bucket}`, replicas);
-    return new NatsKvStore(bucket, kv, instruments);
+    return new NatsKvStore(bucket, kv, instruments, observer);
   } catch (error) {
     throw mapNatsError(error, { what: `open bucket ${bucket}`, fallback: 'ESPER_STREAM_ERROR', details: { bucket } });
   }
@@ -31,15 +39,20 @@ class NatsKvStore implements KvStore {
   readonly #kv: KV;
   readonly #instruments: BusInstruments;
   readonly #watchers = new Set<KvWatcher>();
+  /** The node's NATS health, told of transient failures. */
+  readonly #observer: () => RetryObserver | undefined;
 
-  constructor(bucket: string, kv: KV, instruments: BusInstruments) {
+  constructor(bucket: string, kv: KV, instruments: BusInstruments, observer: () => RetryObserver | undefined) {
     this.bucket = bucket;
     this.#kv = kv;
     this.#instruments = instruments;
+    this.#observer = observer;
   }
 
   #fail(what: string, error: unknown): Error {
-    return mapNatsError(error, { what: `${what} in bucket ${this.bucket}`, fallback: 'ESPER_STREAM_ERROR', details: { bucket: this.bucket } });
+    const mapped = mapNatsError(error, { what: `${what} in bucket ${this.bucket}`, fallback: 'ESPER_STREAM_ERROR', details: { bucket: this.bucket } });
+    noteTransientFailure(this.#observer(), `bucket ${this.bucket}`, mapped);
+    return mapped;
   }
 
   async put(key: string, value: Payload): Promise<number> {

@@ -37,6 +37,7 @@ import { MSG_ID_HEADER, PullMember, type ConsumerHost, type MaxDeliveriesAdvisor
 import { fromNatsHeaders, toNatsHeaders } from './nats-headers.ts';
 import { JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND, NO_STREAM, isApiError, mapNatsError } from './nats-errors.ts';
 import { raiseStreamReplicas } from './nats-replicas.ts';
+import { noteTransientFailure, type RetryObserver } from './retry.ts';
 
 /** The JetStream side of one NatsBus. */
 export class NatsStreams implements ConsumerHost {
@@ -47,6 +48,8 @@ export class NatsStreams implements ConsumerHost {
   readonly #replicas: number;
   #jsm: Promise<JetStreamManager> | undefined;
   readonly #consumers = new Set<(graceMs?: number) => Promise<void>>();
+  /** Told when a consumer's pulls fail and recover (the node's NATS health; set once it exists). */
+  observer: RetryObserver | undefined;
 
   constructor(nc: NatsConnection, instruments: BusInstruments, deadLetterSubject: (stream: string) => string, replicas = 1) {
     this.#nc = nc;
@@ -125,6 +128,7 @@ export class NatsStreams implements ConsumerHost {
       if (mapped instanceof BusError && mapped.code === 'ESPER_NO_RESPONDERS') {
         throw new BusError('ESPER_STREAM_ERROR', `no stream captures subject ${subject}`, { details: { subject, reason: NO_STREAM }, cause: error });
       }
+      noteTransientFailure(this.observer, 'durable publish', mapped);
       throw mapped;
     });
   }

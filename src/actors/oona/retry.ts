@@ -7,6 +7,7 @@
  * `supervision/backoff.ts`) and logs once per interval, not once per attempt.
  * Anything else fails at once, as before.
  */
+import { LogThrottle } from '../../infra/log-throttle.ts';
 import type { Logger } from '../../infra/logger.ts';
 import { backoffDelay, type BackoffSpec } from '../../supervision/backoff.ts';
 import { isTransientBusError } from './nats-errors.ts';
@@ -17,6 +18,13 @@ export interface RetryObserver {
   failing(what: string, error: unknown, attempt: number, delayMs: number): void;
   /** `what`, which had failed transiently, ended: succeeded (`ok`) or given up after `attempts` attempts. */
   settled(what: string, ok: boolean, attempts: number, elapsedMs: number): void;
+  /** `what` failed transiently and its caller does not retry it itself (an ack, a read, a publish whose caller decides). */
+  failedOnce?(what: string, error: unknown): void;
+}
+
+/** Tells `observer` of a failure its caller will not retry, when it is transient (see {@link RetryObserver.failedOnce}). */
+export function noteTransientFailure(observer: RetryObserver | undefined, what: string, error: unknown): void {
+  if (observer?.failedOnce !== undefined && isTransientBusError(error)) observer.failedOnce(what, error);
 }
 
 export interface RetryOptions {
@@ -50,8 +58,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export async function retryTransient<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const started = Date.now();
   const retryable = options.retryable ?? isTransientBusError;
-  const logEveryMs = options.logEveryMs ?? 10_000;
-  let lastLog = 0;
+  const throttle = new LogThrottle(options.logEveryMs ?? 10_000);
   for (let attempt = 1; ; attempt++) {
     try {
       const value = await fn(attempt);
@@ -69,8 +76,7 @@ export async function retryTransient<T>(fn: (attempt: number) => Promise<T>, opt
       }
       const delayMs = backoffDelay(options.backoff ?? ELECTION_BACKOFF, attempt);
       options.observer?.failing(options.what, error, attempt, delayMs);
-      if (attempt === 1 || Date.now() - lastLog >= logEveryMs) {
-        lastLog = Date.now();
+      if (throttle.allow()) {
         options.logger.warn({ err: error, what: options.what, attempt, elapsedMs: elapsed }, 'NATS operation failed transiently (server lost or leader election); retrying with backoff');
       }
       await sleep(delayMs);

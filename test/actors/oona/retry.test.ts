@@ -1,6 +1,6 @@
 /** Issue 13: riding through a leader election — transient failures are retried with backoff, others fail at once. */
 import { expect } from 'chai';
-import { isTransientBusError, retryTransient, type RetryObserver } from '../../../src/actors/oona/index.ts';
+import { isTransientBusError, noteTransientFailure, retryTransient, type RetryObserver } from '../../../src/actors/oona/index.ts';
 import { BusError, EsperError } from '../../../src/errors/index.ts';
 import { createLogger } from '../../../src/infra/logger.ts';
 import { rejectsWith } from '../../helpers/rejects-with.ts';
@@ -56,5 +56,14 @@ describe('retryTransient', () => {
       return Promise.reject(new BusError('ESPER_TIMEOUT', 'timed out'));
     }, { what: 'op', logger, backoff: fast, cancelled: () => calls >= 3 }).catch(() => undefined);
     expect(calls).to.equal(3);
+  });
+
+  it('noteTransientFailure tells the observer of transient failures only', () => {
+    const seen: string[] = [];
+    const observer: RetryObserver = { failing: () => undefined, settled: () => undefined, failedOnce: (what) => void seen.push(what) };
+    noteTransientFailure(observer, 'ack', new BusError('ESPER_TIMEOUT', 'ack x#1 timed out'));
+    noteTransientFailure(observer, 'put', new EsperError('ESPER_CONFLICT', 'wrong last sequence'));
+    noteTransientFailure(undefined, 'get', new BusError('ESPER_TIMEOUT', 'timed out'));
+    expect(seen).to.deep.equal(['ack']);
   });
 });
