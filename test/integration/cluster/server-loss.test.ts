@@ -16,15 +16,15 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { connect, type NatsConnection } from 'nats';
-import pg from 'pg';
+import type pg from 'pg';
 import { runTraining } from '../../../src/actors/tolaria/run-loop.ts';
 import { runOnCluster } from '../../../src/cli/run-remote.ts';
 import { RunSpecSchema, type RunResults, type RunSpec } from '../../../src/contracts/run.ts';
 import { ObjectStoreArtifactStore } from '../../../src/actors/urza/artifact-store.ts';
 import { RunRecordSchema } from '../../../src/node/run-registry.ts';
+import { ClusterSuite } from '../../helpers/cluster-suite.ts';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
-import { NatsCluster, requireNatsServer } from '../../helpers/nats-cluster.ts';
-import { PG_URL, requireService } from '../../helpers/services.ts';
+import type { NatsCluster } from '../../helpers/nats-cluster.ts';
 import { requestJson, until } from '../../helpers/until.ts';
 
 interface WireReply {
@@ -54,9 +54,8 @@ describe('losing a NATS server of a three-server cluster (integration, issue 13)
   this.timeout(300_000);
   const tag = randomBytes(4).toString('hex');
   const prefix = `sl${tag}`;
-  const schema = `esper_sl_${tag}`;
-  const dbUrl = `${PG_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-  const daemons: DaemonProcess[] = [];
+  const suite = new ClusterSuite(`esper_sl_${tag}`);
+  const { schema, dbUrl, daemons } = suite;
   let cluster: NatsCluster | undefined;
   let nc: NatsConnection;
   let admin: pg.Client;
@@ -81,13 +80,8 @@ describe('losing a NATS server of a three-server cluster (integration, issue 13)
   }
 
   before(async function () {
-    const binary = requireNatsServer(this);
-    await requireService(this, 'postgres');
-    cluster = await NatsCluster.start({ binary, clientPort: 4321, routePort: 6321, monitorPort: 8321, name: 'esper-loss' });
-    nc = await cluster.connect();
-    admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
+    await suite.start(this, { clientPort: 4321, routePort: 6321, monitorPort: 8321, name: 'esper-loss' });
+    ({ cluster, nc, admin } = suite);
     const nodes = [startNode('lib', 'library', true), startNode('t1', 'trainer'), startNode('t2', 'trainer')];
     await Promise.all(nodes.map((node) => node.waitForMessage('node ready', 120_000)));
     const chosen = await nodes[1]!.waitForLog((line) => typeof line['replicas'] === 'number');
@@ -97,21 +91,12 @@ describe('losing a NATS server of a three-server cluster (integration, issue 13)
   afterEach(function () {
     if (this.currentTest?.state !== 'failed') return;
     // What the nodes and the client said, to tell a hang from a failure.
-    for (const [i, daemon] of daemons.entries()) {
-      const lines = daemon.lines.filter((line) => (line.level ?? 0) >= 40).slice(-25);
-      console.log(`--- node ${i} (${daemon.lines.length} lines), warnings and errors:\n${lines.map((line) => JSON.stringify(line).slice(0, 400)).join('\n')}`);
-      console.log(`--- node ${i}, last lines:\n${daemon.lines.slice(-8).map((line) => JSON.stringify(line).slice(0, 300)).join('\n')}`);
-    }
+    suite.logTrouble();
     console.log(`--- client:\n${clientLines.slice(-15).join('\n')}`);
   });
 
   after(async () => {
-    for (const daemon of daemons) daemon.kill('SIGKILL');
-    await Promise.all(daemons.map((daemon) => daemon.exited));
-    await nc?.close().catch(() => undefined);
-    await cluster?.stop();
-    await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-    await admin?.end();
+    await suite.stop();
     if (timings.length > 0) console.log(`      fault table (${prefix}):\n${timings.map((t) => `        ${t}`).join('\n')}`);
   });
 
