@@ -170,7 +170,8 @@ function inferVariant(name: string, net: Net, x: tf.Tensor): Variant {
 
 /** Kernels of the forward pass, of forward + backward, and of the whole step (the rest is the Adam update). */
 async function stepKernels(net: Net, x: tf.Tensor, y: tf.Tensor): Promise<{ forward: number; backward: number; adam: number; params: number }> {
-  const vars = net.model.paramGroups().flatMap((g) => [...g.params]);
+  // The variables a step differentiates: trainStep skips frozen ones (a TRAINING width seed's Ψ and b) when no norm is read.
+  const vars = net.model.paramGroups().flatMap((g) => g.params.filter((_, j) => g.frozen?.includes(j) !== true));
   const forward = await kernelCount(() => tf.tidy(() => void net.model.forward(x)));
   const withGrads = await kernelCount(() => tf.tidy(() => void tf.variableGrads(() => softmaxCrossEntropy(net.model.forward(x), y), vars)));
   const step = await kernelCount(() => void trainStep(net.model, net.optimizer, x, y));
