@@ -9,6 +9,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { WIDTH_BLEND_GRAD_KERNEL, WIDTH_BLEND_KERNEL } from '../../ops/width-blend.ts';
+import { BINARY_OPS, binaryInto, binaryLayout, UNARY_OPS } from './elementwise.ts';
 import { alloc, f32, nativeKernel, output, type NativeKernelArgs } from './kernel-util.ts';
 
 /** sgemm dims: one product, C [m, n] = op(A) · op(B) over k (see native/gemm.cc). */
@@ -41,14 +42,13 @@ function widthBlendForward(args: NativeKernelArgs): tf.TensorInfo[] | undefined 
   const { backend } = args;
   const { n, inputs, units, outputs } = sizes(args);
   const alpha = (args.attrs as { alpha: number }).alpha;
-  const u = alloc(backend, n * units);
-  backend.addon.sgemm(xv, pv, u, dims(n, units, inputs, false, false), 1, 0);
-  for (let i = 0, idx = 0; i < n; i++) {
-    for (let j = 0; j < units; j++, idx++) {
-      const v = (u[idx] as number) + (bv[j] as number);
-      u[idx] = v < 0 ? 0 : v; // NaN stays NaN, as tf.relu leaves it
-    }
-  }
+  const product = alloc(backend, n * units);
+  backend.addon.sgemm(xv, pv, product, dims(n, units, inputs, false, false), 1, 0);
+  const biased = binaryInto(backend, 'add', { shape: [n, units], values: product }, { shape: [units], values: bv });
+  if (biased === undefined) throw new Error('Error in EsperWidthBlend: the bias does not broadcast over the units');
+  backend.pool.release(product);
+  const u = biased.values;
+  backend.addon.unary(UNARY_OPS.relu, u, u, 0); // in place: the buffer is ours
   const result = alloc(backend, n * outputs);
   result.set(zv);
   backend.addon.sgemm(u, ov, result, dims(n, outputs, units, false, false), alpha, 1);
@@ -67,15 +67,13 @@ function widthBlendGrad(args: NativeKernelArgs): tf.TensorInfo[] | undefined {
   backend.addon.sgemm(uv, dyv, dOmega, dims(units, outputs, n, true, false), alpha, 0);
   const dPre = alloc(backend, n * units);
   backend.addon.sgemm(dyv, ov, dPre, dims(n, units, outputs, false, true), alpha, 0);
-  const dBias = alloc(backend, units).fill(0);
-  for (let i = 0, idx = 0; i < n; i++) {
-    for (let j = 0; j < units; j++, idx++) {
-      const u = uv[idx] as number;
-      const d = u > 0 ? (dPre[idx] as number) : Number.isNaN(u) ? Number.NaN : 0;
-      dPre[idx] = d;
-      dBias[j] = (dBias[j] as number) + d;
-    }
-  }
+  // ReLU's gradient: dPre ⊙ step(u) (step keeps NaN), in place; then the bias gradient is its column sums.
+  const mask = alloc(backend, n * units);
+  backend.addon.unary(UNARY_OPS.step, uv, mask, 0);
+  backend.addon.binary(BINARY_OPS.mul, dPre, mask, dPre, binaryLayout([n, units], [n, units], [n, units]) as Int32Array);
+  backend.pool.release(mask);
+  const dBias = alloc(backend, units);
+  backend.addon.reduce(0, dPre, dBias, Int32Array.of(1, n, units));
   const dPsi = alloc(backend, inputs * units);
   backend.addon.sgemm(xv, dPre, dPsi, dims(inputs, units, n, true, false), 1, 0);
   const grads = [output(backend, [inputs, units], dPsi), output(backend, [units], dBias), output(backend, [units, outputs], dOmega)];
