@@ -91,6 +91,12 @@ export const NodeConfigSchema = z
         poolIsolation: z.enum(['process', 'thread']).default('process'),
         /** Nice value (0–19) of the pool workers, so that training wins the CPU; 0 leaves it. Logged once; a warning where the OS refuses. @default 19 */
         poolNice: z.number().int().min(0).max(19).default(19),
+        /** Pause the pool's child processes (SIGSTOP) while a training thread of the node works, and continue them between its requests: `auto` where the CPUs are no more than the training threads plus the pool workers, `always`, or `off` (see src/actors/pipeline/pool-gate-policy.ts). @default 'auto' */
+        poolGate: z.enum(['auto', 'always', 'off']).default('auto'),
+        /** Longest the gate keeps the pool paused in one stretch while training continues, ms (then it runs `poolGateResumeMs`); 0 for no limit. @default 1000 */
+        poolGateMaxPauseMs: z.number().int().min(0).max(600_000).default(1000),
+        /** How long the pool runs after a pause of `poolGateMaxPauseMs`, ms. @default 20 */
+        poolGateResumeMs: z.number().int().min(1).max(60_000).default(20),
         /** A compile or validation job not acked within this long (its node died) is redelivered, ms. @default 60000 */
         jobAckWaitMs: z.number().int().min(500).max(3_600_000).default(60_000),
       })

@@ -28,7 +28,7 @@ import { systemEventPublisher } from './system-events.ts';
 import { startWeatherlight, type Weatherlight } from './weatherlight.ts';
 import { TOLARIA_SUPERVISOR_ID, tolariaSupervisorSpec } from '../actors/tolaria/index.ts';
 import { urzaWorkerSpec } from '../actors/urza/index.ts';
-import { pipelineImplementations } from '../actors/pipeline/index.ts';
+import { configureProcessPoolGate, pipelineImplementations } from '../actors/pipeline/index.ts';
 import { parseInterfaceFlag, registerKarnFieldReports, registerKarnSubmit, type KarnMessage } from '../actors/karn/index.ts';
 import { compileJobFor, submitCompileJob } from '../actors/tezzeret/index.ts';
 import { subjects } from '../contracts/subjects.ts';
@@ -107,6 +107,8 @@ export class EsperNode {
 
   async start(): Promise<void> {
     const { config } = this.#options;
+    // Before any training thread starts: each finds the process's pool gate when it starts (process-pool-gate.ts).
+    configureProcessPoolGate({ mode: config.pipeline.poolGate, maxPauseMs: config.pipeline.poolGateMaxPauseMs, resumeMs: config.pipeline.poolGateResumeMs });
     let connection: NatsConnection | undefined;
     if (config.nats === undefined) {
       this.#bus = new MemoryBus({ logger: this.#logger, metrics: this.metrics, subjectPrefix: config.subjectPrefix });

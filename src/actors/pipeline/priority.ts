@@ -24,8 +24,9 @@
  * Never throws: what was refused is in the report (the pool logs a warning).
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
+import { ownThreadId, taskStatField } from './proc-stat.ts';
 
 /** What a pool worker did to its priority (sent to the pool in its `ready` message). */
 export interface PriorityReport {
@@ -52,9 +53,7 @@ export interface PriorityReport {
 
 /** Scheduling policy of thread `tid` of process `pid` (field 41 of /proc/<pid>/task/<tid>/stat; 5 = SCHED_IDLE). */
 export function threadPolicy(tid: number, pid: number | 'self' = 'self'): number {
-  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[38]);
+  return Number(taskStatField(41, tid, pid));
 }
 
 /** SCHED_IDLE's number in /proc stat. */
@@ -83,15 +82,7 @@ function enterIdleClass(): boolean {
 
 /** Nice value of thread `tid` of this process, from /proc/self/task/<tid>/stat (field 19). */
 export function threadNice(tid: number, pid: number | 'self' = 'self'): number {
-  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-  // Fields after the command name (which may contain spaces) start at field 3 (state).
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[16]);
-}
-
-/** Kernel thread id of the calling thread (Linux). */
-export function ownThreadId(): number {
-  return Number(readlinkSync('/proc/thread-self').split('/').pop());
+  return Number(taskStatField(19, tid, pid));
 }
 
 function message(error: unknown): string {

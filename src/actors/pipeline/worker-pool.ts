@@ -19,7 +19,14 @@
  *   replaced; queued jobs wait for the replacement and are not lost.
  * - With `jobTimeoutMs`, a job running longer is abandoned: tensor work
  *   cannot be interrupted, so its worker is terminated and replaced, and the
- *   job rejects with `ESPER_TIMEOUT`.
+ *   job rejects with `ESPER_TIMEOUT`. Time the pool gate kept the worker
+ *   paused does not count.
+ * - Child workers are registered with the process's pool gate
+ *   (process-pool-gate.ts): while a training thread of this process works
+ *   and the cores are insufficient for both, they are paused (SIGSTOP) and
+ *   continued afterwards, so that they take no time slice from a training
+ *   step (pool-gate-policy.ts). A worker the pool kills or loses is
+ *   unregistered first, which continues it.
  * - Workers that die before they are ready (bad install, backend failure)
  *   are retried with backoff; after `maxStartFailures` in a row the pool
  *   gives up and every queued and later job rejects with
@@ -41,7 +48,9 @@ import { EsperError, type WireError } from '../../errors/index.ts';
 import type { BackendName } from '../../tensor/backend.ts';
 import type { ValidateOptions } from '../urabrask/index.ts';
 import type { CompiledKernel, KernelCompileJob } from '../tezzeret/index.ts';
+import type { PoolGate } from './pool-gate.ts';
 import type { PriorityReport } from './priority.ts';
+import { processPoolGate } from './process-pool-gate.ts';
 
 export type { PriorityReport } from './priority.ts';
 
@@ -97,6 +106,8 @@ export interface WorkerPoolOptions {
   nice?: number;
   /** Where the pool says (once) what priority its workers got. @default the process logger */
   logger?: Logger;
+  /** The gate that pauses child workers while training runs; null for none. Thread workers are never gated. @default the process's ({@link processPoolGate}) */
+  gate?: PoolGate | null;
 }
 
 /** Where pool workers run. */
@@ -140,6 +151,8 @@ interface Task {
   readonly job: PoolJob;
   readonly enqueuedAt: number;
   startedAt: number;
+  /** The gate's paused total when the job started (its timeout does not count pauses). */
+  pausedAtStart: number;
   timer: NodeJS.Timeout | undefined;
   resolve(result: { data: unknown; debug: PoolDebug }): void;
   reject(error: EsperError): void;
@@ -180,6 +193,7 @@ export class KernelWorkerPool {
   readonly isolation: PoolIsolation;
   readonly nice: number;
   readonly #logger: Logger | undefined;
+  readonly #gate: PoolGate | undefined;
   #priority: PriorityReport | undefined;
   #priorityLogged = false;
   readonly #jobTimeoutMs: number;
@@ -206,6 +220,7 @@ export class KernelWorkerPool {
     if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new EsperError('ESPER_CONFIG_INVALID', `worker pool: nice must be an integer in 0..19, got ${nice}`);
     this.nice = nice;
     this.#logger = options.logger;
+    this.#gate = this.isolation === 'process' ? (options.gate === undefined ? processPoolGate() : (options.gate ?? undefined)) : undefined;
     for (let i = 0; i < this.size; i++) this.#spawn();
   }
 
@@ -279,7 +294,7 @@ export class KernelWorkerPool {
     if (this.#closed) return Promise.reject(new EsperError('ESPER_UNAVAILABLE', 'worker pool is closed', { retryable: true }));
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, job, enqueuedAt: performance.now(), startedAt: 0, timer: undefined, resolve, reject });
+      this.#queue.push({ id: this.#nextId++, job, enqueuedAt: performance.now(), startedAt: 0, pausedAtStart: 0, timer: undefined, resolve, reject });
       this.#dispatch();
     });
   }
@@ -322,10 +337,16 @@ export class KernelWorkerPool {
   #process(data: PoolWorkerData, onMessage: (message: PoolReady | PoolResult) => void, onError: (error: Error) => void, onExit: (code: number) => void): Channel {
     // 'advanced' serialization is the structured clone worker threads use: artifacts (Uint8Array) and errors cross as they are.
     const child = fork(fileURLToPath(BOOTSTRAP), [JSON.stringify(data)], { serialization: 'advanced', execArgv: childExecArgv() });
+    const gate = this.#gate;
+    const pid = child.pid;
+    if (gate !== undefined && pid !== undefined) gate.register(pid);
     child.on('message', (message) => onMessage(message as PoolReady | PoolResult));
     child.on('error', onError);
     // A signal (SIGKILL on timeout or close, a native crash) reads as 128 + its number, as in a shell.
-    child.once('exit', (code, signal) => onExit(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0))));
+    child.once('exit', (code, signal) => {
+      if (gate !== undefined && pid !== undefined) gate.unregister(pid);
+      onExit(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0)));
+    });
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     return {
       post: (request) => {
@@ -335,6 +356,8 @@ export class KernelWorkerPool {
         });
       },
       terminate: async () => {
+        // Out of the gate first: no training thread stops it again, and a stopped child is continued (SIGKILL would end it anyway).
+        if (gate !== undefined && pid !== undefined) gate.unregister(pid);
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await gone;
       },
@@ -361,6 +384,7 @@ export class KernelWorkerPool {
       const task = this.#queue.shift() as Task;
       member.task = task;
       task.startedAt = performance.now();
+      task.pausedAtStart = this.#gate?.pausedMs() ?? 0;
       if (this.#jobTimeoutMs > 0) task.timer = setTimeout(() => this.#timeout(member, task), this.#jobTimeoutMs);
       const request: PoolRequest = { ...task.job, id: task.id };
       try {
@@ -394,6 +418,13 @@ export class KernelWorkerPool {
 
   #timeout(member: Member, task: Task): void {
     if (member.task !== task) return;
+    // Time the gate kept the worker stopped is not the job's: wait for the rest.
+    const paused = (this.#gate?.pausedMs() ?? 0) - task.pausedAtStart;
+    const ran = performance.now() - task.startedAt - paused;
+    if (ran < this.#jobTimeoutMs) {
+      task.timer = setTimeout(() => this.#timeout(member, task), this.#jobTimeoutMs - ran);
+      return;
+    }
     member.task = undefined;
     member.retiring = true;
     task.reject(

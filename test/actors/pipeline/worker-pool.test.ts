@@ -1,12 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { expect } from 'chai';
 import { createLogger } from '../../../src/infra/logger.ts';
+import { PoolGate } from '../../../src/actors/pipeline/pool-gate.ts';
 import { SCHED_IDLE, threadNice, threadPolicy } from '../../../src/actors/pipeline/priority.ts';
 import { catalogBlueprint, shapePreservingInterface } from '../../../src/actors/karn/catalog.ts';
 import { KernelWorkerPool } from '../../../src/actors/pipeline/worker-pool.ts';
 import { rejectsWith } from '../../helpers/rejects-with.ts';
+import { untilStopped } from '../../helpers/process-state.ts';
 
 const DENSE = shapePreservingInterface([16]);
 const FAST = { benchmarkIterations: 5, benchmarkWarmup: 1 } as const;
@@ -95,6 +97,89 @@ describe('Tezzeret worker pool', function () {
       await timed.close();
     }
     expect((await rejectsWith(timed.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' }))).code).to.equal('ESPER_UNAVAILABLE');
+  });
+
+  describe('pool gate (Linux)', () => {
+    let gate: PoolGate;
+    const quiet = createLogger({ level: 'silent' });
+
+    before(function () {
+      if (process.platform !== 'linux') this.skip();
+    });
+
+    beforeEach(() => {
+      // A gate of its own, no duty cycle: a pause lasts exactly as long as the hold.
+      gate = PoolGate.create({ mode: 'always', maxPauseMs: 0 });
+    });
+
+    /** A pool on `gate` whose worker is ready, then paused: the gate is held until `release`. */
+    async function pausedPool(options: { jobTimeoutMs?: number } = {}): Promise<{ pool: KernelWorkerPool; pid: number; release: () => void }> {
+      const gatedPool = new KernelWorkerPool({ size: 1, gate, logger: quiet, ...options });
+      const { debug } = await gatedPool.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' });
+      const release = gate.enter();
+      await untilStopped(debug.pid);
+      return { pool: gatedPool, pid: debug.pid, release };
+    }
+
+    it('registers its child workers and closes while one is paused: the child is continued and killed', async () => {
+      const { pool: gatedPool, pid, release } = await pausedPool();
+      try {
+        expect(gate.snapshot().pids).to.deep.equal([pid]);
+        const started = Date.now();
+        await gatedPool.close();
+        expect(Date.now() - started).to.be.below(5000);
+        expect(existsSync(`/proc/${pid}`), 'the child is gone').to.equal(false);
+        expect(gate.snapshot().pids).to.deep.equal([]);
+      } finally {
+        release();
+        await gatedPool.close();
+      }
+    });
+
+    it("does not count the time a job's worker was paused against the job's timeout", async () => {
+      const { pool: gatedPool, pid, release } = await pausedPool({ jobTimeoutMs: 1000 });
+      try {
+        let job: Promise<{ debug: { pid: number } }>;
+        try {
+          // Sent to a stopped worker, which stays stopped past the timeout: the job has not run yet.
+          job = gatedPool.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' });
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+          expect(gatedPool.stats()).to.include({ busy: 1, restarts: 0 });
+        } finally {
+          release();
+        }
+        expect((await job).debug.pid).to.equal(pid);
+        expect(gate.snapshot().pausedMs).to.be.greaterThan(1400);
+      } finally {
+        await gatedPool.close();
+      }
+    });
+
+    it('still times out a job that runs too long between pauses', async () => {
+      const gatedPool = new KernelWorkerPool({ size: 1, gate, jobTimeoutMs: 1500, logger: quiet });
+      try {
+        const { artifact } = await gatedPool.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' });
+        const started = Date.now();
+        const slow = rejectsWith(gatedPool.validate(artifact, { benchmarkIterations: 1_000_000 }));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await gate.hold(() => new Promise((resolve) => setTimeout(resolve, 500)));
+        expect((await slow).code).to.equal('ESPER_TIMEOUT');
+        // 1.5 s of running plus the 0.5 s pause.
+        expect(Date.now() - started).to.be.within(1900, 4000);
+      } finally {
+        await gatedPool.close();
+      }
+    });
+
+    it('never gates worker threads', async () => {
+      const threaded = new KernelWorkerPool({ size: 1, isolation: 'thread', gate, logger: quiet });
+      try {
+        await threaded.compile({ ir: catalogBlueprint('lora_r4', DENSE), tier: 'fast' });
+        expect(gate.snapshot().pids).to.deep.equal([]);
+      } finally {
+        await threaded.close();
+      }
+    });
   });
 
   describe('worker priority (Linux)', () => {

@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { EsperError, toWireError } from '../../../errors/index.ts';
+import { processPoolGate } from '../../pipeline/index.ts';
 import { prepareKernel } from './kernel-preparation.ts';
 import { TrainingSession } from '../../../tensor/training/training-session.ts';
 import type { WorkerOps, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
@@ -69,7 +70,8 @@ port.on('message', (request: WorkerRequest) => {
   queue = queue.then(async () => {
     let response: WorkerResponse;
     try {
-      response = { id: request.id, ok: true, data: await handle(request) };
+      // The kernel pool's children pause while this thread works, where the cores are too few for both (pipeline/pool-gate.ts).
+      response = { id: request.id, ok: true, data: await processPoolGate().hold(() => handle(request)) };
     } catch (error) {
       response = { id: request.id, ok: false, error: toWireError(error) };
     }
