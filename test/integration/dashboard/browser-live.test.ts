@@ -14,14 +14,13 @@
  * ESPER_REQUIRE_SERVICES=1 (CI), where it fails; likewise without NATS.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { expect } from 'chai';
 import { connect, type NatsConnection } from 'nats';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, requireService } from '../../helpers/services.ts';
 import { quickSpiralsSpec } from '../../helpers/spirals-spec.ts';
+import { chromiumOrSkip, dashboardUrl, untilShown } from './chromium.ts';
 
-const CHROMIUM = process.env['ESPER_CHROMIUM'] ?? '/usr/bin/chromium';
 const TOKEN = 'browser-live-token-14';
 const RUN = 'live1';
 const EPOCHS_CHECKED = 8;
@@ -83,15 +82,6 @@ const RECORDER = `(() => {
   return true;
 })()`;
 
-async function until<T>(read: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await Promise.resolve().then(read).catch(() => undefined);
-    if (value !== undefined && ok(value)) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('dashboard in chromium: live updates, actions and a killed node (integration)', function () {
   this.timeout(300_000);
@@ -108,17 +98,7 @@ describe('dashboard in chromium: live updates, actions and a killed node (integr
   const pageErrors: string[] = [];
 
   before(async function () {
-    let chromium: { launch(options: { executablePath: string; args: string[]; headless: boolean }): Promise<Browser> } | undefined;
-    try {
-      chromium = ((await import('playwright-core')) as unknown as { chromium: typeof chromium }).chromium;
-    } catch {
-      chromium = undefined;
-    }
-    if (chromium === undefined || !existsSync(CHROMIUM)) {
-      const message = `${chromium === undefined ? 'playwright-core is not installed' : `no chromium at ${CHROMIUM}`}`;
-      if (process.env['ESPER_REQUIRE_SERVICES'] === '1') throw new Error(`${message} (ESPER_REQUIRE_SERVICES=1)`);
-      this.skip();
-    }
+    const launchChromium = await chromiumOrSkip<Browser>(this);
     await requireService(this, 'nats');
     nc = await connect({ servers: NATS_URL });
     // When each event reached the bus, as any subscriber sees it.
@@ -139,13 +119,8 @@ describe('dashboard in chromium: live updates, actions and a killed node (integr
     await Promise.all(processes.map((p) => p.waitForMessage('node ready', 120_000)));
     const dashboard = new DaemonProcess(['dashboard', '--nats', NATS_URL, '--port', '0', '--prefix', prefix, '--nodes-bucket', `${prefix}_nodes`, '--token', TOKEN]);
     processes.push(dashboard);
-    const started = Date.now();
-    while (!/dashboard: (http:\S+)/.test(dashboard.stdoutText)) {
-      if (Date.now() - started > 60_000) throw new Error(`esper dashboard did not start: ${dashboard.stderrText.slice(-2000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    url = /dashboard: (http:\S+)/.exec(dashboard.stdoutText)?.[1] ?? '';
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'], headless: true });
+    url = await dashboardUrl(dashboard);
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on('pageerror', (error) => pageErrors.push(error.message));
   });
@@ -185,8 +160,8 @@ describe('dashboard in chromium: live updates, actions and a killed node (integr
     const ofRun = (type: string) => (): BusEvent[] => bus.filter((e) => e.type === type && (e.runId === undefined || e.runId === RUN));
     const epochs = ofRun('tolaria.epoch.completed');
     const transitions = ofRun('kasmina.seed.transitioned');
-    await until(() => epochs().length, (n) => n >= EPOCHS_CHECKED, 180_000, `${EPOCHS_CHECKED} epoch events`);
-    await until(() => transitions().length, (n) => n >= 1, 180_000, 'a seed transition event');
+    await untilShown(() => epochs().length, (n) => n >= EPOCHS_CHECKED, 180_000, `${EPOCHS_CHECKED} epoch events`);
+    await untilShown(() => transitions().length, (n) => n >= 1, 180_000, 'a seed transition event');
     // Give the page its second to catch up with the last events observed.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const sampledAt = Date.now();
@@ -236,11 +211,11 @@ describe('dashboard in chromium: live updates, actions and a killed node (integr
     await p.locator('#run-detail button[data-action="pause"]').click();
     await p.waitForSelector('#action-result[data-ok="true"]', { timeout: 30_000 });
     expect(await p.locator('#action-result').textContent()).to.equal('pause: done');
-    await until(runStatus, (s) => s === 'paused', 60_000, 'run status paused (nats req)');
+    await untilShown(runStatus, (s) => s === 'paused', 60_000, 'run status paused (nats req)');
     await p.waitForSelector('#run-state:text-is("paused")', { timeout: 30_000 });
 
     const actions = (): BusEvent[] => bus.filter((e) => e.type === 'nissa.operator.action' && e.data['runId'] === RUN);
-    await until(() => actions().length, (n) => n >= 1, 30_000, 'nissa.operator.action on the events stream');
+    await untilShown(() => actions().length, (n) => n >= 1, 30_000, 'nissa.operator.action on the events stream');
     for (const a of actions()) {
       expect(a.data['verb']).to.equal('pause');
       expect(a.data['ok'], JSON.stringify(a.data)).to.equal(true);

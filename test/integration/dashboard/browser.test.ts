@@ -10,7 +10,7 @@
  * ESPER_REQUIRE_SERVICES=1 (CI), where it fails.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,8 +19,8 @@ import { connect, type NatsConnection } from 'nats';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, requireService } from '../../helpers/services.ts';
 import { quickSpiralsSpec } from '../../helpers/spirals-spec.ts';
+import { chromiumOrSkip, dashboardUrl, untilShown } from './chromium.ts';
 
-const CHROMIUM = process.env['ESPER_CHROMIUM'] ?? '/usr/bin/chromium';
 const TOKEN = 'browser-token-14';
 // docs/images/ only when asked (ESPER_UPDATE_SCREENSHOTS=1): a test run does not dirty the tree.
 const SHOTS = process.env['ESPER_UPDATE_SCREENSHOTS'] === '1' ? new URL('../../../docs/images/', import.meta.url) : pathToFileURL(`${mkdtempSync(join(tmpdir(), 'esper-shots-'))}/`);
@@ -41,16 +41,6 @@ interface Browser {
   close(): Promise<void>;
 }
 
-/** Polls `read` (node side: the page's CSP forbids evaluated strings) until `ok` holds. */
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await read().catch(() => undefined);
-    if (value !== undefined && ok(value)) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${String(value)})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const points = (page: Page) => (): Promise<number> => page.locator('#chart-accuracy').getAttribute('data-points').then((v) => Number(v ?? 0));
 
@@ -65,17 +55,7 @@ describe('dashboard in chromium (integration)', function () {
   const pageErrors: string[] = [];
 
   before(async function () {
-    let chromium: { launch(options: { executablePath: string; args: string[]; headless: boolean }): Promise<Browser> } | undefined;
-    try {
-      chromium = ((await import('playwright-core')) as unknown as { chromium: typeof chromium }).chromium;
-    } catch {
-      chromium = undefined;
-    }
-    if (chromium === undefined || !existsSync(CHROMIUM)) {
-      const message = `${chromium === undefined ? 'playwright-core is not installed' : `no chromium at ${CHROMIUM}`}`;
-      if (process.env['ESPER_REQUIRE_SERVICES'] === '1') throw new Error(`${message} (ESPER_REQUIRE_SERVICES=1)`);
-      this.skip();
-    }
+    const launchChromium = await chromiumOrSkip<Browser>(this);
     await requireService(this, 'nats');
     nc = await connect({ servers: NATS_URL });
     processes.push(new DaemonProcess(['node', 'start', '--nats', NATS_URL, '--name', 'trainer-1', '--roles', 'trainer', '--config', configFile]));
@@ -83,13 +63,8 @@ describe('dashboard in chromium (integration)', function () {
     await Promise.all(processes.map((p) => p.waitForMessage('node ready', 120_000)));
     const dashboard = new DaemonProcess(['dashboard', '--nats', NATS_URL, '--port', '0', '--prefix', prefix, '--nodes-bucket', `${prefix}_nodes`, '--token', TOKEN]);
     processes.push(dashboard);
-    const started = Date.now();
-    while (!/dashboard: (http:\S+)/.test(dashboard.stdoutText)) {
-      if (Date.now() - started > 60_000) throw new Error(`esper dashboard did not start: ${dashboard.stderrText.slice(-2000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    url = /dashboard: (http:\S+)/.exec(dashboard.stdoutText)?.[1] ?? '';
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'], headless: true });
+    url = await dashboardUrl(dashboard);
+    browser = await launchChromium();
   });
 
   after(async () => {
@@ -121,18 +96,18 @@ describe('dashboard in chromium (integration)', function () {
     await page.keyboard.press('2');
     await page.waitForSelector('#view-runs:not([hidden])', { timeout: 5000 });
     await page.waitForSelector('#runs tr[data-run-id="b1"] button', { timeout: 30_000 });
-    await until(points(page), (n) => n >= 12, 120_000, 'curve with 12 points');
+    await untilShown(points(page), (n) => n >= 12, 120_000, 'curve with 12 points');
     const drawn = (await page.locator('#chart-accuracy canvas').count()) + (await page.locator('#chart-accuracy path[data-series]').count());
     expect(drawn, 'a curve is drawn (uPlot canvas or SVG path)').to.be.greaterThan(0);
     // It keeps growing while the run trains.
     const now = await points(page)();
-    await until(points(page), (n) => n > now, 30_000, 'curve grows');
+    await untilShown(points(page), (n) => n > now, 30_000, 'curve grows');
     await page.waitForSelector('#run-bands td[data-stage]', { timeout: 60_000 });
     await page.screenshot({ path: new URL('dashboard-run.png', SHOTS).pathname });
 
     await page.keyboard.press('3');
     await page.waitForSelector('#view-library:not([hidden])', { timeout: 5000 });
-    await until(() => page.locator('#library').textContent(), (text) => (text ?? '').includes('compile queue'), 60_000, 'library view');
+    await untilShown(() => page.locator('#library').textContent(), (text) => (text ?? '').includes('compile queue'), 60_000, 'library view');
     await page.screenshot({ path: new URL('dashboard-library.png', SHOTS).pathname });
     expect(await page.locator('#tab-library').getAttribute('aria-selected')).to.equal('true');
 
@@ -143,7 +118,7 @@ describe('dashboard in chromium (integration)', function () {
 
     const dark = await (browser as Browser).newPage({ colorScheme: 'dark', viewport: { width: 1400, height: 900 } });
     await dark.goto(`${url}?view=runs&run=b1`);
-    await until(points(dark), (n) => n >= 12, 60_000, 'dark page curve');
+    await untilShown(points(dark), (n) => n >= 12, 60_000, 'dark page curve');
     await dark.screenshot({ path: new URL('dashboard-run-dark.png', SHOTS).pathname });
     await (nc as NatsConnection).request(`${prefix}.ctl.run.b1.stop`, new TextEncoder().encode('{}'), { timeout: 30_000 });
   });
