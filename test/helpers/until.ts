@@ -25,3 +25,18 @@ export async function requestJson<R>(nc: NatsConnection, subject: string, payloa
   const message = await nc.request(subject, new TextEncoder().encode(text), { timeout: timeoutMs });
   return JSON.parse(new TextDecoder().decode(message.data)) as R;
 }
+
+/**
+ * Like {@link until}, for in-process tests: `probe` may be synchronous, is
+ * polled every 20 ms, and an error it throws fails the test at once (nothing
+ * is restarting here, so an error is a bug, not "not yet").
+ */
+export async function untilDefined<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -23,6 +23,7 @@ import { controlRoutes, type ControlNodeHandle, type RunControl } from '../../sr
 import type { MemberView } from '../../src/node/membership.ts';
 import { RunRegistry } from '../../src/node/run-registry.ts';
 import { RunService } from '../../src/node/run-service.ts';
+import { untilDefined } from '../helpers/until.ts';
 
 interface WireReply {
   ok: boolean;
@@ -43,15 +44,6 @@ function spiralsText(epochs: number): string {
   return JSON.stringify({ ...raw, epochs, training, policy: { ...raw['policy'], minEpochBeforeGerminate: 10_000 } });
 }
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 /** A node's control handle as the control routes see it: its run service (if any) and the cluster it sees. */
 function nodeHandle(nodeId: string, runs: RunControl | undefined, members: () => MemberView[], listRuns: () => RunStatus[] = () => []): ControlNodeHandle {
@@ -170,9 +162,9 @@ describe('run and seed verbs over the in-process bus (raw requests, two nodes)',
     expect(await fails('run.start', `{"spec": ${spiralsText(3)}, "runId": "r1"}`)).to.equal('ESPER_CONFLICT');
 
     // Pause after a few boundaries (rollback needs a checkpoint before the current one).
-    await until(async () => (RunStatusSchema.parse(await ok('run.r1.status')).epoch >= 2 ? true : undefined));
+    await untilDefined(async () => (RunStatusSchema.parse(await ok('run.r1.status')).epoch >= 2 ? true : undefined));
     expect(RunStatusSchema.parse(await ok('run.r1.pause', '{"reason":"operator session"}')).runId).to.equal('r1');
-    await until(async () => ((await stateOf('r1')) === 'paused' ? true : undefined));
+    await untilDefined(async () => ((await stateOf('r1')) === 'paused' ? true : undefined));
     const frozen = RunStatusSchema.parse(await ok('run.r1.status')).epoch;
     await sleep(800);
     expect(RunStatusSchema.parse(await ok('run.r1.status')).epoch, 'a paused run trains no epoch').to.equal(frozen);
@@ -246,7 +238,7 @@ describe('run and seed verbs over the in-process bus (raw requests, two nodes)',
 
     // stop: answered at once (stopping), the run ends stopped at its next boundary; a finished run takes no change.
     expect(RunStatusSchema.parse(await ok('run.r1.stop', '{"reason":"done"}')).state).to.equal('stopping');
-    await until(async () => ((await stateOf('r1')) === 'stopped' ? true : undefined));
+    await untilDefined(async () => ((await stateOf('r1')) === 'stopped' ? true : undefined));
     expect((await record('r1'))['state']).to.equal('stopped');
     expect(RunStatusSchema.parse(await ok('run.r1.status')).epoch).to.be.lessThan(400);
     expect(await fails('run.r1.rollback', '{"reason":"too late"}')).to.equal('ESPER_CONFLICT');

@@ -22,6 +22,7 @@ import { BusError } from '../../src/errors/index.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { RunRegistry } from '../../src/node/run-registry.ts';
 import { RunService } from '../../src/node/run-service.ts';
+import { untilDefined } from '../helpers/until.ts';
 
 function spiralsSpec(epochs: number): RunSpec {
   const raw = JSON.parse(readFileSync(new URL('../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -41,15 +42,6 @@ class FlakyBus extends MemoryBus {
   }
 }
 
-async function until<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 90_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('run service: events reach the stream without a library node, and are never dropped (issue 13)', function () {
   this.timeout(180_000);
@@ -112,7 +104,7 @@ describe('run service: events reach the stream without a library node, and are n
   it('creates the events stream itself and publishes every event of the run', async () => {
     const spec = spiralsSpec(4);
     await service.start(spec, 'solo');
-    await until(async () => ((await registry.get('solo'))?.record.state === 'completed' ? true : undefined));
+    await untilDefined(async () => ((await registry.get('solo'))?.record.state === 'completed' ? true : undefined), 90_000);
     await expectCompleteLog('solo', spec);
   });
 
@@ -121,12 +113,12 @@ describe('run service: events reach the stream without a library node, and are n
     bus.failing = true;
     await service.start(spec, 'held');
     // The run trains on; its events wait with it (and with its checkpoints).
-    await until(() => (service.statuses()[0]?.epoch === 4 && bus.refused > 0 ? true : undefined));
+    await untilDefined(() => (service.statuses()[0]?.epoch === 4 && bus.refused > 0 ? true : undefined), 90_000);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(service.eventBacklog()).to.be.greaterThan(0);
     expect((await registry.get('held'))?.record.state, 'end not recorded while events are held').to.equal('running');
     bus.failing = false;
-    await until(async () => ((await registry.get('held'))?.record.state === 'completed' ? true : undefined));
+    await untilDefined(async () => ((await registry.get('held'))?.record.state === 'completed' ? true : undefined), 90_000);
     expect(service.eventBacklog()).to.equal(0);
     await expectCompleteLog('held', spec);
   });

@@ -17,6 +17,7 @@ import { RunSpecSchema, type RunSpec } from '../../src/contracts/run.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { RunRegistry, type RunRecord } from '../../src/node/run-registry.ts';
 import { RunService } from '../../src/node/run-service.ts';
+import { untilDefined } from '../helpers/until.ts';
 
 function spiralsSpec(epochs: number): RunSpec {
   const raw = JSON.parse(readFileSync(new URL('../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -55,15 +56,6 @@ class ObservedStore implements ArtifactStore {
   }
 }
 
-async function until<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const keysOf = (runId: string, n: number, attempt = 0): string[] => [`runs/${runId}/${runId}-ckpt-${n}.r${attempt}.ckpt`, `runs/${runId}/${runId}-ckpt-${n}.r${attempt}.state.json`];
 
@@ -113,7 +105,7 @@ describe('run service: checkpoint retention', function () {
   };
 
   const finished = (runId: string): Promise<RunRecord> =>
-    until(async () => {
+    untilDefined(async () => {
       const found = await registry.get(runId);
       return found !== null && ['completed', 'failed', 'stopped'].includes(found.record.state) ? found.record : undefined;
     });
@@ -129,7 +121,7 @@ describe('run service: checkpoint retention', function () {
     };
     await service.start(spiralsSpec(6), runId);
 
-    await until(() => (service.statuses()[0]?.state === 'paused' ? true : undefined));
+    await untilDefined(() => (service.statuses()[0]?.state === 'paused' ? true : undefined));
     const paused = (await registry.get(runId))!.record;
     expect(paused.checkpoint?.checkpointId).to.equal(`${runId}-ckpt-3`);
     expect(await store.list(`runs/${runId}/`)).to.deep.equal(keysOf(runId, 3));
@@ -192,7 +184,7 @@ describe('run service: checkpoint retention', function () {
     try {
       await service.start(spiralsSpec(4), runId);
       expect((await control(runId, 'pause', { reason: 'look at the graft' })).ok).to.equal(true);
-      await until(() => (service.statuses()[0]?.state === 'paused' ? true : undefined));
+      await untilDefined(() => (service.statuses()[0]?.state === 'paused' ? true : undefined));
       expect((await control(runId, 'resume')).ok).to.equal(true);
       expect((await finished(runId)).state).to.equal('completed');
       const actions = seen.filter((e) => e.type === 'nissa.operator.action').map((e) => e.data);
@@ -231,7 +223,7 @@ describe('run service: checkpoint retention', function () {
       deletedAtClaim = store.deleted.length;
     };
     await service.start(spiralsSpec(6), runId);
-    await until(() => (service.statuses()[0]?.state === 'stopped' ? true : undefined));
+    await untilDefined(() => (service.statuses()[0]?.state === 'stopped' ? true : undefined));
     expect(deletedAtClaim).to.equal(2); // ckpt-0's two artifacts, after ckpt-1 was committed
     expect(store.deleted).to.have.length(2);
     const record = (await registry.get(runId))!.record;
