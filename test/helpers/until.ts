@@ -1,6 +1,7 @@
 /**
- * Polling helpers the integration suites share: wait until a probe yields a
- * value, and send a raw JSON request the way `nats req` does.
+ * Helpers the suites share around a running bus: wait until a probe yields a
+ * value, send a raw JSON request the way `nats req` does, and delete the
+ * streams a test's nodes created.
  */
 import type { NatsConnection } from 'nats';
 
@@ -39,4 +40,10 @@ export async function untilDefined<T>(probe: () => Promise<T | undefined> | T | 
     if (Date.now() - started > timeoutMs) throw new Error(`condition not met in ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Deletes the streams a node with subject prefix `prefix` creates for runs (membership and runs buckets, events, artifacts); missing ones are fine. */
+export async function deleteRunStreams(nc: NatsConnection, prefix: string): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  for (const stream of [`KV_${prefix}_nodes`, `KV_${prefix}_runs`, `${prefix}_events`, `OBJ_${prefix}_artifacts`]) await jsm.streams.delete(stream).catch(() => undefined);
 }

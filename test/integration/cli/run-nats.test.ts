@@ -12,6 +12,7 @@ import { connect } from 'nats';
 import { RunResultsSchema } from '../../../src/contracts/run.ts';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, requireService } from '../../helpers/services.ts';
+import { deleteRunStreams } from '../../helpers/until.ts';
 
 describe('esper run --nats (integration)', function () {
   this.timeout(180_000);
@@ -29,8 +30,7 @@ describe('esper run --nats (integration)', function () {
     trainer?.kill('SIGKILL');
     await trainer?.exited;
     const nc = await connect({ servers: NATS_URL });
-    const jsm = await nc.jetstreamManager();
-    for (const stream of [`KV_${prefix}_nodes`, `KV_${prefix}_runs`, `${prefix}_events`, `OBJ_${prefix}_artifacts`]) await jsm.streams.delete(stream).catch(() => undefined);
+    await deleteRunStreams(nc, prefix);
     await nc.close();
   });
 

@@ -16,7 +16,7 @@ import type { Envelope } from '../../../src/contracts/envelope.ts';
 import { RunRecordSchema } from '../../../src/node/run-registry.ts';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, requireService } from '../../helpers/services.ts';
-import { requestJson, until } from '../../helpers/until.ts';
+import { requestJson, until, deleteRunStreams } from '../../helpers/until.ts';
 
 interface WireReply {
   ok: boolean;
@@ -80,8 +80,7 @@ describe('a cluster of trainer nodes only (integration, issue 13)', function () 
     for (const daemon of daemons) daemon.kill('SIGKILL');
     await Promise.all(daemons.map((daemon) => daemon.exited));
     if (nc !== undefined) {
-      const jsm = await nc.jetstreamManager();
-      for (const stream of [`KV_${prefix}_nodes`, `KV_${prefix}_runs`, `${prefix}_events`, `OBJ_${prefix}_artifacts`]) await jsm.streams.delete(stream).catch(() => undefined);
+      await deleteRunStreams(nc, prefix);
       await nc.close();
     }
   });

@@ -19,7 +19,7 @@ import { RunRecordSchema } from '../../../src/node/run-registry.ts';
 import { runReplayCommand } from '../../../src/cli/audit.ts';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, PG_URL, requireService } from '../../helpers/services.ts';
-import { until } from '../../helpers/until.ts';
+import { until, deleteRunStreams } from '../../helpers/until.ts';
 
 interface WireReply {
   ok: boolean;
@@ -65,8 +65,7 @@ describe('a trainer node killed mid-epoch (integration)', function () {
     for (const daemon of daemons) daemon.kill('SIGKILL');
     await Promise.all(daemons.map((daemon) => daemon.exited));
     if (nc !== undefined) {
-      const jsm = await nc.jetstreamManager();
-      for (const stream of [`KV_${prefix}_nodes`, `KV_${prefix}_runs`, `${prefix}_events`, `OBJ_${prefix}_artifacts`]) await jsm.streams.delete(stream).catch(() => undefined);
+      await deleteRunStreams(nc, prefix);
       await nc.close();
     }
     await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);

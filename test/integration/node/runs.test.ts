@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { connect, type NatsConnection } from 'nats';
 import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, requireService } from '../../helpers/services.ts';
+import { deleteRunStreams } from '../../helpers/until.ts';
 
 interface WireReply {
   ok: boolean;
@@ -48,8 +49,7 @@ describe('runs on a trainer node (integration)', function () {
     daemon?.kill('SIGKILL');
     await daemon?.exited;
     if (nc !== undefined) {
-      const jsm = await nc.jetstreamManager();
-      for (const stream of [`KV_${prefix}_nodes`, `KV_${prefix}_runs`, `${prefix}_events`, `OBJ_${prefix}_artifacts`]) await jsm.streams.delete(stream).catch(() => undefined);
+      await deleteRunStreams(nc, prefix);
       await nc.close();
     }
   });
