@@ -42,8 +42,8 @@ export async function untilDefined<T>(probe: () => Promise<T | undefined> | T | 
   }
 }
 
-/** Deletes the streams a node with subject prefix `prefix` creates for runs (membership and runs buckets, events, artifacts); missing ones are fine. */
-export async function deleteRunStreams(nc: NatsConnection, prefix: string): Promise<void> {
+/** Deletes the streams a node with subject prefix `prefix` creates for runs (membership and runs buckets, events, artifacts) and `extra` ones; missing ones are fine. */
+export async function deleteRunStreams(nc: NatsConnection, prefix: string, extra: readonly string[] = []): Promise<void> {
   const jsm = await nc.jetstreamManager();
-  for (const stream of [`KV_${prefix}_nodes`, `KV_${prefix}_runs`, `${prefix}_events`, `OBJ_${prefix}_artifacts`]) await jsm.streams.delete(stream).catch(() => undefined);
+  for (const stream of [`KV_${prefix}_nodes`, `KV_${prefix}_runs`, `${prefix}_events`, `OBJ_${prefix}_artifacts`, ...extra]) await jsm.streams.delete(stream).catch(() => undefined);
 }

@@ -20,6 +20,7 @@ import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, requireService } from '../../helpers/services.ts';
 import { quickSpiralsSpec } from '../../helpers/spirals-spec.ts';
 import { chromiumOrSkip, dashboardUrl, untilShown } from './chromium.ts';
+import { deleteRunStreams } from '../../helpers/until.ts';
 
 const TOKEN = 'browser-live-token-14';
 const RUN = 'live1';
@@ -132,8 +133,7 @@ describe('dashboard in chromium: live updates, actions and a killed node (integr
       await p.exited;
     }
     if (nc !== undefined) {
-      const jsm = await nc.jetstreamManager();
-      for (const stream of [`KV_${prefix}_nodes`, `KV_${prefix}_runs`, `${prefix}_events`, `OBJ_${prefix}_artifacts`, `${prefix}_jobs`]) await jsm.streams.delete(stream).catch(() => undefined);
+      await deleteRunStreams(nc, prefix, [`${prefix}_jobs`]);
       await nc.close();
     }
   });

@@ -20,6 +20,7 @@ import { DaemonProcess, writeTempConfig } from '../../helpers/daemon.ts';
 import { NATS_URL, requireService } from '../../helpers/services.ts';
 import { quickSpiralsSpec } from '../../helpers/spirals-spec.ts';
 import { chromiumOrSkip, dashboardUrl, untilShown } from './chromium.ts';
+import { deleteRunStreams } from '../../helpers/until.ts';
 
 const TOKEN = 'browser-token-14';
 // docs/images/ only when asked (ESPER_UPDATE_SCREENSHOTS=1): a test run does not dirty the tree.
@@ -74,8 +75,7 @@ describe('dashboard in chromium (integration)', function () {
       await p.exited;
     }
     if (nc !== undefined) {
-      const jsm = await nc.jetstreamManager();
-      for (const stream of [`KV_${prefix}_nodes`, `KV_${prefix}_runs`, `${prefix}_events`, `OBJ_${prefix}_artifacts`, `${prefix}_jobs`]) await jsm.streams.delete(stream).catch(() => undefined);
+      await deleteRunStreams(nc, prefix, [`${prefix}_jobs`]);
       await nc.close();
     }
   });
