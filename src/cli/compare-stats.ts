@@ -83,6 +83,7 @@ export function repeatRecord(grown: RunResults, compare: RunCompare): RunRepeat 
     ...(compare.grownTestAccuracy === undefined ? {} : { grownTestAccuracy: compare.grownTestAccuracy }),
     ...(compare.staticTestAccuracy === undefined ? {} : { staticTestAccuracy: compare.staticTestAccuracy }),
     maxGraftDropPct: grown.maxGraftDropPct,
+    ...(compare.staticDropInGraftEpochsPct === undefined ? {} : { staticDropInGraftEpochsPct: compare.staticDropInGraftEpochsPct }),
     hostParams: compare.hostParams ?? grown.parameterCount.host,
     grownParams: compare.grownParams ?? grown.parameterCount.total,
     staticParams: compare.staticParams,
@@ -111,6 +112,7 @@ export function summarizeRepeats(repeats: readonly RunRepeat[]): RunRepeatSummar
     ...optional('grownTestAccuracy', of((r) => r.grownTestAccuracy)),
     ...optional('staticTestAccuracy', of((r) => r.staticTestAccuracy)),
     maxGraftDropPct: required((r) => r.maxGraftDropPct),
+    ...optional('staticDropInGraftEpochsPct', of((r) => r.staticDropInGraftEpochsPct)),
     ...optional('parameterEfficiency', of((r) => r.parameterEfficiency)),
   };
 }

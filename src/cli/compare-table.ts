@@ -11,6 +11,11 @@ const num = (value: number | null | undefined, digits: number): string => (value
 /** `(test x%)` when a test accuracy is known. */
 const withTest = (test: number | undefined): string => (test === undefined ? '' : `, test ${pct(test)}`);
 
+/** A graft drop, with the static model's own drop over the same epochs when known: `0.79% (static 0.50%)`. */
+export function graftDropText(grown: number, staticSameEpochs: number | undefined): string {
+  return `${grown.toFixed(2)}%${staticSameEpochs === undefined ? '' : ` (static ${staticSameEpochs.toFixed(2)}%)`}`;
+}
+
 /** Rows (label, value) of the comparison for the final table. */
 export function compareRows(c: RunCompare): [string, string][] {
   const rows: [string, string][] = [
@@ -19,6 +24,7 @@ export function compareRows(c: RunCompare): [string, string][] {
     ['static', `${pct(c.staticAccuracy)}${withTest(c.staticTestAccuracy)}  ${c.staticTopology ?? ''} (${c.staticParams} params, ${c.staticRule ?? 'parameter-matched'})`],
     ['resolution', `${num(c.bottleneckResolution, 3)}${c.testBottleneckResolution === undefined ? '' : ` (test ${num(c.testBottleneckResolution, 3)})`}`],
   ];
+  if (c.staticDropInGraftEpochsPct !== undefined) rows.push(['static drop', `${c.staticDropInGraftEpochsPct.toFixed(2)}% over the grown run's graft epochs (the optimizer's own dips there)`]);
   for (const point of c.sweep ?? []) rows.push([`sweep ×${point.factor}`, `${pct(point.accuracy)}${withTest(point.testAccuracy)}  ${point.topology} (${point.params} params)`]);
   const e = c.parameterEfficiency;
   if (e !== undefined) rows.push(['param efficiency', e.value === null ? e.note : `${e.value.toFixed(1)}× — ${e.note}`]);
@@ -42,7 +48,7 @@ export function repeatsTable(repeats: readonly RunRepeat[], summary: RunRepeatSu
     pct(r.grownAccuracy),
     pct(r.staticAccuracy),
     num(r.bottleneckResolution, 3),
-    `${r.maxGraftDropPct.toFixed(2)}%`,
+    graftDropText(r.maxGraftDropPct, r.staticDropInGraftEpochsPct),
     ...(hasTest ? [`${pct(r.hostTestAccuracy)} / ${pct(r.grownTestAccuracy)} / ${pct(r.staticTestAccuracy)}`] : []),
     r.parameterEfficiency === null ? 'n/a' : `${r.parameterEfficiency.toFixed(1)}×`,
     r.grownTopology,
@@ -50,14 +56,15 @@ export function repeatsTable(repeats: readonly RunRepeat[], summary: RunRepeatSu
   ]);
   const stat = (which: 'median' | 'min'): string[] => {
     const s = (stats: RepeatStats | undefined): number | undefined => stats?.[which];
-    const drop = which === 'median' ? summary.maxGraftDropPct.median : summary.maxGraftDropPct.max;
+    const worst = which === 'median' ? 'median' : 'max';
+    const drop = graftDropText(summary.maxGraftDropPct[worst], summary.staticDropInGraftEpochsPct?.[worst]);
     return [
       which === 'median' ? 'median' : 'min',
       pct(s(summary.hostAccuracy)),
       pct(s(summary.grownAccuracy)),
       pct(s(summary.staticAccuracy)),
       num(s(summary.bottleneckResolution), 3),
-      `${drop.toFixed(2)}%${which === 'min' ? ' (max)' : ''}`,
+      `${drop}${which === 'min' ? ' (max)' : ''}`,
       ...(hasTest ? [`${pct(s(summary.hostTestAccuracy))} / ${pct(s(summary.grownTestAccuracy))} / ${pct(s(summary.staticTestAccuracy))}`] : []),
       summary.parameterEfficiency === undefined ? 'n/a' : `${summary.parameterEfficiency[which].toFixed(1)}×`,
       '',

@@ -16,6 +16,7 @@
  * less, on a machine loaded by other work), not clearly faster, and each
  * training's recorded seconds would no longer be its own compute.
  */
+import { largestDropPct } from '../actors/tolaria/index.ts';
 import type { RunCompare, RunRepeat, RunResults, RunSpec, StaticSweepPoint } from '../contracts/run.ts';
 import { RunCompareSchema, bottleneckResolution } from '../contracts/run.ts';
 import type { HostSpec } from '../contracts/training-spec.ts';
@@ -118,6 +119,7 @@ export async function compareBaselines(grown: RunResults, options: CompareOption
     ...present('hostTestAccuracy', hostTest),
     ...present('grownTestAccuracy', grownTest),
     ...present('staticTestAccuracy', staticTest),
+    ...present('staticDropInGraftEpochsPct', grown.graftEpochs === undefined || grown.graftEpochs.length === 0 ? undefined : largestDropPct(stat.results.epochs, grown.graftEpochs)),
     ...(hostTest === undefined || grownTest === undefined || staticTest === undefined ? {} : { testBottleneckResolution: bottleneckResolution(hostTest, grownTest, staticTest) }),
     trainingSeconds: { host: host.seconds, grown: runSeconds(grown), static: stat.job === host.job ? 0 : stat.seconds, ...present('sweep', sweepSeconds) },
     ...(sweep.length === 0 ? {} : { sweep: sweepPoints }),

@@ -427,6 +427,13 @@ export const RunCompareSchema = z
     hostTestAccuracy: unitInterval().optional(),
     grownTestAccuracy: unitInterval().optional(),
     staticTestAccuracy: unitInterval().optional(),
+    /**
+     * The static model's own largest drop (percent) over the grown run's
+     * graft epochs ({@link RunResults.graftEpochs}), measured as the grown
+     * run's graft drop is: how much of a graft drop the optimizer alone
+     * produces on the same data at the same epochs. Absent without graft epochs.
+     */
+    staticDropInGraftEpochsPct: nonNegative().optional(),
     /** Bottleneck resolution on test accuracy (null when undefined); absent without a test set. */
     testBottleneckResolution: finite().nullable().optional(),
     /** Wall time of each training, seconds (the training compute spent on each model). */
@@ -454,6 +461,8 @@ export const RunRepeatSchema = z
     staticTestAccuracy: unitInterval().optional(),
     /** The grown run's largest graft drop, percent. */
     maxGraftDropPct: nonNegative(),
+    /** The static model's largest drop over the same epochs (see {@link RunCompare.staticDropInGraftEpochsPct}). */
+    staticDropInGraftEpochsPct: nonNegative().optional(),
     hostParams: count(),
     grownParams: count(),
     staticParams: count(),
@@ -488,6 +497,7 @@ export const RunRepeatSummarySchema = z
     grownTestAccuracy: RepeatStatsSchema.optional(),
     staticTestAccuracy: RepeatStatsSchema.optional(),
     maxGraftDropPct: RepeatStatsSchema,
+    staticDropInGraftEpochsPct: RepeatStatsSchema.optional(),
     parameterEfficiency: RepeatStatsSchema.optional(),
   })
   .strict();
@@ -530,6 +540,8 @@ export const RunResultsSchema = z
     kernels: z.array(RunKernelSchema).max(MAX_SEED_MODULES * 16).optional(),
     /** Largest drop of validation accuracy, in percent (points), across the epochs where a seed was grafted (blending started); 0 when none dropped. */
     maxGraftDropPct: nonNegative(),
+    /** The epochs {@link RunResults.maxGraftDropPct} looks at: those during or at whose end a seed was BLENDING (absent in results of earlier runs). */
+    graftEpochs: z.array(count()).max(MAX_RUN_EPOCHS).optional(),
     /** The final model's architecture (width fossils merged, depth fossils listed); absent in results of runs before width seeds. */
     topology: RunTopologySchema.optional(),
     /** Present with `--compare`. */

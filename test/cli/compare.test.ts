@@ -23,6 +23,7 @@ import {
 import { median, parameterEfficiency, repeatStats, summarizeRepeats } from '../../src/cli/compare-stats.ts';
 import { compareRows, repeatsTable } from '../../src/cli/compare-table.ts';
 import { compareRepeatCount } from '../../src/cli/run.ts';
+import { largestDropPct } from '../../src/actors/tolaria/index.ts';
 import { renderReport } from '../../src/cli/report/report-html.ts';
 import { formatCompact, logTicks, renderLineChart } from '../../src/cli/report/svg-chart.ts';
 import { selectBackend } from '../../src/tensor/backend.ts';
@@ -194,7 +195,7 @@ describe('esper run --compare (issue 11)', () => {
         parameterEfficiency: null,
         weightsHash: 'cd'.repeat(32),
       });
-      const rows = [row(7, 0.97, 0.98), row(8, null, 0.6), row(9, 0.5, 0.75)];
+      const rows = [row(7, 0.97, 0.98), row(8, null, 0.6), { ...row(9, 0.5, 0.75), staticDropInGraftEpochsPct: 4 }];
       const summary = summarizeRepeats(rows);
       expect(summary).to.deep.include({ repeats: 3, undefinedResolutions: 1, bottleneckResolution: { n: 2, median: 0.735, min: 0.5, max: 0.97 } });
       expect(summary.grownAccuracy).to.deep.equal({ n: 3, median: 0.75, min: 0.6, max: 0.98 });
@@ -205,7 +206,9 @@ describe('esper run --compare (issue 11)', () => {
       const table = repeatsTable(rows, summary);
       expect(table.split('\n')[0]).to.match(/^seed\s+host\s+grown\s+static\s+resolution\s+graft drop\s+test h\/g\/s/);
       expect(table).to.match(/\nmedian\s+60\.00%\s+75\.00%\s+90\.00%\s+0\.735\s+8\.00%/);
-      expect(table).to.match(/\nmin\s+60\.00%\s+60\.00%\s+90\.00%\s+0\.500\s+9\.00% \(max\)/);
+      expect(table).to.match(/\nmin\s+60\.00%\s+60\.00%\s+90\.00%\s+0\.500\s+9\.00% \(static 4\.00%\) \(max\)/);
+      expect(table).to.match(/\n9\s.*9\.00% \(static 4\.00%\)/);
+      expect(summary.staticDropInGraftEpochsPct).to.deep.equal({ n: 1, median: 4, min: 4, max: 4 });
       expect(table).to.include('1 of 3 seeds: resolution undefined');
     });
   });
@@ -257,6 +260,26 @@ describe('esper run --compare (issue 11)', () => {
       expect(compare.parameterEfficiency?.value).to.be.a('number');
       expect(compare.trainingSeconds).to.include({ grown: 2.5 });
       expect(compareRows(compare).map(([k]) => k)).to.include.members(['host alone', 'grown', 'static', 'resolution', 'sweep ×8', 'param efficiency']);
+    });
+
+    it("measures the static model's own drop over the grown run's graft epochs, as the graft drop is measured", async () => {
+      const curve = (accuracies: number[]): RunResults['epochs'] =>
+        accuracies.map((validationAccuracy, i) => ({ epoch: i + 1, trainLoss: 0.5, validationLoss: 0.5, validationAccuracy, durationMs: 5, seeds: [] }));
+      // The grown run blended in epochs 3–4; the static model fell 20% at epoch 3 (80 → 64) and 50% at epoch 6, outside the window.
+      const grown = RunResultsSchema.parse({ ...fakeResults({ accuracy: 0.85, topology: { host: { kind: 'mlp', hidden: [6, 3] }, depthSeeds: [] } }), graftEpochs: [3, 4] });
+      const staticCurve = curve([0.5, 0.8, 0.64, 0.7, 0.9, 0.45]);
+      const train = (spec: RunSpec, runId: string): Promise<RunResults> => {
+        const results = fakeResults({ spec, runId, accuracy: width(spec.training.host) === 6 ? 0.9 : 0.7 });
+        return Promise.resolve(width(spec.training.host) === 6 ? RunResultsSchema.parse({ ...results, epochs: staticCurve }) : results);
+      };
+      const compare = await compareBaselines(grown, { train });
+      expect(compare.staticDropInGraftEpochsPct).to.be.closeTo(20, 1e-9);
+      expect(compareRows(compare)).to.deep.include(['static drop', "20.00% over the grown run's graft epochs (the optimizer's own dips there)"]);
+      // Without graft epochs (nothing blended, or results of earlier runs) there is nothing to compare.
+      const none = await compareBaselines(fakeResults({ accuracy: 0.85, topology: { host: { kind: 'mlp', hidden: [6, 3] }, depthSeeds: [] } }), { train });
+      expect(none).to.not.have.property('staticDropInGraftEpochsPct');
+      expect(largestDropPct(staticCurve, [6])).to.be.closeTo(50, 1e-9);
+      expect(largestDropPct(staticCurve, [1, 2, 5])).to.equal(0);
     });
 
     it('trains only the host when nothing grew (static = host, resolution undefined)', async () => {

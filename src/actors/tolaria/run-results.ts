@@ -14,15 +14,31 @@ import { runKernelRow } from './run-kernels.ts';
 /** Type of the last event of a run: data `{ runId, epochs, seeds: [{ seedId, slotId, stage }] }` (not a registered bus message; stored for `esper replay`). */
 export const RUN_COMPLETED_TYPE = 'tolaria.run.completed';
 
-/** The largest relative drop (%) of validation accuracy from one epoch to the next while a seed was blending. */
-export function maxGraftDropPct(epochs: readonly EpochResult[], blendingAt: readonly boolean[]): number {
+/** The epoch numbers during or at whose end a seed was BLENDING (`blendingAt` is per entry of `epochs`). */
+export function graftEpochs(epochs: readonly EpochResult[], blendingAt: readonly boolean[]): number[] {
+  return epochs.flatMap((r, e) => (blendingAt[e] === true ? [r.epoch] : []));
+}
+
+/**
+ * The largest relative drop (%) of validation accuracy from one epoch to the
+ * next, over the epochs numbered in `window`: the graft drop of a grown run
+ * for its own graft epochs, and of any other run (the static model of a
+ * `--compare`) for the same epoch numbers.
+ */
+export function largestDropPct(epochs: readonly EpochResult[], window: readonly number[]): number {
+  const inWindow = new Set(window);
   let worst = 0;
   for (let e = 1; e < epochs.length; e++) {
     const before = epochs[e - 1]?.validationAccuracy ?? 0;
-    const after = epochs[e]?.validationAccuracy ?? 0;
-    if (blendingAt[e] === true && before > 0) worst = Math.max(worst, ((before - after) / before) * 100);
+    const after = epochs[e];
+    if (after !== undefined && inWindow.has(after.epoch) && before > 0) worst = Math.max(worst, ((before - after.validationAccuracy) / before) * 100);
   }
   return Math.max(0, worst);
+}
+
+/** The largest relative drop (%) of validation accuracy from one epoch to the next while a seed was blending. */
+export function maxGraftDropPct(epochs: readonly EpochResult[], blendingAt: readonly boolean[]): number {
+  return largestDropPct(epochs, graftEpochs(epochs, blendingAt));
 }
 
 /** The host spec of a model's architecture as the worker reports it (`{ widths }` for an MLP, the CNN's config otherwise). */
@@ -78,6 +94,7 @@ export async function finishRun(ctx: RunContext): Promise<RunResults> {
     ...(ctx.kernels.length === 0 ? {} : { kernels: ctx.kernels.map(runKernelRow) }),
     ...(ctx.fieldReports.length === 0 ? {} : { fieldReports: ctx.fieldReports }),
     maxGraftDropPct: maxGraftDropPct(ctx.epochs, ctx.blendingAt),
+    graftEpochs: graftEpochs(ctx.epochs, ctx.blendingAt),
     ...(topology === undefined ? {} : { topology }),
   };
   const parsed = RunResultsSchema.parse(results);

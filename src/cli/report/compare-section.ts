@@ -6,6 +6,7 @@
  * with `--repeats N` the table of data seeds with median and minimum.
  */
 import type { RepeatStats, RunCompare, RunResults } from '../../contracts/run.ts';
+import { graftDropText } from '../compare-table.ts';
 import { escapeHtml, formatBottleneckResolution, formatCount, formatDeltaPp, formatDuration, formatPercent } from './format.ts';
 import { type ChartMarker, type ChartSeries, renderLineChart } from './svg-chart.ts';
 
@@ -146,18 +147,19 @@ export function repeatsSection(results: RunResults): string {
     .map(
       (r) =>
         `<tr><td class="num">${r.seed}</td><td class="num">${formatPercent(r.hostAccuracy)}</td><td class="num">${formatPercent(r.grownAccuracy)}</td>` +
-        `<td class="num">${formatPercent(r.staticAccuracy)}</td><td class="num">${resolution(r.bottleneckResolution)}</td><td class="num">${r.maxGraftDropPct.toFixed(2)}%</td>` +
+        `<td class="num">${formatPercent(r.staticAccuracy)}</td><td class="num">${resolution(r.bottleneckResolution)}</td><td class="num">${escapeHtml(graftDropText(r.maxGraftDropPct, r.staticDropInGraftEpochsPct))}</td>` +
         (hasTest ? `<td class="num">${formatPercent(r.hostTestAccuracy)} / ${formatPercent(r.grownTestAccuracy)} / ${formatPercent(r.staticTestAccuracy)}</td>` : '') +
         `<td class="num">${efficiency(r.parameterEfficiency)}</td><td><code>${escapeHtml(r.grownTopology)}</code></td><td><code>${escapeHtml(r.staticTopology)}</code></td></tr>`,
     )
     .join('\n');
   const stat = (which: 'median' | 'min'): string => {
     const v = (s: RepeatStats | undefined): number | undefined => s?.[which];
-    const drop = which === 'median' ? summary.maxGraftDropPct.median : summary.maxGraftDropPct.max;
+    const worst = which === 'median' ? 'median' : 'max';
+    const drop = graftDropText(summary.maxGraftDropPct[worst], summary.staticDropInGraftEpochsPct?.[worst]);
     return (
       `<tr class="summary"><th scope="row">${which}</th><td class="num">${formatPercent(v(summary.hostAccuracy))}</td><td class="num">${formatPercent(v(summary.grownAccuracy))}</td>` +
       `<td class="num">${formatPercent(v(summary.staticAccuracy))}</td><td class="num"><strong>${resolution(v(summary.bottleneckResolution))}</strong></td>` +
-      `<td class="num">${drop.toFixed(2)}%${which === 'min' ? ' (max)' : ''}</td>` +
+      `<td class="num">${escapeHtml(drop)}${which === 'min' ? ' (max)' : ''}</td>` +
       (hasTest ? `<td class="num">${formatPercent(v(summary.hostTestAccuracy))} / ${formatPercent(v(summary.grownTestAccuracy))} / ${formatPercent(v(summary.staticTestAccuracy))}</td>` : '') +
       `<td class="num">${efficiency(v(summary.parameterEfficiency))}</td><td></td><td></td></tr>`
     );

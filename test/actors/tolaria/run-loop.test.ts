@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import type { Envelope } from '../../../src/contracts/envelope.ts';
 import { RunResultsSchema, RunSpecSchema, type RunResults, type RunSpec } from '../../../src/contracts/run.ts';
 import { runTraining, type EpochSummary } from '../../../src/actors/tolaria/run-loop.ts';
+import { largestDropPct } from '../../../src/actors/tolaria/run-results.ts';
 import { renderReport } from '../../../src/cli/report/report-html.ts';
 import { runRunCommand } from '../../../src/cli/run.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -48,6 +49,11 @@ describe('esper run: the training loop (Tolaria × Kasmina × Tamiyo)', function
     expect(first.finalAccuracy).to.be.within(0, 1);
     expect(first.parameterCount.total).to.equal(first.parameterCount.host + first.parameterCount.seeds);
     expect(first.maxGraftDropPct).to.be.at.least(0);
+    // The graft epochs are those where a seed blended (during or at the end), and the graft drop is measured over them.
+    const blendingAtEnd = first.epochs.filter((e) => e.seeds.some((s) => s.stage === 'BLENDING')).map((e) => e.epoch);
+    expect(blendingAtEnd.length).to.be.greaterThan(0);
+    expect(first.graftEpochs).to.include.members(blendingAtEnd);
+    expect(first.maxGraftDropPct).to.equal(largestDropPct(first.epochs, first.graftEpochs ?? []));
     const html = renderReport(first);
     expect(html).to.include('<html');
   });
