@@ -12,7 +12,10 @@
  *  2. the grown model (784-4-10 + 16, trained through TRAINING and BLENDING,
  *     then FOSSILIZED: merged into the host) vs static 784-20-10: training
  *     step, and inference (forward only) at batch 128 and batch 1;
- *  3. host 784-4-10 with 4 DORMANT width slots vs the same host without.
+ *  3. host 784-4-10 with 4 DORMANT width slots vs the same host without;
+ *  1b. as 1 on a CNN (28×28×1 → conv → dense 10): a channel-width seed of
+ *     k = 8 on a 1- and an 8-channel conv block vs the static CNN with 9 and
+ *     16 channels.
  *
  * Variants of a comparison alternate within every round (ABAB…, the starting
  * variant rotating), each step is timed on its own; median and p90 are over
@@ -28,6 +31,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendName } from '../src/tensor/backend.ts';
+import { cnnHost } from '../src/tensor/hosts/cnn-host.ts';
 import { mlpHost } from '../src/tensor/hosts/mlp-host.ts';
 import type { HostModel, SlotSpec } from '../src/tensor/hosts/model.ts';
 import { Optimizer, softmaxCrossEntropy, trainStep } from '../src/tensor/optimizer.ts';
@@ -64,6 +68,22 @@ function build(hidden: number, seed?: { units: number; mode: SlotMode }, dormant
   if (seed !== undefined) {
     const slot = model.widthSlot('w1');
     slot.attach(initWidthSeed(model, slot.layer, slot.geometry, { units: seed.units }, forkSeedRng(new Rng(7), 'w1')));
+    slot.setMode(seed.mode, seed.mode === 'BLENDING' ? 0.5 : undefined);
+  }
+  return { model, optimizer: new Optimizer(ADAM, model.paramGroups()) };
+}
+
+/** CNN rounds and steps: a CNN step is 20–100× an MLP step. */
+const CNN_ROUNDS = 10;
+const CNN_STEPS = 5;
+
+/** A CNN 28×28×1 → conv `filters` → dense 10; with `units`, a random-init channel-width seed of that many channels on the conv block in `mode`. */
+function buildCnn(filters: number, seed?: { units: number; mode: SlotMode }): Net {
+  const slots: SlotSpec[] = seed === undefined ? [] : [{ id: 'c1', afterLayer: 1, kind: 'width' }];
+  const model = cnnHost({ inputShape: [28, 28, 1], convs: [{ filters }], dense: [], classes: CLASSES, rng: new Rng(1), slots });
+  if (seed !== undefined) {
+    const slot = model.widthSlot('c1');
+    slot.attach(initWidthSeed(model, slot.layer, slot.geometry, { units: seed.units }, forkSeedRng(new Rng(7), 'c1')));
     slot.setMode(seed.mode, seed.mode === 'BLENDING' ? 0.5 : undefined);
   }
   return { model, optimizer: new Optimizer(ADAM, model.paramGroups()) };
@@ -222,6 +242,29 @@ async function main(): Promise<void> {
       n.optimizer.dispose();
       n.model.dispose();
     }
+  }
+
+  // 1b. The same on a CNN: a channel-width seed on the conv block vs the static CNN with those channels.
+  {
+    const images = tf.reshape(x, [BATCH, 28, 28, 1]);
+    for (const { host, units } of [
+      { host: 1, units: 8 },
+      { host: 8, units: 8 },
+    ]) {
+      const nets = { static: buildCnn(host + units), training: buildCnn(host, { units, mode: 'TRAINING' }), blending: buildCnn(host, { units, mode: 'BLENDING' }) };
+      const baseline = `static c${host + units}`;
+      const variants = [
+        trainVariant(baseline, nets.static, images, y),
+        trainVariant(`c${host} + k=${units} TRAINING`, nets.training, images, y),
+        trainVariant(`c${host} + k=${units} BLENDING α=0.5`, nets.blending, images, y),
+      ];
+      all.push(...rows(`1b. CNN training step, live channel seed (k=${units})`, baseline, alternate(variants, CNN_ROUNDS, CNN_STEPS), await counted(variants)));
+      for (const n of Object.values(nets)) {
+        n.optimizer.dispose();
+        n.model.dispose();
+      }
+    }
+    images.dispose();
   }
 
   // 2. The grown model with its fossil merged vs the static model of that topology.

@@ -70,7 +70,7 @@ const OptimizerConfigSchema = z.union([
 const OptimizerEntrySchema = z
   .object({
     config: OptimizerConfigSchema,
-    groups: z.array(z.object({ id: z.string(), step: int, params: z.array(z.object({ shape: z.array(int), buffers: z.array(TensorEntrySchema) }).strict()) }).strict()),
+    groups: z.array(z.object({ id: z.string(), step: int, warmupSteps: int.optional(), params: z.array(z.object({ shape: z.array(int), buffers: z.array(TensorEntrySchema) }).strict()) }).strict()),
   })
   .strict();
 
@@ -175,7 +175,7 @@ export function capture(model: HostModel, optimizer: Optimizer | undefined, opti
         ? null
         : {
             config: opt.config,
-            groups: opt.groups.map((g) => ({ id: g.id, step: g.step, params: g.params.map((p) => ({ shape: p.shape, buffers: p.buffers.map((b) => blob.add(b, p.shape)) })) })),
+            groups: opt.groups.map((g) => ({ id: g.id, step: g.step, ...(g.warmupSteps === undefined ? {} : { warmupSteps: g.warmupSteps }), params: g.params.map((p) => ({ shape: p.shape, buffers: p.buffers.map((b) => blob.add(b, p.shape)) })) })),
           },
     rng: options.rng === undefined ? null : (options.rng.state().map((word) => word >>> 0) as [number, number, number, number]),
     // Deep copies: later changes to the caller's objects must not alter (and so corrupt) the checkpoint.
@@ -400,7 +400,7 @@ export function restore(checkpoint: Checkpoint, options: RestoreOptions): Restor
     if (m.optimizer !== null) {
       const state: OptimizerState = {
         config: m.optimizer.config,
-        groups: m.optimizer.groups.map((g) => ({ id: g.id, step: g.step, params: g.params.map((p) => ({ shape: p.shape, buffers: p.buffers.map((b) => floatsAt(checkpoint.weights, b)) })) })),
+        groups: m.optimizer.groups.map((g) => ({ id: g.id, step: g.step, ...(g.warmupSteps === undefined ? {} : { warmupSteps: g.warmupSteps }), params: g.params.map((p) => ({ shape: p.shape, buffers: p.buffers.map((b) => floatsAt(checkpoint.weights, b)) })) })),
       };
       options.optimizer.restoreState(state);
     }

@@ -42,6 +42,8 @@ export type ResolvedOptimizerConfig = Required<AdamConfig> | Required<SgdConfig>
 export interface OptimizerGroupState {
   id: string;
   step: number;
+  /** Steps over which the group's learning rate ramps up from 0 (0: none); see {@link OptimizerOptions.freshWarmupSteps}. */
+  warmupSteps?: number;
   params: { shape: number[]; buffers: Float32Array[] }[];
 }
 
@@ -54,6 +56,8 @@ export interface OptimizerState {
 interface Group {
   params: readonly tf.Variable[];
   step: number;
+  /** Its learning rate is scaled by min(1, step / warmupSteps) while step < warmupSteps (0: never). */
+  warmupSteps: number;
   /** Per parameter, its buffers (created with the group, zero). */
   buffers: tf.Variable[][];
 }
@@ -84,6 +88,17 @@ export type AfterMerge = 'carry' | 'restart';
 export interface OptimizerOptions {
   /** @default 'carry' */
   afterMerge?: AfterMerge;
+  /**
+   * A group whose state starts fresh after training has begun — a new seed's,
+   * a width seed's when it starts blending ({@link Optimizer.restartGroup}),
+   * the host's after a merge with `afterMerge: 'restart'` — has its learning
+   * rate ramped linearly from 0 over this many of its steps. Fresh Adam
+   * moments make the first steps full-sized whatever the gradient's
+   * reliability: on Fashion-MNIST 784-12-10 (batch 64) they pushed about 70%
+   * of 96 new units into ReLU death, against 19% of a static layer's units.
+   * 0 = no ramp. @default 0
+   */
+  freshWarmupSteps?: number;
 }
 
 /** An optimizer over named parameter groups. Dispose it when done (its buffers are variables). */
@@ -91,11 +106,20 @@ export class Optimizer {
   #config: ResolvedOptimizerConfig;
   readonly #groups = new Map<string, Group>();
   readonly #afterMerge: AfterMerge;
+  readonly #freshWarmupSteps: number;
 
   constructor(config: OptimizerConfig, groups: readonly ParamGroup[] = [], options: OptimizerOptions = {}) {
     this.#config = resolve(config);
     this.#afterMerge = options.afterMerge ?? 'carry';
+    const warmup = options.freshWarmupSteps ?? 0;
+    if (!Number.isInteger(warmup) || warmup < 0) throw new EsperError('ESPER_CONFIG_INVALID', `optimizer: freshWarmupSteps ${warmup} must be a whole number ≥ 0`);
+    this.#freshWarmupSteps = warmup;
     this.setGroups(groups);
+  }
+
+  /** The warm-up a group starting fresh now gets: none before the first step of training. */
+  #warmupForFresh(): number {
+    return [...this.#groups.values()].some((g) => g.step > 0) ? this.#freshWarmupSteps : 0;
   }
 
   get config(): ResolvedOptimizerConfig {
@@ -129,6 +153,7 @@ export class Optimizer {
    */
   setGroups(groups: readonly ParamGroup[]): void {
     const next = new Map<string, Group>();
+    const warmup = this.#warmupForFresh();
     const kept = new Set<tf.Variable>();
     const owners = new Map<tf.Variable, { group: Group; index: number }>();
     for (const old of this.#groups.values()) old.params.forEach((p, index) => owners.set(p, { group: old, index }));
@@ -138,7 +163,7 @@ export class Optimizer {
       // Only the very same variables (or ones rebuilt from them) keep their state: a new seed in a slot that once held another starts fresh.
       const rebuilt = old !== undefined && g.params.some((p) => !old.params.includes(p) && lineageOf(p) !== undefined);
       if (rebuilt && this.#afterMerge === 'restart') {
-        next.set(g.id, { params: g.params, step: 0, buffers: g.params.map((p) => this.#newBuffers(p)) });
+        next.set(g.id, { params: g.params, step: 0, warmupSteps: warmup, buffers: g.params.map((p) => this.#newBuffers(p)) });
         continue;
       }
       if (old !== undefined && g.params.every((p) => old.params.includes(p) || lineageOf(p) !== undefined)) {
@@ -149,9 +174,9 @@ export class Optimizer {
           own.forEach((b) => kept.add(b));
           return own;
         });
-        next.set(g.id, { params: g.params, step: old.step, buffers });
+        next.set(g.id, { params: g.params, step: old.step, warmupSteps: old.warmupSteps, buffers });
       } else {
-        next.set(g.id, { params: g.params, step: 0, buffers: g.params.map((p) => this.#newBuffers(p)) });
+        next.set(g.id, { params: g.params, step: 0, warmupSteps: warmup, buffers: g.params.map((p) => this.#newBuffers(p)) });
       }
     }
     for (const group of this.#groups.values()) for (const buffers of group.buffers) buffers.forEach((b) => kept.has(b) || b.dispose());
@@ -188,8 +213,9 @@ export class Optimizer {
   restartGroup(groupId: string): void {
     const group = this.#groups.get(groupId);
     if (group === undefined) return;
+    const warmup = this.#warmupForFresh();
     for (const buffers of group.buffers) buffers.forEach((b) => b.dispose());
-    this.#groups.set(groupId, { params: group.params, step: 0, buffers: group.params.map((p) => this.#newBuffers(p)) });
+    this.#groups.set(groupId, { params: group.params, step: 0, warmupSteps: warmup, buffers: group.params.map((p) => this.#newBuffers(p)) });
   }
 
   #newBuffers(p: tf.Variable): tf.Variable[] {
@@ -208,8 +234,11 @@ export class Optimizer {
     if (grads.length !== group.params.length) {
       throw new RangeError(`Error in Optimizer.step: group ${groupId} has ${group.params.length} parameters, got ${grads.length} gradients`);
     }
+    // A group none of whose parameters got a gradient (all frozen) takes no step: its count stays that of its updates.
+    if (grads.every((g) => g === undefined || g === null)) return;
     group.step += 1;
     const cfg = this.#config;
+    const learningRate = cfg.learningRate * (group.warmupSteps > 0 ? Math.min(1, group.step / group.warmupSteps) : 1);
     tf.tidy(() => {
       group.params.forEach((p, i) => {
         const g = grads[i];
@@ -218,16 +247,16 @@ export class Optimizer {
         const buffers = group.buffers[i] ?? [];
         if (cfg.kind === 'adam') {
           const [m, v] = buffers as [tf.Variable, tf.Variable];
-          const next = adamUpdate(p, m, v, g, { beta1: cfg.beta1, beta2: cfg.beta2, epsilon: cfg.epsilon, learningRate: cfg.learningRate, step: group.step });
+          const next = adamUpdate(p, m, v, g, { beta1: cfg.beta1, beta2: cfg.beta2, epsilon: cfg.epsilon, learningRate, step: group.step });
           m.assign(next.m);
           v.assign(next.v);
           p.assign(next.param);
         } else if (cfg.momentum > 0) {
           const [velocity] = buffers as [tf.Variable];
           velocity.assign(tf.add(tf.mul(velocity, cfg.momentum), g));
-          p.assign(tf.sub(p, tf.mul(velocity, cfg.learningRate)));
+          p.assign(tf.sub(p, tf.mul(velocity, learningRate)));
         } else {
-          p.assign(tf.sub(p, tf.mul(g, cfg.learningRate)));
+          p.assign(tf.sub(p, tf.mul(g, learningRate)));
         }
       });
     });
@@ -240,6 +269,7 @@ export class Optimizer {
       groups: [...this.#groups].map(([id, group]) => ({
         id,
         step: group.step,
+        ...(group.warmupSteps === 0 ? {} : { warmupSteps: group.warmupSteps }),
         params: group.params.map((p, i) => ({ shape: [...p.shape], buffers: (group.buffers[i] ?? []).map((b) => (b.dataSync() as Float32Array).slice()) })),
       })),
     };
@@ -268,10 +298,13 @@ export class Optimizer {
       if (!fits) throw new EsperError('ESPER_CHECKPOINT_MISMATCH', `optimizer group ${id}: saved parameter shapes or buffers do not match the model`, { details: { group: id } });
     }
     this.#config = config;
+    // A bound group the state does not hold starts fresh, warmed up as it would have been when training had begun.
+    const freshWarmup = state.groups.some((g) => g.step > 0) ? this.#freshWarmupSteps : 0;
     for (const [id, group] of this.#groups) {
       for (const buffers of group.buffers) buffers.forEach((b) => b.dispose());
       const s = saved.get(id);
       group.step = s?.step ?? 0;
+      group.warmupSteps = s === undefined ? freshWarmup : (s.warmupSteps ?? 0);
       group.buffers = group.params.map((p, i) => {
         const sp = s?.params[i];
         if (sp === undefined) return this.#newBuffers(p);

@@ -185,7 +185,10 @@ export class TrainingSession {
     this.#rng = rng;
     this.#train = train;
     this.#validation = validation;
-    this.optimizer = new Optimizer({ kind: spec.optimizer.kind, learningRate: spec.optimizer.learningRate }, model.paramGroups(), { afterMerge: spec.optimizer.afterGrowth });
+    this.optimizer = new Optimizer({ kind: spec.optimizer.kind, learningRate: spec.optimizer.learningRate }, model.paramGroups(), {
+      afterMerge: spec.optimizer.afterGrowth,
+      freshWarmupSteps: Math.round(spec.optimizer.growthWarmupEpochs * Math.ceil(train.size / spec.batchSize)),
+    });
     this.#cursor = new BatchCursor(train, { batchSize: spec.batchSize, rng: rng.fork(2) });
   }
 

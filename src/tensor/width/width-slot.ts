@@ -90,7 +90,11 @@ export class WidthSlot extends SlotState<WidthSeed> {
    * (gradient-aimed or random) until then.
    */
   override get frozenParams(): readonly number[] {
-    return this.mode === 'TRAINING' ? [0, 1] : [];
+    if (this.mode === 'TRAINING') return [0, 1];
+    // Blending at α = 0 (its first epoch) the seed contributes nothing, so every gradient of it is zero: no step at all,
+    // or Adam's step count would advance on zero gradients and inflate its first real updates 2–3× by bias correction.
+    if (this.mode === 'BLENDING' && this.alpha === 0) return [0, 1, 2];
+    return [];
   }
 
   /** Attaches a seed to an empty DORMANT slot (germination); its geometry must be the slot's current one (gate G0). */
