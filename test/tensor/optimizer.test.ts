@@ -152,6 +152,49 @@ describe('Optimizer (issue 4, item 3)', () => {
     for (const t of [opt, fresh, host, seed, twin]) t.dispose();
   });
 
+  it('a group starting fresh once training has begun ramps its learning rate over freshWarmupSteps; groups there from the start do not (issue 11)', () => {
+    // Fresh Adam's t-th step on a constant gradient moves each weight by about lr: with the ramp, by lr · min(1, t / W).
+    const lr = 0.1;
+    const moved = (opt: Optimizer, id: string, p: tf.Variable): number => {
+      const before = valuesOf(p)[0] ?? 0;
+      tf.tidy(() => opt.step(id, [tf.tensor1d([1, 1, 1])]));
+      return before - (valuesOf(p)[0] ?? 0);
+    };
+    const host = variable([0, 0, 0]);
+    const opt = new Optimizer({ kind: 'adam', learningRate: lr }, [{ id: 'host', params: [host] }], { freshWarmupSteps: 4 });
+    expect(moved(opt, 'host', host)).to.be.closeTo(lr, 1e-6); // there before the first step: no ramp
+    const seed = variable([0, 0, 0]);
+    opt.setGroups([{ id: 'host', params: [host] }, { id: 'seed:s', params: [seed] }]);
+    expect([1, 2, 3, 4, 5].map(() => moved(opt, 'seed:s', seed))).to.satisfy((steps: number[]) =>
+      steps.every((d, i) => Math.abs(d - lr * Math.min(1, (i + 1) / 4)) < 1e-6),
+    );
+    expect(opt.exportState().groups.find((g) => g.id === 'seed:s')).to.include({ step: 5, warmupSteps: 4 });
+    // restartGroup ramps again; the state keeps the ramp through export → restore.
+    opt.restartGroup('seed:s');
+    expect(moved(opt, 'seed:s', seed)).to.be.closeTo(lr / 4, 1e-6);
+    const state = opt.exportState();
+    const twin = variable(valuesOf(seed));
+    const twinHost = variable(valuesOf(host));
+    const restored = new Optimizer({ kind: 'adam', learningRate: lr }, [{ id: 'host', params: [twinHost] }, { id: 'seed:s', params: [twin] }], { freshWarmupSteps: 4 });
+    restored.restoreState(state);
+    expect(moved(restored, 'seed:s', twin)).to.equal(moved(opt, 'seed:s', seed));
+    expect(() => new Optimizer({ kind: 'adam', learningRate: lr }, [], { freshWarmupSteps: -1 })).to.throw(EsperError, /freshWarmupSteps/);
+    for (const t of [opt, restored, host, seed, twin, twinHost]) t.dispose();
+  });
+
+  it('takes no step for a group none of whose parameters got a gradient: its step count stays that of its updates (issue 11)', () => {
+    const p = variable([1, 2, 3]);
+    const opt = new Optimizer({ kind: 'adam', learningRate: 0.1 }, [{ id: 'seed:s', params: [p] }]);
+    tf.tidy(() => opt.step('seed:s', [undefined]));
+    expect(opt.exportState().groups[0]?.step).to.equal(0);
+    expect(valuesOf(p)).to.deep.equal([1, 2, 3]);
+    // The first real update is then a fresh Adam's first step (about lr per weight), not one inflated by bias correction.
+    tf.tidy(() => opt.step('seed:s', [tf.tensor1d([1e-3, -1e-3, 1e-3])]));
+    expect(valuesOf(p).map((v, i) => Math.abs(v - [1, 2, 3][i]!))).to.satisfy((d: number[]) => d.every((x) => Math.abs(x - 0.1) < 1e-4));
+    opt.dispose();
+    p.dispose();
+  });
+
   it('trainStep leaves the frozen parameters of a group and their moments alone', () => {
     const model = mlpHost({ widths: [3, 4, 2], rng: new Rng(5) });
     const [kernel, bias] = model.hostParams;

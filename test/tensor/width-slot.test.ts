@@ -81,6 +81,26 @@ describe('width seeds: slot modes, isolation, prune and merge (issue 11)', () =>
     expect((hosts[0] as Buffer).equals(hosts[1] as Buffer)).to.equal(false);
   });
 
+  it('blending at α = 0 the seed takes no optimizer step at all: weights, moments and step count wait for α > 0 (issue 11)', () => {
+    const model = grownHost('mlp');
+    loudOmega(germinate(model, 'w1', 3), new Rng(3));
+    const slot = model.widthSlot('w1');
+    slot.setMode('BLENDING', 0);
+    expect(slot.frozenParams).to.deep.equal([0, 1, 2]);
+    const optimizer = new Optimizer({ kind: 'adam', learningRate: 0.01 });
+    const before = bytesOf(slot.seed?.params ?? []);
+    train(model, optimizer, 'mlp', 3, new Rng(4));
+    expect(bytesOf(slot.seed?.params ?? []).equals(before)).to.equal(true);
+    expect(optimizer.exportState().groups.find((g) => g.id === 'seed:w1')?.step ?? 0).to.equal(0);
+    slot.setAlpha(0.5);
+    expect(slot.frozenParams).to.deep.equal([]);
+    train(model, optimizer, 'mlp', 2, new Rng(5));
+    expect(optimizer.exportState().groups.find((g) => g.id === 'seed:w1')?.step).to.equal(2);
+    expect(bytesOf(slot.seed?.params ?? []).equals(before)).to.equal(false);
+    optimizer.dispose();
+    model.dispose();
+  });
+
   it('prune removes the seed exactly: host weights, config, outputs and tensor count as before germination', () => {
     const x = randomTensor(new Rng(2), [4, 8, 8, 1]);
     const model = grownHost('cnn');
