@@ -119,7 +119,9 @@ export class Optimizer {
 
   /** The warm-up a group starting fresh now gets: none before the first step of training. */
   #warmupForFresh(): number {
-    return [...this.#groups.values()].some((g) => g.step > 0) ? this.#freshWarmupSteps : 0;
+    if (this.#freshWarmupSteps === 0) return 0;
+    for (const g of this.#groups.values()) if (g.step > 0) return this.#freshWarmupSteps;
+    return 0;
   }
 
   get config(): ResolvedOptimizerConfig {

@@ -36,11 +36,6 @@ export function largestDropPct(epochs: readonly EpochResult[], window: readonly 
   return Math.max(0, worst);
 }
 
-/** The largest relative drop (%) of validation accuracy from one epoch to the next while a seed was blending. */
-export function maxGraftDropPct(epochs: readonly EpochResult[], blendingAt: readonly boolean[]): number {
-  return largestDropPct(epochs, graftEpochs(epochs, blendingAt));
-}
-
 /** The host spec of a model's architecture as the worker reports it (`{ widths }` for an MLP, the CNN's config otherwise). */
 export function hostSpecOf(config: Readonly<Record<string, unknown>>): HostSpec | undefined {
   const widths = config['widths'];
@@ -58,6 +53,8 @@ export async function finishRun(ctx: RunContext): Promise<RunResults> {
   // Held-out test accuracy, where the dataset has a test set (read only now, once).
   const test = await ctx.client.request('evaluateTest', null);
   const summary = await ctx.client.request('summary', null);
+  // The epochs a graft drop is measured over (a seed blended during or at the end of them).
+  const grafts = graftEpochs(ctx.epochs, ctx.blendingAt);
   const states = [...ctx.current.values()];
   const seeds: SeedResult[] = states.map((s) => {
     const blueprintId = s.blueprintId ?? ctx.blueprintOf.get(s.slotId);
@@ -93,8 +90,8 @@ export async function finishRun(ctx: RunContext): Promise<RunResults> {
     rollbacks: ctx.rollbacks,
     ...(ctx.kernels.length === 0 ? {} : { kernels: ctx.kernels.map(runKernelRow) }),
     ...(ctx.fieldReports.length === 0 ? {} : { fieldReports: ctx.fieldReports }),
-    maxGraftDropPct: maxGraftDropPct(ctx.epochs, ctx.blendingAt),
-    graftEpochs: graftEpochs(ctx.epochs, ctx.blendingAt),
+    maxGraftDropPct: largestDropPct(ctx.epochs, grafts),
+    graftEpochs: grafts,
     ...(topology === undefined ? {} : { topology }),
   };
   const parsed = RunResultsSchema.parse(results);
