@@ -34,7 +34,7 @@ import { selectBackend, type BackendName } from '../src/tensor/backend.ts';
 import { cnnHost } from '../src/tensor/hosts/cnn-host.ts';
 import { mlpHost } from '../src/tensor/hosts/mlp-host.ts';
 import type { HostModel, SlotSpec } from '../src/tensor/hosts/model.ts';
-import { Optimizer, softmaxCrossEntropy, trainStep } from '../src/tensor/optimizer.ts';
+import { Optimizer, softmaxCrossEntropy, trainStep, withResidentSeeds } from '../src/tensor/optimizer.ts';
 import { Rng } from '../src/tensor/rng.ts';
 import { forkSeedRng } from '../src/tensor/seed-slot.ts';
 import type { SlotMode } from '../src/tensor/slot-state.ts';
@@ -58,6 +58,14 @@ const LIFECYCLE_STEPS = 5;
 interface Net {
   model: HostModel;
   optimizer: Optimizer;
+}
+
+/** Makes the net's blending seed resident in its host layers, as `esper run` trains it (withResidentSeeds); disposing the optimizer and the model leaves the form. */
+function resident(net: Net): Net {
+  const fusion = net.model.fuseResidentSeeds();
+  if (fusion === undefined) throw new Error('the blending seed cannot be resident');
+  net.optimizer.fuse(fusion);
+  return net;
 }
 
 /** An MLP 784-`hidden`-10; with `units`, a random-init width seed of that many units on layer 1 in `mode`; `dormantSlots` empty width slots. */
@@ -95,7 +103,9 @@ function grown(hidden: number, units: number, x: tf.Tensor, y: tf.Tensor): Net {
   const slot = net.model.widthSlot('w1');
   for (let i = 0; i < LIFECYCLE_STEPS; i++) trainStep(net.model, net.optimizer, x, y);
   slot.setMode('BLENDING', 0.5);
-  for (let i = 0; i < LIFECYCLE_STEPS; i++) trainStep(net.model, net.optimizer, x, y);
+  withResidentSeeds(net.model, net.optimizer, () => {
+    for (let i = 0; i < LIFECYCLE_STEPS; i++) trainStep(net.model, net.optimizer, x, y);
+  });
   slot.setMode('BLENDING', 1);
   slot.setMode('FOSSILIZED');
   trainStep(net.model, net.optimizer, x, y); // rebinds the optimizer to the merged host
@@ -225,7 +235,8 @@ async function main(): Promise<void> {
     const nets = {
       static: build(wide),
       training: build(host, { units, mode: 'TRAINING' }),
-      blending: build(host, { units, mode: 'BLENDING' }),
+      blending: resident(build(host, { units, mode: 'BLENDING' })),
+      branch: build(host, { units, mode: 'BLENDING' }),
       hostOnly: build(host),
     };
     const baseline = `static 784-${wide}-10`;
@@ -233,10 +244,11 @@ async function main(): Promise<void> {
       trainVariant(baseline, nets.static, x, y),
       trainVariant(`784-${host}-10 + k=${units} TRAINING`, nets.training, x, y),
       trainVariant(`784-${host}-10 + k=${units} BLENDING α=0.5`, nets.blending, x, y),
+      trainVariant(`784-${host}-10 + k=${units} BLENDING α=0.5 as a branch (not resident)`, nets.branch, x, y),
       trainVariant(`static 784-${host}-10 (host alone)`, nets.hostOnly, x, y),
     ];
     const kernels = await counted(variants);
-    for (const [i, net] of [nets.static, nets.training, nets.blending].entries()) breakdown.push({ variant: (variants[i] as Variant).name, ...(await stepKernels(net, x, y)) });
+    for (const [i, net] of [nets.static, nets.training, nets.blending, nets.branch].entries()) breakdown.push({ variant: (variants[i] as Variant).name, ...(await stepKernels(net, x, y)) });
     all.push(...rows(`1. training step, live seed (k=${units})`, baseline, alternate(variants, TRAIN_ROUNDS, TRAIN_STEPS), kernels));
     for (const n of Object.values(nets)) {
       n.optimizer.dispose();
@@ -251,12 +263,18 @@ async function main(): Promise<void> {
       { host: 1, units: 8 },
       { host: 8, units: 8 },
     ]) {
-      const nets = { static: buildCnn(host + units), training: buildCnn(host, { units, mode: 'TRAINING' }), blending: buildCnn(host, { units, mode: 'BLENDING' }) };
+      const nets = {
+        static: buildCnn(host + units),
+        training: buildCnn(host, { units, mode: 'TRAINING' }),
+        blending: resident(buildCnn(host, { units, mode: 'BLENDING' })),
+        branch: buildCnn(host, { units, mode: 'BLENDING' }),
+      };
       const baseline = `static c${host + units}`;
       const variants = [
         trainVariant(baseline, nets.static, images, y),
         trainVariant(`c${host} + k=${units} TRAINING`, nets.training, images, y),
         trainVariant(`c${host} + k=${units} BLENDING α=0.5`, nets.blending, images, y),
+        trainVariant(`c${host} + k=${units} BLENDING α=0.5 as a branch (not resident)`, nets.branch, images, y),
       ];
       all.push(...rows(`1b. CNN training step, live channel seed (k=${units})`, baseline, alternate(variants, CNN_ROUNDS, CNN_STEPS), await counted(variants)));
       for (const n of Object.values(nets)) {

@@ -6,6 +6,7 @@
 // caller, so no pow() of this library has to agree with JavaScript's.
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "napi-args.h"
 
@@ -38,26 +39,133 @@ ESPER_SIMD_CLONES void AdamLoop(const float* __restrict p, const float* __restri
 
 // adam(param, m, v, grad, paramOut, mOut, vOut, constants: Float32Array[b1, c1, b2, c2, d1, d2, eps, lr])
 // c1 = 1 − β1, c2 = 1 − β2, d1 = 1 − β1^t, d2 = 1 − β2^t.
+// Reads `count` Float32Array arguments; the first 7 (param, m, v, grad and the three outputs) must have one
+// length, returned in `n`. Throws (returning false) otherwise.
+bool UpdateArrays(napi_env env, napi_value* argv, int count, float** arrays, size_t* lengths, size_t* n, const char* message) {
+  for (int i = 0; i < count; i++) {
+    if (!Float32Arg(env, argv[i], &arrays[i], &lengths[i])) return false;
+  }
+  *n = lengths[0];
+  for (int i = 1; i < 7; i++) {
+    if (lengths[i] != *n) {
+      Throw(env, message);
+      return false;
+    }
+  }
+  return true;
+}
+
 napi_value Adam(napi_env env, napi_callback_info info) {
   napi_value argv[8];
   if (!Args(env, info, 8, argv)) return nullptr;
   float* arrays[8];
   size_t lengths[8];
-  for (int i = 0; i < 8; i++) {
-    if (!Float32Arg(env, argv[i], &arrays[i], &lengths[i])) return nullptr;
-  }
-  const size_t n = lengths[0];
-  for (int i = 1; i < 7; i++) {
-    if (lengths[i] != n) return Throw(env, "adam: param, moments, gradient and outputs must have the same length");
-  }
+  size_t n;
+  if (!UpdateArrays(env, argv, 8, arrays, lengths, &n, "adam: param, moments, gradient and outputs must have the same length")) return nullptr;
   if (lengths[7] != 8) return Throw(env, "adam: constants must hold 8 floats");
   const float* k = arrays[7];
   AdamLoop(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], arrays[6], n, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]);
   return nullptr;
 }
 
+// Columns on their own clocks (a width seed's units resident in a host layer: src/tensor/ops/adam-update.ts,
+// adamUpdateColumns): a run of `n` consecutive columns, each with its own d1, d2 and learning rate. The same
+// float32 operations in the same order as AdamLoop, so a column's result is bit-identical to AdamLoop's with
+// that column's constants. Frozen columns arrive with d1 = d2 = 1 and lr = 0 (finite, no parameter change)
+// and get their moments restored afterwards.
+ESPER_SIMD_CLONES void AdamColumnsLoop(const float* __restrict p, const float* __restrict m, const float* __restrict v, const float* __restrict g,
+                                       float* __restrict po, float* __restrict mo, float* __restrict vo, size_t n, float b1, float c1, float b2,
+                                       float c2, float eps, const float* __restrict d1, const float* __restrict d2, const float* __restrict lr) {
+  for (size_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * c1;
+    const float vi = v[i] * b2 + (gi * gi) * c2;
+    mo[i] = mi;
+    vo[i] = vi;
+    const float denominator = std::sqrt(vi / d2[i]) + eps;
+    po[i] = p[i] - ((mi / d1[i]) / denominator) * lr[i];
+  }
+}
+
+// adamColumns(param, m, v, grad, paramOut, mOut, vOut, shared: [b1, c1, b2, c2, eps],
+//             columns: [d1 × cols, d2 × cols, lr × cols, active × cols], dims: Int32Array [outer, cols, inner])
+// The tensors are [outer, cols, inner] row-major; column c's constants apply to every element of column c;
+// a column whose `active` is 0 keeps its parameter and moments (a frozen seed takes no step).
+napi_value AdamColumns(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  if (!Args(env, info, 10, argv)) return nullptr;
+  float* arrays[9];
+  size_t lengths[9];
+  size_t n;
+  if (!UpdateArrays(env, argv, 9, arrays, lengths, &n, "adamColumns: param, moments, gradient and outputs must have the same length")) return nullptr;
+  int32_t* dims;
+  size_t dimCount;
+  if (!Int32Arg(env, argv[9], &dims, &dimCount)) return nullptr;
+  if (dimCount != 3 || dims[0] < 0 || dims[1] < 0 || dims[2] < 0) return Throw(env, "adamColumns: dims must be [outer, cols, inner], each >= 0");
+  const size_t outer = static_cast<size_t>(dims[0]), cols = static_cast<size_t>(dims[1]), inner = static_cast<size_t>(dims[2]);
+  if (outer * cols * inner != n) return Throw(env, "adamColumns: dims do not match the parameter's length");
+  if (lengths[7] != 5) return Throw(env, "adamColumns: shared constants must hold 5 floats");
+  if (lengths[8] != 4 * cols) return Throw(env, "adamColumns: column constants must hold 4 floats per column");
+  const float* k = arrays[7];
+  const float* d1 = arrays[8];
+  const float* d2 = d1 + cols;
+  const float* lr = d2 + cols;
+  const float* active = lr + cols;
+  float* const p = arrays[0];
+  float* const m = arrays[1];
+  float* const v = arrays[2];
+  float* const g = arrays[3];
+  float* const po = arrays[4];
+  float* const mo = arrays[5];
+  float* const vo = arrays[6];
+  if (inner == 1) {
+    // Columns contiguous within a row. The constants are tiled over a block of rows (at least 256 elements), so
+    // that each call of the vectorised loop runs long, not once per (possibly narrow) row.
+    const size_t rowsPerBlock = cols == 0 ? 1 : (255 + cols) / cols;
+    const size_t block = rowsPerBlock * cols;
+    std::vector<float> tiled(3 * block);
+    for (size_t r = 0; r < rowsPerBlock; r++) {
+      for (size_t c = 0; c < cols; c++) {
+        tiled[r * cols + c] = d1[c];
+        tiled[block + r * cols + c] = d2[c];
+        tiled[2 * block + r * cols + c] = lr[c];
+      }
+    }
+    for (size_t o = 0; o < outer; o += rowsPerBlock) {
+      const size_t at = o * cols;
+      const size_t length = (o + rowsPerBlock <= outer ? rowsPerBlock : outer - o) * cols;
+      AdamColumnsLoop(p + at, m + at, v + at, g + at, po + at, mo + at, vo + at, length, k[0], k[1], k[2], k[3], k[4], tiled.data(), tiled.data() + block,
+                      tiled.data() + 2 * block);
+    }
+  } else {
+    // Each column a contiguous run of `inner`: the plain loop with that column's constants.
+    for (size_t o = 0; o < outer; o++) {
+      for (size_t c = 0; c < cols; c++) {
+        const size_t at = (o * cols + c) * inner;
+        AdamLoop(p + at, m + at, v + at, g + at, po + at, mo + at, vo + at, inner, k[0], k[1], k[2], k[3], d1[c], d2[c], k[4], lr[c]);
+      }
+    }
+  }
+  // Frozen columns: parameter and moments exactly as they were.
+  for (size_t c = 0; c < cols; c++) {
+    if (active[c] != 0.0f) continue;
+    for (size_t o = 0; o < outer; o++) {
+      const size_t at = (o * cols + c) * inner;
+      for (size_t i = at; i < at + inner; i++) {
+        po[i] = p[i];
+        mo[i] = m[i];
+        vo[i] = v[i];
+      }
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
 
-void RegisterOptim(napi_env env, napi_value exports) { Export(env, exports, "adam", Adam); }
+void RegisterOptim(napi_env env, napi_value exports) {
+  Export(env, exports, "adam", Adam);
+  Export(env, exports, "adamColumns", AdamColumns);
+}
 
 }  // namespace esper

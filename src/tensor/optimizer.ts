@@ -8,9 +8,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../errors/index.ts';
 import type { HostModel, ParamGroup } from './hosts/model.ts';
-import { adamUpdate } from './ops/adam-update.ts';
+import { adamUpdate, adamUpdateColumns, type ColumnClock } from './ops/adam-update.ts';
 import { withSharedTransposes } from './ops/shared-transpose.ts';
 import { lineageOf, type Lineage } from './param-lineage.ts';
+import type { FusedParam, ResidentFusion } from './resident-fusion.ts';
 
 /** Adam (Kingma & Ba), with bias correction. */
 export interface AdamConfig {
@@ -60,6 +61,15 @@ interface Group {
   warmupSteps: number;
   /** Per parameter, its buffers (created with the group, zero). */
   buffers: tf.Variable[][];
+  /** While its parameters are resident in another group's fused ones ({@link Optimizer.fuse}): whether it is frozen (takes no step). */
+  resident?: { frozen: boolean };
+}
+
+/** A fused group's own parameters and buffers, kept while it trains the wide ones. */
+interface Fused {
+  fusion: ResidentFusion;
+  params: readonly tf.Variable[];
+  buffers: tf.Variable[][];
 }
 
 function resolve(config: OptimizerConfig): ResolvedOptimizerConfig {
@@ -107,6 +117,7 @@ export class Optimizer {
   readonly #groups = new Map<string, Group>();
   readonly #afterMerge: AfterMerge;
   readonly #freshWarmupSteps: number;
+  #fused: Fused | undefined;
 
   constructor(config: OptimizerConfig, groups: readonly ParamGroup[] = [], options: OptimizerOptions = {}) {
     this.#config = resolve(config);
@@ -181,6 +192,12 @@ export class Optimizer {
         next.set(g.id, { params: g.params, step: 0, warmupSteps: warmup, buffers: g.params.map((p) => this.#newBuffers(p)) });
       }
     }
+    // Resident groups are not listed (their parameters are inside the fused ones) but keep their state until unfused.
+    for (const [id, group] of this.#groups) {
+      if (group.resident === undefined || next.has(id)) continue;
+      next.set(id, group);
+      for (const buffers of group.buffers) buffers.forEach((b) => kept.add(b));
+    }
     for (const group of this.#groups.values()) for (const buffers of group.buffers) buffers.forEach((b) => kept.has(b) || b.dispose());
     this.#groups.clear();
     for (const [id, group] of next) this.#groups.set(id, group);
@@ -213,11 +230,87 @@ export class Optimizer {
    * its effect, so they never shrink) would hold its blended training back.
    */
   restartGroup(groupId: string): void {
+    this.#checkNotFused('restartGroup');
     const group = this.#groups.get(groupId);
     if (group === undefined) return;
     const warmup = this.#warmupForFresh();
     for (const buffers of group.buffers) buffers.forEach((b) => b.dispose());
     this.#groups.set(groupId, { params: group.params, step: 0, warmupSteps: warmup, buffers: group.params.map((p) => this.#newBuffers(p)) });
+  }
+
+  #checkNotFused(op: string): void {
+    if (this.#fused !== undefined) throw new EsperError('ESPER_INTERNAL', `Error in Optimizer.${op}: seeds are resident (call unfuse first)`);
+  }
+
+  /** The fusion in effect ({@link fuse}), if any. */
+  get fusion(): ResidentFusion | undefined {
+    return this.#fused?.fusion;
+  }
+
+  /**
+   * Trains the wide variables of `fusion` in place of the fused group's own
+   * (width seeds resident in host layers: `resident-fusion.ts`): each wide
+   * variable's buffers are joined from its parts' buffers, and each column
+   * is updated on its owner's clock — the host's step count and learning
+   * rate for host columns, each resident seed group's (which advances only
+   * while it is not frozen) for its columns — so the values and states are
+   * those the separate groups would reach. Every group named must be bound.
+   */
+  fuse(fusion: ResidentFusion): void {
+    this.#checkNotFused('fuse');
+    const host = this.#groups.get(fusion.groupId);
+    const missing = [fusion.groupId, ...fusion.seeds.map((s) => s.groupId)].find((id) => !this.#groups.has(id));
+    if (host === undefined || missing !== undefined) throw new EsperError('ESPER_INTERNAL', `Error in Optimizer.fuse: no group ${JSON.stringify(missing)} (call setGroups first)`);
+    const params = [...host.params];
+    const buffers = [...host.buffers];
+    for (const [index, fused] of fusion.params) {
+      const parts = fused.parts.map((part) => {
+        const found = this.#groups.get(part.groupId)?.buffers[part.index];
+        if (found === undefined) throw new EsperError('ESPER_INTERNAL', `Error in Optimizer.fuse: group ${part.groupId} has no parameter ${part.index}`);
+        return found;
+      });
+      buffers[index] = (parts[0] ?? []).map((_, b) => tf.tidy(() => tf.variable(fused.join(parts.map((bs) => bs[b] as tf.Variable)), false)));
+      params[index] = fused.wide;
+    }
+    this.#fused = { fusion, params: host.params, buffers: host.buffers };
+    host.params = params;
+    host.buffers = buffers;
+    for (const seed of fusion.seeds) (this.#groups.get(seed.groupId) as Group).resident = { frozen: seed.frozen };
+  }
+
+  /** Writes the wide buffers back into each part's own and returns to the separate groups (a no-op when not fused). */
+  unfuse(): void {
+    const fused = this.#fused;
+    if (fused === undefined) return;
+    const host = this.#groups.get(fused.fusion.groupId) as Group;
+    for (const [index, param] of fused.fusion.params) {
+      const targets = param.parts.map((part, j) => (j === 0 ? fused.buffers[index] : this.#groups.get(part.groupId)?.buffers[part.index]) ?? []);
+      (host.buffers[index] ?? []).forEach((wide, b) => {
+        tf.tidy(() => param.split(wide).forEach((part, j) => targets[j]?.[b]?.assign(part)));
+        wide.dispose();
+      });
+    }
+    host.params = fused.params;
+    host.buffers = fused.buffers;
+    for (const seed of fused.fusion.seeds) {
+      const group = this.#groups.get(seed.groupId);
+      if (group !== undefined) delete group.resident;
+    }
+    this.#fused = undefined;
+  }
+
+  /** A group's learning rate now (its warm-up ramp applied; `step` already counts the update being made). */
+  #learningRate(group: Group): number {
+    return this.#config.learningRate * (group.warmupSteps > 0 ? Math.min(1, group.step / group.warmupSteps) : 1);
+  }
+
+  /** Each part's clock for one update of a fused parameter. */
+  #clocks(param: FusedParam, host: Group): ColumnClock[] {
+    return param.parts.map((part, j) => {
+      const group = j === 0 ? host : this.#groups.get(part.groupId);
+      if (group === undefined || group.resident?.frozen === true) return 'frozen';
+      return { step: group.step, learningRate: this.#learningRate(group) };
+    });
   }
 
   #newBuffers(p: tf.Variable): tf.Variable[] {
@@ -239,15 +332,24 @@ export class Optimizer {
     // A group none of whose parameters got a gradient (all frozen) takes no step: its count stays that of its updates.
     if (grads.every((g) => g === undefined || g === null)) return;
     group.step += 1;
+    const fusion = this.#fused?.fusion.groupId === groupId ? this.#fused.fusion : undefined;
+    // A resident seed steps with the group it is fused into, unless frozen.
+    for (const seed of fusion?.seeds ?? []) {
+      const resident = this.#groups.get(seed.groupId);
+      if (resident !== undefined && !seed.frozen) resident.step += 1;
+    }
     const cfg = this.#config;
-    const learningRate = cfg.learningRate * (group.warmupSteps > 0 ? Math.min(1, group.step / group.warmupSteps) : 1);
+    const learningRate = this.#learningRate(group);
     tf.tidy(() => {
       group.params.forEach((p, i) => {
         const g = grads[i];
         if (g === undefined || g === null) return; // non-trainable variables (batch-norm statistics) get a null gradient
         if (!sameShape(g.shape, p.shape)) throw new RangeError(`Error in Optimizer.step: gradient ${i} of group ${groupId} is ${JSON.stringify(g.shape)}, parameter is ${JSON.stringify(p.shape)}`);
         const buffers = group.buffers[i] ?? [];
-        if (cfg.kind === 'adam') {
+        const fused = fusion?.params.get(i);
+        if (fused !== undefined) {
+          this.#stepColumns(p, g, buffers, fused, this.#clocks(fused, group));
+        } else if (cfg.kind === 'adam') {
           const [m, v] = buffers as [tf.Variable, tf.Variable];
           const next = adamUpdate(p, m, v, g, { beta1: cfg.beta1, beta2: cfg.beta2, epsilon: cfg.epsilon, learningRate, step: group.step });
           m.assign(next.m);
@@ -264,8 +366,39 @@ export class Optimizer {
     });
   }
 
+  /** One update of a fused parameter, each column on its owner's clock. */
+  #stepColumns(p: tf.Variable, g: tf.Tensor, buffers: tf.Variable[], fused: FusedParam, clocks: ColumnClock[]): void {
+    const cfg = this.#config;
+    if (cfg.kind === 'adam') {
+      const [m, v] = buffers as [tf.Variable, tf.Variable];
+      const next = adamUpdateColumns(p, m, v, g, cfg, fused.layout, clocks);
+      m.assign(next.m);
+      v.assign(next.v);
+      p.assign(next.param);
+      return;
+    }
+    const { outer, inner, owners } = fused.layout;
+    const shape3 = [outer, owners.length, inner];
+    const rates = Float32Array.from(owners, (o) => {
+      const clock = clocks[o];
+      return clock === undefined || clock === 'frozen' ? 0 : clock.learningRate;
+    });
+    const rate = tf.tensor(rates, [1, owners.length, 1], 'float32');
+    let direction = g;
+    if (cfg.momentum > 0) {
+      const [velocity] = buffers as [tf.Variable];
+      const active = tf.broadcastTo(tf.tensor(Uint8Array.from(owners, (o) => (clocks[o] === 'frozen' ? 0 : 1)), [1, owners.length, 1], 'bool'), shape3);
+      const v3 = tf.reshape(velocity, shape3);
+      const next = tf.where(active, tf.add(tf.mul(v3, cfg.momentum), tf.reshape(g, shape3)), v3);
+      velocity.assign(tf.reshape(next, velocity.shape));
+      direction = velocity;
+    }
+    p.assign(tf.reshape(tf.sub(tf.reshape(p, shape3), tf.mul(tf.reshape(direction, shape3), rate)), p.shape));
+  }
+
   /** A copy of the whole state (config, and per group its step count and buffers). */
   exportState(): OptimizerState {
+    this.#checkNotFused('exportState');
     return {
       config: { ...this.#config },
       groups: [...this.#groups].map(([id, group]) => ({
@@ -287,6 +420,7 @@ export class Optimizer {
    *   group's parameter shapes or buffer counts do not match.
    */
   restoreState(state: OptimizerState): void {
+    this.#checkNotFused('restoreState');
     if (state.config.kind !== this.#config.kind) {
       throw new EsperError('ESPER_CHECKPOINT_MISMATCH', `optimizer state is ${state.config.kind}, this optimizer is ${this.#config.kind}`);
     }
@@ -322,6 +456,7 @@ export class Optimizer {
 
   /** Disposes every buffer. */
   dispose(): void {
+    this.unfuse();
     this.#disposeGroups();
   }
 }
@@ -368,20 +503,65 @@ export function trainStep(
     // A frozen parameter gets no update: the optimizer leaves it (and its moments) alone when its gradient is undefined.
     const updates = groups.map((g, i) => perGroup[i]?.map((grad, j) => (g.frozen?.includes(j) === true ? undefined : grad)) ?? []);
     // Norms are computed before the update (which may reuse gradient buffers) and read with the loss in one sync.
-    const norms =
-      options.gradNorms === true
-        ? perGroup.map((gs) => tf.sqrt(tf.addN(gs.map((grad) => (grad === undefined || grad === null ? tf.scalar(0) : tf.sum(tf.square(grad)))))))
-        : [];
+    const norms = options.gradNorms === true ? groupGradNorms(groups, perGroup, optimizer.fusion) : new Map<string, tf.Scalar>();
     groups.forEach((g, i) => optimizer.step(g.id, updates[i] ?? []));
-    const values = tf.stack([value, ...norms]).dataSync();
+    const values = tf.stack([value, ...norms.values()]).dataSync();
     const loss = values[0] ?? Number.NaN;
     if (options.gradNorms !== true) return { loss };
     const gradNorms: Record<string, number> = {};
-    groups.forEach((g, i) => {
-      gradNorms[g.id] = values[i + 1] ?? Number.NaN;
+    [...norms.keys()].forEach((id, i) => {
+      gradNorms[id] = values[i + 1] ?? Number.NaN;
     });
     return { loss, gradNorms };
   });
+}
+
+/**
+ * Runs `fn` (training steps) with every width seed that can be resident in
+ * its host layers resident (`resident-fusion.ts`): the model builds the wide
+ * variables, the optimizer carries their state column by column; afterwards
+ * (also on a throw) every value and optimizer state is written back into the
+ * model's own variables and groups, so nothing else ever sees the resident
+ * form. Without such seeds `fn` just runs.
+ */
+export function withResidentSeeds<T>(model: HostModel, optimizer: Optimizer, fn: () => T): T {
+  optimizer.setGroups(model.paramGroups());
+  const fusion = model.fuseResidentSeeds();
+  if (fusion === undefined) return fn();
+  try {
+    optimizer.fuse(fusion);
+  } catch (error) {
+    model.unfuseResidentSeeds();
+    throw error;
+  }
+  try {
+    return fn();
+  } finally {
+    optimizer.unfuse();
+    model.unfuseResidentSeeds();
+  }
+}
+
+/**
+ * Each group's global gradient L2 norm; a fused parameter's gradient is split
+ * into its parts, so resident seeds get their norms (and the host only its
+ * own columns'), as with separate groups.
+ */
+function groupGradNorms(groups: readonly ParamGroup[], perGroup: readonly (tf.Tensor | null | undefined)[][], fusion: ResidentFusion | undefined): Map<string, tf.Scalar> {
+  const squares = new Map<string, tf.Tensor[]>();
+  const add = (id: string, grad: tf.Tensor | null | undefined): void => {
+    const list = squares.get(id) ?? [];
+    list.push(grad === undefined || grad === null ? tf.scalar(0) : tf.sum(tf.square(grad)));
+    squares.set(id, list);
+  };
+  groups.forEach((g, i) =>
+    (perGroup[i] ?? []).forEach((grad, j) => {
+      const fused = g.id === fusion?.groupId ? fusion.params.get(j) : undefined;
+      if (fused === undefined || grad === undefined || grad === null) return add(g.id, grad);
+      fused.split(grad).forEach((part, k) => add(fused.parts[k]?.groupId ?? g.id, part));
+    }),
+  );
+  return new Map([...squares].map(([id, list]) => [id, tf.sqrt(tf.addN(list)) as tf.Scalar]));
 }
 
 /** Loss and number of correct predictions on one batch (no gradients, no updates). */

@@ -58,7 +58,7 @@ export function layerInput(layer: LayerStructure, x: tf.Tensor): tf.Tensor {
 }
 
 /** The pre-activation: conv(x, K) + b or x·W + b, for the (flattened) input `x`. */
-export function preActivation(layer: LayerStructure, params: LayerParams, x: tf.Tensor): tf.Tensor {
+export function preActivation(layer: LayerStructure, params: { weight: tf.Tensor; bias: tf.Tensor }, x: tf.Tensor): tf.Tensor {
   if (layer.kind === 'conv') return tf.add(tf.conv2d(x as tf.Tensor4D, params.weight as tf.Tensor4D, 1, 'same'), params.bias);
   return tf.add(denseMatMul(x as tf.Tensor2D, params.weight as tf.Tensor2D), params.bias);
 }

@@ -8,6 +8,7 @@
  * its `config`, change). The implementation is `SlottedHost`.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { ResidentFusion } from '../resident-fusion.ts';
 import type { SeedSlot, SeedSlotOptions } from '../seed-slot.ts';
 import type { WidthSlot } from '../width/width-slot.ts';
 
@@ -106,8 +107,22 @@ export interface HostModel {
    * shape). Throws `ESPER_CHECKPOINT_MISMATCH` for a config of another host.
    */
   adoptConfig(config: HostConfig): void;
-  /** Groups updated by a train step now: the host, then each slot (either kind, declaration order) whose seed is trainable. */
+  /**
+   * Groups updated by a train step now: the host, then each slot (either
+   * kind, declaration order) whose seed is trainable — while seeds are
+   * resident, the host group holds the wide variables and their groups are
+   * not listed.
+   */
   paramGroups(): ParamGroup[];
+  /**
+   * Makes every blending width seed that can be resident in its host layers
+   * (see `resident-fusion.ts`), for a run of training steps; undefined when
+   * none can. Until {@link unfuseResidentSeeds}, only the forward pass, the
+   * parameter groups and training may be used.
+   */
+  fuseResidentSeeds(): ResidentFusion | undefined;
+  /** Writes the resident seeds' and the host's values back into their own variables and leaves the resident form (a no-op outside it). */
+  unfuseResidentSeeds(): void;
   /** Disposes host variables and every seed. */
   dispose(): void;
 }

@@ -9,7 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../errors/index.ts';
 import { canonicalJson } from '../../infra/content-hash.ts';
 import { SeedSlot } from '../seed-slot.ts';
-import { mergeWidthSeed } from '../width/width-merge.ts';
+import { partialInputMatMul } from '../ops/dense-matmul.ts';
+import type { FusedParam, ResidentFusion } from '../resident-fusion.ts';
+import { mergeWidthSeed, widthJoins } from '../width/width-merge.ts';
 import { sameGeometry, type WidthGeometry, type WidthSeed } from '../width/width-seed.ts';
 import { WidthSlot } from '../width/width-slot.ts';
 import { zerosVariable } from './init.ts';
@@ -27,6 +29,36 @@ export interface HostStructure {
   configFor(widths: readonly number[]): HostConfig;
   /** Candidate layer widths read from `config` (checked by a round trip through {@link configFor}). */
   widthsIn(config: HostConfig): unknown;
+}
+
+/** The host's state while width seeds are resident (see `resident-fusion.ts`). */
+interface HostResidency {
+  fusion: ResidentFusion;
+  /** The host group's parameters while fused (the wide variables in place of the host's own). */
+  groupParams: readonly tf.Variable[];
+  /** By layer (0-based), the host's own variables the wide ones replaced. */
+  canonical: Map<number, LayerParams>;
+  /**
+   * By layer (0-based), the scale of its kernel's input rows (1 for rows of host units, α for a resident seed's:
+   * the seed's contribution α·u·Ω), shaped to broadcast against the kernel; absent when every α is 1.
+   */
+  scales: Map<number, tf.Tensor>;
+  /** By layer (0-based), how many of its units (the host's) pass a gradient to its input (a seed reading it detached). */
+  detached: Map<number, number>;
+  /** The layers (0-based) holding resident units. */
+  widened: Set<number>;
+  slots: WidthSlot[];
+}
+
+/**
+ * The scale of a next-layer kernel's input rows: 1 for the host's, `alpha` for the seed's, broadcasting over its
+ * outputs — [columns, 1] against a conv kernel [kh, kw, columns, outputs], [outer · columns, 1] against a dense one
+ * (outer > 1: a flatten, whose rows interleave the columns per position).
+ */
+function rowScale(layout: { outer: number; owners: readonly number[] }, alpha: number, kernelRank: number): tf.Tensor {
+  const columns = layout.owners.map((o) => (o === 0 ? 1 : alpha));
+  const rows = kernelRank === 4 ? columns.length : layout.outer * columns.length;
+  return tf.tensor2d(Float32Array.from({ length: rows }, (_, r) => columns[r % columns.length] as number), [rows, 1]);
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -50,6 +82,7 @@ export class SlottedHost implements HostModel {
   /** Per layer (0-based): the depth slots after it, and the width slots feeding its pre-activation (those on the layer before). */
   #depthAfter: SeedSlot[][] = [];
   #widthInto: WidthSlot[][] = [];
+  #residency: HostResidency | undefined;
 
   /** `params` holds each layer's kernel and bias, shaped for `widths` (each layer's output units or channels). */
   constructor(structure: HostStructure, widths: readonly number[], params: readonly LayerParams[], slotSpecs: readonly SlotSpec[]) {
@@ -152,7 +185,12 @@ export class SlottedHost implements HostModel {
     this.#structure.layers.forEach((layer, i) => {
       const input = layerInput(layer, h);
       inputs.push(input);
-      let z = preActivation(layer, this.#params[i] as LayerParams, input);
+      const own = this.#params[i] as LayerParams;
+      // Resident units feeding this layer: α scales their rows of its kernel (cheaper than scaling the activations).
+      const rowScale = this.#residency?.scales.get(i);
+      const params = rowScale === undefined ? own : { weight: tf.mul(own.weight, rowScale), bias: own.bias };
+      const hostColumns = this.#residency?.detached.get(i);
+      let z = hostColumns === undefined ? preActivation(layer, params, input) : tf.add(partialInputMatMul(input as tf.Tensor2D, params.weight as tf.Tensor2D, hostColumns), params.bias);
       for (const slot of this.#widthInto[i] ?? []) z = slot.apply(z, inputs[i - 1] as tf.Tensor);
       if (probe?.layer === i) {
         probe.input = inputs[i - 1] as tf.Tensor;
@@ -161,15 +199,16 @@ export class SlottedHost implements HostModel {
       }
       h = activation(layer, z);
       if (activations !== undefined && i + 1 < this.#structure.layers.length) activations.push(h);
-      for (const slot of this.#depthAfter[i] ?? []) h = slot.apply(h);
+      // A layer holding resident units has no depth seed after it (#canReside): its empty depth slots expect its own width.
+      if (this.#residency?.widened.has(i) !== true) for (const slot of this.#depthAfter[i] ?? []) h = slot.apply(h);
     });
     return { logits: h as tf.Tensor2D };
   }
 
   paramGroups(): ParamGroup[] {
-    const groups: ParamGroup[] = [{ id: HOST_GROUP_ID, params: this.#hostParams }];
+    const groups: ParamGroup[] = [{ id: HOST_GROUP_ID, params: this.#residency?.groupParams ?? this.#hostParams }];
     for (const slot of this.allSlots) {
-      if (!slot.trainable || slot.seed === undefined) continue;
+      if (!slot.trainable || slot.seed === undefined || (slot instanceof WidthSlot && slot.resident)) continue;
       const frozen = slot.frozenParams;
       groups.push({ id: seedGroupId(slot.id), params: slot.seed.params, ...(frozen.length === 0 ? {} : { frozen }) });
     }
@@ -182,6 +221,7 @@ export class SlottedHost implements HostModel {
   }
 
   adoptConfig(config: HostConfig): void {
+    this.#checkNotResident('adoptConfig');
     const widths = this.#widthsOf(config);
     if (widths === undefined) throw new EsperError('ESPER_CHECKPOINT_MISMATCH', `${this.kind} host cannot take the architecture ${canonicalJson(config)}`);
     const changed = this.#widths.map((w, i) => w !== widths[i]);
@@ -205,6 +245,7 @@ export class SlottedHost implements HostModel {
   }
 
   dispose(): void {
+    if (this.#residency !== undefined) this.unfuseResidentSeeds();
     for (const slot of this.allSlots) slot.dispose();
     for (const p of this.#hostParams) p.dispose();
   }
@@ -235,8 +276,92 @@ export class SlottedHost implements HostModel {
     return { layout: 'conv-dense', channels: inChannels, kernelSize: here.kernelSize, height: here.height, width: here.width, outputs };
   }
 
+  // --- resident width seeds (resident-fusion.ts) ------------------------------
+
+  #checkNotResident(op: string): void {
+    if (this.#residency !== undefined) throw new EsperError('ESPER_INTERNAL', `Error in ${this.kind} host ${op}: width seeds are resident (call unfuseResidentSeeds first)`);
+  }
+
+  /**
+   * Whether `slot`'s seed can be resident now: it blends (or holds), no depth
+   * seed sits after its layer and no width seed on a neighbouring layer
+   * (their shapes assume the layer's current width, as for a merge), no
+   * other seed is resident on its layer, and, reading a hidden layer's
+   * output through a gradient stop, its layer is dense (a conv layer's input
+   * gradient cannot be limited to the host's channels in one op).
+   */
+  #canReside(slot: WidthSlot, taken: ReadonlySet<number>): boolean {
+    const seed = slot.seed;
+    if (seed === undefined || (slot.mode !== 'BLENDING' && slot.mode !== 'HOLDING') || taken.has(slot.layer)) return false;
+    if (!sameGeometry(seed.geometry, this.#geometry(slot.layer))) return false;
+    if (slot.layer >= 2 && slot.detachInBlending && this.#structure.layers[slot.layer - 1]?.kind !== 'dense') return false;
+    if (this.slots.some((s) => this.#afterLayer(s.id) === slot.layer && s.seed !== undefined)) return false;
+    return !this.widthSlots.some((s) => s !== slot && Math.abs(s.layer - slot.layer) === 1 && s.seed !== undefined);
+  }
+
+  fuseResidentSeeds(): ResidentFusion | undefined {
+    this.#checkNotResident('fuseResidentSeeds');
+    const taken = new Set<number>();
+    const chosen = this.widthSlots.filter((slot) => {
+      if (!this.#canReside(slot, taken)) return false;
+      taken.add(slot.layer);
+      return true;
+    });
+    if (chosen.length === 0) return undefined;
+    const layers = this.#structure.layers;
+    const canonical = new Map<number, LayerParams>();
+    const scales = new Map<number, tf.Tensor>();
+    const detached = new Map<number, number>();
+    const params = new Map<number, FusedParam>();
+    const seeds: { groupId: string; frozen: boolean }[] = [];
+    for (const slot of chosen) {
+      const seed = slot.seed as WidthSeed;
+      const i = slot.layer - 1;
+      const here = this.#params[i] as LayerParams;
+      const next = this.#params[i + 1] as LayerParams;
+      const joins = widthJoins(layers[i] as LayerStructure, here, layers[i + 1] as LayerStructure, next, seed);
+      const groupId = seedGroupId(slot.id);
+      const fuse = (index: number, host: tf.Variable, seedIndex: number): tf.Variable => {
+        const j = joins[seedIndex] as (typeof joins)[number];
+        const wide = tf.tidy(() => tf.variable(j.join([host, seed.params[seedIndex] as tf.Variable])));
+        params.set(index, { wide, parts: [{ groupId: HOST_GROUP_ID, index }, { groupId, index: seedIndex }], join: j.join, split: j.split, layout: j.layout });
+        return wide;
+      };
+      canonical.set(i, here).set(i + 1, next);
+      this.#params[i] = { weight: fuse(2 * i, here.weight, 0), bias: fuse(2 * i + 1, here.bias, 1) };
+      this.#params[i + 1] = { weight: fuse(2 * (i + 1), next.weight, 2), bias: next.bias };
+      const units = here.bias.shape[0];
+      if (slot.alpha < 1) scales.set(i + 1, tf.keep(rowScale(joins[2].layout, slot.alpha, next.weight.rank)));
+      if (slot.layer >= 2 && slot.detachInBlending) detached.set(i, units);
+      seeds.push({ groupId, frozen: slot.frozenParams.length === seed.params.length });
+      slot.setResident(true);
+    }
+    const groupParams = Object.freeze(this.#params.flatMap((p) => [p.weight, p.bias]));
+    const fusion: ResidentFusion = { groupId: HOST_GROUP_ID, params, seeds };
+    this.#residency = { fusion, groupParams, canonical, scales, detached, widened: new Set(chosen.map((s) => s.layer - 1)), slots: chosen };
+    return fusion;
+  }
+
+  unfuseResidentSeeds(): void {
+    const residency = this.#residency;
+    if (residency === undefined) return;
+    const owners = new Map<string, readonly tf.Variable[]>(residency.slots.map((s) => [seedGroupId(s.id), (s.seed as WidthSeed).params]));
+    for (const [index, fused] of residency.fusion.params) {
+      const layer = Math.floor(index / 2);
+      const host = residency.canonical.get(layer) as LayerParams;
+      const targets = fused.parts.map((part, j) => (j === 0 ? (index % 2 === 0 ? host.weight : host.bias) : (owners.get(part.groupId)?.[part.index] as tf.Variable)));
+      tf.tidy(() => fused.split(fused.wide).forEach((part, j) => (targets[j] as tf.Variable).assign(part)));
+      fused.wide.dispose();
+    }
+    for (const [layer, params] of residency.canonical) this.#params[layer] = params;
+    for (const scale of residency.scales.values()) scale.dispose();
+    for (const slot of residency.slots) slot.setResident(false);
+    this.#residency = undefined;
+  }
+
   /** Fossilises `seed` of `slot`: widens layers L and L+1, disposes the replaced variables and the seed. */
   #merge(slot: WidthSlot, seed: WidthSeed): void {
+    this.#checkNotResident('merge');
     const i = slot.layer - 1;
     const refuse = (reason: string, details: Record<string, unknown>): EsperError =>
       new EsperError('ESPER_INVALID_TRANSITION', `width slot ${slot.id} cannot merge into layer ${slot.layer} now: ${reason}`, { details: { slotId: slot.id, to: 'FOSSILIZED', ...details } });

@@ -44,6 +44,22 @@ export interface NativeAddon {
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /** One Adam update into fresh outputs; constants = [b1, 1−b1, b2, 1−b2, 1−b1^t, 1−b2^t, eps, lr] (float32-rounded). */
   adam(param: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, paramOut: Float32Array, mOut: Float32Array, vOut: Float32Array, constants: Float32Array): void;
+  /**
+   * Adam with per-column constants over [outer, cols, inner] = dims: shared = [b1, 1−b1, b2, 1−b2, eps], columns =
+   * [1−b1^t, 1−b2^t, lr, active] × cols (float32-rounded; active 0 keeps param and moments).
+   */
+  adamColumns(
+    param: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    grad: Float32Array,
+    paramOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    shared: Float32Array,
+    columns: Float32Array,
+    dims: Int32Array,
+  ): void;
 }
 
 /** Where the build script puts the addon, relative to this file (src/tensor/native/ → repository root). */
@@ -53,7 +69,7 @@ export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../build/native/es
 export type NativeAddonLoad = { addon: NativeAddon; reason?: undefined } | { addon?: undefined; reason: string };
 
 const EXPECTED: readonly (keyof NativeAddon)[] = [
-  'setThreads', 'getThreads', 'blasConfig', 'sgemm', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'binary', 'unary', 'reduce', 'transpose', 'adam', 'maxPool', 'maxPoolGrad',
+  'setThreads', 'getThreads', 'blasConfig', 'sgemm', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'binary', 'unary', 'reduce', 'transpose', 'adam', 'adamColumns', 'maxPool', 'maxPoolGrad',
 ];
 
 let cached: NativeAddonLoad | undefined;

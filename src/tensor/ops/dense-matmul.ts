@@ -59,3 +59,34 @@ export function detachedInputMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D
   }) as (w: tf.Tensor2D) => tf.Tensor2D;
   return op(w);
 }
+
+/**
+ * x [n, in] · w [in, out] where only the first `columns` outputs pass a
+ * gradient back to x (the rest still train w): a host layer with a width
+ * seed's units resident in its last columns, whose input the seed reads
+ * through a gradient stop (`detachInBlending`, hidden layers ≥ 2) — the
+ * host's own units get their input gradient as they would without the seed.
+ */
+export function partialInputMatMul(x: tf.Tensor2D, w: tf.Tensor2D, columns: number): tf.Tensor2D {
+  if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0] || !(columns >= 1 && columns <= w.shape[1])) {
+    throw new RangeError(`Error in partialInputMatMul: x ${JSON.stringify(x.shape)} and w ${JSON.stringify(w.shape)} are not [n, k] · [k, m], or ${columns} is not in 1..m`);
+  }
+  const native = tf.getBackend() === 'native';
+  const op = tf.customGrad((...args: unknown[]) => {
+    const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    save([a, b]);
+    return {
+      value: tf.matMul(a, b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const g = dy as tf.Tensor2D;
+        const gHost = tf.slice(g, [0, 0], [-1, columns]);
+        const wHost = tf.slice(sb, [0, 0], [-1, columns]);
+        const dx = native ? tf.matMul(gHost, wHost, false, true) : tf.matMul(gHost, tf.transpose(wHost));
+        const dw = native ? tf.matMul(sa, g, true, false) : tf.matMul(sharedTranspose(sa), g);
+        return [dx, dw];
+      },
+    };
+  }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+  return op(x, w);
+}

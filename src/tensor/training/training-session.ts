@@ -16,7 +16,7 @@ import { cnnHost } from '../hosts/cnn-host.ts';
 import { mlpHost } from '../hosts/mlp-host.ts';
 import { HOST_GROUP_ID, seedGroupId, type HostConfig, type HostModel } from '../hosts/model.ts';
 import { measureLayerSignals } from '../layer-signals.ts';
-import { evaluateBatch, Optimizer, trainStep } from '../optimizer.ts';
+import { evaluateBatch, Optimizer, trainStep, withResidentSeeds } from '../optimizer.ts';
 import { Rng } from '../rng.ts';
 import { seedModuleFrom, type SeedModuleSource } from '../seed-module-source.ts';
 import { forkSeedRng, type SlotMode } from '../seed-slot.ts';
@@ -217,20 +217,23 @@ export class TrainingSession {
     let nonFinite = false;
     const gradSums = new Map<string, number>();
     let sampled = 0;
-    for (;;) {
-      const batch = this.#cursor.next();
-      const measure = steps % GRAD_NORM_SAMPLE_EVERY === 0;
-      const { loss, gradNorms = {} } = tf.tidy(() => {
-        const { xs, ys } = toTensors(batch);
-        return trainStep(this.model, this.optimizer, xs, ys, { gradNorms: measure });
-      });
-      if (!Number.isFinite(loss)) nonFinite = true;
-      lossSum += loss;
-      steps++;
-      if (measure) sampled++;
-      for (const [group, norm] of Object.entries(gradNorms)) gradSums.set(group, (gradSums.get(group) ?? 0) + norm);
-      if (batch.last) break;
-    }
+    // Blending width seeds train resident in their host layers (resident-fusion.ts): no cost beyond their units' own work.
+    withResidentSeeds(this.model, this.optimizer, () => {
+      for (;;) {
+        const batch = this.#cursor.next();
+        const measure = steps % GRAD_NORM_SAMPLE_EVERY === 0;
+        const { loss, gradNorms = {} } = tf.tidy(() => {
+          const { xs, ys } = toTensors(batch);
+          return trainStep(this.model, this.optimizer, xs, ys, { gradNorms: measure });
+        });
+        if (!Number.isFinite(loss)) nonFinite = true;
+        lossSum += loss;
+        steps++;
+        if (measure) sampled++;
+        for (const [group, norm] of Object.entries(gradNorms)) gradSums.set(group, (gradSums.get(group) ?? 0) + norm);
+        if (batch.last) break;
+      }
+    });
     this.#epoch = epoch + 1;
     const evaluation = this.evaluate();
     const hostGradNorm = (gradSums.get(HOST_GROUP_ID) ?? 0) / sampled;

@@ -47,13 +47,68 @@ function build(sources: [tf.Variable, tf.Variable], combine: Lineage['combine'])
   return v;
 }
 
+/** The inverse of {@link interleaveRows}: the old rows and the new ones. */
+function deinterleaveRows(positions: number, oldChannels: number, newChannels: number): (wide: tf.Tensor) => tf.Tensor[] {
+  return (wide) => {
+    const outputs = wide.shape[1] ?? 0;
+    const [old, added] = tf.split(tf.reshape(wide, [positions, oldChannels + newChannels, outputs]), [oldChannels, newChannels], 1) as [tf.Tensor, tf.Tensor];
+    return [tf.reshape(old, [positions * oldChannels, outputs]), tf.reshape(added, [positions * newChannels, outputs])];
+  };
+}
+
+/** How Ω enters layer L+1's kernel: the axis it is appended along, or the positions of an interleaved flatten. */
+function outgoingJoin(next: LayerStructure, seed: WidthSeed): { axis: number } | { positions: number } {
+  const layout = seed.geometry.layout;
+  if (next.kind === 'conv' && layout === 'conv') return { axis: 2 };
+  if (next.kind === 'dense' && next.flatten !== undefined && layout === 'conv-dense') return { positions: next.flatten.height * next.flatten.width };
+  if (next.kind === 'dense' && next.flatten === undefined && layout === 'dense') return { axis: 0 };
+  throw new EsperError('ESPER_INTERNAL', `Error in mergeWidthSeed: a ${seed.kind} seed cannot feed a ${next.kind} layer${next.kind === 'dense' && next.flatten ? ' that flattens' : ''}`);
+}
+
 /** How Ω enters layer L+1: the combine for its kernel. */
 function outgoingCombine(next: LayerStructure, seed: WidthSeed): Lineage['combine'] {
-  const layout = seed.geometry.layout;
-  if (next.kind === 'conv' && layout === 'conv') return concatAlong(2);
-  if (next.kind === 'dense' && next.flatten !== undefined && layout === 'conv-dense') return interleaveRows(next.flatten.height * next.flatten.width);
-  if (next.kind === 'dense' && next.flatten === undefined && layout === 'dense') return concatAlong(0);
-  throw new EsperError('ESPER_INTERNAL', `Error in mergeWidthSeed: a ${seed.kind} seed cannot feed a ${next.kind} layer${next.kind === 'dense' && next.flatten ? ' that flattens' : ''}`);
+  const join = outgoingJoin(next, seed);
+  return 'axis' in join ? concatAlong(join.axis) : interleaveRows(join.positions);
+}
+
+/**
+ * How a host variable and a seed's variable join into one wide variable and
+ * split back (the seed resident in its host layers: `resident-fusion.ts`),
+ * and the wide variable seen as [outer, columns, inner] with each column's
+ * owner (0 the host, 1 the seed).
+ */
+export interface WidthJoin {
+  join: (parts: readonly tf.Tensor[]) => tf.Tensor;
+  split: (wide: tf.Tensor) => tf.Tensor[];
+  layout: { outer: number; inner: number; owners: number[] };
+}
+
+function owners(host: number, seed: number): number[] {
+  return [...Array.from({ length: host }, () => 0), ...Array.from({ length: seed }, () => 1)];
+}
+
+function alongAxis(axis: number, host: number, seed: number, outer: number, inner: number): WidthJoin {
+  return { join: concatAlong(axis), split: (wide) => tf.split(wide, [host, seed], axis), layout: { outer, inner, owners: owners(host, seed) } };
+}
+
+/**
+ * The joins of layer L's kernel and bias and layer L+1's kernel with `seed`'s
+ * Ψ, b and Ω — what {@link mergeWidthSeed} builds, as reversible functions.
+ */
+export function widthJoins(layer: LayerStructure, params: LayerParams, next: LayerStructure, nextParams: LayerParams, seed: WidthSeed): [WidthJoin, WidthJoin, WidthJoin] {
+  const n = params.bias.shape[0] ?? 0;
+  const k = seed.units;
+  const outputs = nextParams.bias.shape[0] ?? 0;
+  const incoming = alongAxis(layer.kind === 'conv' ? 3 : 1, n, k, params.weight.size / n, 1);
+  const bias = alongAxis(0, n, k, 1, 1);
+  const join = outgoingJoin(next, seed);
+  let outgoing: WidthJoin;
+  if ('positions' in join) {
+    outgoing = { join: interleaveRows(join.positions), split: deinterleaveRows(join.positions, n, k), layout: { outer: join.positions, inner: outputs, owners: owners(n, k) } };
+  } else {
+    outgoing = alongAxis(join.axis, n, k, join.axis === 0 ? 1 : nextParams.weight.size / ((n * outputs) || 1), outputs);
+  }
+  return [incoming, bias, outgoing];
 }
 
 /**

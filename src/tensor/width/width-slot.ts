@@ -55,6 +55,7 @@ export class WidthSlot extends SlotState<WidthSeed> {
   readonly detachInBlending: boolean;
   readonly #host: WidthSlotHost;
   #merged: MergedGrowth = { units: 0, params: 0 };
+  #resident = false;
 
   constructor(id: string, layer: number, host: WidthSlotHost, options: WidthSlotOptions = {}) {
     super(id);
@@ -71,6 +72,22 @@ export class WidthSlot extends SlotState<WidthSeed> {
   /** What this slot's merged seeds added to the host. */
   get merged(): MergedGrowth {
     return { ...this.#merged };
+  }
+
+  /**
+   * True while the seed's units are resident in the host layers (the host
+   * computes them: `resident-fusion.ts`); {@link apply} then adds nothing.
+   */
+  get resident(): boolean {
+    return this.#resident;
+  }
+
+  /** Set by the host when it makes the seed resident and when it writes it back (nothing else may call it). */
+  setResident(resident: boolean): void {
+    if (resident && (this.seed === undefined || (this.mode !== 'BLENDING' && this.mode !== 'HOLDING'))) {
+      throw new EsperError('ESPER_INTERNAL', `Error in WidthSlot.setResident: slot ${this.id} is ${this.mode}${this.seed ? '' : ' without a seed'}; only a BLENDING or HOLDING seed can be resident`);
+    }
+    this.#resident = resident;
   }
 
   /** Whether the seed's parameters are updated by a train step in the current mode (a merged seed trains as part of the host). */
@@ -146,7 +163,7 @@ export class WidthSlot extends SlotState<WidthSeed> {
    */
   apply(z: tf.Tensor, input: tf.Tensor): tf.Tensor {
     const seed = this.seed;
-    if (seed === undefined || this.ablated) return z;
+    if (seed === undefined || this.ablated || this.#resident) return z;
     switch (this.mode) {
       case 'TRAINING': {
         // Straight-through: forward z exactly (c − c = 0); the seed gets the task gradient via c, the host none.

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { backendReport, quietCpuBackend, selectBackend } from '../../../src/tensor/backend.ts';
 import { nativeThreadsFromEnv } from '../../../src/tensor/native/native-backend.ts';
-import { adamUpdate } from '../../../src/tensor/ops/adam-update.ts';
+import { adamUpdate, adamUpdateColumns, type ColumnClock } from '../../../src/tensor/ops/adam-update.ts';
 import { Rng } from '../../../src/tensor/rng.ts';
 import { requireNativeBackend } from '../../helpers/test-backend.ts';
 
@@ -211,6 +211,24 @@ describe('native backend (OpenBLAS addon)', function () {
     const cpu = await runOn('cpu', run('ops'));
     for (const other of [ops, cpu]) fused.forEach((r, i) => expect(Array.from(r.values)).to.deep.equal(Array.from(other[i]!.values)));
   });
+
+  for (const [outer, inner] of [[30, 1], [1, 12], [4, 5]] as const) {
+    it(`per-column Adam update [${outer}, 5, ${inner}] (resident seeds) is bit-identical to the op-by-op update and to the cpu backend`, async () => {
+      const hyper = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+      const clocks: ColumnClock[] = [{ step: 37, learningRate: 0.002 }, { step: 2, learningRate: 0.0005 }, 'frozen'];
+      const layout = { outer, inner, owners: [0, 0, 1, 2, 1] };
+      const n = outer * 5 * inner;
+      const run = (mode: 'fused' | 'ops') => () => {
+        const [p, m, v, g] = [input(24, [n]), tf.abs(input(25, [n])), tf.square(input(26, [n])), input(27, [n])] as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const next = adamUpdateColumns(p, m, v, g, hyper, layout, clocks, mode);
+        return [next.param, next.m, next.v];
+      };
+      const fused = await runOn('native', run('fused'));
+      const ops = await runOn('native', run('ops'));
+      const cpu = await runOn('cpu', run('fused'));
+      for (const other of [ops, cpu]) fused.forEach((r, i) => expect(Array.from(r.values)).to.deep.equal(Array.from(other[i]!.values)));
+    });
+  }
 
   it("'auto' picks native and reports it", async () => {
     expect(await selectBackend('auto')).to.equal('native');

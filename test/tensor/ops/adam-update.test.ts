@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { quietCpuBackend, selectBackend, type BackendName } from '../../../src/tensor/backend.ts';
-import { ADAM_FUSED_MAX_ELEMENTS, adamUpdate, type AdamStep } from '../../../src/tensor/ops/adam-update.ts';
+import { ADAM_FUSED_MAX_ELEMENTS, adamUpdate, adamUpdateColumns, type AdamStep, type ColumnClock } from '../../../src/tensor/ops/adam-update.ts';
 import { Rng } from '../../../src/tensor/rng.ts';
 
 function random(rng: Rng, n: number, scale: number, positive = false): tf.Tensor {
@@ -44,6 +44,31 @@ for (const backend of ['wasm', 'cpu'] as const satisfies readonly BackendName[])
             expect(fused.param.shape).to.deep.equal([n]);
           });
         }
+      }
+    });
+
+    it('per column (resident seeds): each column updates exactly as it would alone on its own clock; a frozen one keeps everything', () => {
+      const rng = new Rng(12);
+      const hyper = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+      const clocks: ColumnClock[] = [STEPS[1] as AdamStep, { step: 3, learningRate: 0.0007 }, 'frozen'];
+      const owners = [0, 0, 0, 1, 1, 2];
+      for (const [outer, inner] of [[9, 1], [1, 7], [3, 4]] as const) {
+        tf.tidy(() => {
+          const shape = [outer, owners.length, inner];
+          const [p, m, v, g] = [1, 0.01, 1e-4, 0.1].map((scale, i) => tf.reshape(random(rng, outer * owners.length * inner, scale, i === 2), shape)) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+          const layout = { outer, inner, owners };
+          const fused = adamUpdateColumns(p, m, v, g, hyper, layout, clocks, 'fused');
+          const ops = adamUpdateColumns(p, m, v, g, hyper, layout, clocks, 'ops');
+          owners.forEach((owner, c) => {
+            const column = (t: tf.Tensor): tf.Tensor => tf.slice(t, [0, c, 0], [outer, 1, inner]);
+            const clock = clocks[owner] as ColumnClock;
+            const alone = clock === 'frozen' ? { param: column(p), m: column(m), v: column(v) } : adamUpdate(column(p), column(m), column(v), column(g), { ...hyper, ...clock }, 'ops');
+            for (const key of ['param', 'm', 'v'] as const) {
+              expect(bits(column(fused[key])), `fused ${key}, column ${c}, [${outer}, ·, ${inner}]`).to.deep.equal(bits(alone[key]));
+              expect(bits(column(ops[key])), `ops ${key}, column ${c}`).to.deep.equal(bits(alone[key]));
+            }
+          });
+        });
       }
     });
 

@@ -7,7 +7,7 @@
  * the op-by-op one (checked in test/tensor/native/).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { ADAM_UPDATE_KERNEL, type AdamStep } from '../../ops/adam-update.ts';
+import { ADAM_COLUMNS_KERNEL, ADAM_UPDATE_KERNEL, type AdamHyper, type AdamStep } from '../../ops/adam-update.ts';
 import { alloc, f32, nativeKernel, output, type NativeKernelArgs } from './kernel-util.ts';
 
 /** [b1, 1 − b1, b2, 1 − b2, 1 − b1^t, 1 − b2^t, epsilon, learningRate] as the JS loop computes and rounds them. */
@@ -25,5 +25,18 @@ function adamUpdate({ inputs, backend, attrs }: NativeKernelArgs): tf.TensorInfo
   return outs.map((o) => output(backend, param.shape, o));
 }
 
+/** The per-column update (adamUpdateColumns): shared constants rounded as above, per-column ones already rounded by the caller. */
+function adamColumns({ inputs, backend, attrs }: NativeKernelArgs): tf.TensorInfo[] | undefined {
+  const { param, m, v, grad } = inputs as Record<'param' | 'm' | 'v' | 'grad', tf.TensorInfo>;
+  const values = [param, m, v, grad].map((t) => f32(backend, t));
+  if (values.some((x) => x === undefined || x.length !== values[0]!.length)) return undefined;
+  const [pv, mv, vv, gv] = values as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const a = attrs as unknown as AdamHyper & { outer: number; cols: number; inner: number; constants: Float32Array };
+  const outs = [0, 1, 2].map(() => alloc(backend, pv.length)) as [Float32Array, Float32Array, Float32Array];
+  const shared = Float32Array.of(a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.epsilon);
+  backend.addon.adamColumns(pv, mv, vv, gv, ...outs, shared, a.constants, Int32Array.of(a.outer, a.cols, a.inner));
+  return outs.map((o) => output(backend, param.shape, o));
+}
+
 /** The optimizer kernel configs of the native backend. */
-export const OPTIMIZER_KERNELS: readonly tf.KernelConfig[] = [nativeKernel(ADAM_UPDATE_KERNEL, adamUpdate)];
+export const OPTIMIZER_KERNELS: readonly tf.KernelConfig[] = [nativeKernel(ADAM_UPDATE_KERNEL, adamUpdate), nativeKernel(ADAM_COLUMNS_KERNEL, adamColumns)];
