@@ -122,6 +122,14 @@ export class ViewState {
   readonly mode: 'cluster' | 'embedded';
   readonly #nodes = new Map<string, NodeView>();
   readonly #runs = new Map<string, RunView>();
+  /**
+   * Per run, when the state it shows was set (a `tolaria.run.state_changed`
+   * event's time, or a run record's `updatedAt`). The runs bucket and the
+   * events stream are separate subscriptions and may deliver out of order: a
+   * record written before a pause can arrive after the pause event, and
+   * must not turn the run back to `running`.
+   */
+  readonly #stateAt = new Map<string, string>();
   readonly #events: EventLine[] = [];
   readonly #now: () => number;
   #library: LibraryView | null = null;
@@ -214,7 +222,7 @@ export class ViewState {
   /** A run record (the runs bucket) or an embedded run's status. */
   putRun(input: RunRecordInput): void {
     const run = this.#runs.get(input.runId) ?? this.#createRun(input.runId);
-    run.state = input.state;
+    if (this.#newerState(input.runId, input.updatedAt)) run.state = input.state;
     run.epoch = Math.max(run.epoch, input.epoch);
     if (input.maxEpochs !== undefined) run.maxEpochs = input.maxEpochs;
     if (input.nodeId !== undefined) run.nodeId = input.nodeId;
@@ -231,7 +239,17 @@ export class ViewState {
   }
 
   removeRun(runId: string): void {
+    this.#stateAt.delete(runId);
     if (this.#runs.delete(runId)) this.#listener('run.removed', { runId });
+  }
+
+  /** Whether state information of time `at` (ISO; undefined: unknown, taken) is not older than what the run shows; records it when taken. */
+  #newerState(runId: string, at: string | undefined): boolean {
+    const shown = this.#stateAt.get(runId);
+    if (at === undefined) return true;
+    if (shown !== undefined && Date.parse(at) < Date.parse(shown)) return false;
+    this.#stateAt.set(runId, at);
+    return true;
   }
 
   #createRun(runId: string): RunView {
@@ -356,6 +374,7 @@ export class ViewState {
       }
       case 'tolaria.run.state_changed': {
         const run = this.#runOf(message.data.runId);
+        if (!this.#newerState(run.runId, message.ts)) break;
         run.state = message.data.to;
         this.#listener('run', summaryOf(run));
         break;

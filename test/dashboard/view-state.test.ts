@@ -29,6 +29,22 @@ describe('ViewState', () => {
     expect(view.run('r1')?.points.map((p) => p.validationAccuracy)).to.deep.equal([0.5, 0.55]);
   });
 
+  it('a run record written before a state change and delivered after it does not undo it (the bucket and the stream are not ordered)', () => {
+    const view = new ViewState({ mode: 'cluster' });
+    const record = (state: 'running' | 'paused', updatedAt: string) => ({ runId: 'r1', state, epoch: 3, updatedAt });
+    view.putRun(record('running', '2026-12-03T10:00:00.000Z'));
+    view.applyEvent(createMessage('tolaria.run.state_changed', { runId: 'r1', from: 'running', to: 'paused', epoch: 3, nodeId: 'n1' }, { source: 'n1/tolaria', runId: 'r1', now: () => new Date('2026-12-03T10:00:02.000Z') }));
+    expect(view.run('r1')?.state).to.equal('paused');
+    view.putRun(record('running', '2026-12-03T10:00:01.000Z')); // the epoch-end write, delivered late
+    expect(view.run('r1')?.state).to.equal('paused');
+    expect(view.run('r1')?.epoch).to.equal(3);
+    view.putRun(record('running', '2026-12-03T10:00:05.000Z')); // a resume, written after the pause
+    expect(view.run('r1')?.state).to.equal('running');
+    // An event older than the record the page shows does not win either.
+    view.applyEvent(createMessage('tolaria.run.state_changed', { runId: 'r1', from: 'running', to: 'paused', epoch: 3, nodeId: 'n1' }, { source: 'n1/tolaria', runId: 'r1', now: () => new Date('2026-12-03T10:00:04.000Z') }));
+    expect(view.run('r1')?.state).to.equal('running');
+  });
+
   it('records seed stage changes, decisions with reasons, rollbacks, and graft drops while blending', () => {
     const view = new ViewState({ mode: 'cluster' });
     const runId = 'r1';
