@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../src/errors/index.ts';
 import type { HostModel } from '../../src/tensor/hosts/model.ts';
 import { Optimizer, withResidentSeeds, type OptimizerConfig } from '../../src/tensor/optimizer.ts';
@@ -74,7 +74,9 @@ describe('width seeds resident in their host layers while blending (issue 11: no
       const resident = blendingNet(c, 0.5);
       const stepsBefore = resident.optimizer.exportState().groups.find((g) => g.id === `seed:${c.slot}`)?.step;
       train(branch.model, branch.optimizer, c.host, 10, new Rng(4));
+      const tensors = tf.memory().numTensors;
       withResidentSeeds(resident.model, resident.optimizer, () => train(resident.model, resident.optimizer, c.host, 10, new Rng(4)));
+      expect(tf.memory().numTensors, 'the wide variables, buffers and scales are disposed').to.equal(tensors);
       const a = allParams(branch.model).map((p) => p.dataSync());
       const b = allParams(resident.model).map((p) => p.dataSync());
       a.forEach((values, i) => expect(maxAbsDiff(values, b[i] ?? []), `parameter ${i}`).to.be.below(1e-4));
