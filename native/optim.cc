@@ -6,6 +6,7 @@
 // caller, so no pow() of this library has to agree with JavaScript's.
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "napi-args.h"
@@ -37,31 +38,41 @@ ESPER_SIMD_CLONES void AdamLoop(const float* __restrict p, const float* __restri
   }
 }
 
-// adam(param, m, v, grad, paramOut, mOut, vOut, constants: Float32Array[b1, c1, b2, c2, d1, d2, eps, lr])
-// c1 = 1 − β1, c2 = 1 − β2, d1 = 1 − β1^t, d2 = 1 − β2^t.
-// Reads `count` Float32Array arguments; the first 7 (param, m, v, grad and the three outputs) must have one
-// length, returned in `n`. Throws (returning false) otherwise.
-bool UpdateArrays(napi_env env, napi_value* argv, int count, float** arrays, size_t* lengths, size_t* n, const char* message) {
-  for (int i = 0; i < count; i++) {
-    if (!Float32Arg(env, argv[i], &arrays[i], &lengths[i])) return false;
+// An update kernel's arguments: all of them, the leading Float32Arrays with their lengths, and n, the one
+// length of param, m, v, grad and the three outputs (the first 7).
+struct UpdateArgs {
+  napi_value argv[10];
+  float* arrays[10];
+  size_t lengths[10];
+  size_t n = 0;
+};
+
+// Fetches exactly `total` arguments and reads the first `floats` as Float32Arrays; the first 7 must have one
+// length. Throws (returning false) otherwise; `who` names the kernel in the message.
+bool ReadUpdate(napi_env env, napi_callback_info info, size_t total, int floats, UpdateArgs* a, const char* who) {
+  if (!Args(env, info, total, a->argv)) return false;
+  for (int i = 0; i < floats; i++) {
+    if (!Float32Arg(env, a->argv[i], &a->arrays[i], &a->lengths[i])) return false;
   }
-  *n = lengths[0];
+  a->n = a->lengths[0];
   for (int i = 1; i < 7; i++) {
-    if (lengths[i] != *n) {
-      Throw(env, message);
+    if (a->lengths[i] != a->n) {
+      const std::string message = std::string(who) + ": param, moments, gradient and outputs must have the same length";
+      Throw(env, message.c_str());
       return false;
     }
   }
   return true;
 }
 
+// adam(param, m, v, grad, paramOut, mOut, vOut, constants: Float32Array[b1, c1, b2, c2, d1, d2, eps, lr])
+// c1 = 1 − β1, c2 = 1 − β2, d1 = 1 − β1^t, d2 = 1 − β2^t.
 napi_value Adam(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
-  if (!Args(env, info, 8, argv)) return nullptr;
-  float* arrays[8];
-  size_t lengths[8];
-  size_t n;
-  if (!UpdateArrays(env, argv, 8, arrays, lengths, &n, "adam: param, moments, gradient and outputs must have the same length")) return nullptr;
+  UpdateArgs a;
+  if (!ReadUpdate(env, info, 8, 8, &a, "adam")) return nullptr;
+  float** arrays = a.arrays;
+  size_t* lengths = a.lengths;
+  const size_t n = a.n;
   if (lengths[7] != 8) return Throw(env, "adam: constants must hold 8 floats");
   const float* k = arrays[7];
   AdamLoop(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], arrays[6], n, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]);
@@ -92,15 +103,14 @@ ESPER_SIMD_CLONES void AdamColumnsLoop(const float* __restrict p, const float* _
 // The tensors are [outer, cols, inner] row-major; column c's constants apply to every element of column c;
 // a column whose `active` is 0 keeps its parameter and moments (a frozen seed takes no step).
 napi_value AdamColumns(napi_env env, napi_callback_info info) {
-  napi_value argv[10];
-  if (!Args(env, info, 10, argv)) return nullptr;
-  float* arrays[9];
-  size_t lengths[9];
-  size_t n;
-  if (!UpdateArrays(env, argv, 9, arrays, lengths, &n, "adamColumns: param, moments, gradient and outputs must have the same length")) return nullptr;
+  UpdateArgs a;
+  if (!ReadUpdate(env, info, 10, 9, &a, "adamColumns")) return nullptr;
+  float** arrays = a.arrays;
+  size_t* lengths = a.lengths;
+  const size_t n = a.n;
   int32_t* dims;
   size_t dimCount;
-  if (!Int32Arg(env, argv[9], &dims, &dimCount)) return nullptr;
+  if (!Int32Arg(env, a.argv[9], &dims, &dimCount)) return nullptr;
   if (dimCount != 3 || dims[0] < 0 || dims[1] < 0 || dims[2] < 0) return Throw(env, "adamColumns: dims must be [outer, cols, inner], each >= 0");
   const size_t outer = static_cast<size_t>(dims[0]), cols = static_cast<size_t>(dims[1]), inner = static_cast<size_t>(dims[2]);
   if (outer * cols * inner != n) return Throw(env, "adamColumns: dims do not match the parameter's length");
