@@ -70,12 +70,10 @@ bool ReadUpdate(napi_env env, napi_callback_info info, size_t total, int floats,
 napi_value Adam(napi_env env, napi_callback_info info) {
   UpdateArgs a;
   if (!ReadUpdate(env, info, 8, 8, &a, "adam")) return nullptr;
-  float** arrays = a.arrays;
-  size_t* lengths = a.lengths;
-  const size_t n = a.n;
-  if (lengths[7] != 8) return Throw(env, "adam: constants must hold 8 floats");
-  const float* k = arrays[7];
-  AdamLoop(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], arrays[6], n, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]);
+  if (a.lengths[7] != 8) return Throw(env, "adam: constants must hold 8 floats");
+  float* const* x = a.arrays;
+  const float* k = x[7];
+  AdamLoop(x[0], x[1], x[2], x[3], x[4], x[5], x[6], a.n, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]);
   return nullptr;
 }
 
@@ -105,8 +103,8 @@ ESPER_SIMD_CLONES void AdamColumnsLoop(const float* __restrict p, const float* _
 napi_value AdamColumns(napi_env env, napi_callback_info info) {
   UpdateArgs a;
   if (!ReadUpdate(env, info, 10, 9, &a, "adamColumns")) return nullptr;
-  float** arrays = a.arrays;
-  size_t* lengths = a.lengths;
+  float* const* arrays = a.arrays;
+  const size_t* lengths = a.lengths;
   const size_t n = a.n;
   int32_t* dims;
   size_t dimCount;

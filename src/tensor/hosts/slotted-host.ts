@@ -187,8 +187,8 @@ export class SlottedHost implements HostModel {
       inputs.push(input);
       const own = this.#params[i] as LayerParams;
       // Resident units feeding this layer: α scales their rows of its kernel (cheaper than scaling the activations).
-      const rowScale = this.#residency?.scales.get(i);
-      const params = rowScale === undefined ? own : { weight: tf.mul(own.weight, rowScale), bias: own.bias };
+      const scale = this.#residency?.scales.get(i);
+      const params = scale === undefined ? own : { weight: tf.mul(own.weight, scale), bias: own.bias };
       const hostColumns = this.#residency?.detached.get(i);
       let z = hostColumns === undefined ? preActivation(layer, params, input) : tf.add(partialInputMatMul(input as tf.Tensor2D, params.weight as tf.Tensor2D, hostColumns), params.bias);
       for (const slot of this.#widthInto[i] ?? []) z = slot.apply(z, inputs[i - 1] as tf.Tensor);
