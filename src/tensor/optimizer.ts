@@ -61,8 +61,6 @@ interface Group {
   warmupSteps: number;
   /** Per parameter, its buffers (created with the group, zero). */
   buffers: tf.Variable[][];
-  /** While its parameters are resident in another group's fused ones ({@link Optimizer.fuse}): whether it is frozen (takes no step). */
-  resident?: { frozen: boolean };
 }
 
 /** A fused group's own parameters and buffers, kept while it trains the wide ones. */
@@ -194,7 +192,7 @@ export class Optimizer {
     }
     // Resident groups are not listed (their parameters are inside the fused ones) but keep their state until unfused.
     for (const [id, group] of this.#groups) {
-      if (group.resident === undefined || next.has(id)) continue;
+      if (this.#residentSeed(id) === undefined || next.has(id)) continue;
       next.set(id, group);
       for (const buffers of group.buffers) buffers.forEach((b) => kept.add(b));
     }
@@ -275,7 +273,11 @@ export class Optimizer {
     this.#fused = { fusion, params: host.params, buffers: host.buffers };
     host.params = params;
     host.buffers = buffers;
-    for (const seed of fusion.seeds) (this.#groups.get(seed.groupId) as Group).resident = { frozen: seed.frozen };
+  }
+
+  /** The resident seed whose optimizer group is `groupId` (its parameters are inside the fused ones), if any. */
+  #residentSeed(groupId: string): ResidentFusion['seeds'][number] | undefined {
+    return this.#fused?.fusion.seeds.find((seed) => seed.groupId === groupId);
   }
 
   /** Writes the wide buffers back into each part's own and returns to the separate groups (a no-op when not fused). */
@@ -292,10 +294,6 @@ export class Optimizer {
     }
     host.params = fused.params;
     host.buffers = fused.buffers;
-    for (const seed of fused.fusion.seeds) {
-      const group = this.#groups.get(seed.groupId);
-      if (group !== undefined) delete group.resident;
-    }
     this.#fused = undefined;
   }
 
@@ -308,7 +306,7 @@ export class Optimizer {
   #clocks(param: FusedParam, host: Group): ColumnClock[] {
     return param.parts.map((part, j) => {
       const group = j === 0 ? host : this.#groups.get(part.groupId);
-      if (group === undefined || group.resident?.frozen === true) return 'frozen';
+      if (group === undefined || this.#residentSeed(part.groupId)?.frozen === true) return 'frozen';
       return { step: group.step, learningRate: this.#learningRate(group) };
     });
   }
