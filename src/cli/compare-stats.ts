@@ -3,7 +3,7 @@
  * interpolated on the static models, and the `--repeats` records and their
  * median / minimum / maximum.
  */
-import type { ParameterEfficiency, RepeatStats, RunCompare, RunRepeat, RunRepeatSummary, RunResults } from '../contracts/run.ts';
+import type { EpochResult, ParameterEfficiency, RepeatStats, RunCompare, RunRepeat, RunRepeatSummary, RunResults } from '../contracts/run.ts';
 
 /** A static model trained from scratch: its parameters and final validation accuracy. */
 export interface StaticPoint {
@@ -19,6 +19,22 @@ export function median(values: readonly number[]): number {
   const mid = Math.floor(sorted.length / 2);
   if (sorted.length === 0) return Number.NaN;
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Epochs {@link tailAccuracy} averages: a run's last ones. */
+export const TAIL_EPOCHS = 5;
+
+/**
+ * Mean validation accuracy over the last `count` epochs of a run (each
+ * epoch's last record: an epoch trained again after a rollback counts once,
+ * as it ended); undefined when the run has no epoch.
+ */
+export function tailAccuracy(epochs: readonly EpochResult[], count = TAIL_EPOCHS): number | undefined {
+  const last = new Map<number, number>();
+  for (const e of epochs) last.set(e.epoch, e.validationAccuracy);
+  const tail = [...last.entries()].sort((a, b) => a[0] - b[0]).slice(-count);
+  if (tail.length === 0) return undefined;
+  return tail.reduce((sum, [, accuracy]) => sum + accuracy, 0) / tail.length;
 }
 
 /** Median, minimum and maximum of the finite `values`; undefined when there are none. */
@@ -79,6 +95,7 @@ export function repeatRecord(grown: RunResults, compare: RunCompare): RunRepeat 
     grownAccuracy: compare.grownAccuracy,
     staticAccuracy: compare.staticAccuracy,
     bottleneckResolution: compare.bottleneckResolution,
+    ...(compare.tailBottleneckResolution === undefined ? {} : { tailBottleneckResolution: compare.tailBottleneckResolution }),
     ...(compare.hostTestAccuracy === undefined ? {} : { hostTestAccuracy: compare.hostTestAccuracy }),
     ...(compare.grownTestAccuracy === undefined ? {} : { grownTestAccuracy: compare.grownTestAccuracy }),
     ...(compare.staticTestAccuracy === undefined ? {} : { staticTestAccuracy: compare.staticTestAccuracy }),
@@ -105,6 +122,7 @@ export function summarizeRepeats(repeats: readonly RunRepeat[]): RunRepeatSummar
     repeats: repeats.length,
     ...optional('bottleneckResolution', of((r) => r.bottleneckResolution)),
     undefinedResolutions: repeats.filter((r) => r.bottleneckResolution === null).length,
+    ...optional('tailBottleneckResolution', of((r) => r.tailBottleneckResolution)),
     hostAccuracy: required((r) => r.hostAccuracy),
     grownAccuracy: required((r) => r.grownAccuracy),
     staticAccuracy: required((r) => r.staticAccuracy),

@@ -16,13 +16,22 @@ export function graftDropText(grown: number, staticSameEpochs: number | undefine
   return `${grown.toFixed(2)}%${staticSameEpochs === undefined ? '' : ` (static ${staticSameEpochs.toFixed(2)}%)`}`;
 }
 
+/** `(test x, last 5 epochs y)`: the resolution on test accuracy and on the last-5-epoch mean accuracies, when known. */
+function resolutionNotes(c: RunCompare): string {
+  const notes = [
+    ...(c.testBottleneckResolution === undefined ? [] : [`test ${num(c.testBottleneckResolution, 3)}`]),
+    ...(c.tailBottleneckResolution === undefined ? [] : [`last 5 epochs ${num(c.tailBottleneckResolution, 3)}`]),
+  ];
+  return notes.length === 0 ? '' : ` (${notes.join(', ')})`;
+}
+
 /** Rows (label, value) of the comparison for the final table. */
 export function compareRows(c: RunCompare): [string, string][] {
   const rows: [string, string][] = [
     ['host alone', `${pct(c.hostAccuracy)}${withTest(c.hostTestAccuracy)}  ${c.hostTopology ?? ''} (${c.hostParams ?? '?'} params)`],
     ['grown', `${pct(c.grownAccuracy)}${withTest(c.grownTestAccuracy)}  ${c.grownTopology ?? ''} (${c.grownParams ?? '?'} params)`],
     ['static', `${pct(c.staticAccuracy)}${withTest(c.staticTestAccuracy)}  ${c.staticTopology ?? ''} (${c.staticParams} params, ${c.staticRule ?? 'parameter-matched'})`],
-    ['resolution', `${num(c.bottleneckResolution, 3)}${c.testBottleneckResolution === undefined ? '' : ` (test ${num(c.testBottleneckResolution, 3)})`}`],
+    ['resolution', `${num(c.bottleneckResolution, 3)}${resolutionNotes(c)}`],
   ];
   if (c.staticDropInGraftEpochsPct !== undefined) rows.push(['static drop', `${c.staticDropInGraftEpochsPct.toFixed(2)}% over the grown run's graft epochs (the optimizer's own dips there)`]);
   for (const point of c.sweep ?? []) rows.push([`sweep ×${point.factor}`, `${pct(point.accuracy)}${withTest(point.testAccuracy)}  ${point.topology} (${point.params} params)`]);
@@ -41,13 +50,15 @@ function columns(table: readonly (readonly string[])[]): string {
 /** The `--repeats` table: one row per data seed, then the median and minimum rows. */
 export function repeatsTable(repeats: readonly RunRepeat[], summary: RunRepeatSummary): string {
   const hasTest = repeats.some((r) => r.grownTestAccuracy !== undefined);
-  const header = ['seed', 'host', 'grown', 'static', 'resolution', 'graft drop', ...(hasTest ? ['test h/g/s'] : []), 'efficiency', 'grown topology', 'static topology'];
+  const hasTail = repeats.some((r) => r.tailBottleneckResolution !== undefined);
+  const header = ['seed', 'host', 'grown', 'static', 'resolution', ...(hasTail ? ['last 5'] : []), 'graft drop', ...(hasTest ? ['test h/g/s'] : []), 'efficiency', 'grown topology', 'static topology'];
   const body = repeats.map((r) => [
     String(r.seed),
     pct(r.hostAccuracy),
     pct(r.grownAccuracy),
     pct(r.staticAccuracy),
     num(r.bottleneckResolution, 3),
+    ...(hasTail ? [num(r.tailBottleneckResolution, 3)] : []),
     graftDropText(r.maxGraftDropPct, r.staticDropInGraftEpochsPct),
     ...(hasTest ? [`${pct(r.hostTestAccuracy)} / ${pct(r.grownTestAccuracy)} / ${pct(r.staticTestAccuracy)}`] : []),
     r.parameterEfficiency === null ? 'n/a' : `${r.parameterEfficiency.toFixed(1)}×`,
@@ -64,6 +75,7 @@ export function repeatsTable(repeats: readonly RunRepeat[], summary: RunRepeatSu
       pct(s(summary.grownAccuracy)),
       pct(s(summary.staticAccuracy)),
       num(s(summary.bottleneckResolution), 3),
+      ...(hasTail ? [num(s(summary.tailBottleneckResolution), 3)] : []),
       `${drop}${which === 'min' ? ' (max)' : ''}`,
       ...(hasTest ? [`${pct(s(summary.hostTestAccuracy))} / ${pct(s(summary.grownTestAccuracy))} / ${pct(s(summary.staticTestAccuracy))}`] : []),
       summary.parameterEfficiency === undefined ? 'n/a' : `${summary.parameterEfficiency[which].toFixed(1)}×`,

@@ -21,7 +21,7 @@ import type { RunCompare, RunRepeat, RunResults, RunSpec, StaticSweepPoint } fro
 import { RunCompareSchema, bottleneckResolution } from '../contracts/run.ts';
 import type { HostSpec } from '../contracts/training-spec.ts';
 import { chooseStaticModel, dataShape, describeHost, describeTopology, sameHost, sweepHosts } from './compare-models.ts';
-import { parameterEfficiency, repeatRecord, type StaticPoint } from './compare-stats.ts';
+import { parameterEfficiency, repeatRecord, tailAccuracy, type StaticPoint } from './compare-stats.ts';
 
 /** Trains `spec` from scratch without growth (the host or a static model) under `runId`. */
 export type BaselineTrainer = (spec: RunSpec, runId: string) => Promise<RunResults>;
@@ -99,6 +99,8 @@ export async function compareBaselines(grown: RunResults, options: CompareOption
   const statics = [point(baseHost, host.results), point(choice.host, stat.results), ...sweep.map(({ host: h, job }) => point(h, resultOf(job).results))];
   const tests = [host.results.testAccuracy, grown.testAccuracy, stat.results.testAccuracy];
   const [hostTest, grownTest, staticTest] = tests;
+  const tails = [host.results, grown, stat.results].map((r) => tailAccuracy(r.epochs));
+  const [hostTail, grownTail, staticTail] = tails;
   const sweepSeconds = sweep.length === 0 ? undefined : trained.filter((t) => t.job.label.startsWith('sweep')).reduce((s, t) => s + t.seconds, 0);
   return RunCompareSchema.parse({
     hostAccuracy: host.results.finalAccuracy,
@@ -121,6 +123,9 @@ export async function compareBaselines(grown: RunResults, options: CompareOption
     ...present('staticTestAccuracy', staticTest),
     ...present('staticDropInGraftEpochsPct', grown.graftEpochs === undefined || grown.graftEpochs.length === 0 ? undefined : largestDropPct(stat.results.epochs, grown.graftEpochs)),
     ...(hostTest === undefined || grownTest === undefined || staticTest === undefined ? {} : { testBottleneckResolution: bottleneckResolution(hostTest, grownTest, staticTest) }),
+    ...(hostTail === undefined || grownTail === undefined || staticTail === undefined
+      ? {}
+      : { hostTailAccuracy: hostTail, grownTailAccuracy: grownTail, staticTailAccuracy: staticTail, tailBottleneckResolution: bottleneckResolution(hostTail, grownTail, staticTail) }),
     trainingSeconds: { host: host.seconds, grown: runSeconds(grown), static: stat.job === host.job ? 0 : stat.seconds, ...present('sweep', sweepSeconds) },
     ...(sweep.length === 0 ? {} : { sweep: sweepPoints }),
     parameterEfficiency: parameterEfficiency(statics, { params: grown.parameterCount.total, accuracy: grown.finalAccuracy }, point(baseHost, host.results)),

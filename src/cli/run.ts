@@ -211,8 +211,9 @@ async function compareRun(results: RunResults, repeats: number, flags: RunFlags,
     onRepeat: (row, index) => {
       if (json) output.out(JSON.stringify({ type: 'repeat', index, ...row }));
       else if (repeats > 1) {
-        const resolution = row.bottleneckResolution === null ? 'n/a' : row.bottleneckResolution.toFixed(3);
-        output.out(`repeat ${index + 1}/${repeats}  seed ${row.seed}  host ${percent(row.hostAccuracy)}  grown ${percent(row.grownAccuracy)}  static ${percent(row.staticAccuracy)}  resolution ${resolution}`);
+        const fixed = (value: number | null | undefined): string => (value === null || value === undefined ? 'n/a' : value.toFixed(3));
+        const tail = row.tailBottleneckResolution === undefined ? '' : ` (last 5 epochs ${fixed(row.tailBottleneckResolution)})`;
+        output.out(`repeat ${index + 1}/${repeats}  seed ${row.seed}  host ${percent(row.hostAccuracy)}  grown ${percent(row.grownAccuracy)}  static ${percent(row.staticAccuracy)}  resolution ${fixed(row.bottleneckResolution)}${tail}`);
       }
     },
   });

@@ -436,6 +436,18 @@ export const RunCompareSchema = z
     staticDropInGraftEpochsPct: nonNegative().optional(),
     /** Bottleneck resolution on test accuracy (null when undefined); absent without a test set. */
     testBottleneckResolution: finite().nullable().optional(),
+    /**
+     * Each model's mean validation accuracy over its last `TAIL_EPOCHS` (5)
+     * epochs, and the bottleneck resolution on them (null when undefined): a
+     * reading less at the mercy of one epoch's fluctuation than the final
+     * accuracy's (at batch 64 a model's validation accuracy moves by up to a
+     * point from one epoch to the next). `bottleneckResolution` stays the
+     * measure of record.
+     */
+    hostTailAccuracy: unitInterval().optional(),
+    grownTailAccuracy: unitInterval().optional(),
+    staticTailAccuracy: unitInterval().optional(),
+    tailBottleneckResolution: finite().nullable().optional(),
     /** Wall time of each training, seconds (the training compute spent on each model). */
     trainingSeconds: z.object({ host: nonNegative(), grown: nonNegative(), static: nonNegative(), sweep: nonNegative().optional() }).strict().optional(),
     /** `--sweep`: static models of the spec's host at ×1, ×2, ×4, ×8 width, by parameters. */
@@ -456,6 +468,8 @@ export const RunRepeatSchema = z
     grownAccuracy: unitInterval(),
     staticAccuracy: unitInterval(),
     bottleneckResolution: finite().nullable(),
+    /** Resolution on the last-5-epoch mean accuracies (see {@link RunCompare.tailBottleneckResolution}). */
+    tailBottleneckResolution: finite().nullable().optional(),
     hostTestAccuracy: unitInterval().optional(),
     grownTestAccuracy: unitInterval().optional(),
     staticTestAccuracy: unitInterval().optional(),
@@ -490,6 +504,8 @@ export const RunRepeatSummarySchema = z
     bottleneckResolution: RepeatStatsSchema.optional(),
     /** Seeds whose resolution is undefined. */
     undefinedResolutions: count(),
+    /** Resolution on the last-5-epoch mean accuracies, over the seeds where it is defined. */
+    tailBottleneckResolution: RepeatStatsSchema.optional(),
     hostAccuracy: RepeatStatsSchema,
     grownAccuracy: RepeatStatsSchema,
     staticAccuracy: RepeatStatsSchema,

@@ -20,7 +20,7 @@ import {
   sameHost,
   sweepHosts,
 } from '../../src/cli/compare-models.ts';
-import { median, parameterEfficiency, repeatStats, summarizeRepeats } from '../../src/cli/compare-stats.ts';
+import { median, parameterEfficiency, repeatStats, summarizeRepeats, tailAccuracy } from '../../src/cli/compare-stats.ts';
 import { compareRows, repeatsTable } from '../../src/cli/compare-table.ts';
 import { compareRepeatCount } from '../../src/cli/run.ts';
 import { largestDropPct } from '../../src/actors/tolaria/index.ts';
@@ -195,8 +195,10 @@ describe('esper run --compare (issue 11)', () => {
         parameterEfficiency: null,
         weightsHash: 'cd'.repeat(32),
       });
-      const rows = [row(7, 0.97, 0.98), row(8, null, 0.6), { ...row(9, 0.5, 0.75), staticDropInGraftEpochsPct: 4 }];
+      const rows = [{ ...row(7, 0.97, 0.98), tailBottleneckResolution: 0.9 }, { ...row(8, null, 0.6), tailBottleneckResolution: null }, { ...row(9, 0.5, 0.75), staticDropInGraftEpochsPct: 4, tailBottleneckResolution: 0.8 }];
       const summary = summarizeRepeats(rows);
+      expect(summary.tailBottleneckResolution).to.deep.include({ n: 2, min: 0.8, max: 0.9 });
+      expect(summary.tailBottleneckResolution?.median).to.be.closeTo(0.85, 1e-12);
       expect(summary).to.deep.include({ repeats: 3, undefinedResolutions: 1, bottleneckResolution: { n: 2, median: 0.735, min: 0.5, max: 0.97 } });
       expect(summary.grownAccuracy).to.deep.equal({ n: 3, median: 0.75, min: 0.6, max: 0.98 });
       expect(summary.maxGraftDropPct).to.deep.equal({ n: 3, median: 8, min: 7, max: 9 });
@@ -204,12 +206,24 @@ describe('esper run --compare (issue 11)', () => {
       expect(summary.hostTestAccuracy).to.equal(undefined);
       expect(summary.parameterEfficiency).to.equal(undefined);
       const table = repeatsTable(rows, summary);
-      expect(table.split('\n')[0]).to.match(/^seed\s+host\s+grown\s+static\s+resolution\s+graft drop\s+test h\/g\/s/);
-      expect(table).to.match(/\nmedian\s+60\.00%\s+75\.00%\s+90\.00%\s+0\.735\s+8\.00%/);
-      expect(table).to.match(/\nmin\s+60\.00%\s+60\.00%\s+90\.00%\s+0\.500\s+9\.00% \(static 4\.00%\) \(max\)/);
+      expect(table.split('\n')[0]).to.match(/^seed\s+host\s+grown\s+static\s+resolution\s+last 5\s+graft drop\s+test h\/g\/s/);
+      expect(table).to.match(/\nmedian\s+60\.00%\s+75\.00%\s+90\.00%\s+0\.735\s+0\.850\s+8\.00%/);
+      expect(table).to.match(/\nmin\s+60\.00%\s+60\.00%\s+90\.00%\s+0\.500\s+0\.800\s+9\.00% \(static 4\.00%\) \(max\)/);
       expect(table).to.match(/\n9\s.*9\.00% \(static 4\.00%\)/);
       expect(summary.staticDropInGraftEpochsPct).to.deep.equal({ n: 1, median: 4, min: 4, max: 4 });
       expect(table).to.include('1 of 3 seeds: resolution undefined');
+    });
+  });
+
+  describe('tail accuracy', () => {
+    const epoch = (n: number, validationAccuracy: number): RunResults['epochs'][number] => ({ epoch: n, trainLoss: 0.5, validationLoss: 0.5, validationAccuracy, durationMs: 5, seeds: [] });
+    it('averages the last 5 epochs (all of a shorter run), each epoch as it ended after a rollback', () => {
+      expect(tailAccuracy([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7].map((a, i) => epoch(i + 1, a)))).to.be.closeTo(0.5, 1e-12);
+      expect(tailAccuracy([epoch(1, 0.2), epoch(2, 0.4)])).to.be.closeTo(0.3, 1e-12);
+      // Epochs 3–4 rolled back and trained again: their second records count, once.
+      const rolledBack = [epoch(1, 0.5), epoch(2, 0.5), epoch(3, 0.1), epoch(4, 0.1), epoch(3, 0.6), epoch(4, 0.7), epoch(5, 0.8), epoch(6, 0.9)];
+      expect(tailAccuracy(rolledBack)).to.be.closeTo((0.5 + 0.6 + 0.7 + 0.8 + 0.9) / 5, 1e-12);
+      expect(tailAccuracy([])).to.equal(undefined);
     });
   });
 
@@ -282,6 +296,25 @@ describe('esper run --compare (issue 11)', () => {
       expect(largestDropPct(staticCurve, [1, 2, 5])).to.equal(0);
     });
 
+    it("adds the resolution on each model's mean validation accuracy over its last 5 epochs, beside the final one", async () => {
+      const curve = (accuracies: number[]): RunResults['epochs'] =>
+        accuracies.map((validationAccuracy, i) => ({ epoch: i + 1, trainLoss: 0.5, validationLoss: 0.5, validationAccuracy, durationMs: 5, seeds: [] }));
+      // The static model's last epoch is a high spike (0.90 after 0.86–0.87): the final accuracies say resolution 0.5, the last-5 means 0.9.
+      const withCurve = (results: RunResults, accuracies: number[]): RunResults => RunResultsSchema.parse({ ...results, epochs: curve(accuracies), finalAccuracy: accuracies.at(-1) });
+      const grown = withCurve(fakeResults({ accuracy: 0.85, topology: { host: { kind: 'mlp', hidden: [6, 3] }, depthSeeds: [] } }), [0.7, 0.84, 0.86, 0.85, 0.86, 0.85]);
+      const train = (spec: RunSpec, runId: string): Promise<RunResults> => {
+        const results = fakeResults({ spec, runId, accuracy: 0.8 });
+        return Promise.resolve(width(spec.training.host) === 6 ? withCurve(results, [0.5, 0.86, 0.87, 0.86, 0.87, 0.9]) : withCurve(results, [0.6, 0.8, 0.8, 0.8, 0.8, 0.8]));
+      };
+      const compare = await compareBaselines(grown, { train });
+      expect(compare.bottleneckResolution).to.be.closeTo(0.5, 1e-9);
+      expect(compare.hostTailAccuracy).to.be.closeTo(0.8, 1e-9);
+      expect(compare.grownTailAccuracy).to.be.closeTo(0.852, 1e-9);
+      expect(compare.staticTailAccuracy).to.be.closeTo(0.872, 1e-9);
+      expect(compare.tailBottleneckResolution).to.be.closeTo(0.052 / 0.072, 1e-9);
+      expect(compareRows(compare)).to.deep.include(['resolution', '0.500 (last 5 epochs 0.722)']);
+    });
+
     it('trains only the host when nothing grew (static = host, resolution undefined)', async () => {
       const trainer = fakeTrainer(() => 0.7);
       const compare = await compareBaselines(fakeResults({ accuracy: 0.7 }), { train: trainer.train });
@@ -347,8 +380,9 @@ describe('esper run --compare (issue 11)', () => {
       expect(chart).to.include('Validation accuracy against parameters').and.include('static models, from scratch').and.include('grown (this run)').and.include('static needs ≈');
       expect(html).to.include('Static, final topology').and.include('<code>2-6-3-2</code>').and.include('Sweep ×8').and.include('<th>Test accuracy</th>');
       expect(html).to.include('Parameter efficiency').and.include(`${compare.parameterEfficiency!.value!.toFixed(1)}×`);
-      expect(html).to.include('On the test set');
+      expect(html).to.include('On the test set').and.include('mean validation accuracy over its last 5 epochs');
       const section = /<h2>Repeats over data seeds<\/h2>[\s\S]*?<\/table>/.exec(html)?.[0] ?? '';
+      expect(section).to.include('<th>Last 5 epochs</th>');
       expect(section).to.include('<th scope="row">median</th>').and.include('<th scope="row">min</th>').and.include('>8</td>');
       expect(html).to.not.include('NaN');
     });

@@ -120,6 +120,10 @@ export function compareSection(results: RunResults, c: RunCompare): string {
     `<td class="num">${r.loss === undefined ? '—' : r.loss.toFixed(4)}</td><td class="num">${r.seconds === undefined ? '—' : escapeHtml(formatDuration(r.seconds * 1000))}</td></tr>`;
   const testResolution =
     c.testBottleneckResolution === undefined ? '' : `<br>On the test set: <strong>${escapeHtml(formatBottleneckResolution(c.testBottleneckResolution))}</strong>`;
+  const tailResolution =
+    c.tailBottleneckResolution === undefined
+      ? ''
+      : `<br>On each model's mean validation accuracy over its last 5 epochs (${formatPercent(c.hostTailAccuracy)} / ${formatPercent(c.grownTailAccuracy)} / ${formatPercent(c.staticTailAccuracy)}, less at the mercy of one epoch's fluctuation): <strong>${escapeHtml(formatBottleneckResolution(c.tailBottleneckResolution))}</strong>`;
   return (
     `<section><h2>Comparison</h2>\n<p class="note">Each model trained from scratch with the same epochs, optimizer, batch size and data seed (${results.spec.training.seed}). ` +
     `${escapeHtml(staticRuleNote(c))}${hasTest ? '' : ' The dataset has no test set.'}</p>\n` +
@@ -128,7 +132,7 @@ export function compareSection(results: RunResults, c: RunCompare): string {
     rows.map(line).join('\n') +
     `\n</tbody></table>\n<p class="resolution">Bottleneck resolution <span class="formula">(grown − host) / (static − host)</span>: <strong>${escapeHtml(
       formatBottleneckResolution(c.bottleneckResolution),
-    )}</strong>${testResolution}</p>\n${efficiencyLine(c)}\n` +
+    )}</strong>${testResolution}${tailResolution}</p>\n${efficiencyLine(c)}\n` +
     `<div class="charts"><figure>${paramsChart(rows, c)}</figure></div>` +
     (c.sweep === undefined ? `<p class="note">Run with <code>--sweep</code> to add static models of the host at ×2, ×4 and ×8 width to the curve.</p>` : '') +
     `</section>`
@@ -141,13 +145,14 @@ export function repeatsSection(results: RunResults): string {
   const summary = results.repeatSummary;
   if (repeats.length < 2 || summary === undefined) return '';
   const hasTest = repeats.some((r) => r.grownTestAccuracy !== undefined);
+  const hasTail = repeats.some((r) => r.tailBottleneckResolution !== undefined);
   const resolution = (value: number | null | undefined): string => (value === null || value === undefined ? 'n/a' : value.toFixed(3));
   const efficiency = (value: number | null | undefined): string => (value === null || value === undefined ? 'n/a' : `${value.toFixed(1)}×`);
   const body = repeats
     .map(
       (r) =>
         `<tr><td class="num">${r.seed}</td><td class="num">${formatPercent(r.hostAccuracy)}</td><td class="num">${formatPercent(r.grownAccuracy)}</td>` +
-        `<td class="num">${formatPercent(r.staticAccuracy)}</td><td class="num">${resolution(r.bottleneckResolution)}</td><td class="num">${escapeHtml(graftDropText(r.maxGraftDropPct, r.staticDropInGraftEpochsPct))}</td>` +
+        `<td class="num">${formatPercent(r.staticAccuracy)}</td><td class="num">${resolution(r.bottleneckResolution)}</td>${hasTail ? `<td class="num">${resolution(r.tailBottleneckResolution)}</td>` : ''}<td class="num">${escapeHtml(graftDropText(r.maxGraftDropPct, r.staticDropInGraftEpochsPct))}</td>` +
         (hasTest ? `<td class="num">${formatPercent(r.hostTestAccuracy)} / ${formatPercent(r.grownTestAccuracy)} / ${formatPercent(r.staticTestAccuracy)}</td>` : '') +
         `<td class="num">${efficiency(r.parameterEfficiency)}</td><td><code>${escapeHtml(r.grownTopology)}</code></td><td><code>${escapeHtml(r.staticTopology)}</code></td></tr>`,
     )
@@ -159,6 +164,7 @@ export function repeatsSection(results: RunResults): string {
     return (
       `<tr class="summary"><th scope="row">${which}</th><td class="num">${formatPercent(v(summary.hostAccuracy))}</td><td class="num">${formatPercent(v(summary.grownAccuracy))}</td>` +
       `<td class="num">${formatPercent(v(summary.staticAccuracy))}</td><td class="num"><strong>${resolution(v(summary.bottleneckResolution))}</strong></td>` +
+      (hasTail ? `<td class="num">${resolution(v(summary.tailBottleneckResolution))}</td>` : '') +
       `<td class="num">${escapeHtml(drop)}${which === 'min' ? ' (max)' : ''}</td>` +
       (hasTest ? `<td class="num">${formatPercent(v(summary.hostTestAccuracy))} / ${formatPercent(v(summary.grownTestAccuracy))} / ${formatPercent(v(summary.staticTestAccuracy))}</td>` : '') +
       `<td class="num">${efficiency(v(summary.parameterEfficiency))}</td><td></td><td></td></tr>`
@@ -168,7 +174,7 @@ export function repeatsSection(results: RunResults): string {
     summary.undefinedResolutions === 0 ? '' : ` ${summary.undefinedResolutions} of ${summary.repeats} seeds have no resolution (static = host) and are left out of its median and minimum.`;
   return (
     `<section><h2>Repeats over data seeds</h2>\n<p class="note">The comparison on ${summary.repeats} data seeds (<code>training.seed</code>); the first is this run.${escapeHtml(undefinedNote)}</p>\n` +
-    `<table class="grid repeats"><thead><tr><th>Seed</th><th>Host</th><th>Grown</th><th>Static</th><th>Resolution</th><th>Graft drop</th>` +
+    `<table class="grid repeats"><thead><tr><th>Seed</th><th>Host</th><th>Grown</th><th>Static</th><th>Resolution</th>${hasTail ? '<th>Last 5 epochs</th>' : ''}<th>Graft drop</th>` +
     `${hasTest ? '<th>Test host / grown / static</th>' : ''}<th>Efficiency</th><th>Grown topology</th><th>Static topology</th></tr></thead>` +
     `<tbody>\n${body}\n${stat('median')}\n${stat('min')}\n</tbody></table></section>`
   );
