@@ -44,7 +44,7 @@ import { clip, initialPolicyMemory, seedCommand, trackGermination, type KernelCh
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 2;
+export const BOTTLENECK_POLICY_VERSION = 1;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */

@@ -27,7 +27,7 @@
  * | GERMINATED | ADVANCE (→ TRAINING, gate G1) at once |
  * | TRAINING | PRUNE on regression (≥ `pruneMinEpochs` (5) in stage and improvement < `regressionPp` (−2 pp)); PRUNE when stalled (≥ `stallEpochs` (15) in stage: the gate kept refusing); else ADVANCE (→ BLENDING, gate G2) once ≥ `advanceTrainingEpochs` (3, the gate's minimum) in stage |
  * | BLENDING | PRUNE on regression or stall as above; ADVANCE (→ HOLDING, gate G3) once α reached its target (1 unless retargeted) |
- * | HOLDING | no counterfactual yet: wait (PRUNE after `holdingMaxWaitEpochs` (5)); *lowers the loss* = contribution ≥ 0 and validation loss with the seed ≥ `fossilizeLossContributionPct` (2 %, G5's) below the loss without it; contribution > `dependencyContributionPp` (0.1) but improvement < 0, and not lowering the loss: PRUNE (the model leans on a seed that made it worse); contribution ≥ `fossilizeContributionPp` (0.5, G5's threshold) or lowers the loss: FOSSILIZE; *inconclusive* (the loss lower with the seed, not by 2 %, and the contribution above −0.5 pp): wait, up to `holdingPatienceEpochs` (3) epochs in HOLDING; else PRUNE |
+ * | HOLDING | no counterfactual yet: wait (PRUNE after `holdingMaxWaitEpochs` (5)); *lowers the loss* = contribution ≥ 0 and validation loss with the seed ≥ `fossilizeLossContributionPct` (2 %, G5's) below the loss without it; contribution > `dependencyContributionPp` (0.1) but improvement < 0, and not lowering the loss: PRUNE (the model leans on a seed that made it worse); contribution ≥ `fossilizeContributionPp` (0.5, G5's threshold) or lowers the loss: FOSSILIZE; else PRUNE |
  *
  * **Germination**, when fewer than `maxLiveSeeds` (1) seeds are live: WAIT
  * while epoch < `minEpoch` (5), the host is not stabilised, fewer than
@@ -90,7 +90,7 @@ import {
 /** Name of the heuristic policy. */
 export const HEURISTIC_POLICY_NAME = 'heuristic';
 /** Version of its rules (bump when a rule changes). */
-export const HEURISTIC_POLICY_VERSION = 2;
+export const HEURISTIC_POLICY_VERSION = 1;
 
 /**
  * Thresholds of the heuristic. Parsed once with {@link parseHeuristicConfig};
@@ -137,12 +137,6 @@ export const HeuristicConfigSchema = z
     dependencyContributionPp: z.number().default(0.1),
     /** HOLDING: epochs to wait for a counterfactual before pruning. @default 5 */
     holdingMaxWaitEpochs: z.number().int().min(0).default(5),
-    /**
-     * HOLDING: epochs a seed that lowers the validation loss, but not yet by
-     * G5's thresholds, keeps holding before it is pruned (its contribution is
-     * measured again each epoch; new units take epochs to earn it). @default 3
-     */
-    holdingPatienceEpochs: z.number().int().min(0).default(3),
     penalty: z
       .object({
         /** Added to a blueprint's penalty when the policy prunes one of its seeds. @default 2 */
@@ -450,18 +444,13 @@ export function liveSeedAction(seed: SeedState, config: HeuristicConfig = DEFAUL
         return { kind: 'prune', outcome: 'REGRESSION', reason: `${measured} but total improvement ${pp(improvement)}: the model leans on a harmful seed` };
       }
       if (contribution >= config.fossilizeContributionPp) return { kind: 'fossilize', reason: `${measured}; ≥ ${pp(config.fossilizeContributionPp)}` };
-      if (helpsLoss) return { kind: 'fossilize', reason: `${measured}; loss ≥ ${pct(config.fossilizeLossContributionPct)}` };
-      // Inconclusive: the seed lowers the loss, not yet by enough, and its accuracy contribution is within the threshold of 0.
-      // One noisy measurement does not prune it; more epochs decide.
-      const inconclusive = lossContribution !== undefined && lossContribution > 0 && contribution > -Math.abs(config.fossilizeContributionPp);
-      if (inconclusive && epochsInStage < config.holdingPatienceEpochs) {
-        return { kind: 'wait', reason: `${measured}: inconclusive, holding ${epochsInStage}/${config.holdingPatienceEpochs} epochs` };
-      }
-      return {
-        kind: 'prune',
-        outcome: 'NEUTRAL',
-        reason: `contribution ${pp(contribution)} < ${pp(config.fossilizeContributionPp)}${lossWhy(lossContribution, config.fossilizeLossContributionPct)}`,
-      };
+      return helpsLoss
+        ? { kind: 'fossilize', reason: `${measured}; loss ≥ ${pct(config.fossilizeLossContributionPct)}` }
+        : {
+            kind: 'prune',
+            outcome: 'NEUTRAL',
+            reason: `contribution ${pp(contribution)} < ${pp(config.fossilizeContributionPp)}${lossWhy(lossContribution, config.fossilizeLossContributionPct)}`,
+          };
     }
     default:
       return { kind: 'wait', reason: `${stage} is not live` };

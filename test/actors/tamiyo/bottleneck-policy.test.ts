@@ -101,7 +101,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@2');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@1');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -135,6 +135,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@2');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@1');
   });
 });
