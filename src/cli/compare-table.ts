@@ -6,7 +6,8 @@
 import type { RepeatStats, RunCompare, RunRepeat, RunRepeatSummary } from '../contracts/run.ts';
 
 const pct = (fraction: number | undefined): string => (fraction === undefined ? '—' : `${(fraction * 100).toFixed(2)}%`);
-const num = (value: number | null | undefined, digits: number): string => (value === null || value === undefined || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits));
+/** A number to `digits` decimals, or `n/a` when undefined or not finite. */
+export const num = (value: number | null | undefined, digits: number): string => (value === null || value === undefined || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits));
 
 /** `(test x%)` when a test accuracy is known. */
 const withTest = (test: number | undefined): string => (test === undefined ? '' : `, test ${pct(test)}`);
