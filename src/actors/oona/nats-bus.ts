@@ -33,7 +33,15 @@ import { fromNatsHeaders, toNatsHeaders } from './nats-headers.ts';
 import { openNatsKv } from './nats-kv.ts';
 import { NatsStreams } from './nats-streams.ts';
 import { chooseReplicas, type ReplicaChoice } from './nats-replicas.ts';
-import type { RetryObserver } from './retry.ts';
+import { retryTransient, type RetryObserver } from './retry.ts';
+
+/**
+ * How long {@link NatsBus.ensureStream} retries a transient failure (a timeout,
+ * no responders, an election in progress) before it gives up, ms. A node that
+ * starts while its JetStream cluster is still electing, or creating a
+ * 3-replica stream, waits this out instead of failing its start.
+ */
+export const ENSURE_STREAM_BUDGET_MS = 30_000;
 
 /** Options of the NATS bus, besides the nats.js connection options. */
 export interface NatsBusOptions extends BusInstrumentOptions {
@@ -215,7 +223,13 @@ export class NatsBus implements Bus {
   }
 
   ensureStream(config: StreamConfig): Promise<void> {
-    return this.#streams.ensure(config);
+    // Idempotent (info, then add or update), so safe to repeat after a timeout whose request may have landed.
+    return retryTransient(() => this.#streams.ensure(config), {
+      what: `ensure stream ${config.name}`,
+      logger: this.#instruments.logger,
+      budgetMs: ENSURE_STREAM_BUDGET_MS,
+      observer: this.#streams.observer,
+    });
   }
 
   deleteStream(name: string): Promise<void> {

@@ -197,11 +197,19 @@ describe('compile jobs in flight when a NATS server dies (integration, issue 13)
         }
         return out;
       }, 180_000, 500);
-    } finally {
+    } catch (error) {
       done = true;
       await polling;
+      throw error;
     }
     const recoveredS = (Date.now() - killedAt) / 1000;
+    // The server stays down: the breaker shows the loss (events, status, /metrics), whether the jobs finished before it opened or after.
+    const opened = (): BreakerSeen[] => breakerEvents.filter((event) => event.to === 'open' && event.at >= killedAt - 1000);
+    const shownInStatus = (): string[] => nodeNames.filter((node) => [...statusSeen.get(node)!].some((state) => state !== 'closed'));
+    const shownInMetrics = (): string[] => nodeNames.filter((node) => [...metricsSeen.get(node)!].some((value) => value > 0));
+    await until(() => Promise.resolve(opened().length > 0 && shownInStatus().length > 0 && shownInMetrics().length > 0 ? true : undefined), 60_000, 250).catch(() => false);
+    done = true;
+    await polling;
 
     const rows = await admin.query<{ blueprint_id: string; kernels: string }>(`SELECT blueprint_id, count(*) AS kernels FROM ${schema}.kernels GROUP BY blueprint_id`);
     const perBlueprint = new Map(rows.rows.map((row) => [row.blueprint_id, Number(row.kernels)]));
@@ -224,12 +232,11 @@ describe('compile jobs in flight when a NATS server dies (integration, issue 13)
     const recreated = compiles.filter((line) => line['created'] === false);
 
     // The breaker: some node reported the loss (events, status, /metrics), and every node is closed again.
-    const opened = breakerEvents.filter((event) => event.to === 'open' && event.at >= killedAt - 1000);
-    expect(opened.length, 'a jetstream breaker opened after the kill').to.be.at.least(1);
-    const shownInStatus = nodeNames.filter((node) => [...statusSeen.get(node)!].some((state) => state !== 'closed'));
-    expect(shownInStatus, 'a node status showed the jetstream breaker open or half-open').to.not.deep.equal([]);
-    const shownInMetrics = nodeNames.filter((node) => [...metricsSeen.get(node)!].some((value) => value > 0));
-    expect(shownInMetrics, '/metrics showed esper_breaker_state{name="jetstream"} above 0').to.not.deep.equal([]);
+    const openedAfterKill = opened();
+    expect(openedAfterKill.length, 'a jetstream breaker opened after the kill').to.be.at.least(1);
+    expect(shownInStatus(), 'a node status showed the jetstream breaker open or half-open').to.not.deep.equal([]);
+    const metricsNodes = shownInMetrics();
+    expect(metricsNodes, '/metrics showed esper_breaker_state{name="jetstream"} above 0').to.not.deep.equal([]);
     const degradedPolls = nodeNames.map((node) => `${node} ${[...statusSeen.get(node)!].join('/')}`);
 
     // The server back: every node's breaker closes (status, /metrics, events).
@@ -246,7 +253,7 @@ describe('compile jobs in flight when a NATS server dies (integration, issue 13)
       const last = breakerEvents.filter((event) => event.node === node).at(-1);
       if (last !== undefined) expect(last.to, `${node}: last breaker event`).to.equal('closed');
     }
-    const openedFor = opened.map((event) => {
+    const openedFor = openedAfterKill.map((event) => {
       const closed = breakerEvents.find((later) => later.node === event.node && later.to === 'closed' && later.at >= event.at);
       return `${event.node} ${closed === undefined ? '?' : ((closed.at - event.at) / 1000).toFixed(1)} s`;
     });
@@ -255,8 +262,8 @@ describe('compile jobs in flight when a NATS server dies (integration, issue 13)
       `SIGKILL ${leaderName} (leader of ${jobs}; consumers aligned: tezzeret ${aligned[0]}, urabrask ${aligned[1]}) with ${finishedBefore} of ${submitted.size} compiles finished: ` +
         `every blueprint had its one kernel with a verdict ${recoveredS.toFixed(1)} s later; kernels per blueprint ${[...perBlueprint.values()].join(',')}; ` +
         `${compiles.length} compiles finished (${recreated.length} found their kernel stored), ${redelivered.length} redelivered; ${reports.rows[0]!.n} validation reports; 0 dead letters`,
-      `jetstream breaker: opened ${opened.length}x after the kill (${openedFor.join(', ')} until closed); states in status polls while down: ${degradedPolls.join(', ')}; ` +
-        `/metrics above 0 on ${shownInMetrics.join(', ')}; server restarted ${((restartedAt - killedAt) / 1000).toFixed(1)} s after the kill, every breaker closed ${((closedAt - restartedAt) / 1000).toFixed(1)} s after the restart`,
+      `jetstream breaker: opened ${openedAfterKill.length}x after the kill (${openedFor.join(', ')} until closed); states in status polls while down: ${degradedPolls.join(', ')}; ` +
+        `/metrics above 0 on ${metricsNodes.join(', ')}; server restarted ${((restartedAt - killedAt) / 1000).toFixed(1)} s after the kill, every breaker closed ${((closedAt - restartedAt) / 1000).toFixed(1)} s after the restart`,
     );
     expect(kernels.map((k) => k.blueprintId).sort()).to.deep.equal([...submitted.keys()].sort());
   });
