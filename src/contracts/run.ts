@@ -88,6 +88,14 @@ export const HeuristicPolicySpecSchema = z
     saturation: z.number().min(0).max(1).default(0.45),
     /** Bottleneck: new units per growth step, as a multiple of the layer's current width (the closest width kernel is chosen). 0.1–64. @default 8 */
     growthFactor: z.number().min(0.1).max(64).default(8),
+    /**
+     * Bottleneck: a width seed germinated within this fraction of the run's
+     * epochs that is inconclusive at HOLDING (loss lower with it, not by G5's
+     * threshold) keeps holding up to `holdingPatienceEpochs` before a prune. 0–1. @default 0.25
+     */
+    patientUntilFraction: z.number().min(0).max(1).default(0.25),
+    /** Bottleneck: epochs of that patience (0 turns it off). 0–100. @default 3 */
+    holdingPatienceEpochs: z.number().int().min(0).max(100).default(3),
   })
   .strict();
 export type HeuristicPolicySpec = z.output<typeof HeuristicPolicySpecSchema>;

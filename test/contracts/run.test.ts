@@ -93,6 +93,8 @@ describe('contracts/run', () => {
         growUntilFraction: 0.5,
         saturation: 0.45,
         growthFactor: 8,
+        patientUntilFraction: 0.25,
+        holdingPatienceEpochs: 3,
       });
       expect(spec.budgets).to.deep.equal({ maxSeeds: 4 });
       expect(spec.blend).to.deep.equal({ curve: 'linear', tempoEpochs: 3 });

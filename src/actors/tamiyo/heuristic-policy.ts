@@ -405,8 +405,14 @@ function regressed(seed: SeedState, config: HeuristicConfig): boolean {
   return seed.epochsInStage >= config.pruneMinEpochs && seed.improvementPp !== undefined && seed.improvementPp < config.regressionPp;
 }
 
-/** The rule for one live seed (digest §7, adapted). */
-export function liveSeedAction(seed: SeedState, config: HeuristicConfig = DEFAULT_HEURISTIC_CONFIG): SeedAction {
+/**
+ * The rule for one live seed (digest §7, adapted). `holdingPatienceEpochs`
+ * (0 here; a policy built on this one may grant more to some seeds): an
+ * *inconclusive* HOLDING seed — the validation loss lower with it, not by
+ * G5's threshold, and its accuracy contribution above −`fossilizeContributionPp`
+ * — keeps holding that many epochs, measured again each epoch, before a prune.
+ */
+export function liveSeedAction(seed: SeedState, config: HeuristicConfig = DEFAULT_HEURISTIC_CONFIG, holdingPatienceEpochs = 0): SeedAction {
   const { stage, epochsInStage } = seed;
   const improvement = seed.improvementPp;
   if (stage === 'TRAINING' || stage === 'BLENDING') {
@@ -444,13 +450,16 @@ export function liveSeedAction(seed: SeedState, config: HeuristicConfig = DEFAUL
         return { kind: 'prune', outcome: 'REGRESSION', reason: `${measured} but total improvement ${pp(improvement)}: the model leans on a harmful seed` };
       }
       if (contribution >= config.fossilizeContributionPp) return { kind: 'fossilize', reason: `${measured}; ≥ ${pp(config.fossilizeContributionPp)}` };
-      return helpsLoss
-        ? { kind: 'fossilize', reason: `${measured}; loss ≥ ${pct(config.fossilizeLossContributionPct)}` }
-        : {
-            kind: 'prune',
-            outcome: 'NEUTRAL',
-            reason: `contribution ${pp(contribution)} < ${pp(config.fossilizeContributionPp)}${lossWhy(lossContribution, config.fossilizeLossContributionPct)}`,
-          };
+      if (helpsLoss) return { kind: 'fossilize', reason: `${measured}; loss ≥ ${pct(config.fossilizeLossContributionPct)}` };
+      const inconclusive = lossContribution !== undefined && lossContribution > 0 && contribution > -Math.abs(config.fossilizeContributionPp);
+      if (inconclusive && epochsInStage < holdingPatienceEpochs) {
+        return { kind: 'wait', reason: `${measured}: inconclusive, holding ${epochsInStage}/${holdingPatienceEpochs} epochs` };
+      }
+      return {
+        kind: 'prune',
+        outcome: 'NEUTRAL',
+        reason: `contribution ${pp(contribution)} < ${pp(config.fossilizeContributionPp)}${lossWhy(lossContribution, config.fossilizeLossContributionPct)}`,
+      };
     }
     default:
       return { kind: 'wait', reason: `${stage} is not live` };
@@ -516,19 +525,27 @@ function toMemory(draft: Draft, lastDecision: PolicyMemory['lastDecision']): Pol
   return { ...draft, lastDecision };
 }
 
+/** What a policy built on the heuristic passes to {@link decideHeuristic}. */
+export interface HeuristicExtension {
+  /** Labels the commands. @default `heuristic@<version>` */
+  readonly policy?: string;
+  /** HOLDING patience granted to a live seed, epochs (see {@link liveSeedAction}). @default none */
+  readonly holdingPatience?: (seed: SeedState, tracked: TrackedSeed | undefined) => number;
+}
+
 /**
  * Decides one packet: the heuristic's pure decision function. The same packet
  * twice (same `packetId` as the memory's last) replays the remembered
- * decision and leaves the memory as it is. `policy` labels the commands
- * (a policy built on this one passes its own name).
+ * decision and leaves the memory as it is.
  */
 export function decideHeuristic(
   packet: SystemStatePacket,
   memory: PolicyMemory,
   context: PolicyContext,
   config: HeuristicConfig = DEFAULT_HEURISTIC_CONFIG,
-  policy = `${HEURISTIC_POLICY_NAME}@${HEURISTIC_POLICY_VERSION}`,
+  extension: HeuristicExtension = {},
 ): PolicyDecision<PolicyMemory> {
+  const policy = extension.policy ?? `${HEURISTIC_POLICY_NAME}@${HEURISTIC_POLICY_VERSION}`;
   if (memory.lastDecision !== null && memory.lastDecision.packetId === packet.packetId) {
     return { commands: [...memory.lastDecision.commands], reason: memory.lastDecision.reason, memory };
   }
@@ -556,7 +573,7 @@ export function decideHeuristic(
   const reasons: string[] = [];
   const live = packet.seeds.filter((seed) => isLive(seed.stage));
   for (const seed of live) {
-    const action = liveSeedAction(seed, config);
+    const action = liveSeedAction(seed, config, extension.holdingPatience?.(seed, draft.seeds[seed.seedId]) ?? 0);
     reasons.push(`${seed.seedId} ${seed.stage}: ${action.kind === 'wait' ? `wait (${action.reason})` : `${action.kind} (${action.reason})`}`);
     if (action.kind === 'wait') continue;
     commands.push(seedCommand(packet, seed.seedId, operationOf(action, seed, config), { deadlineMs: config.commandDeadlineMs, policy, reason: action.reason }));

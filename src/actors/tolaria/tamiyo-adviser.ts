@@ -77,6 +77,8 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
     growUntilFraction: p.growUntilFraction,
     saturation: p.saturation,
     growthFactor: p.growthFactor,
+    patientUntilFraction: p.patientUntilFraction,
+    holdingPatienceEpochs: p.holdingPatienceEpochs,
   });
 }
 

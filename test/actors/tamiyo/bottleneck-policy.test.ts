@@ -101,7 +101,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@1');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@2');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -128,6 +128,49 @@ describe('Tamiyo bottleneck policy', () => {
     expect(growth).to.have.property('layer').that.has.property('layer', 1);
   });
 
+  describe('HOLDING patience for early width seeds', () => {
+    /** A width seed of layer 1 in HOLDING, germinated (per the memory) at `fromEpoch`, measured as given. */
+    function holding(fromEpoch: number, epochsInStage: number, contributionPp: number, lossContributionPct: number, slotId = 'h1-w1'): { p: SystemStatePacket; memory: ReturnType<typeof initialPolicyMemory> } {
+      const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) =>
+        id === slotId ? live(id, { stage: 'HOLDING', epochsInStage, alpha: 1, blueprintId: 'widen_16', kernelId: 'a-w16', contributionPp, lossContributionPct }) : seed(id),
+      );
+      const tracked = { seedId: `seed-${slotId}`, slotId, blueprintId: 'widen_16', kernelId: 'a-w16', paramCount: 1600, commandId: 'c1', fromEpoch, confirmed: true, stage: 'HOLDING' as const };
+      return { p: withLayers(fromEpoch + 6 + epochsInStage, [layer(1, 20, 5, 0.1), layer(2, 4, 1, 0.1)], seeds), memory: { ...initialPolicyMemory(), seeds: { [`seed-${slotId}`]: tracked } } };
+    }
+    const ops = (decision: ReturnType<typeof decideBottleneck>): string[] => decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`);
+
+    it('keeps an early, inconclusive width seed holding (a 784-12-10 seed measured -0.08 pp, loss +0.57 %, one epoch after its blend), then prunes it when the patience runs out', () => {
+      const first = holding(1, 1, -0.08, 0.57);
+      const waiting = decideBottleneck(first.p, first.memory, ctx(), CONFIG);
+      expect(ops(waiting)).to.deep.equal([]);
+      expect(waiting.reason).to.match(/inconclusive, holding 1\/3 epochs/);
+      const last = holding(1, 3, -0.08, 0.57);
+      expect(ops(decideBottleneck(last.p, last.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:PRUNE']);
+    });
+
+    it('fossilizes the early width seed once a later epoch measures it above G5', () => {
+      const later = holding(1, 2, 1.28, 9.1);
+      expect(ops(decideBottleneck(later.p, later.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:FOSSILIZE']);
+    });
+
+    it('gives no patience to a width seed germinated past the first quarter of the run, nor to one that raises the loss or costs accuracy', () => {
+      const late = holding(8, 1, -0.08, 0.57);
+      expect(ops(decideBottleneck(late.p, late.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:PRUNE']);
+      const worseLoss = holding(1, 1, 0.2, -0.3);
+      expect(ops(decideBottleneck(worseLoss.p, worseLoss.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:PRUNE']);
+      const costly = holding(1, 1, -0.6, 0.4);
+      expect(ops(decideBottleneck(costly.p, costly.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:PRUNE']);
+    });
+
+    it('gives no patience to a depth seed, and none at all with holdingPatienceEpochs 0', () => {
+      const depth = holding(1, 1, -0.08, 0.57, 'h1');
+      expect(ops(decideBottleneck(depth.p, depth.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1:PRUNE']);
+      const off: BottleneckConfig = { ...CONFIG, width: { ...DEFAULT_WIDTH_RULE, holdingPatienceEpochs: 0 } };
+      const early = holding(1, 1, -0.08, 0.57);
+      expect(ops(decideBottleneck(early.p, early.memory, ctx(), off))).to.deep.equal(['seed-h1-w1:PRUNE']);
+    });
+  });
+
   it('is a TamiyoPolicy: deterministic, replays the same packet, and reports its name', () => {
     const policy = bottleneckPolicy({ advanceTrainingEpochs: 1 });
     const p = withLayers(1, [layer(1, 4, 3.5, 0.2)]);
@@ -135,6 +178,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@1');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@2');
   });
 });
