@@ -10,7 +10,6 @@ import { EsperError } from '../../errors/index.ts';
 import { canonicalJson } from '../../infra/content-hash.ts';
 import { SeedSlot } from '../seed-slot.ts';
 import { partialInputMatMul } from '../ops/dense-matmul.ts';
-import { rowScaledMatMul } from '../ops/row-scaled-matmul.ts';
 import type { FusedParam, ResidentFusion } from '../resident-fusion.ts';
 import { mergeWidthSeed, widthJoins } from '../width/width-merge.ts';
 import { sameGeometry, type WidthGeometry, type WidthSeed } from '../width/width-seed.ts';
@@ -189,14 +188,9 @@ export class SlottedHost implements HostModel {
       const own = this.#params[i] as LayerParams;
       // Resident units feeding this layer: α scales their rows of its kernel (cheaper than scaling the activations).
       const scale = this.#residency?.scales.get(i);
+      const params = scale === undefined ? own : { weight: tf.mul(own.weight, scale), bias: own.bias };
       const hostColumns = this.#residency?.detached.get(i);
-      let z: tf.Tensor;
-      if (scale !== undefined && hostColumns === undefined && layer.kind === 'dense') {
-        z = tf.add(rowScaledMatMul(input as tf.Tensor2D, own.weight as tf.Tensor2D, scale as tf.Tensor2D), own.bias);
-      } else {
-        const params = scale === undefined ? own : { weight: tf.mul(own.weight, scale), bias: own.bias };
-        z = hostColumns === undefined ? preActivation(layer, params, input) : tf.add(partialInputMatMul(input as tf.Tensor2D, params.weight as tf.Tensor2D, hostColumns), params.bias);
-      }
+      let z = hostColumns === undefined ? preActivation(layer, params, input) : tf.add(partialInputMatMul(input as tf.Tensor2D, params.weight as tf.Tensor2D, hostColumns), params.bias);
       for (const slot of this.#widthInto[i] ?? []) z = slot.apply(z, inputs[i - 1] as tf.Tensor);
       if (probe?.layer === i) {
         probe.input = inputs[i - 1] as tf.Tensor;

@@ -20,7 +20,6 @@ import { escapingInputs, NATIVE_BACKEND_NAME, type NativeKernelBackend } from '.
 import { MATMUL_KERNELS } from './kernels/matmul.ts';
 import { POOL_KERNELS } from './kernels/pool.ts';
 import { REDUCE_KERNELS } from './kernels/reduce.ts';
-import { ROW_SCALED_MATMUL_KERNELS } from './kernels/row-scaled-matmul.ts';
 import { WIDTH_BLEND_KERNELS } from './kernels/width-blend.ts';
 import { BufferPool } from './buffer-pool.ts';
 import { tryLoadNativeAddon, type NativeAddon } from './native-addon.ts';
@@ -28,7 +27,7 @@ import { tryLoadNativeAddon, type NativeAddon } from './native-addon.ts';
 export { NATIVE_BACKEND_NAME } from './kernels/kernel-util.ts';
 
 /** The kernels the native backend runs in the addon (the rest are the cpu backend's, unchanged). */
-export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [...MATMUL_KERNELS, ...CONV_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS, ...POOL_KERNELS, ...OPTIMIZER_KERNELS, ...WIDTH_BLEND_KERNELS, ...ROW_SCALED_MATMUL_KERNELS];
+export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [...MATMUL_KERNELS, ...CONV_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS, ...POOL_KERNELS, ...OPTIMIZER_KERNELS, ...WIDTH_BLEND_KERNELS];
 
 type DataId = Parameters<MathBackendCPU['readSync']>[0];
 
