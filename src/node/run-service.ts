@@ -430,12 +430,17 @@ export class RunService implements RunControl {
       if (run.stopRequested) throw new LeaveRun('stop');
       if (!this.#accepting) throw new LeaveRun('handover');
       if (!run.paused) break;
+      // A pause that arrived while this boundary was serving came after its commit, which recorded `running`:
+      // record the pause before waiting, or the runs bucket (the dashboard, a node taking the run over) says otherwise.
+      if (run.versioned.record.state !== 'paused') await this.#recordState(run, 'paused');
       run.status = { ...run.status, state: 'paused', updatedAt: new Date().toISOString() };
       await new Promise<void>((resolve) => {
         run.wake = resolve;
       });
       run.wake = undefined;
     }
+    // Resumed: record it now, not at the next boundary (a node taking the run over meanwhile would keep it paused).
+    if (run.versioned.record.state === 'paused') await this.#recordState(run, 'running');
     if (run.status.state === 'paused') run.status = { ...run.status, state: 'running', updatedAt: new Date().toISOString() };
   }
 
@@ -480,6 +485,19 @@ export class RunService implements RunControl {
   }
 
   /** Saves the boundary's artifacts, commits the record (compare-and-set), then publishes the boundary's events. */
+  /** Records `state` in the run's record (retried like a commit; a lost record means another node owns the run). */
+  async #recordState(run: HostedRun, state: 'paused' | 'running'): Promise<void> {
+    const budget = this.#options.commitRetryMs ?? 600_000;
+    const what = `record run ${run.runId} ${state}`;
+    const registry = await this.#retry(what, () => this.#options.registry(), budget);
+    try {
+      run.versioned = await this.#retry(what, () => registry.update(run.versioned, { state }), budget);
+    } catch (error) {
+      if (error instanceof EsperError && error.code === 'ESPER_CONFLICT') throw new LeaveRun('lost');
+      throw error;
+    }
+  }
+
   async #persist(run: HostedRun, boundary: EpochBoundary): Promise<void> {
     // While JetStream elects a leader (a NATS server lost) the commit is retried with backoff: the run waits, it does not fail.
     const budget = this.#options.commitRetryMs ?? 600_000;

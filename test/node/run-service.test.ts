@@ -150,6 +150,28 @@ describe('run service: checkpoint retention', function () {
     });
   });
 
+  it('records a pause that arrives after its boundary committed: the runs bucket says paused while it waits; resumed, the run completes', async () => {
+    const runId = 'late-pause';
+    const update = registry.update.bind(registry);
+    let sent = false;
+    // The pause lands between the boundary's commit (which recorded `running`) and the boundary's check for it.
+    registry.update = async (current, patch) => {
+      const updated = await update(current, patch);
+      if (!sent && patch.checkpoint?.checkpointId === `${runId}-ckpt-2`) {
+        sent = true;
+        expect((await control(runId, 'pause')).ok).to.equal(true);
+      }
+      return updated;
+    };
+    await service.start(spiralsSpec(6), runId);
+    await untilDefined(() => (service.statuses()[0]?.state === 'paused' ? true : undefined));
+    const recorded = await untilDefined(async () => ((await registry.get(runId))?.record.state === 'paused' ? true : undefined), 10_000).catch(() => false);
+    expect(recorded, 'the record says paused').to.equal(true);
+    expect((await registry.get(runId))!.record.checkpoint?.checkpointId).to.equal(`${runId}-ckpt-2`);
+    expect((await control(runId, 'resume')).ok).to.equal(true);
+    expect((await finished(runId)).state).to.equal('completed');
+  });
+
   it('lists the run’s artifacts only on its first commit, after a failed deletion and at the end; otherwise deletes just the superseded checkpoint', async () => {
     const runId = 'cheap';
     let failed = false;
