@@ -487,11 +487,16 @@ export class RunService implements RunControl {
   /** Saves the boundary's artifacts, commits the record (compare-and-set), then publishes the boundary's events. */
   /** Records `state` in the run's record (retried like a commit; a lost record means another node owns the run). */
   async #recordState(run: HostedRun, state: 'paused' | 'running'): Promise<void> {
-    const budget = this.#options.commitRetryMs ?? 600_000;
     const what = `record run ${run.runId} ${state}`;
-    const registry = await this.#retry(what, () => this.#options.registry(), budget);
+    const budget = this.#options.commitRetryMs ?? 600_000;
+    await this.#updateRecord(run, await this.#retry(what, () => this.#options.registry(), budget), { state }, what, budget);
+  }
+
+  /** Updates the run's record, retried; a conflict means another node claimed the run (this one leaves it). */
+  async #updateRecord(run: HostedRun, registry: RunRegistry, patch: Partial<RunRecord>, what: string, budgetMs: number): Promise<void> {
     try {
-      run.versioned = await this.#retry(what, () => registry.update(run.versioned, { state }), budget);
+      // A retried update whose first try landed finds its own record (RunRegistry.update), not a conflict.
+      run.versioned = await this.#retry(what, () => registry.update(run.versioned, patch), budgetMs);
     } catch (error) {
       if (error instanceof EsperError && error.code === 'ESPER_CONFLICT') throw new LeaveRun('lost');
       throw error;
@@ -518,13 +523,7 @@ export class RunService implements RunControl {
       ...(run.status.seedStages === undefined ? {} : { seedStages: run.status.seedStages }),
       state: run.paused ? 'paused' : 'running',
     };
-    try {
-      // A retried update whose first try landed finds its own record (RunRegistry.update), not a conflict.
-      run.versioned = await this.#retry(what, () => registry.update(run.versioned, patch), budget);
-    } catch (error) {
-      if (error instanceof EsperError && error.code === 'ESPER_CONFLICT') throw new LeaveRun('lost');
-      throw error;
-    }
+    await this.#updateRecord(run, registry, patch, what, budget);
     run.status = { ...run.status, lastCheckpointId: boundary.checkpoint.checkpointId, updatedAt: new Date().toISOString() };
     await this.#publish(run, events);
     const bound = this.#options.maxEventBacklog ?? MAX_EVENT_BACKLOG;
