@@ -52,7 +52,8 @@ function columns(table: readonly (readonly string[])[]): string {
 export function repeatsTable(repeats: readonly RunRepeat[], summary: RunRepeatSummary): string {
   const hasTest = repeats.some((r) => r.grownTestAccuracy !== undefined);
   const hasTail = repeats.some((r) => r.tailBottleneckResolution !== undefined);
-  const header = ['seed', 'host', 'grown', 'static', 'resolution', ...(hasTail ? ['last 5'] : []), 'graft drop', ...(hasTest ? ['test h/g/s'] : []), 'efficiency', 'grown topology', 'static topology'];
+  const hasTestResolution = repeats.some((r) => r.testBottleneckResolution !== undefined);
+  const header = ['seed', 'host', 'grown', 'static', 'resolution', ...(hasTail ? ['last 5'] : []), ...(hasTestResolution ? ['test res.'] : []), 'graft drop', ...(hasTest ? ['test h/g/s'] : []), 'efficiency', 'grown topology', 'static topology'];
   const body = repeats.map((r) => [
     String(r.seed),
     pct(r.hostAccuracy),
@@ -60,6 +61,7 @@ export function repeatsTable(repeats: readonly RunRepeat[], summary: RunRepeatSu
     pct(r.staticAccuracy),
     num(r.bottleneckResolution, 3),
     ...(hasTail ? [num(r.tailBottleneckResolution, 3)] : []),
+    ...(hasTestResolution ? [num(r.testBottleneckResolution, 3)] : []),
     graftDropText(r.maxGraftDropPct, r.staticDropInGraftEpochsPct),
     ...(hasTest ? [`${pct(r.hostTestAccuracy)} / ${pct(r.grownTestAccuracy)} / ${pct(r.staticTestAccuracy)}`] : []),
     r.parameterEfficiency === null ? 'n/a' : `${r.parameterEfficiency.toFixed(1)}×`,
@@ -77,6 +79,7 @@ export function repeatsTable(repeats: readonly RunRepeat[], summary: RunRepeatSu
       pct(s(summary.staticAccuracy)),
       num(s(summary.bottleneckResolution), 3),
       ...(hasTail ? [num(s(summary.tailBottleneckResolution), 3)] : []),
+      ...(hasTestResolution ? [num(s(summary.testBottleneckResolution), 3)] : []),
       `${drop}${which === 'min' ? ' (max)' : ''}`,
       ...(hasTest ? [`${pct(s(summary.hostTestAccuracy))} / ${pct(s(summary.grownTestAccuracy))} / ${pct(s(summary.staticTestAccuracy))}`] : []),
       summary.parameterEfficiency === undefined ? 'n/a' : `${summary.parameterEfficiency[which].toFixed(1)}×`,

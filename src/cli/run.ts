@@ -211,7 +211,11 @@ async function compareRun(results: RunResults, repeats: number, flags: RunFlags,
     onRepeat: (row, index) => {
       if (json) output.out(JSON.stringify({ type: 'repeat', index, ...row }));
       else if (repeats > 1) {
-        const tail = row.tailBottleneckResolution === undefined ? '' : ` (last 5 epochs ${num(row.tailBottleneckResolution, 3)})`;
+        const notes = [
+          ...(row.testBottleneckResolution === undefined ? [] : [`test ${num(row.testBottleneckResolution, 3)}`]),
+          ...(row.tailBottleneckResolution === undefined ? [] : [`last 5 epochs ${num(row.tailBottleneckResolution, 3)}`]),
+        ];
+        const tail = notes.length === 0 ? '' : ` (${notes.join(', ')})`;
         output.out(`repeat ${index + 1}/${repeats}  seed ${row.seed}  host ${percent(row.hostAccuracy)}  grown ${percent(row.grownAccuracy)}  static ${percent(row.staticAccuracy)}  resolution ${num(row.bottleneckResolution, 3)}${tail}`);
       }
     },

@@ -478,6 +478,8 @@ export const RunRepeatSchema = z
     bottleneckResolution: finite().nullable(),
     /** Resolution on the last-5-epoch mean accuracies (see {@link RunCompare.tailBottleneckResolution}). */
     tailBottleneckResolution: finite().nullable().optional(),
+    /** Resolution on the held-out test accuracies (see {@link RunCompare.testBottleneckResolution}). */
+    testBottleneckResolution: finite().nullable().optional(),
     hostTestAccuracy: unitInterval().optional(),
     grownTestAccuracy: unitInterval().optional(),
     staticTestAccuracy: unitInterval().optional(),
@@ -514,6 +516,8 @@ export const RunRepeatSummarySchema = z
     undefinedResolutions: count(),
     /** Resolution on the last-5-epoch mean accuracies, over the seeds where it is defined. */
     tailBottleneckResolution: RepeatStatsSchema.optional(),
+    /** Resolution on the held-out test accuracies (2.5× the validation examples on Fashion-MNIST's 20k-image runs), over the seeds where it is defined. */
+    testBottleneckResolution: RepeatStatsSchema.optional(),
     hostAccuracy: RepeatStatsSchema,
     grownAccuracy: RepeatStatsSchema,
     staticAccuracy: RepeatStatsSchema,

@@ -213,6 +213,36 @@ describe('esper run --compare (issue 11)', () => {
       expect(summary.staticDropInGraftEpochsPct).to.deep.equal({ n: 1, median: 4, min: 4, max: 4 });
       expect(table).to.include('1 of 3 seeds: resolution undefined');
     });
+
+    it('summarizes the test-set resolution over the seeds where it is defined, and shows it beside the validation one', () => {
+      const row = (seed: number, resolution: number, test: number | null): Parameters<typeof summarizeRepeats>[0][number] => ({
+        seed,
+        runId: `run-${seed}`,
+        hostAccuracy: 0.8,
+        grownAccuracy: 0.8 + resolution * 0.05,
+        staticAccuracy: 0.85,
+        bottleneckResolution: resolution,
+        testBottleneckResolution: test,
+        maxGraftDropPct: 0,
+        hostParams: 3190,
+        grownParams: 28_630,
+        staticParams: 28_630,
+        staticRule: 'final-topology',
+        grownTopology: '784-36-10',
+        staticTopology: '784-36-10',
+        parameterEfficiency: 1,
+        weightsHash: 'ab'.repeat(32),
+      });
+      const rows = [row(0, 0.7, 1.1), row(1, 0.9, null), row(2, 0.8, 0.95), row(3, 1.0, 0.6)];
+      const summary = summarizeRepeats(rows);
+      expect(summary.testBottleneckResolution).to.deep.equal({ n: 3, median: 0.95, min: 0.6, max: 1.1 });
+      expect(summary.bottleneckResolution?.n).to.equal(4);
+      const table = repeatsTable(rows, summary);
+      expect(table.split('\n')[0]).to.match(/^seed\s+host\s+grown\s+static\s+resolution\s+test res\.\s+graft drop/);
+      expect(table).to.match(/\n1\s+80\.00%\s+84\.50%\s+85\.00%\s+0\.900\s+n\/a\s/);
+      expect(table).to.match(/\nmedian\s+80\.00%\s+\S+\s+85\.00%\s+0\.850\s+0\.950\s/);
+      expect(table).to.match(/\nmin\s+80\.00%\s+\S+\s+85\.00%\s+0\.700\s+0\.600\s/);
+    });
   });
 
   describe('tail accuracy', () => {
@@ -373,7 +403,7 @@ describe('esper run --compare (issue 11)', () => {
     it('draws accuracy against parameters and states resolution, efficiency and the repeats with median and minimum', async () => {
       const grown = fakeResults({ accuracy: 0.85, host: 47, testAccuracy: 0.84, topology: { host: { kind: 'mlp', hidden: [6, 3] }, depthSeeds: [] } });
       const trainer = (spec: RunSpec, runId: string): Promise<RunResults> =>
-        Promise.resolve(fakeResults({ spec, runId, accuracy: Math.min(0.95, 0.6 + (spec.training.host.kind === 'mlp' ? spec.training.host.hidden[0]! : 0) * 0.04), testAccuracy: 0.8 }));
+        Promise.resolve(fakeResults({ spec, runId, accuracy: Math.min(0.95, 0.6 + (spec.training.host.kind === 'mlp' ? spec.training.host.hidden[0]! : 0) * 0.04), testAccuracy: Math.min(0.94, 0.59 + (spec.training.host.kind === 'mlp' ? spec.training.host.hidden[0]! : 0) * 0.04) }));
       const { compare, repeats } = await compareRepeats(grown, { repeats: 2, sweep: true, train: trainer, grow: (spec, runId) => Promise.resolve(fakeResults({ spec, runId, accuracy: 0.8, testAccuracy: 0.79 })) });
       const html = renderReport(RunResultsSchema.parse({ ...grown, compare, repeats, repeatSummary: summarizeRepeats(repeats) }));
       const chart = /<svg class="chart params-chart"[\s\S]*?<\/svg>/.exec(html)?.[0] ?? '';
@@ -382,7 +412,10 @@ describe('esper run --compare (issue 11)', () => {
       expect(html).to.include('Parameter efficiency').and.include(`${compare.parameterEfficiency!.value!.toFixed(1)}×`);
       expect(html).to.include('On the test set').and.include('mean validation accuracy over its last 5 epochs');
       const section = /<h2>Repeats over data seeds<\/h2>[\s\S]*?<\/table>/.exec(html)?.[0] ?? '';
-      expect(section).to.include('<th>Last 5 epochs</th>');
+      expect(section).to.include('<th>Last 5 epochs</th>').and.include('<th>Test resolution</th>');
+      const testResolution = summarizeRepeats(repeats).testBottleneckResolution;
+      expect(testResolution?.n).to.equal(1); // the second seed grew nothing: static = host, no resolution
+      expect(section).to.include(`<td class="num">${testResolution!.median.toFixed(3)}</td>`);
       expect(section).to.include('<th scope="row">median</th>').and.include('<th scope="row">min</th>').and.include('>8</td>');
       expect(html).to.not.include('NaN');
     });

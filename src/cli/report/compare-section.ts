@@ -146,13 +146,14 @@ export function repeatsSection(results: RunResults): string {
   if (repeats.length < 2 || summary === undefined) return '';
   const hasTest = repeats.some((r) => r.grownTestAccuracy !== undefined);
   const hasTail = repeats.some((r) => r.tailBottleneckResolution !== undefined);
+  const hasTestResolution = repeats.some((r) => r.testBottleneckResolution !== undefined);
   const resolution = (value: number | null | undefined): string => (value === null || value === undefined ? 'n/a' : value.toFixed(3));
   const efficiency = (value: number | null | undefined): string => (value === null || value === undefined ? 'n/a' : `${value.toFixed(1)}×`);
   const body = repeats
     .map(
       (r) =>
         `<tr><td class="num">${r.seed}</td><td class="num">${formatPercent(r.hostAccuracy)}</td><td class="num">${formatPercent(r.grownAccuracy)}</td>` +
-        `<td class="num">${formatPercent(r.staticAccuracy)}</td><td class="num">${resolution(r.bottleneckResolution)}</td>${hasTail ? `<td class="num">${resolution(r.tailBottleneckResolution)}</td>` : ''}<td class="num">${escapeHtml(graftDropText(r.maxGraftDropPct, r.staticDropInGraftEpochsPct))}</td>` +
+        `<td class="num">${formatPercent(r.staticAccuracy)}</td><td class="num">${resolution(r.bottleneckResolution)}</td>${hasTail ? `<td class="num">${resolution(r.tailBottleneckResolution)}</td>` : ''}${hasTestResolution ? `<td class="num">${resolution(r.testBottleneckResolution)}</td>` : ''}<td class="num">${escapeHtml(graftDropText(r.maxGraftDropPct, r.staticDropInGraftEpochsPct))}</td>` +
         (hasTest ? `<td class="num">${formatPercent(r.hostTestAccuracy)} / ${formatPercent(r.grownTestAccuracy)} / ${formatPercent(r.staticTestAccuracy)}</td>` : '') +
         `<td class="num">${efficiency(r.parameterEfficiency)}</td><td><code>${escapeHtml(r.grownTopology)}</code></td><td><code>${escapeHtml(r.staticTopology)}</code></td></tr>`,
     )
@@ -165,6 +166,7 @@ export function repeatsSection(results: RunResults): string {
       `<tr class="summary"><th scope="row">${which}</th><td class="num">${formatPercent(v(summary.hostAccuracy))}</td><td class="num">${formatPercent(v(summary.grownAccuracy))}</td>` +
       `<td class="num">${formatPercent(v(summary.staticAccuracy))}</td><td class="num"><strong>${resolution(v(summary.bottleneckResolution))}</strong></td>` +
       (hasTail ? `<td class="num">${resolution(v(summary.tailBottleneckResolution))}</td>` : '') +
+      (hasTestResolution ? `<td class="num">${resolution(v(summary.testBottleneckResolution))}</td>` : '') +
       `<td class="num">${escapeHtml(drop)}${which === 'min' ? ' (max)' : ''}</td>` +
       (hasTest ? `<td class="num">${formatPercent(v(summary.hostTestAccuracy))} / ${formatPercent(v(summary.grownTestAccuracy))} / ${formatPercent(v(summary.staticTestAccuracy))}</td>` : '') +
       `<td class="num">${efficiency(v(summary.parameterEfficiency))}</td><td></td><td></td></tr>`
@@ -174,7 +176,7 @@ export function repeatsSection(results: RunResults): string {
     summary.undefinedResolutions === 0 ? '' : ` ${summary.undefinedResolutions} of ${summary.repeats} seeds have no resolution (static = host) and are left out of its median and minimum.`;
   return (
     `<section><h2>Repeats over data seeds</h2>\n<p class="note">The comparison on ${summary.repeats} data seeds (<code>training.seed</code>); the first is this run.${escapeHtml(undefinedNote)}</p>\n` +
-    `<table class="grid repeats"><thead><tr><th>Seed</th><th>Host</th><th>Grown</th><th>Static</th><th>Resolution</th>${hasTail ? '<th>Last 5 epochs</th>' : ''}<th>Graft drop</th>` +
+    `<table class="grid repeats"><thead><tr><th>Seed</th><th>Host</th><th>Grown</th><th>Static</th><th>Resolution</th>${hasTail ? '<th>Last 5 epochs</th>' : ''}${hasTestResolution ? '<th>Test resolution</th>' : ''}<th>Graft drop</th>` +
     `${hasTest ? '<th>Test host / grown / static</th>' : ''}<th>Efficiency</th><th>Grown topology</th><th>Static topology</th></tr></thead>` +
     `<tbody>\n${body}\n${stat('median')}\n${stat('min')}\n</tbody></table></section>`
   );
