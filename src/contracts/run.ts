@@ -100,7 +100,7 @@ export const HeuristicPolicySpecSchema = z
   .strict();
 export type HeuristicPolicySpec = z.output<typeof HeuristicPolicySpecSchema>;
 
-/** The controller policy of a run. @default { kind: 'heuristic' } with every default. */
+/** The controller policy of a run. @default { kind: 'bottleneck' } with every default. */
 export const RunPolicySpecSchema = HeuristicPolicySpecSchema;
 export type RunPolicySpec = z.output<typeof RunPolicySpecSchema>;
 
@@ -163,7 +163,7 @@ export const RunSpecSchema = z
     epochs: z.number().int().min(1).max(MAX_RUN_EPOCHS),
     /** Data, host, slots, optimizer, batch size, backend and random seed (the training worker's spec). */
     training: TrainingSpecSchema,
-    /** Controller policy. @default { kind: 'heuristic' } */
+    /** Controller policy. @default { kind: 'bottleneck' } */
     policy: RunPolicySpecSchema.prefault({}),
     /** Gate overrides; absent: the gates' defaults. */
     gates: RunGateOverridesSchema.optional(),

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import {
@@ -61,6 +61,22 @@ describe('contracts/run', () => {
         if (blueprints !== 'catalog') for (const name of blueprints) expect(catalogEntry(name), name).to.not.equal(undefined);
       });
     }
+
+    it('parses every growth spec of examples/growth/ as the issue-11 protocol has them: no policy section, catalog blueprints, slots on the host', () => {
+      const files = readdirSync(new URL('../../examples/growth/', import.meta.url)).filter((name) => name.endsWith('.json'));
+      expect(files.length).to.be.at.least(10);
+      for (const file of files) {
+        const raw = exampleSpec(`growth/${file}`) as Record<string, unknown>;
+        expect(raw, file).to.not.have.property('policy');
+        const spec = RunSpecSchema.parse(raw);
+        expect(spec.policy.kind, file).to.equal('bottleneck');
+        expect(spec.seedModules.blueprints, file).to.equal('catalog');
+        const host = spec.training.host;
+        const layers = host.kind === 'mlp' ? host.hidden.length : host.kind === 'cnn' ? host.convs.length + host.dense.length : 0;
+        expect(spec.training.slots, file).to.not.be.empty;
+        for (const slot of spec.training.slots) expect(slot.afterLayer, `${file} ${slot.id}`).to.be.within(1, layers);
+      }
+    });
 
     it('keeps the example hosts deliberately small and fashion-mnist limited', () => {
       const spirals = RunSpecSchema.parse(exampleSpec('spirals.json'));
