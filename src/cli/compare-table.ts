@@ -17,8 +17,8 @@ export function graftDropText(grown: number, staticSameEpochs: number | undefine
   return `${grown.toFixed(2)}%${staticSameEpochs === undefined ? '' : ` (static ${staticSameEpochs.toFixed(2)}%)`}`;
 }
 
-/** `(test x, last 5 epochs y)`: the resolution on test accuracy and on the last-5-epoch mean accuracies, when known. */
-function resolutionNotes(c: RunCompare): string {
+/** `(test x, last 5 epochs y)`: the resolution on test accuracy and on the last-5-epoch mean accuracies, when known (of a comparison or of one repeat). */
+export function resolutionNotes(c: Pick<RunCompare, 'testBottleneckResolution' | 'tailBottleneckResolution'>): string {
   const notes = [
     ...(c.testBottleneckResolution === undefined ? [] : [`test ${num(c.testBottleneckResolution, 3)}`]),
     ...(c.tailBottleneckResolution === undefined ? [] : [`last 5 epochs ${num(c.tailBottleneckResolution, 3)}`]),

@@ -28,7 +28,7 @@ import { DEFAULT_SUBJECT_PREFIX } from '../contracts/subjects.ts';
 import { runOnCluster } from './run-remote.ts';
 import { compareRepeats } from './compare.ts';
 import { summarizeRepeats } from './compare-stats.ts';
-import { compareRows, num, repeatsTable } from './compare-table.ts';
+import { compareRows, num, repeatsTable, resolutionNotes } from './compare-table.ts';
 import { openRunDashboard, teeEvents, type RunDashboardFlags } from './run-dashboard.ts';
 
 /** Default data directory of `esper run`'s audit trail (the embedded database goes in `<dir>/db`). */
@@ -211,12 +211,7 @@ async function compareRun(results: RunResults, repeats: number, flags: RunFlags,
     onRepeat: (row, index) => {
       if (json) output.out(JSON.stringify({ type: 'repeat', index, ...row }));
       else if (repeats > 1) {
-        const notes = [
-          ...(row.testBottleneckResolution === undefined ? [] : [`test ${num(row.testBottleneckResolution, 3)}`]),
-          ...(row.tailBottleneckResolution === undefined ? [] : [`last 5 epochs ${num(row.tailBottleneckResolution, 3)}`]),
-        ];
-        const tail = notes.length === 0 ? '' : ` (${notes.join(', ')})`;
-        output.out(`repeat ${index + 1}/${repeats}  seed ${row.seed}  host ${percent(row.hostAccuracy)}  grown ${percent(row.grownAccuracy)}  static ${percent(row.staticAccuracy)}  resolution ${num(row.bottleneckResolution, 3)}${tail}`);
+        output.out(`repeat ${index + 1}/${repeats}  seed ${row.seed}  host ${percent(row.hostAccuracy)}  grown ${percent(row.grownAccuracy)}  static ${percent(row.staticAccuracy)}  resolution ${num(row.bottleneckResolution, 3)}${resolutionNotes(row)}`);
       }
     },
   });
