@@ -39,6 +39,11 @@ export const LayerSignalsSchema = z
     /** Units (or channels) now, merged width seeds included. */
     width: z.number().int().min(1),
     /**
+     * Output positions per unit: a conv block's pooled pixels (h′·w′), 1 for a
+     * dense layer (absent in packets written before it was measured: 1).
+     */
+    positions: z.number().int().min(1).optional(),
+    /**
      * Effective rank of the layer's activations: exp of the entropy of the
      * normalised eigenvalues of their correlation matrix, in [0, width]; near
      * `width` when every unit carries its own direction (the layer is saturated).
@@ -50,7 +55,9 @@ export const LayerSignalsSchema = z
      * GradMax's first-order gain of growing this layer: the largest singular
      * value of Hᵀ·G / batch, with H the layer's input and G the loss gradient
      * at the next layer's pre-activation — how fast the loss would fall along
-     * the best new unit's outgoing weights. Comparable across layers.
+     * the best new unit's outgoing weights. A conv channel's gain sums over
+     * its `positions`; Tamiyo compares layers per position (see the
+     * bottleneck policy).
      */
     gradientScore: nonNegative(),
   })

@@ -14,6 +14,7 @@
  *   eigenvalues), p = λ / Σλ, exp(−Σ p log p). 0 when every activation is
  *   constant on the batch (total variance ≤ 1e-9 × the mean square, i.e. the
  *   float32 rounding of a mean subtraction).
+ * - `positions`: a conv block's pooled pixels per channel (h′·w′), 1 for a dense layer.
  * - `deadFraction`: units (channels) that are 0 on every probe example (and pixel).
  * - `gradientScore`: GradMax's first-order gain of one new unit with unit-norm
  *   incoming weights ψ, linearised at ψ = 0 (ReLU as the identity near 0, as
@@ -110,8 +111,9 @@ function asSamples(a: tf.Tensor): tf.Tensor2D {
 }
 
 /** What a layer's activations say: its width, effective rank and dead fraction. */
-function activationSignals(activations: tf.Tensor): Pick<LayerSignals, 'kind' | 'width' | 'effectiveRank' | 'deadFraction'> {
+function activationSignals(activations: tf.Tensor): Pick<LayerSignals, 'kind' | 'width' | 'positions' | 'effectiveRank' | 'deadFraction'> {
   const kind = activations.rank === 4 ? 'conv' : 'dense';
+  const positions = activations.rank === 4 ? (activations.shape[1] ?? 1) * (activations.shape[2] ?? 1) : 1;
   const { peaks, meanSquare, variance, gram } = tf.tidy(() => {
     const a = asSamples(activations);
     const centred = tf.sub<tf.Tensor2D>(a, tf.mean(a, 0));
@@ -132,7 +134,7 @@ function activationSignals(activations: tf.Tensor): Pick<LayerSignals, 'kind' | 
     const values = gramEigenvalues(gram);
     const constant = !((variance.dataSync()[0] ?? 0) > CONSTANT_VARIANCE * (meanSquare.dataSync()[0] ?? 0));
     const width = peak.length;
-    return { kind, width, effectiveRank: constant ? 0 : Math.min(width, effectiveRank(values)), deadFraction: dead / width };
+    return { kind, width, positions, effectiveRank: constant ? 0 : Math.min(width, effectiveRank(values)), deadFraction: dead / width };
   } finally {
     for (const t of [peaks, meanSquare, variance, gram]) t.dispose();
   }
@@ -198,7 +200,7 @@ function gradientScore(model: HostModel, layer: number, batch: InitBatch): numbe
  */
 export function measureLayerSignals(model: HostModel, batch: InitBatch): LayerSignals[] {
   const activations = tf.tidy(() => model.hiddenActivations(batch.x));
-  let measured: Pick<LayerSignals, 'kind' | 'width' | 'effectiveRank' | 'deadFraction'>[];
+  let measured: Pick<LayerSignals, 'kind' | 'width' | 'positions' | 'effectiveRank' | 'deadFraction'>[];
   try {
     measured = activations.map(activationSignals);
   } finally {

@@ -169,10 +169,11 @@ describe('per-layer signals: effective rank, dead fraction, GradMax gradient sco
     const model = cnnHost({ inputShape: [8, 8, 1], convs: [{ filters: 3, kernelSize: 4 }, { filters: 2 }], dense: [5], classes: 3, rng: new Rng(1) });
     const { xs, ys } = batchOf(new Rng(2), 12, [8, 8, 1], 3);
     const signals = measureLayerSignals(model, { x: xs, y: ys });
-    expect(signals.map((s) => [s.layer, s.kind, s.width])).to.deep.equal([
-      [1, 'conv', 3],
-      [2, 'conv', 2],
-      [3, 'dense', 5],
+    // positions: the pooled pixels per channel (8×8 → 4×4 → 2×2), one for a dense unit.
+    expect(signals.map((s) => [s.layer, s.kind, s.width, s.positions])).to.deep.equal([
+      [1, 'conv', 3, 16],
+      [2, 'conv', 2, 4],
+      [3, 'dense', 5, 1],
     ]);
     for (const s of signals) {
       expect(() => LayerSignalsSchema.parse(s)).not.to.throw();

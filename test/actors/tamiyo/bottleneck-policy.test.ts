@@ -80,6 +80,20 @@ describe('Tamiyo bottleneck policy', () => {
     expect(decision.memory.seeds['seed-h2-w1']?.blueprintId).to.equal('widen_32');
   });
 
+  it('ranks conv blocks by their gain per pooled pixel, so the high-resolution first block does not win by its pixel count', () => {
+    // Fashion-MNIST conv 2 → conv 4, data seed 0 at epoch 1: raw scores 0.364 (14×14 pixels) and 0.194 (7×7).
+    const conv = (n: number, width: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, width, gradientScore), kind: 'conv', positions });
+    const p = withLayers(1, [conv(1, 4, 196, 0.364), conv(2, 4, 49, 0.194)]);
+    const growth = widthGrowthFor(p, ctx(), DEFAULT_WIDTH_RULE, 1);
+    expect(growth).to.have.property('layer').that.has.property('layer', 2);
+    const decision = decideBottleneck(p, initialPolicyMemory(), ctx(), CONFIG);
+    expect(decision.reason).to.match(/widen L2 \(w4, saturation 1 ≥ 0\.45, gradient score 0\.194 \(0\.00396\/px × 49\)\)/);
+    // The same raw scores on dense layers (one position each, or positions not reported): the larger one wins.
+    expect(widthGrowthFor(withLayers(1, [layer(1, 4, 4, 0.364), layer(2, 4, 4, 0.194)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('layer').that.has.property('layer', 1);
+    // A first block whose per-pixel gain is larger still wins.
+    expect(widthGrowthFor(withLayers(1, [conv(1, 4, 196, 0.9), conv(2, 4, 49, 0.194)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('layer').that.has.property('layer', 1);
+  });
+
   it('does not widen a layer with room left, and falls back to the plateau rule for depth', () => {
     const p = withLayers(3, [layer(1, 32, 6, 0.5), layer(2, 32, 5, 0.4)]);
     const growth = widthGrowthFor(p, ctx(), DEFAULT_WIDTH_RULE, 1);
@@ -101,7 +115,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@2');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@3');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -178,6 +192,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@2');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@3');
   });
 });
