@@ -110,6 +110,16 @@ describe('run service: checkpoint retention', function () {
       return found !== null && ['completed', 'failed', 'stopped'].includes(found.record.state) ? found.record : undefined;
     });
 
+  /**
+   * The run's end as its owner finishes it: the record says it ended before the owner's final retention sweep
+   * runs, and the owner's status shows the end only after that sweep, so tests that look at the store wait for both.
+   */
+  const ended = async (runId: string, owner: RunService = service): Promise<RunRecord> => {
+    const record = await finished(runId);
+    await untilDefined(() => (owner.statuses().find((s) => s.runId === runId)?.state === record.state ? true : undefined));
+    return record;
+  };
+
   it('keeps only the committed checkpoint at every boundary; rollback still reaches deleted ones (memory); the end keeps the final checkpoint and results', async () => {
     const runId = 'keep';
     // What is stored when each boundary starts writing: only the previous boundary's checkpoint.
@@ -135,7 +145,7 @@ describe('run service: checkpoint retention', function () {
     expect(await store.list(`runs/${runId}/`)).to.deep.equal(keysOf(runId, 4));
     expect((await control(runId, 'resume')).ok).to.equal(true);
 
-    const record = await finished(runId);
+    const record = await ended(runId);
     expect(record.state).to.equal('completed');
     const last = Number(record.checkpoint!.checkpointId.split('-').pop());
     expect(last).to.be.greaterThan(5);
@@ -186,7 +196,7 @@ describe('run service: checkpoint retention', function () {
       return Promise.resolve();
     };
     await service.start(spiralsSpec(6), runId);
-    const record = await finished(runId);
+    const record = await ended(runId);
     expect(record.state).to.equal('completed');
     // Before writing ckpt-n, the passes of commits 0…n-1 have run: commit 0 swept (first commit),
     // commits 1 and 2 deleted one checkpoint each, commit 3's deletion of ckpt-2 failed, so commit 4 swept.
@@ -261,7 +271,7 @@ describe('run service: checkpoint retention', function () {
     const taker = serviceOf('n2', 'i2', 50);
     try {
       taker.listen();
-      const done = await finished(runId);
+      const done = await ended(runId, taker);
       expect(done.state).to.equal('completed');
       expect(done.resumes).to.equal(2);
       expect(done.owner).to.deep.equal({ nodeId: 'n2', incarnationId: 'i2' });
