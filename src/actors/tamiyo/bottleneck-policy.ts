@@ -9,23 +9,28 @@
  * activations, the fraction of dead units, and GradMax's gradient score (how
  * fast the loss would fall along the best new unit there).
  *
- * **Width rule**, checked first at every packet. Grow layer L when:
+ * **Width rule**, checked first at every packet. Grow when:
  * - the epoch is past `growFromEpoch` and within the first
  *   `growUntilFraction` of the run (late growth does not pay back);
  * - no width seed is live (one growth step at a time: a merge widens the
  *   neighbouring layers' geometry) and fewer than `maxLiveSeeds` seeds are;
- * - the seed budget is not spent, and a width kernel fits the budget left;
- * - L is *saturated*: effective rank ≥ `saturation` × its live units
- *   (a layer whose units all carry their own direction has no room left),
- *   or every unit of L is dead (it has no capacity at all);
- * - L has a free width slot, and no width seed of L is in its embargo (a
- *   layer whose last growth was pruned leaves the next try to the others).
- * Among such layers the one with the largest gradient score *per output
- * position* wins ({@link perPositionScore}: a conv block's score over its
- * pooled pixels, a dense layer's as it is). How much:
- * the width kernel whose k is closest to `growthFactor` × L's width now
- * (ties to the larger). The decision's reason names every layer's signals,
- * so `esper audit` shows why a layer was widened.
+ * - the seed budget is not spent;
+ * - some layer that could grow is *saturated*: effective rank ≥
+ *   `saturation` × its live units (its units all carry their own direction:
+ *   no room left), or every unit of it is dead (no capacity at all).
+ * A layer could grow when it has a free width slot and a width kernel within
+ * the budget, carries no depth seed, and no width seed of it is in its
+ * embargo (a layer whose last growth was pruned leaves the next try to the
+ * others). Saturation says *when*; *where* is the layer that could grow with
+ * the largest gradient score ({@link comparableScore}: a dense layer's as it
+ * is, a conv block's per pixel of the coarsest conv block), saturated or
+ * still at its first width — a layer that grew must be saturated again to
+ * grow again (right after a merge its new units carry little: a 784-8-8-10
+ * layer widened to 72 read 0.17, scored above the saturated first layer,
+ * was widened again and pruned, and the first layer grew 7 epochs late).
+ * How much: the width kernel whose k is closest to `growthFactor` × the
+ * layer's width now (ties to the larger). The decision's reason names every
+ * layer's signals, so `esper audit` shows why a layer was widened.
  *
  * **Early width seeds get patience.** A width seed germinated within the
  * first `patientUntilFraction` of the run that is *inconclusive* at HOLDING
@@ -67,7 +72,7 @@ import {
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 3;
+export const BOTTLENECK_POLICY_VERSION = 4;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */
@@ -98,6 +103,8 @@ export interface WidthGrowth {
   readonly kernel: KernelChoice;
   readonly layer: LayerSignals;
   readonly saturation: number;
+  /** The saturated layer that called for growth, when it is not the one widened. */
+  readonly triggeredBy?: LayerSignals;
 }
 
 const LIVE: ReadonlySet<string> = new Set(LIVE_SEED_STAGES);
@@ -120,17 +127,31 @@ export function layerSaturation(layer: LayerSignals): number {
 }
 
 /**
- * The gradient score a layer is ranked by: its gain per output position.
- * A new conv channel's first-order gain sums over every pooled pixel it
- * writes, so an early, high-resolution block outscores a later one by its
+ * The gradient score a layer is ranked by: a dense layer's as it is, a conv
+ * block's rescaled to the pixels of the network's coarsest conv block
+ * (score × P_coarsest / P_layer, P the pooled pixels, the signal
+ * `positions`). A new channel's first-order gain sums over every pixel it
+ * writes, so raw, an early high-resolution block outscores a later one by its
  * pixel count whether or not it is the bottleneck: on a Fashion-MNIST CNN
  * conv 2 → conv 4 (14×14 and 7×7 pooled pixels) the first block scored 0.364
- * against 0.194 and was widened 2 → 18 channels, behind the 4 channels that
- * feed the classifier; the grown model then reached only 0.62–0.76 of its
- * static twin's gain, where widening the second block resolved 1.06–1.63.
- * Per position, a channel is comparable with a dense unit (one position)
- * and the gain is per unit of the new channel's output (and compute).
+ * against 0.194 and was widened 2 → 18 channels behind the 4 channels that
+ * feed the classifier; the grown model reached only 0.62–0.76 of its static
+ * twin's gain, where widening the second block resolved 1.06–1.63. Between
+ * conv blocks this is the per-pixel ranking. The coarsest block's channels
+ * are what the dense layers read, so it is compared with them as it is: per
+ * pixel (bottleneck@3) a conv channel's score was 60× under a 16-unit dense
+ * layer's on a conv 2 → dense 16 host, whose conv block is the bottleneck
+ * (data seed 1: static c18-d16 89.28 %, c2-d144 88.00 %, host 86.70 %), and
+ * raw it is about 3× over it.
  */
+export function comparableScore(layer: LayerSignals, layers: readonly LayerSignals[]): number {
+  const positions = layer.positions ?? 1;
+  if (positions <= 1) return layer.gradientScore;
+  const coarsest = Math.min(...layers.filter((l) => (l.positions ?? 1) > 1).map((l) => l.positions ?? 1));
+  return (layer.gradientScore * coarsest) / positions;
+}
+
+/** A layer's gradient score per output position (a conv block's over its pooled pixels), as the decision reasons show it. */
 export function perPositionScore(layer: LayerSignals): number {
   return layer.gradientScore / (layer.positions ?? 1);
 }
@@ -172,8 +193,10 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   for (const layer of layers) {
     const saturation = layerSaturation(layer);
     if (saturation < rule.saturation) {
-      skipped.push(`L${layer.layer} not saturated (${fmt(saturation)} < ${fmt(rule.saturation)})`);
-      continue;
+      // A layer that grew must use up its new units before it grows again (right after a merge they carry little: 0.17).
+      const grown = packet.seeds.some((s) => places[s.slotId]?.role === 'width' && places[s.slotId]?.layer === layer.layer && s.stage === 'FOSSILIZED');
+      skipped.push(`L${layer.layer} not saturated (${fmt(saturation)} < ${fmt(rule.saturation)})${grown ? ' since it grew' : ''}`);
+      if (grown) continue;
     }
     // A width seed of this layer was just pruned (it is embargoed): try the other layers first.
     const failed = packet.seeds.some((s) => places[s.slotId]?.role === 'width' && places[s.slotId]?.layer === layer.layer && COOLING.has(s.stage));
@@ -197,12 +220,14 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
       skipped.push(`L${layer.layer} has no width kernel within the budget`);
       continue;
     }
-    candidates.push({ seed, kernel, layer, saturation, score: perPositionScore(layer) });
+    candidates.push({ seed, kernel, layer, saturation, score: comparableScore(layer, layers) });
   }
+  // Saturation says *when* (some layer that can grow has no room left); the score says *where*.
+  const trigger = candidates.filter((c) => c.saturation >= rule.saturation).sort((a, b) => b.saturation - a.saturation)[0];
+  if (trigger === undefined) return { wait: skipped.join('; ') || 'no layer to widen' };
   candidates.sort((a, b) => b.score - a.score || a.layer.layer - b.layer.layer);
-  const best = candidates[0];
-  if (best === undefined) return { wait: skipped.join('; ') || 'no layer to widen' };
-  return { seed: best.seed, kernel: best.kernel, layer: best.layer, saturation: best.saturation };
+  const best = candidates[0] as WidthGrowth & { score: number };
+  return { seed: best.seed, kernel: best.kernel, layer: best.layer, saturation: best.saturation, ...(best.saturation >= rule.saturation ? {} : { triggeredBy: trigger.layer }) };
 }
 
 /** The bottleneck policy's configuration: the width rule plus the heuristic it builds on. */
@@ -233,8 +258,12 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
     const reason = clip(`${base.reason}; width: wait (${growth.wait})${signals}`, 1000);
     return { commands: base.commands, reason, memory: { ...base.memory, lastDecision: { packetId: packet.packetId, commands: base.commands, reason } } };
   }
-  const { seed, kernel, layer, saturation } = growth;
-  const why = `widen L${layer.layer} (w${layer.width}, saturation ${fmt(saturation)} ≥ ${fmt(config.width.saturation)}, ${describeScore(layer).replace('grad', 'gradient score')}) by ${kernel.units ?? '?'} units: ${kernel.blueprintId} (${kernel.paramCount} params) in ${seed.slotId}`;
+  const { seed, kernel, layer, saturation, triggeredBy } = growth;
+  const saturationText =
+    triggeredBy === undefined
+      ? `saturation ${fmt(saturation)} ≥ ${fmt(config.width.saturation)}`
+      : `saturation ${fmt(saturation)}; L${triggeredBy.layer} is saturated (${fmt(layerSaturation(triggeredBy))}) and scores lower`;
+  const why = `widen L${layer.layer} (w${layer.width}, ${saturationText}, ${describeScore(layer).replace('grad', 'gradient score')}) by ${kernel.units ?? '?'} units: ${kernel.blueprintId} (${kernel.paramCount} params) in ${seed.slotId}`;
   const command = seedCommand(packet, seed.seedId, { op: 'GERMINATE', kernelId: kernel.kernelId, blueprintId: kernel.blueprintId }, { deadlineMs: config.heuristic.commandDeadlineMs, policy: LABEL, reason: why });
   const commands = [...base.commands, command].slice(0, MAX_COMMANDS_PER_DECISION);
   const reason = clip(`${why}; ${base.reason}${signals}`, 1000);

@@ -76,6 +76,7 @@ export {
   BOTTLENECK_POLICY_VERSION,
   DEFAULT_WIDTH_RULE,
   bottleneckPolicy,
+  comparableScore,
   decideBottleneck,
   describeLayers,
   layerSaturation,

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { AdaptationCommandSchema, type LayerSignals, type SystemStatePacket } from '../../../src/contracts/index.ts';
 import {
   bottleneckPolicy,
+  comparableScore,
   decideBottleneck,
   DEFAULT_HEURISTIC_CONFIG,
   DEFAULT_WIDTH_RULE,
@@ -94,6 +95,42 @@ describe('Tamiyo bottleneck policy', () => {
     expect(widthGrowthFor(withLayers(1, [conv(1, 4, 196, 0.9), conv(2, 4, 49, 0.194)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('layer').that.has.property('layer', 1);
   });
 
+  it('widens the layer that scores best once some layer is saturated, saturated or not (saturation says when, the score where)', () => {
+    // Fashion-MNIST conv 2 → conv 4, data seed 1 at epoch 1 (esper audit): the second block is just under the
+    // threshold (rank 1.78 of 4 channels) but scores 5× the first per pixel; static c2-c36 88.30 %, c18-c4 87.48 %.
+    const conv = (n: number, width: number, rank: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, rank, gradientScore), kind: 'conv', positions });
+    const p = withLayers(1, [conv(1, 2, 2, 196, 0.254), conv(2, 4, 1.78, 49, 0.333)]);
+    expect(widthGrowthFor(p, ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 2);
+    const decision = decideBottleneck(p, initialPolicyMemory(), ctx(), CONFIG);
+    expect(decision.commands.find((c) => c.seedOperation?.op === 'GERMINATE')?.targetSeedId).to.equal('seed-h2-w1');
+    expect(decision.reason).to.match(/widen L2 \(w4, saturation 0\.45; L1 is saturated \(1\) and scores lower, gradient score 0\.333/);
+    // With no layer saturated nothing grows, however high a score.
+    expect(widthGrowthFor(withLayers(1, [conv(1, 2, 0.8, 196, 0.254), conv(2, 4, 1.78, 49, 9)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('wait').that.match(/L1 not saturated.*L2 not saturated/);
+  });
+
+  it('widens a layer that grew only once it is saturated again, however high its score', () => {
+    // Fashion-MNIST 784-8-8-10, data seed 3, epoch 8: the second layer, just widened 8 → 72, reads 0.17 and outscores the first.
+    const grown = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h2-w1' ? seed(id, { stage: 'FOSSILIZED', blueprintId: 'widen_32' }) : seed(id)));
+    const layers = [layer(1, 8, 5.36, 0.478), layer(2, 72, 12.2, 0.9)];
+    const growth = widthGrowthFor(withLayers(8, layers, grown), ctx(), DEFAULT_WIDTH_RULE, 1);
+    expect(growth).to.have.nested.property('layer.layer', 1);
+    // The same signals on a layer still at its first width: it is widened.
+    expect(widthGrowthFor(withLayers(8, layers), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 2);
+    // Saturated again, the grown layer competes on its score.
+    expect(widthGrowthFor(withLayers(8, [layer(1, 8, 5.36, 0.478), layer(2, 72, 40, 0.9)], grown), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 2);
+  });
+
+  it('compares the coarsest conv block with dense layers as it is, and finer blocks per pixel of the coarsest', () => {
+    const conv = (n: number, width: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, width, gradientScore), kind: 'conv', positions });
+    const layers = [conv(1, 2, 196, 0.4), conv(2, 4, 49, 0.2), layer(3, 16, 10, 0.15)];
+    expect(comparableScore(layers[0] as LayerSignals, layers)).to.be.closeTo(0.1, 1e-12);
+    expect(comparableScore(layers[1] as LayerSignals, layers)).to.equal(0.2);
+    expect(comparableScore(layers[2] as LayerSignals, layers)).to.equal(0.15);
+    // A conv 2 → dense 16 host: the conv block scores 60× under the dense layer per position, 3× over it as it is; it is widened.
+    const host = [conv(1, 2, 196, 0.5), layer(2, 16, 10, 0.15)];
+    expect(widthGrowthFor(withLayers(1, host), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 1);
+  });
+
   it('does not widen a layer with room left, and falls back to the plateau rule for depth', () => {
     const p = withLayers(3, [layer(1, 32, 6, 0.5), layer(2, 32, 5, 0.4)]);
     const growth = widthGrowthFor(p, ctx(), DEFAULT_WIDTH_RULE, 1);
@@ -115,7 +152,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@3');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@4');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -192,6 +229,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@3');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@4');
   });
 });
