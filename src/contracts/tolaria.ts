@@ -56,8 +56,8 @@ export const LayerSignalsSchema = z
      * value of Hᵀ·G / batch, with H the layer's input and G the loss gradient
      * at the next layer's pre-activation — how fast the loss would fall along
      * the best new unit's outgoing weights. A conv channel's gain sums over
-     * its `positions`; Tamiyo rescales conv blocks to the coarsest one's pixels (see the
-     * bottleneck policy).
+     * its `positions`; Tamiyo rescales conv blocks to the coarsest one's
+     * pixels (see the bottleneck policy).
      */
     gradientScore: nonNegative(),
   })

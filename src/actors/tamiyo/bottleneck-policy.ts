@@ -190,27 +190,30 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   const remaining = context.budget.maxParamsAdded - context.budget.paramsAdded;
   const candidates: (WidthGrowth & { score: number })[] = [];
   const skipped: string[] = [];
+  /** The seeds of the `role` slots on `layer`. */
+  const seedsOn = (role: 'width' | 'depth', layer: number): SeedState[] => packet.seeds.filter((s) => places[s.slotId]?.role === role && places[s.slotId]?.layer === layer);
   for (const layer of layers) {
     const saturation = layerSaturation(layer);
+    const widthSeeds = seedsOn('width', layer.layer);
     if (saturation < rule.saturation) {
       // A layer that grew must use up its new units before it grows again (right after a merge they carry little: 0.17).
-      const grown = packet.seeds.some((s) => places[s.slotId]?.role === 'width' && places[s.slotId]?.layer === layer.layer && s.stage === 'FOSSILIZED');
+      const grown = widthSeeds.some((s) => s.stage === 'FOSSILIZED');
       skipped.push(`L${layer.layer} not saturated (${fmt(saturation)} < ${fmt(rule.saturation)})${grown ? ' since it grew' : ''}`);
       if (grown) continue;
     }
     // A width seed of this layer was just pruned (it is embargoed): try the other layers first.
-    const failed = packet.seeds.some((s) => places[s.slotId]?.role === 'width' && places[s.slotId]?.layer === layer.layer && COOLING.has(s.stage));
+    const failed = widthSeeds.some((s) => COOLING.has(s.stage));
     if (failed) {
       skipped.push(`L${layer.layer} cooling down after a pruned width seed`);
       continue;
     }
     // A depth seed after the layer reads its activation at the width it was built for: the layer cannot widen under it.
-    const depthHeld = packet.seeds.some((s) => places[s.slotId]?.role === 'depth' && places[s.slotId]?.layer === layer.layer && (LIVE.has(s.stage) || s.stage === 'FOSSILIZED'));
+    const depthHeld = seedsOn('depth', layer.layer).some((s) => LIVE.has(s.stage) || s.stage === 'FOSSILIZED');
     if (depthHeld) {
       skipped.push(`L${layer.layer} carries a depth seed`);
       continue;
     }
-    const seed = packet.seeds.find((s) => s.stage === 'DORMANT' && places[s.slotId]?.role === 'width' && places[s.slotId]?.layer === layer.layer);
+    const seed = widthSeeds.find((s) => s.stage === 'DORMANT');
     if (seed === undefined) {
       skipped.push(`L${layer.layer} has no free width slot`);
       continue;
