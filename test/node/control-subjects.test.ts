@@ -175,12 +175,14 @@ describe('run and seed verbs over the in-process bus (raw requests, two nodes)',
     const germinated = SeedCommandReplySchema.parse(await ok('seed.r1.h1.germinate', '{"blueprintId":"mlp_deep","reason":"manual graft"}'));
     expect(germinated.seed).to.include({ slotId: 'h1', stage: 'GERMINATED', blueprintId: 'mlp_deep' });
     expect(SeedStateSchema.parse(await ok('seed.r1.h1.status')).stage).to.equal('GERMINATED');
-    // The gates still decide, and a refusal changes nothing: G1 needs an epoch with the kernel loaded; only a HOLDING seed fossilizes.
+    // The kernel was attached and checked (G1) before the reply: the seed may start TRAINING at this boundary.
+    expect(SeedCommandReplySchema.parse(await ok('seed.r1.h1.advance', '{"reason":"start training"}')).seed).to.include({ slotId: 'h1', stage: 'TRAINING' });
+    // The gates still decide, and a refusal changes nothing: G2 needs epochs in TRAINING; only a HOLDING seed fossilizes.
     const early = await req('seed.r1.h1.advance', '{"reason":"too early"}');
     expect(early.error?.code).to.equal('ESPER_GATE_FAILED');
-    expect(early.error?.details).to.include({ gate: 'G1', from: 'GERMINATED', to: 'TRAINING' });
+    expect(early.error?.details).to.include({ gate: 'G2', from: 'TRAINING', to: 'BLENDING' });
     expect(await fails('seed.r1.h1.fossilize', '{}')).to.equal('ESPER_INVALID_TRANSITION');
-    expect(SeedStateSchema.parse(await ok('seed.r1.h1.status')).stage).to.equal('GERMINATED');
+    expect(SeedStateSchema.parse(await ok('seed.r1.h1.status')).stage).to.equal('TRAINING');
     // prune needs a reason (it goes into the audit trail); with one, the seed is pruned.
     expect(SeedCommandReplySchema.parse(await ok('seed.r1.h2.germinate', '{"blueprintId":"mlp_deep","reason":"graft to prune"}')).seed).to.include({ slotId: 'h2', stage: 'GERMINATED' });
     expect(await fails('seed.r1.h2.prune', '{}')).to.equal('ESPER_SCHEMA_VIOLATION');
@@ -189,7 +191,7 @@ describe('run and seed verbs over the in-process bus (raw requests, two nodes)',
     expect(pruned.seed).to.include({ slotId: 'h2', stage: 'PRUNED' });
     expect(pruned.commandId).to.not.equal(germinated.commandId);
     expect(SeedStateSchema.parse(await ok('seed.r1.h2.status')).stage).to.equal('PRUNED');
-    expect(SeedStateSchema.parse(await ok('seed.r1.h1.status')).stage, 'the other seed is untouched').to.equal('GERMINATED');
+    expect(SeedStateSchema.parse(await ok('seed.r1.h1.status')).stage, 'the other seed is untouched').to.equal('TRAINING');
     expect(await fails('seed.r1.h9.status')).to.equal('ESPER_NOT_FOUND');
 
     // checkpoint: the new checkpoint is committed to the run's record.
@@ -204,7 +206,7 @@ describe('run and seed verbs over the in-process bus (raw requests, two nodes)',
     // between boundaries too, so each advance is either one stage on from where the boundary found it, or that
     // stage's gate refusing (named, from → to), until the seed is no longer live.
     const NEXT: Readonly<Record<string, string>> = { GERMINATED: 'TRAINING', TRAINING: 'BLENDING', BLENDING: 'HOLDING', HOLDING: 'FOSSILIZED' };
-    let stage = 'GERMINATED';
+    let stage = 'TRAINING';
     const seen: string[] = [];
     // The status counts finished epochs, and a boundary comes before its epoch: a request that arrives while a
     // boundary is still serving (persisting, answering) is answered by that boundary, with the count unchanged.

@@ -45,6 +45,7 @@ export {
   transition,
   type AdvanceEvent,
   type CancelEvent,
+  type AttachedEvent,
   type EpochEndedEvent,
   type FossilizeEvent,
   type GerminateEvent,
@@ -77,5 +78,5 @@ export {
   type SeedTransitionedEnvelope,
 } from './seed.actor.ts';
 export { kasminaSpec, seedIdOf, startKasmina, type KasminaHandle, type KasminaOptions, type KasminaSlot } from './kasmina.ts';
-export { observationFrom, slotCommandFor, type ModuleForKernel } from './slot-bridge.ts';
+export { attachObservation, observationFrom, slotCommandFor, type ModuleForKernel } from './slot-bridge.ts';
 export { urzaKernelResolver, type UrzaKernelResolver, type UrzaKernelResolverOptions } from './urza-kernel-resolver.ts';

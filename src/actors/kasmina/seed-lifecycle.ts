@@ -198,10 +198,21 @@ export interface EpochEndedEvent {
   telemetry?: SeedObservation;
 }
 
+/**
+ * The trainer attached a GERMINATED seed's kernel (at the same boundary):
+ * what it checked there — the kernel loaded, its parameters finite — is
+ * recorded for G1, so an ADVANCE at the same boundary can pass it instead of
+ * waiting an idle epoch for the epoch's telemetry. No time passes.
+ */
+export interface AttachedEvent {
+  type: 'attached';
+  telemetry: Pick<SeedObservation, 'kernelLoaded' | 'paramsFinite'>;
+}
+
 /** A command for the seed. */
 export type SeedCommandEvent = GerminateEvent | AdvanceEvent | PruneEvent | FossilizeEvent | CancelEvent;
 /** Everything that can happen to a seed. */
-export type SeedEvent = SeedCommandEvent | EpochEndedEvent;
+export type SeedEvent = SeedCommandEvent | EpochEndedEvent | AttachedEvent;
 
 /** A stage change, exactly the data of `kasmina.seed.transitioned`. */
 export type StageTransition = SeedTransitioned;
@@ -385,6 +396,12 @@ function absorb(observation: SeedObservation): SeedMeasurements {
   return out;
 }
 
+function attached(state: SeedLifecycleState, event: AttachedEvent): TransitionResult {
+  if (state.stage !== 'GERMINATED') return invalid(state, 'attached', undefined, 'only a GERMINATED seed is attached');
+  const measured = { ...state.measured, ...absorb(event.telemetry) };
+  return ok({ ...state, measured, revision: state.revision + 1 }, null);
+}
+
 function epochEnded(state: SeedLifecycleState, event: EpochEndedEvent, gates: GateConfig): TransitionResult {
   if (!Number.isInteger(event.epoch) || event.epoch < 0) return badParam(state, 'epochEnded', `epoch ${event.epoch} must be an integer ≥ 0`);
   if (state.lastEpochEnded === event.epoch) return { ok: true, state, transition: null, duplicate: true };
@@ -431,9 +448,12 @@ function epochEnded(state: SeedLifecycleState, event: EpochEndedEvent, gates: Ga
  *   reasons, measured).
  * - `epochEnded` counts the epoch, ticks α in BLENDING and advances the
  *   PRUNED → EMBARGOED → RESETTING → DORMANT countdown automatically.
+ * - `attached` records the trainer's check of a GERMINATED seed's kernel
+ *   (loaded, parameters finite) without moving it or counting an epoch.
  */
 export function transition(state: SeedLifecycleState, event: SeedEvent, gates: GateConfig): TransitionResult {
   if (event.type === 'epochEnded') return epochEnded(state, event, gates);
+  if (event.type === 'attached') return attached(state, event);
   if (state.recentCommandIds.includes(event.commandId)) return { ok: true, state, transition: null, duplicate: true };
   switch (event.type) {
     case 'germinate':

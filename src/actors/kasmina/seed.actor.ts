@@ -26,6 +26,7 @@ import {
   initialSeedState,
   toSeedState,
   transition,
+  type AttachedEvent,
   type SeedCommandEvent,
   type SeedEvent,
   type SeedLifecycleState,
@@ -46,6 +47,8 @@ export type SeedMessage =
   | { readonly type: 'command'; readonly command: AdaptationCommand; readonly correlationId?: string }
   /** An epoch ended: time passes (α ticks, embargo counts down), measurements are recorded. */
   | { readonly type: 'epochEnded'; readonly epoch: number; readonly telemetry?: SeedObservation; readonly causedBy?: CausedBy }
+  /** The trainer attached the GERMINATED seed's kernel: what it checked (kernel loaded, parameters finite), for G1. */
+  | { readonly type: 'attached'; readonly telemetry: AttachedEvent['telemetry'] }
   /** The current state. */
   | { readonly type: 'status' };
 
@@ -198,6 +201,8 @@ class SeedShell {
         return state;
       case 'epochEnded':
         return this.#apply(state, { type: 'epochEnded', epoch: msg.epoch, ...(msg.telemetry === undefined ? {} : { telemetry: msg.telemetry }) }, msg.causedBy, ctx);
+      case 'attached':
+        return this.#apply(state, { type: 'attached', telemetry: msg.telemetry }, undefined, ctx);
       case 'command': {
         const raw = msg.command;
         // A redelivered command that was already applied is answered with the current state.

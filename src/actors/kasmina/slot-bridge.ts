@@ -4,9 +4,9 @@
  * session's per-slot telemetry becomes the observation the gates read. Pure.
  */
 import type { SeedState } from '../../contracts/kasmina.ts';
-import type { SeedModuleSource, SlotCommand, SlotTelemetry, WidthSeedSource } from '../../tensor/training/training-session.ts';
+import type { SeedModuleSource, SlotAttachCheck, SlotCommand, SlotTelemetry, WidthSeedSource } from '../../tensor/training/training-session.ts';
 import type { SlotMode } from '../../tensor/seed-slot.ts';
-import type { SeedObservation } from './seed-lifecycle.ts';
+import type { AttachedEvent, SeedObservation } from './seed-lifecycle.ts';
 
 /** How a kernel id becomes a seed module in the tensor session: its compiled artifact (or a built-in module, in tests and drills). */
 export type ModuleForKernel = (kernelId: string, blueprintId: string | undefined) => SeedModuleSource | WidthSeedSource;
@@ -60,4 +60,9 @@ export function observationFrom(telemetry: SlotTelemetry, validationAccuracy: nu
   if (telemetry.contributionPp !== null) observation.contributionPp = telemetry.contributionPp;
   if (telemetry.lossContributionPct !== null) observation.lossContributionPct = telemetry.lossContributionPct;
   return observation;
+}
+
+/** G1's observation of a seed the trainer just attached (before it trains). */
+export function attachObservation(check: SlotAttachCheck): AttachedEvent['telemetry'] {
+  return { kernelLoaded: check.seedKind !== null, paramsFinite: check.paramsFinite };
 }

@@ -45,8 +45,16 @@
  * **Otherwise** the heuristic decides, with only depth kernels to choose
  * from: live seeds advance, fossilize or are pruned by its rules, and a
  * plateau germinates a depth seed.
+ *
+ * **Training starts at germination.** Every GERMINATE (width or depth) is
+ * followed in the same decision by an ADVANCE of the same seed: the trainer
+ * checks G1 (kernel loaded, parameters finite) when it attaches the kernel,
+ * so the seed starts TRAINING at the boundary it germinated at instead of
+ * idling an epoch in GERMINATED (a width seed reached α = 1 five epochs after
+ * the decision, four now). Where the check fails, Kasmina refuses the
+ * ADVANCE and the heuristic's rule asks again at the next packet.
  */
-import type { LayerSignals, SeedState, SystemStatePacket } from '../../contracts/index.ts';
+import type { AdaptationCommand, LayerSignals, SeedState, SystemStatePacket } from '../../contracts/index.ts';
 import { LIVE_SEED_STAGES, MAX_COMMANDS_PER_DECISION } from '../../contracts/index.ts';
 import {
   DEFAULT_HEURISTIC_CONFIG,
@@ -72,7 +80,7 @@ import {
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 4;
+export const BOTTLENECK_POLICY_VERSION = 5;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */
@@ -259,7 +267,8 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
   const signals = packet.layers === undefined ? '' : ` [${describeLayers(packet.layers)}]`;
   if ('wait' in growth) {
     const reason = clip(`${base.reason}; width: wait (${growth.wait})${signals}`, 1000);
-    return { commands: base.commands, reason, memory: { ...base.memory, lastDecision: { packetId: packet.packetId, commands: base.commands, reason } } };
+    const commands = withTrainingStarted(packet, base.commands, config);
+    return { commands, reason, memory: { ...base.memory, lastDecision: { packetId: packet.packetId, commands, reason } } };
   }
   const { seed, kernel, layer, saturation, triggeredBy } = growth;
   const saturationText =
@@ -268,10 +277,27 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
       : `saturation ${fmt(saturation)}; L${triggeredBy.layer} is saturated (${fmt(layerSaturation(triggeredBy))}) and scores lower`;
   const why = `widen L${layer.layer} (w${layer.width}, ${saturationText}, ${describeScore(layer).replace('grad', 'gradient score')}) by ${kernel.units ?? '?'} units: ${kernel.blueprintId} (${kernel.paramCount} params) in ${seed.slotId}`;
   const command = seedCommand(packet, seed.seedId, { op: 'GERMINATE', kernelId: kernel.kernelId, blueprintId: kernel.blueprintId }, { deadlineMs: config.heuristic.commandDeadlineMs, policy: LABEL, reason: why });
-  const commands = [...base.commands, command].slice(0, MAX_COMMANDS_PER_DECISION);
+  const commands = withTrainingStarted(packet, [...base.commands, command], config);
   const reason = clip(`${why}; ${base.reason}${signals}`, 1000);
   const seeds = { ...base.memory.seeds, [seed.seedId]: trackGermination(seed, kernel, command.commandId, packet.epoch) };
   return { commands, reason, memory: { ...base.memory, seeds, lastDecision: { packetId: packet.packetId, commands, reason } } };
+}
+
+/** `commands` with an ADVANCE (→ TRAINING) after every GERMINATE, for the same seed (see the module comment). */
+export function withTrainingStarted(packet: SystemStatePacket, commands: readonly AdaptationCommand[], config: BottleneckConfig): AdaptationCommand[] {
+  const out: AdaptationCommand[] = [];
+  for (const command of commands) {
+    out.push(command);
+    if (command.seedOperation?.op !== 'GERMINATE' || command.targetSeedId === undefined) continue;
+    out.push(
+      seedCommand(packet, command.targetSeedId, { op: 'ADVANCE' }, {
+        deadlineMs: config.heuristic.commandDeadlineMs,
+        policy: LABEL,
+        reason: 'germinated → start training at once (G1 checked when the kernel attached)',
+      }),
+    );
+  }
+  return out.slice(0, MAX_COMMANDS_PER_DECISION);
 }
 
 /**

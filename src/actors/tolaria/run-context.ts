@@ -12,7 +12,8 @@ import type { TrainingSpecInput } from '../../contracts/training-spec.ts';
 import { EsperError } from '../../errors/index.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { EpochReport, SeedModuleSource, SlotCommand, WidthSeedSource } from '../../tensor/training/training-session.ts';
-import { MemorySeedStateStore, slotCommandFor, type KasminaHandle, type KernelCandidate, type SeedTransitionedEnvelope } from '../kasmina/index.ts';
+import { SEED_QUERY_MS } from './run-checkpoints.ts';
+import { attachObservation, MemorySeedStateStore, slotCommandFor, type KasminaHandle, type KernelCandidate, type SeedTransitionedEnvelope } from '../kasmina/index.ts';
 import type { KernelChoice, PolicyMemory, SlotPlace } from '../tamiyo/index.ts';
 import { initialGovernorState, type GovernorState } from './governor.ts';
 import type { RunKernelEntry } from './run-kernels.ts';
@@ -220,7 +221,14 @@ export class RunContext {
     }
     const command: SlotCommand | undefined = slotCommandFor(previous, next, (kernelId) => this.moduleFor(kernelId));
     if (command !== undefined) await this.client.request('applySlot', command);
-    this.current.set(next.slotId, next);
+    if (command?.germinate === undefined) {
+      this.current.set(next.slotId, next);
+      return;
+    }
+    // The kernel is attached now: G1's check (loaded, parameters finite) is made here, so an ADVANCE at this
+    // same boundary can start TRAINING instead of the seed idling an epoch until the epoch's telemetry.
+    const check = await this.client.request('inspectSlot', { slotId: next.slotId });
+    this.current.set(next.slotId, await this.seeds.seed(next.slotId).query<SeedState>({ type: 'attached', telemetry: attachObservation(check) }, SEED_QUERY_MS));
   }
 
   /** The seeds alive now. */

@@ -52,6 +52,13 @@ export interface SlotTelemetry {
   paramsFinite: boolean;
 }
 
+/** A slot's seed as attached, before it trains (what G1 checks). */
+export interface SlotAttachCheck {
+  slotId: string;
+  seedKind: string | null;
+  paramsFinite: boolean;
+}
+
 /** What one epoch produced. */
 export interface EpochReport {
   epoch: number;
@@ -428,6 +435,15 @@ export class TrainingSession {
    * `slotId` with NaN, as a diverged seed would leave them. Returns false when
    * the slot holds no seed.
    */
+  /**
+   * What G1 asks of a seed just attached to `slotId`: its kind (null when the
+   * slot holds none: the kernel did not load) and whether every parameter is finite.
+   */
+  inspectSlot(slotId: string): SlotAttachCheck {
+    const seed = this.model.anySlot(slotId).seed;
+    return { slotId, seedKind: seed?.kind ?? null, paramsFinite: seed === undefined ? true : allFinite(seed.params) };
+  }
+
   poisonSeed(slotId: string): boolean {
     const seed = this.model.anySlot(slotId).seed;
     if (seed === undefined) return false;

@@ -70,6 +70,8 @@ function randomEvent(g: Gen, state: SeedLifecycleState, usedIds: string[], n: nu
     const epoch = g.chance(0.9) ? state.epoch + 1 : g.chance(0.5) ? state.epoch : Math.max(0, state.epoch - g.int(1, 3));
     return g.chance(0.9) ? { type: 'epochEnded', epoch, telemetry: telemetry(g) } : { type: 'epochEnded', epoch };
   }
+  // The trainer's check of a kernel it just attached (meaningful in GERMINATED only; refused elsewhere).
+  if (g.chance(0.04)) return { type: 'attached', telemetry: { kernelLoaded: g.chance(0.9), paramsFinite: g.chance(0.95) } };
   const commandId = usedIds.length > 0 && g.chance(0.05) ? g.pick(usedIds) : `c${n}`;
   usedIds.push(commandId);
   switch (g.pick(['germinate', 'germinate', 'advance', 'advance', 'advance', 'advance', 'prune', 'fossilize', 'cancel'] as const)) {
@@ -158,14 +160,14 @@ describe('seed lifecycle (property)', () => {
         const change = result.transition;
         if (change === null) {
           check(next.stage === state.stage, where, () => `stage changed ${state.stage}→${next.stage} without a transition`);
-          check(event.type === 'epochEnded' || result.duplicate, where, () => `applied ${event.type} did not move the seed`);
+          check(event.type === 'epochEnded' || event.type === 'attached' || result.duplicate, where, () => `applied ${event.type} did not move the seed`);
         } else {
           edges.add(`${change.from}>${change.to}`);
           check(change.from === state.stage && change.to === next.stage, where, () => `transition ${change.from}→${change.to} but state ${state.stage}→${next.stage}`);
           check(canTransition(change.from, change.to), where, () => `forbidden edge ${change.from}→${change.to}`);
           check(next.epochsInStage === 0, where, () => `epochsInStage ${next.epochsInStage} after a transition`);
           check(change.cause.reason !== '', where, () => 'a transition without a reason');
-          const commandId = event.type === 'epochEnded' ? undefined : event.commandId;
+          const commandId = event.type === 'epochEnded' || event.type === 'attached' ? undefined : event.commandId;
           check(change.cause.commandId === commandId, where, () => `cause ${change.cause.commandId} ≠ command ${commandId}`);
           check(SeedTransitionedSchema.safeParse(change).success, where, () => 'not a valid kasmina.seed.transitioned');
         }

@@ -135,6 +135,26 @@ describe('seed lifecycle', () => {
       expect(error.details?.['measured']).to.deep.equal({ kernelLoaded: true, paramsFinite: false });
     });
 
+    it('G1 passes at the germinating boundary once the trainer reports the attached kernel loaded and finite (no epoch passes)', () => {
+      const germinated = seedIn('GERMINATED');
+      const attached = accepted(transition(germinated, { type: 'attached', telemetry: { kernelLoaded: true, paramsFinite: true } }, gates));
+      expect(attached.transition).to.equal(null);
+      expect(attached.state).to.include({ stage: 'GERMINATED', epoch: germinated.epoch, epochsInStage: 0, revision: germinated.revision + 1 });
+      const training = accepted(transition(attached.state, advance(), gates));
+      expect(training.transition).to.include({ from: 'GERMINATED', to: 'TRAINING', epoch: germinated.epoch });
+      // A kernel that did not load, or NaN parameters, still fail G1.
+      const unloaded = accepted(transition(germinated, { type: 'attached', telemetry: { kernelLoaded: false, paramsFinite: true } }, gates)).state;
+      expect(rejected(transition(unloaded, advance(), gates)).details?.['reasons']).to.include('kernel not reported loaded');
+      const poisoned = accepted(transition(germinated, { type: 'attached', telemetry: { kernelLoaded: true, paramsFinite: false } }, gates)).state;
+      expect(rejected(transition(poisoned, advance(), gates)).details?.['reasons']).to.deep.equal(['seed parameters contain NaN or Infinity']);
+      // Only a GERMINATED seed is attached.
+      for (const stage of ['TRAINING', 'BLENDING'] as const) {
+        const error = rejected(transition(seedIn(stage), { type: 'attached', telemetry: { kernelLoaded: true, paramsFinite: true } }, gates));
+        expect(error.code).to.equal('ESPER_INVALID_TRANSITION');
+      }
+      expect(rejected(transition(freshSeed(), { type: 'attached', telemetry: { kernelLoaded: true, paramsFinite: true } }, gates)).code).to.equal('ESPER_INVALID_TRANSITION');
+    });
+
     it('G2 fails before N epochs in TRAINING, without progress, and on exploding or NaN gradients', () => {
       const training = seedIn('TRAINING');
       let error = rejected(transition(tick(training, 2), advance(), gates));

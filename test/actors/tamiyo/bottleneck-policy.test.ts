@@ -81,6 +81,26 @@ describe('Tamiyo bottleneck policy', () => {
     expect(decision.memory.seeds['seed-h2-w1']?.blueprintId).to.equal('widen_32');
   });
 
+  it('starts TRAINING at germination: every GERMINATE, width or depth, is followed by an ADVANCE of the same seed', () => {
+    const widened = decideBottleneck(withLayers(1, [layer(1, 4, 3.5, 0.2), layer(2, 4, 3.8, 0.9)]), initialPolicyMemory(), ctx(), CONFIG);
+    expect(widened.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h2-w1:GERMINATE', 'seed-h2-w1:ADVANCE']);
+    const [germinate, advance] = widened.commands;
+    expect(advance?.commandId).to.not.equal(germinate?.commandId);
+    expect(advance?.annotations['reason']).to.match(/G1 checked when the kernel attached/);
+    for (const c of widened.commands) expect(AdaptationCommandSchema.safeParse(c).error?.issues ?? []).to.deep.equal([]);
+    // A depth seed germinated on a plateau (no layer saturated): the same.
+    let memory = initialPolicyMemory();
+    let depth: ReturnType<typeof decideBottleneck> | undefined;
+    for (let epoch = 5; epoch <= 12 && (depth?.commands.length ?? 0) === 0; epoch++) {
+      depth = decideBottleneck({ ...packet({ epoch, acc: 0.8, trainLoss: 0.5, seeds: ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => seed(id)) }), layers: [layer(1, 32, 4, 0.1)] }, memory, ctx(), CONFIG);
+      memory = depth.memory;
+    }
+    const ops = depth?.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`) ?? [];
+    expect(ops).to.have.length(2);
+    expect(ops[0]).to.match(/^seed-h\d:GERMINATE$/);
+    expect(ops[1]).to.equal(ops[0]?.replace('GERMINATE', 'ADVANCE'));
+  });
+
   it('ranks conv blocks by their gain per pooled pixel, so the high-resolution first block does not win by its pixel count', () => {
     // Fashion-MNIST conv 2 → conv 4, data seed 0 at epoch 1: raw scores 0.364 (14×14 pixels) and 0.194 (7×7).
     const conv = (n: number, width: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, width, gradientScore), kind: 'conv', positions });
@@ -152,7 +172,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@4');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@5');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -229,6 +249,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@4');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@5');
   });
 });

@@ -40,6 +40,8 @@ async function handle(request: WorkerRequest): Promise<unknown> {
     }
     case 'summary':
       return requireSession().summary();
+    case 'inspectSlot':
+      return requireSession().inspectSlot((request.args as WorkerOps['inspectSlot']['args']).slotId);
     case 'checkpoint':
       return requireSession().checkpoint((request.args as WorkerOps['checkpoint']['args']).meta);
     case 'restore': {
