@@ -62,6 +62,16 @@ describe('TrainingSession', function () {
     session.dispose();
   });
 
+  it('reports a seed as attached before it trains (what G1 checks at the germinating boundary): its kind, and NaN parameters', async () => {
+    const session = await TrainingSession.create(SPEC);
+    expect(session.inspectSlot('s1')).to.deep.equal({ slotId: 's1', seedKind: null, paramsFinite: true });
+    session.applySlot({ slotId: 's1', germinate: { kind: 'residual-dense', config: { hidden: 8 } }, mode: 'DORMANT' });
+    expect(session.inspectSlot('s1')).to.deep.equal({ slotId: 's1', seedKind: 'residual-dense', paramsFinite: true });
+    expect(session.poisonSeed('s1')).to.equal(true);
+    expect(session.inspectSlot('s1')).to.deep.equal({ slotId: 's1', seedKind: 'residual-dense', paramsFinite: false });
+    session.dispose();
+  });
+
   it('freezes a FOSSILIZED seed by default and keeps training it with the slot option trainFossil', async () => {
     const seedBytes = (session: TrainingSession): string =>
       (session.model.slot('s1').seed?.params ?? []).map((p) => Buffer.from((p.dataSync() as Float32Array).buffer).toString('hex')).join('|');

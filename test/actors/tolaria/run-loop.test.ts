@@ -148,6 +148,14 @@ describe('esper run: the spirals example as shipped (issue 11: default policy, c
     expect(hidden.reduce((a, b) => a + b, 0)).to.be.greaterThan(6);
     expect(grown.parameterCount.host).to.be.greaterThan(host.parameterCount.host);
     expect(grown.finalAccuracy).to.be.greaterThan(host.finalAccuracy);
+    // Training starts at the boundary the seed germinated at (G1 checked when the kernel attached): no idle GERMINATED epoch.
+    for (const seed of widened) {
+      const [germinated, training] = seed.history;
+      expect(germinated?.to).to.equal('GERMINATED');
+      expect(training).to.include({ from: 'GERMINATED', to: 'TRAINING', epoch: germinated?.epoch });
+      expect(training?.cause.reason).to.match(/gate G1 passed/);
+    }
+    expect(grown.epochs.flatMap((e) => e.seeds.filter((s) => s.stage === 'GERMINATED').map((s) => `${s.slotId}@${e.epoch}`))).to.deep.equal([]);
     // Why a layer was widened is in the event log: the decision names the layer and its signals.
     const decision = events.find((e) => e.type === 'tamiyo.decision.made' && String((e.data as { reason: string }).reason).includes('widen L'));
     expect(String((decision?.data as { reason: string } | undefined)?.reason)).to.match(/widen L\d \(w3, saturation [\d.]+ ≥ 0\.45, gradient score/);
