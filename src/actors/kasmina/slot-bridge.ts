@@ -50,8 +50,7 @@ export function slotCommandFor(previous: SeedState | undefined, next: SeedState,
  */
 export function observationFrom(telemetry: SlotTelemetry, validationAccuracy: number, baselineAccuracy: number | undefined): SeedObservation {
   const observation: SeedObservation = {
-    kernelLoaded: telemetry.seedKind !== null,
-    paramsFinite: telemetry.paramsFinite,
+    ...attachObservation(telemetry),
     gradsFinite: telemetry.gradsFinite,
     gradNorm: telemetry.gradNorm,
     gradRatio: telemetry.gradRatio,
@@ -62,7 +61,7 @@ export function observationFrom(telemetry: SlotTelemetry, validationAccuracy: nu
   return observation;
 }
 
-/** G1's observation of a seed the trainer just attached (before it trains). */
-export function attachObservation(check: SlotAttachCheck): AttachedEvent['telemetry'] {
+/** G1's observation of a slot's seed: right after the trainer attached it, and in every epoch's telemetry. */
+export function attachObservation(check: Pick<SlotAttachCheck, 'seedKind' | 'paramsFinite'>): AttachedEvent['telemetry'] {
   return { kernelLoaded: check.seedKind !== null, paramsFinite: check.paramsFinite };
 }

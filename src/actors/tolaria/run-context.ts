@@ -221,10 +221,8 @@ export class RunContext {
     }
     const command: SlotCommand | undefined = slotCommandFor(previous, next, (kernelId) => this.moduleFor(kernelId));
     if (command !== undefined) await this.client.request('applySlot', command);
-    if (command?.germinate === undefined) {
-      this.current.set(next.slotId, next);
-      return;
-    }
+    this.current.set(next.slotId, next);
+    if (command?.germinate === undefined) return;
     // The kernel is attached now: G1's check (loaded, parameters finite) is made here, so an ADVANCE at this
     // same boundary can start TRAINING instead of the seed idling an epoch until the epoch's telemetry.
     const check = await this.client.request('inspectSlot', { slotId: next.slotId });

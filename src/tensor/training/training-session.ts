@@ -249,14 +249,14 @@ export class TrainingSession {
       const seed = slot.seed;
       const seedParams = seed?.paramCount ?? 0;
       const seedGrad = (gradSums.get(seedGroupId(slot.id)) ?? 0) / sampled;
-      const paramsFinite = seed === undefined ? true : allFinite(seed.params);
+      const { seedKind, paramsFinite } = this.inspectSlot(slot.id);
       if (!paramsFinite) nonFinite = true;
       const ablated = seed === undefined ? undefined : slot.ablate(() => this.evaluate());
       return {
         slotId: slot.id,
         mode: slot.mode,
         alpha: slot.alpha,
-        seedKind: seed?.kind ?? null,
+        seedKind,
         seedParams,
         gradNorm: seedGrad,
         gradRatio: seedParams > 0 && hostGradNorm > 0 ? seedGrad / Math.sqrt(seedParams) / (hostGradNorm / Math.sqrt(hostParams)) : 0,
@@ -431,19 +431,20 @@ export class TrainingSession {
   }
 
   /**
-   * Fault injection (tests, drills): overwrites every parameter of the seed in
-   * `slotId` with NaN, as a diverged seed would leave them. Returns false when
-   * the slot holds no seed.
-   */
-  /**
-   * What G1 asks of a seed just attached to `slotId`: its kind (null when the
-   * slot holds none: the kernel did not load) and whether every parameter is finite.
+   * What G1 asks of the seed in `slotId` (right after it is attached, and
+   * with every epoch's telemetry): its kind (null when the slot holds none:
+   * the kernel did not load) and whether every parameter is finite.
    */
   inspectSlot(slotId: string): SlotAttachCheck {
     const seed = this.model.anySlot(slotId).seed;
     return { slotId, seedKind: seed?.kind ?? null, paramsFinite: seed === undefined ? true : allFinite(seed.params) };
   }
 
+  /**
+   * Fault injection (tests, drills): overwrites every parameter of the seed in
+   * `slotId` with NaN, as a diverged seed would leave them. Returns false when
+   * the slot holds no seed.
+   */
   poisonSeed(slotId: string): boolean {
     const seed = this.model.anySlot(slotId).seed;
     if (seed === undefined) return false;

@@ -142,6 +142,24 @@ describe('Kasmina seed actor', () => {
     expect(events.map((e) => e.data.to)).to.deep.equal(['GERMINATED', 'TRAINING', 'BLENDING']);
   });
 
+  it("persists the trainer's attach check: after a crash the restarted actor still lets G1 pass at the germinating boundary", async () => {
+    await start();
+    await germinate();
+    await ask({ type: 'attached', telemetry: { kernelLoaded: true, paramsFinite: true } });
+    const incarnation = handle!.supervisor.children()[0]!.incarnation;
+    store.failSaves = 1;
+    expect((await rejectsWith(ask({ type: 'epochEnded', epoch: 1, telemetry: HEALTHY }))).code).to.equal('ESPER_STREAM_ERROR');
+    expect((await ask({ type: 'status' })).stage).to.equal('GERMINATED');
+    expect(handle!.supervisor.children()[0]!.incarnation).to.equal(incarnation + 1);
+    expect(await advance()).to.include({ stage: 'TRAINING', epochsInStage: 0 });
+    // An attach check that found no kernel persists too, and G1 refuses.
+    expect((await rejectsWith(ask({ type: 'attached', telemetry: { kernelLoaded: true, paramsFinite: true } }))).code, 'only a GERMINATED seed is attached').to.equal('ESPER_INVALID_TRANSITION');
+    await ask({ type: 'command', command: seedCommand('seed-b', { op: 'GERMINATE', blueprintId: 'bp-lowrank' }) }, 'b');
+    await ask({ type: 'attached', telemetry: { kernelLoaded: false, paramsFinite: true } }, 'b');
+    const refused = await rejectsWith(ask({ type: 'command', command: seedCommand('seed-b', { op: 'ADVANCE' }) }, 'b'));
+    expect(refused.details?.['reasons']).to.include('kernel not reported loaded');
+  });
+
   it('emits automatic transitions (embargo elapsed) caused by the epoch message', async () => {
     await start();
     await germinate();
