@@ -82,6 +82,13 @@ export const HeuristicPolicySpecSchema = z
     /** Bottleneck: no layer is widened after this fraction of the run's epochs (late growth does not pay back). 0–1. @default 0.5 */
     growUntilFraction: z.number().min(0).max(1).default(0.5),
     /**
+     * Bottleneck: a layer is widened only if the seed, on the lifecycle's
+     * fastest path (G2's width minimum in TRAINING, the α ramp, one epoch at
+     * α = 1), would be merged within this fraction of the run's epochs, so
+     * the grown layer trains at its final width for the rest. 0–1. @default 2/3
+     */
+    mergeByFraction: z.number().min(0).max(1).default(2 / 3),
+    /**
      * Bottleneck: a layer counts as saturated when the effective rank of its
      * activations is at least this fraction of its live units. 0–1. @default 0.45
      */
@@ -566,9 +573,9 @@ export const RunResultsSchema = z
     fieldReports: z.array(FieldReportSchema).max(MAX_SEEDS_PER_RUN).optional(),
     /** The kernels compiled and validated for the run's slots (absent in results of runs before compiled kernels). */
     kernels: z.array(RunKernelSchema).max(MAX_SEED_MODULES * 16).optional(),
-    /** Largest drop of validation accuracy, in percent (points), across the epochs where a seed was grafted (blending started); 0 when none dropped. */
+    /** Largest drop of validation accuracy, in percent (points), over its graft epochs ({@link RunResults.graftEpochs}); 0 when none dropped. */
     maxGraftDropPct: nonNegative(),
-    /** The epochs {@link RunResults.maxGraftDropPct} looks at: those during or at whose end a seed was BLENDING (absent in results of earlier runs). */
+    /** The epochs {@link RunResults.maxGraftDropPct} looks at: those trained with a seed BLENDING (before 2026-12-04 also the epoch at whose end a seed began to blend; absent in results of earlier runs). */
     graftEpochs: z.array(count()).max(MAX_RUN_EPOCHS).optional(),
     /** The final model's architecture (width fossils merged, depth fossils listed); absent in results of runs before width seeds. */
     topology: RunTopologySchema.optional(),

@@ -90,7 +90,7 @@ export class RunContext {
   readonly epochs: EpochResult[];
   readonly rollbacks: RunRollbackRecord[];
   readonly fieldReports: FieldReport[];
-  /** Per epoch: whether a seed was BLENDING (graft drops are measured there). */
+  /** Per epoch: whether it was trained with a seed BLENDING (graft drops are measured there). */
   readonly blendingAt: boolean[];
 
   constructor(options: RunContextOptions) {
@@ -272,7 +272,7 @@ export class RunContext {
   /** Records an epoch's result and emits `tolaria.epoch.completed`. */
   recordEpoch(result: EpochResult, blendingDuring: boolean, metrics: Record<string, number>): void {
     this.epochs.push(result);
-    this.blendingAt.push(blendingDuring || result.seeds.some((s) => s.stage === 'BLENDING'));
+    this.blendingAt.push(blendingDuring);
     this.events.epochCompleted(result, this.globalStep, this.paramCount(result.seeds), { ...metrics, liveSeeds: result.seeds.filter((s) => LIVE_STAGES.has(s.stage)).length });
   }
 

@@ -14,7 +14,12 @@ import { runKernelRow } from './run-kernels.ts';
 /** Type of the last event of a run: data `{ runId, epochs, seeds: [{ seedId, slotId, stage }] }` (not a registered bus message; stored for `esper replay`). */
 export const RUN_COMPLETED_TYPE = 'tolaria.run.completed';
 
-/** The epoch numbers during or at whose end a seed was BLENDING (`blendingAt` is per entry of `epochs`). */
+/**
+ * The epoch numbers trained with a seed BLENDING (`blendingAt` is per entry of
+ * `epochs`). The epoch at whose end a seed begins to blend is not one: it was
+ * trained with the seed in TRAINING, the host's trajectory that of a run
+ * without it, and its validation accuracy is measured before the transition.
+ */
 export function graftEpochs(epochs: readonly EpochResult[], blendingAt: readonly boolean[]): number[] {
   return epochs.flatMap((r, e) => (blendingAt[e] === true ? [r.epoch] : []));
 }
@@ -53,7 +58,7 @@ export async function finishRun(ctx: RunContext): Promise<RunResults> {
   // Held-out test accuracy, where the dataset has a test set (read only now, once).
   const test = await ctx.client.request('evaluateTest', null);
   const summary = await ctx.client.request('summary', null);
-  // The epochs a graft drop is measured over (a seed blended during or at the end of them).
+  // The epochs a graft drop is measured over (trained with a seed blending).
   const grafts = graftEpochs(ctx.epochs, ctx.blendingAt);
   const states = [...ctx.current.values()];
   const seeds: SeedResult[] = states.map((s) => {

@@ -52,6 +52,11 @@ export function widthGates(gates: GateConfig, spec: RunSpec): GateConfig {
   return { ...gates, g2: { ...gates.g2, minTrainingEpochs: WIDTH_TRAINING_EPOCHS } };
 }
 
+/** Epochs from a width seed's germination to its merge on the fastest path: `trainingEpochs` in TRAINING, `tempoEpochs` blending, one at α = 1. */
+export function widthEpochsToMerge(trainingEpochs: number, tempoEpochs: number): number {
+  return trainingEpochs + tempoEpochs + 1;
+}
+
 /** The run's policy, as its spec configures it (`bottleneck` by default; `heuristic` adds depth only). */
 export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<PolicyMemory> {
   const p = spec.policy;
@@ -69,12 +74,16 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
     blend: { curve: spec.blend.curve, tempoEpochs: spec.blend.tempoEpochs },
   };
   if (p.kind === 'heuristic') return heuristicPolicy(heuristic);
+  const widthTrainingEpochs = widthGates(gates, spec).g2.minTrainingEpochs;
   return bottleneckPolicy({
     ...heuristic,
     // Width seeds may advance after fewer epochs than depth seeds; the gates hold each kind to its own minimum.
-    advanceTrainingEpochs: Math.min(gates.g2.minTrainingEpochs, widthGates(gates, spec).g2.minTrainingEpochs),
+    advanceTrainingEpochs: Math.min(gates.g2.minTrainingEpochs, widthTrainingEpochs),
     growFromEpoch: p.growFromEpoch,
     growUntilFraction: p.growUntilFraction,
+    mergeByFraction: p.mergeByFraction,
+    // A width seed's fastest path to its merge: TRAINING, the α ramp, one epoch at α = 1 (G5 measures it there).
+    epochsToMerge: widthEpochsToMerge(widthTrainingEpochs, spec.blend.tempoEpochs),
     saturation: p.saturation,
     growthFactor: p.growthFactor,
     patientUntilFraction: p.patientUntilFraction,

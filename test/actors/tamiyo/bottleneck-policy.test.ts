@@ -168,11 +168,26 @@ describe('Tamiyo bottleneck policy', () => {
     expect(widthGrowthFor(withLayers(5, [layer(1, 4, 4, 1)], spent), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('wait').that.match(/seed budget spent/);
   });
 
+  it('widens a layer only while the seed would merge within two thirds of the run, so the grown layer trains at its final width for the last third', () => {
+    const saturated = [layer(1, 4, 4, 1)];
+    // 15 epochs, a merge 5 epochs after the decision: epoch 5 merges at 10 (= 2/3 of 15), epoch 6 at 11 — inside the start window (≤ 7.5), past the merge window.
+    expect(widthGrowthFor(withLayers(5, saturated), ctx({ epochs: 15 }), DEFAULT_WIDTH_RULE, 1)).to.have.property('seed');
+    expect(widthGrowthFor(withLayers(6, saturated), ctx({ epochs: 15 }), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a seed germinated now would merge at epoch 11, past 0.67 of 15' });
+    // 30 epochs: the start window binds first (15 merges at 20 = 2/3 of 30).
+    expect(widthGrowthFor(withLayers(15, saturated), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('seed');
+    // A slower lifecycle (a longer α ramp) closes the window sooner.
+    expect(widthGrowthFor(withLayers(15, saturated), ctx(), { ...DEFAULT_WIDTH_RULE, epochsToMerge: 6 }, 1)).to.have.property('wait').that.match(/merge at epoch 21/);
+    // The packet's decision says why it waited.
+    const decision = decideBottleneck(withLayers(6, saturated), initialPolicyMemory(), ctx({ epochs: 15 }), CONFIG);
+    expect(decision.commands.filter((c) => c.seedOperation?.op === 'GERMINATE' && c.targetSeedId?.includes('-w') === true)).to.deep.equal([]);
+    expect(decision.reason).to.match(/width: wait \(a seed germinated now would merge at epoch 11/);
+  });
+
   it('carries a width seed through its lifecycle with the heuristic rules (advance after 1 epoch of TRAINING)', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@5');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@6');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -249,6 +264,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@5');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@6');
   });
 });
