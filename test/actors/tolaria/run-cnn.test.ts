@@ -37,8 +37,8 @@ function cnnSpec(dir: string | undefined, overrides: Record<string, unknown> = {
       optimizer: { kind: 'adam', learningRate: 0.005 },
       batchSize: 64,
     },
-    // Grow from epoch 1 whatever the block's saturation; fossilize whatever the contribution.
-    policy: { growFromEpoch: 1, growUntilFraction: 0.9, saturation: 0, fossilizeContributionPp: -100 },
+    // Grow from epoch 1 whatever the block's saturation, merging as late as the last epoch; fossilize whatever the contribution.
+    policy: { growFromEpoch: 1, growUntilFraction: 0.9, mergeByFraction: 1, saturation: 0, fossilizeContributionPp: -100 },
     gates: { g2: { minTrainingEpochs: 1, minImprovementPp: -100 }, g5: { minContributionPp: -100 } },
     seedModules: { blueprints: 'catalog' },
     budgets: { maxSeeds: 1 },
