@@ -245,8 +245,15 @@ export class NatsBus implements Bus {
     return this.#streams.consume(config, handler);
   }
 
-  async kv(bucket: string, options: KvOptions = {}): Promise<KvStore> {
-    return openNatsKv(this.connection, bucket, options, this.#instruments, this.replicas, () => this.#streams.observer);
+  kv(bucket: string, options: KvOptions = {}): Promise<KvStore> {
+    // Idempotent (binds to the bucket or creates it), so safe to repeat after a timeout: a node starting while the
+    // cluster elects its JetStream leader (or under load) waits for it instead of failing to start.
+    return retryTransient(() => openNatsKv(this.connection, bucket, options, this.#instruments, this.replicas, () => this.#streams.observer), {
+      what: `open bucket ${bucket}`,
+      logger: this.#instruments.logger,
+      budgetMs: ENSURE_STREAM_BUDGET_MS,
+      observer: this.#streams.observer,
+    });
   }
 
   async flush(): Promise<void> {

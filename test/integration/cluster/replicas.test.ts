@@ -75,4 +75,31 @@ describe('JetStream replicas on a three-server cluster (integration, issue 13)',
     await single.ensureStream({ name: 'rp_old', subjects: ['rp.old.>'] });
     expect(await replicasOf('rp_old')).to.equal(3);
   });
+
+  it('opens a bucket asked for while the cluster has no JetStream quorum once the quorum is back (a node starting during an election)', async () => {
+    const b = await bus();
+    await cluster!.kill(1);
+    await cluster!.kill(2);
+    let settled: string | undefined;
+    const opening = b.kv('rp_during_election', { ttlMs: 60_000 }).then(
+      (kv) => {
+        settled = 'opened';
+        return kv;
+      },
+      (error: unknown) => {
+        settled = `failed: ${String(error)}`;
+        throw error;
+      },
+    );
+    // Two of three servers gone: nothing can be created (no meta leader), and the open keeps trying instead of failing.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(settled).to.equal(undefined);
+    cluster!.restart(1);
+    cluster!.restart(2);
+    const kv = await opening;
+    expect(settled).to.equal('opened');
+    expect(kv.bucket).to.equal('rp_during_election');
+    await cluster!.waitForMetaLeader();
+    expect(await replicasOf('KV_rp_during_election')).to.equal(3);
+  });
 });
