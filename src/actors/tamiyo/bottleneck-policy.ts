@@ -108,12 +108,18 @@ export interface WidthRuleConfig {
   readonly holdingPatienceEpochs: number;
 }
 
+/** Epochs from a width seed's germination to its merge on the fastest path: `trainingEpochs` in TRAINING, `tempoEpochs` blending, one at α = 1 (G5 measures it there). */
+export function widthEpochsToMerge(trainingEpochs: number, tempoEpochs: number): number {
+  return trainingEpochs + tempoEpochs + 1;
+}
+
 /** Defaults of the width rule. */
 export const DEFAULT_WIDTH_RULE: WidthRuleConfig = Object.freeze({
   growFromEpoch: 1,
   growUntilFraction: 0.5,
   mergeByFraction: 2 / 3,
-  epochsToMerge: 5,
+  // One epoch in TRAINING (the width G2 minimum), the default α ramp of 3.
+  epochsToMerge: widthEpochsToMerge(1, 3),
   saturation: 0.45,
   growthFactor: 8,
   patientUntilFraction: 0.25,

@@ -80,6 +80,7 @@ export {
   decideBottleneck,
   describeLayers,
   layerSaturation,
+  widthEpochsToMerge,
   widthGrowthFor,
   widthKernelFor,
   type BottleneckConfig,

@@ -13,7 +13,7 @@ import { createMessage } from '../../contracts/registry.ts';
 import type { RunSpec } from '../../contracts/run.ts';
 import { createBreaker, type ActorRef, type Breaker } from '../../supervision/index.ts';
 import type { GateConfig } from '../kasmina/index.ts';
-import { bottleneckPolicy, heuristicPolicy, policyLabel, type PolicyContext, type PolicyDecision, type PolicyMemory, type TamiyoAdvisorMessage, type TamiyoPolicy } from '../tamiyo/index.ts';
+import { bottleneckPolicy, heuristicPolicy, widthEpochsToMerge, policyLabel, type PolicyContext, type PolicyDecision, type PolicyMemory, type TamiyoAdvisorMessage, type TamiyoPolicy } from '../tamiyo/index.ts';
 import { COMMAND_DEADLINE_MS, SEED_QUERY_MS } from './run-checkpoints.ts';
 import type { RunContext } from './run-context.ts';
 import { RUN_LOOP_SOURCE } from './run-events.ts';
@@ -50,11 +50,6 @@ export function widthGates(gates: GateConfig, spec: RunSpec): GateConfig {
   const g2 = (spec.gates?.['g2'] ?? spec.gates?.['G2']) as Record<string, unknown> | undefined;
   if (g2?.['minTrainingEpochs'] !== undefined) return gates;
   return { ...gates, g2: { ...gates.g2, minTrainingEpochs: WIDTH_TRAINING_EPOCHS } };
-}
-
-/** Epochs from a width seed's germination to its merge on the fastest path: `trainingEpochs` in TRAINING, `tempoEpochs` blending, one at α = 1. */
-export function widthEpochsToMerge(trainingEpochs: number, tempoEpochs: number): number {
-  return trainingEpochs + tempoEpochs + 1;
 }
 
 /** The run's policy, as its spec configures it (`bottleneck` by default; `heuristic` adds depth only). */
