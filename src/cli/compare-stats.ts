@@ -133,6 +133,7 @@ export function summarizeRepeats(repeats: readonly RunRepeat[]): RunRepeatSummar
     ...optional('staticTestAccuracy', of((r) => r.staticTestAccuracy)),
     maxGraftDropPct: required((r) => r.maxGraftDropPct),
     ...optional('staticDropInGraftEpochsPct', of((r) => r.staticDropInGraftEpochsPct)),
+    ...optional('staticGainPts', of((r) => (r.staticAccuracy - r.hostAccuracy) * 100)),
     ...optional('parameterEfficiency', of((r) => r.parameterEfficiency)),
   };
 }

@@ -29,6 +29,7 @@ import { runOnCluster } from './run-remote.ts';
 import { compareRepeats } from './compare.ts';
 import { summarizeRepeats } from './compare-stats.ts';
 import { compareRows, num, repeatsTable, resolutionNotes } from './compare-table.ts';
+import { growthGoals, growthGoalsText } from './growth-goals.ts';
 import { openRunDashboard, teeEvents, type RunDashboardFlags } from './run-dashboard.ts';
 
 /** Default data directory of `esper run`'s audit trail (the embedded database goes in `<dir>/db`). */
@@ -120,7 +121,11 @@ function finalTable(results: RunResults, seconds: string): string {
   const width = Math.max(...rows.map(([k]) => k.length));
   const table = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
   const repeats = results.repeats ?? [];
-  return repeats.length > 1 && results.repeatSummary !== undefined ? `${table}\n\n${repeatsTable(repeats, results.repeatSummary)}` : table;
+  const summary = repeats.length > 1 ? results.repeatSummary : undefined;
+  const withRepeats = summary === undefined ? table : `${table}\n\n${repeatsTable(repeats, summary)}`;
+  const goals = growthGoals(results);
+  if (goals === undefined) return withRepeats;
+  return `${withRepeats}\n\ngrowth goals (${summary === undefined ? 'this data seed' : `${repeats.length} data seeds`}; docs/growth.md "Goals")\n${growthGoalsText(goals)}`;
 }
 
 /** `esper run`: resolves to the exit code. */

@@ -533,6 +533,8 @@ export const RunRepeatSummarySchema = z
     staticTestAccuracy: RepeatStatsSchema.optional(),
     maxGraftDropPct: RepeatStatsSchema,
     staticDropInGraftEpochsPct: RepeatStatsSchema.optional(),
+    /** Static model minus host, validation accuracy points (is the growth real? docs/growth.md "Goals"); absent in results written before it existed. */
+    staticGainPts: RepeatStatsSchema.optional(),
     parameterEfficiency: RepeatStatsSchema.optional(),
   })
   .strict();

@@ -60,10 +60,14 @@ describe('esper run --compare --repeats (issue 11)', function () {
     expect(summary.grownAccuracy.n).to.equal(2);
     expect(summary.grownAccuracy.min).to.equal(Math.min(...results.repeats!.map((r) => r.grownAccuracy)));
     expect((summary.bottleneckResolution?.n ?? 0) + summary.undefinedResolutions).to.equal(2);
+    const gains = results.repeats!.map((r) => (r.staticAccuracy - r.hostAccuracy) * 100);
+    expect(summary.staticGainPts?.min).to.be.closeTo(Math.min(...gains), 1e-9);
     const html = readFileSync(join(dir, 'out', 'report.html'), 'utf8');
-    expect(html).to.include('params-chart').and.include('Repeats over data seeds');
+    expect(html).to.include('params-chart').and.include('Repeats over data seeds').and.include('<h2>Growth goals</h2>');
     const printed = out.join('\n');
     expect(printed).to.match(/compare {2}seed 8 {2}host/).and.match(/\nmedian +\d/).and.match(/\nmin +\d/);
+    // The verdict over both data seeds closes the output: every goal, each met or not.
+    expect(printed).to.match(/growth goals \(2 data seeds; docs\/growth\.md "Goals"\)\n {2}median resolution .*\n {2}minimum resolution .*\n {2}largest graft drop .*\n {2}static − host .*(met|n\/a)/);
   });
 
   it('refuses --repeats or --sweep without --compare, and a bad count, with exit 2 before training', async () => {

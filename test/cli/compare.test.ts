@@ -5,7 +5,7 @@
  * report's comparison section. The end-to-end run is in compare-e2e.test.ts.
  */
 import { expect } from 'chai';
-import { RunResultsSchema, RunSpecSchema, type RunResults, type RunSpec, type RunSpecInput } from '../../src/contracts/run.ts';
+import { RunResultsSchema, RunSpecSchema, type RunRepeat, type RunResults, type RunSpec, type RunSpecInput } from '../../src/contracts/run.ts';
 import type { HostSpec } from '../../src/contracts/training-spec.ts';
 import { ConfigError } from '../../src/errors/index.ts';
 import { compareBaselines, compareRepeats } from '../../src/cli/compare.ts';
@@ -30,6 +30,7 @@ import { selectBackend } from '../../src/tensor/backend.ts';
 import { cnnHost } from '../../src/tensor/hosts/cnn-host.ts';
 import { Rng } from '../../src/tensor/rng.ts';
 import { throwsWith } from '../helpers/rejects-with.ts';
+import { repeatRow } from '../helpers/run-repeat.ts';
 
 const SPIRALS: RunSpecInput = {
   name: 'compare test',
@@ -215,24 +216,8 @@ describe('esper run --compare (issue 11)', () => {
     });
 
     it('summarizes the test-set resolution over the seeds where it is defined, and shows it beside the validation one', () => {
-      const row = (seed: number, resolution: number, test: number | null): Parameters<typeof summarizeRepeats>[0][number] => ({
-        seed,
-        runId: `run-${seed}`,
-        hostAccuracy: 0.8,
-        grownAccuracy: 0.8 + resolution * 0.05,
-        staticAccuracy: 0.85,
-        bottleneckResolution: resolution,
-        testBottleneckResolution: test,
-        maxGraftDropPct: 0,
-        hostParams: 3190,
-        grownParams: 28_630,
-        staticParams: 28_630,
-        staticRule: 'final-topology',
-        grownTopology: '784-36-10',
-        staticTopology: '784-36-10',
-        parameterEfficiency: 1,
-        weightsHash: 'ab'.repeat(32),
-      });
+      const row = (seed: number, resolution: number, test: number | null): RunRepeat =>
+        repeatRow({ seed, hostAccuracy: 0.8, grownAccuracy: 0.8 + resolution * 0.05, staticAccuracy: 0.85, bottleneckResolution: resolution, testBottleneckResolution: test });
       const rows = [row(0, 0.7, 1.1), row(1, 0.9, null), row(2, 0.8, 0.95), row(3, 1.0, 0.6)];
       const summary = summarizeRepeats(rows);
       expect(summary.testBottleneckResolution).to.deep.equal({ n: 3, median: 0.95, min: 0.6, max: 1.1 });

@@ -7,6 +7,7 @@
  */
 import type { RepeatStats, RunCompare, RunResults } from '../../contracts/run.ts';
 import { graftDropText } from '../compare-table.ts';
+import { growthGoals, verdictText } from '../growth-goals.ts';
 import { escapeHtml, formatBottleneckResolution, formatCount, formatDeltaPp, formatDuration, formatPercent } from './format.ts';
 import { type ChartMarker, type ChartSeries, renderLineChart } from './svg-chart.ts';
 
@@ -179,5 +180,23 @@ export function repeatsSection(results: RunResults): string {
     `<table class="grid repeats"><thead><tr><th>Seed</th><th>Host</th><th>Grown</th><th>Static</th><th>Resolution</th>${hasTail ? '<th>Last 5 epochs</th>' : ''}${hasTestResolution ? '<th>Test resolution</th>' : ''}<th>Graft drop</th>` +
     `${hasTest ? '<th>Test host / grown / static</th>' : ''}<th>Efficiency</th><th>Grown topology</th><th>Static topology</th></tr></thead>` +
     `<tbody>\n${body}\n${stat('median')}\n${stat('min')}\n</tbody></table></section>`
+  );
+}
+
+/** Whether the comparison meets the growth goals (docs/growth.md "Goals"): over the repeats when there are several, else this data seed. */
+export function goalsSection(results: RunResults): string {
+  const goals = growthGoals(results);
+  if (goals === undefined) return '';
+  const seeds = (results.repeats?.length ?? 0) > 1 ? `${results.repeats?.length ?? 0} data seeds` : 'this data seed';
+  const body = goals
+    .map(
+      (g) =>
+        `<tr class="${g.met === null ? 'na' : g.met ? 'met' : 'unmet'}"><th scope="row">${escapeHtml(g.label)}</th><td class="num">${escapeHtml(g.measured)}</td>` +
+        `<td class="num">${escapeHtml(g.required)}</td><td><strong>${verdictText(g.met)}</strong>${g.note === undefined ? '' : ` <span class="cause">${escapeHtml(g.note)}</span>`}</td></tr>`,
+    )
+    .join('\n');
+  return (
+    `<section><h2>Growth goals</h2>\n<p class="note">Over ${seeds}. The static − host gap says whether the growth is real: below 3 points the resolution divides by a gap the size of the noise.</p>\n` +
+    `<table class="grid goals"><thead><tr><th>Goal</th><th>Measured</th><th>Required</th><th>Verdict</th></tr></thead><tbody>\n${body}\n</tbody></table></section>`
   );
 }

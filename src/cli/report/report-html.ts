@@ -10,7 +10,7 @@ import type { SeedStage } from '../../contracts/kasmina.ts';
 import type { RunResults, SeedResult } from '../../contracts/run.ts';
 import { STAGE_COLORS, renderSeedBands, seedLanes } from './seed-bands.ts';
 import { type ChartMarker, type ChartSeries, renderLineChart } from './svg-chart.ts';
-import { compareSection, repeatsSection } from './compare-section.ts';
+import { compareSection, goalsSection, repeatsSection } from './compare-section.ts';
 import { escapeHtml, formatCount, formatDuration, formatPercent, kvRows } from './format.ts';
 
 export { escapeHtml, formatBottleneckResolution, formatCount, formatDuration, formatPercent } from './format.ts';
@@ -245,6 +245,8 @@ ol.history li { margin: 1px 0; }
 .epoch { display: inline-block; min-width: 62px; color: #57606a; font-variant-numeric: tabular-nums; }
 .cause { color: #57606a; font-size: 12px; }
 details pre { background: #f6f8fa; padding: 12px; overflow: auto; font-size: 12px; }
+table.goals tr.met strong { color: #1a7f37; }
+table.goals tr.unmet strong { color: #cf222e; }
 footer { margin-top: 32px; color: #8b949e; font-size: 12px; }
 `;
 
@@ -256,6 +258,7 @@ export function renderReport(results: RunResults): string {
     summarySection(results),
     results.compare === undefined ? '' : compareSection(results, results.compare),
     repeatsSection(results),
+    goalsSection(results),
     chartsSection(results, markers),
     bandsSection(results, markers),
     seedsSection(results),
