@@ -89,6 +89,12 @@ export const HeuristicPolicySpecSchema = z
      */
     mergeByFraction: z.number().min(0).max(1).default(2 / 3),
     /**
+     * Bottleneck: width seeds live at once, each on its own layer (a merge
+     * widens a live width seed on a neighbouring layer with zero weights
+     * where the new units meet it). 1–64. @default 1
+     */
+    maxLiveWidthSeeds: z.number().int().min(1).max(64).default(1),
+    /**
      * Bottleneck: a layer counts as saturated when the effective rank of its
      * activations is at least this fraction of its live units. 0–1. @default 0.45
      */

@@ -172,7 +172,8 @@ export class Optimizer {
       if (next.has(g.id)) throw new EsperError('ESPER_INTERNAL', `Error in Optimizer.setGroups: group ${g.id} listed twice`);
       const old = this.#groups.get(g.id);
       // Only the very same variables (or ones rebuilt from them) keep their state: a new seed in a slot that once held another starts fresh.
-      const rebuilt = old !== undefined && g.params.some((p) => !old.params.includes(p) && lineageOf(p) !== undefined);
+      // A merge rebuilt some of its parameters (a seed's zero-padded ones are the same parameters, and carry on).
+      const rebuilt = old !== undefined && g.params.some((p) => !old.params.includes(p) && lineageOf(p) !== undefined && lineageOf(p)?.kind !== 'pad');
       if (rebuilt && this.#afterMerge === 'restart') {
         next.set(g.id, { params: g.params, step: 0, warmupSteps: warmup, buffers: g.params.map((p) => this.#newBuffers(p)) });
         continue;

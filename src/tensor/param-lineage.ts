@@ -14,6 +14,11 @@ export interface Lineage {
   readonly sources: readonly tf.Variable[];
   /** Builds a tensor shaped like the variable from one tensor per source, shaped like that source; call inside `tf.tidy`. */
   combine(parts: readonly tf.Tensor[]): tf.Tensor;
+  /**
+   * `pad`: the same parameter with zero entries added (a live width seed whose neighbouring layer grew), so its
+   * group's optimizer state carries on whatever `afterMerge` says; absent: a merge.
+   */
+  readonly kind?: 'pad';
 }
 
 const registry = new WeakMap<tf.Variable, Lineage>();

@@ -108,6 +108,7 @@ describe('contracts/run', () => {
         growFromEpoch: 1,
         growUntilFraction: 0.5,
         mergeByFraction: 2 / 3,
+        maxLiveWidthSeeds: 1,
         saturation: 0.45,
         growthFactor: 8,
         patientUntilFraction: 0.25,

@@ -163,7 +163,7 @@ describe('width seeds: slot modes, isolation, prune and merge (issue 11)', () =>
     });
   }
 
-  it('widening layer 1 re-shapes the empty depth slot after it; a depth seed there, or a live width seed next door, blocks the merge', () => {
+  it('widening layer 1 re-shapes the empty depth slot after it and widens a live width seed next door; a depth seed there blocks the merge', () => {
     const model = grownHost('mlp');
     germinate(model, 'w1', 2);
     model.widthSlot('w1').setMode('BLENDING', 1);
@@ -171,13 +171,14 @@ describe('width seeds: slot modes, isolation, prune and merge (issue 11)', () =>
     expect(() => model.widthSlot('w1').setMode('FOSSILIZED')).to.throw(EsperError, /depth slot d1/).with.property('code', 'ESPER_INVALID_TRANSITION');
     expect(model.widthSlot('w1').mode).to.equal('BLENDING');
     model.slot('d1').reset();
-    germinate(model, 'w2', 2);
-    expect(() => model.widthSlot('w1').setMode('FOSSILIZED')).to.throw(EsperError, /width slot w2/);
-    model.widthSlot('w2').setMode('PRUNED');
+    // A live seed on layer 2 reads layer 1: the merge widens its Ψ to the 6 units (test/tensor/width-neighbours.test.ts).
+    expect(germinate(model, 'w2', 2).geometry).to.deep.equal({ layout: 'dense', inputs: 4, outputs: 3 });
     model.widthSlot('w1').setMode('FOSSILIZED');
     expect(model.slot('d1').shape).to.deep.equal([6]);
     model.slot('d1').attach(residualDenseAdapter(6, 2, new Rng(1))); // the next seed there is sized for the wider layer
+    expect(model.widthSlot('w2').seed?.geometry).to.deep.equal({ layout: 'dense', inputs: 6, outputs: 3 });
     // A seed germinated in w2 now reads the wider layer 1.
+    model.widthSlot('w2').prune();
     model.widthSlot('w2').reset();
     expect(germinate(model, 'w2', 2).geometry).to.deep.equal({ layout: 'dense', inputs: 6, outputs: 3 });
     model.dispose();

@@ -21,8 +21,10 @@
  *   reached 89.98 % where the grown model reached 88.72 % (resolution 0.77 /
  *   0.66 over data seeds 0–4, against 1.06 / 0.80 with the second block
  *   widened alone);
- * - no width seed is live (one growth step at a time: a merge widens the
- *   neighbouring layers' geometry) and fewer than `maxLiveSeeds` seeds are;
+ * - fewer than `maxLiveWidthSeeds` width seeds are live (default 1: one
+ *   growth step at a time), none on the layer to widen, and fewer than
+ *   `maxLiveSeeds` depth seeds are; a merge widens a live width seed on a
+ *   neighbouring layer with zero weights where the new units meet it;
  * - the seed budget is not spent;
  * - some layer that could grow is *saturated*: effective rank ≥
  *   `saturation` × its live units (its units all carry their own direction:
@@ -106,6 +108,8 @@ export interface WidthRuleConfig {
   readonly patientUntilFraction: number;
   /** Epochs of HOLDING patience for an early, inconclusive width seed. */
   readonly holdingPatienceEpochs: number;
+  /** Width seeds live at once, each on its own layer (a merge widens a live neighbour: `padWidthSeed`). */
+  readonly maxLiveWidthSeeds: number;
 }
 
 /** Epochs from a width seed's germination to its merge on the fastest path: `trainingEpochs` in TRAINING, `tempoEpochs` blending, one at α = 1 (G5 measures it there). */
@@ -124,6 +128,7 @@ export const DEFAULT_WIDTH_RULE: WidthRuleConfig = Object.freeze({
   growthFactor: 8,
   patientUntilFraction: 0.25,
   holdingPatienceEpochs: 3,
+  maxLiveWidthSeeds: 1,
 });
 
 /** A width growth chosen for a packet. */
@@ -215,8 +220,9 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
     return { wait: `a seed germinated now would merge at epoch ${packet.epoch + rule.epochsToMerge}, past ${fmt(rule.mergeByFraction)} of ${context.epochs}` };
   }
   const live = packet.seeds.filter((s) => LIVE.has(s.stage));
-  if (live.some((s) => places[s.slotId]?.role === 'width')) return { wait: 'a width seed is growing' };
-  if (live.length >= maxLiveSeeds) return { wait: `${live.length} live seeds` };
+  const liveWidth = live.filter((s) => places[s.slotId]?.role === 'width');
+  if (liveWidth.length >= rule.maxLiveWidthSeeds) return { wait: liveWidth.length === 1 ? 'a width seed is growing' : `${liveWidth.length} width seeds are growing` };
+  if (live.length - liveWidth.length >= maxLiveSeeds) return { wait: `${live.length} live seeds` };
   const holding = packet.seeds.filter((s) => LIVE.has(s.stage) || s.stage === 'FOSSILIZED').length;
   if (holding >= context.budget.maxSeeds) return { wait: `seed budget spent (${holding}/${context.budget.maxSeeds})` };
   const remaining = context.budget.maxParamsAdded - context.budget.paramsAdded;
@@ -227,6 +233,10 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   for (const layer of layers) {
     const saturation = layerSaturation(layer);
     const widthSeeds = seedsOn('width', layer.layer);
+    if (widthSeeds.some((s) => LIVE.has(s.stage))) {
+      skipped.push(`L${layer.layer} is growing`);
+      continue;
+    }
     if (saturation < rule.saturation) {
       // A layer that grew must use up its new units before it grows again (right after a merge they carry little: 0.17).
       const grown = widthSeeds.some((s) => s.stage === 'FOSSILIZED');
@@ -344,7 +354,7 @@ export type BottleneckConfigInput = HeuristicConfigInput & Partial<WidthRuleConf
 
 /** The bottleneck policy as a {@link TamiyoPolicy}. */
 export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolicy<PolicyMemory> {
-  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, ...heuristic } = input;
+  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, ...heuristic } = input;
   const config: BottleneckConfig = {
     width: Object.freeze({
       growFromEpoch: growFromEpoch ?? DEFAULT_WIDTH_RULE.growFromEpoch,
@@ -355,6 +365,7 @@ export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolic
       growthFactor: growthFactor ?? DEFAULT_WIDTH_RULE.growthFactor,
       patientUntilFraction: patientUntilFraction ?? DEFAULT_WIDTH_RULE.patientUntilFraction,
       holdingPatienceEpochs: holdingPatienceEpochs ?? DEFAULT_WIDTH_RULE.holdingPatienceEpochs,
+      maxLiveWidthSeeds: maxLiveWidthSeeds ?? DEFAULT_WIDTH_RULE.maxLiveWidthSeeds,
     }),
     heuristic: heuristic === undefined ? DEFAULT_HEURISTIC_CONFIG : parseHeuristicConfig(heuristic),
   };

@@ -83,6 +83,7 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
     growthFactor: p.growthFactor,
     patientUntilFraction: p.patientUntilFraction,
     holdingPatienceEpochs: p.holdingPatienceEpochs,
+    maxLiveWidthSeeds: p.maxLiveWidthSeeds,
   });
 }
 

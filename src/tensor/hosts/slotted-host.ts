@@ -11,7 +11,7 @@ import { canonicalJson } from '../../infra/content-hash.ts';
 import { SeedSlot } from '../seed-slot.ts';
 import { partialInputMatMul } from '../ops/dense-matmul.ts';
 import type { FusedParam, ResidentFusion } from '../resident-fusion.ts';
-import { mergeWidthSeed, widthJoins } from '../width/width-merge.ts';
+import { mergeWidthSeed, padWidthSeed, widthJoins, type NeighbourGrowth } from '../width/width-merge.ts';
 import { sameGeometry, type WidthGeometry, type WidthSeed } from '../width/width-seed.ts';
 import { WidthSlot } from '../width/width-slot.ts';
 import { zerosVariable } from './init.ts';
@@ -368,8 +368,8 @@ export class SlottedHost implements HostModel {
     if (!sameGeometry(seed.geometry, this.#geometry(slot.layer))) throw refuse('its seed no longer fits the layer', { seed: seed.geometry });
     const blockingDepth = this.slots.find((s) => this.#afterLayer(s.id) === slot.layer && s.seed !== undefined);
     if (blockingDepth !== undefined) throw refuse(`depth slot ${blockingDepth.id} after that layer holds a seed of the current width`, { blockingSlot: blockingDepth.id });
-    const blockingWidth = this.widthSlots.find((s) => s !== slot && Math.abs(s.layer - slot.layer) === 1 && s.seed !== undefined);
-    if (blockingWidth !== undefined) throw refuse(`width slot ${blockingWidth.id} on a neighbouring layer holds a live seed sized for the current width`, { blockingSlot: blockingWidth.id });
+    // A live width seed on a neighbouring layer is widened with layer L (zero weights where the new units meet it).
+    const neighbours = this.widthSlots.filter((s) => s !== slot && Math.abs(s.layer - slot.layer) === 1 && s.seed !== undefined);
     const layers = this.#structure.layers;
     const here = this.#params[i] as LayerParams;
     const next = this.#params[i + 1] as LayerParams;
@@ -378,6 +378,10 @@ export class SlottedHost implements HostModel {
     this.#params[i] = merged.layer;
     this.#params[i + 1] = { weight: merged.nextWeight, bias: next.bias };
     this.#widths[i] = (this.#widths[i] as number) + seed.units;
+    for (const neighbour of neighbours) {
+      const growth: NeighbourGrowth = neighbour.layer > slot.layer ? { side: 'inputs', next: layers[i + 1] as LayerStructure, merged: seed } : { side: 'outputs', added: seed.units };
+      neighbour.replaceWidened(padWidthSeed(neighbour.seed as WidthSeed, this.#geometry(neighbour.layer), growth));
+    }
     seed.dispose();
     for (const s of this.slots) if (this.#afterLayer(s.id) === slot.layer) this.#reshapeDepthSlot(s);
     this.#refresh();

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../../errors/index.ts';
 import type { LayerParams, LayerStructure } from '../hosts/host-layers.ts';
 import { recordLineage, type Lineage } from '../param-lineage.ts';
-import type { WidthSeed } from './width-seed.ts';
+import { widthSeedOf, type WidthGeometry, type WidthSeed } from './width-seed.ts';
 
 /** The merged variables: layer L's kernel and bias, and layer L+1's kernel (layer L+1's bias is unchanged). */
 export interface MergedLayers {
@@ -125,4 +125,39 @@ export function mergeWidthSeed(layer: LayerStructure, params: LayerParams, next:
     layer: { weight: build([params.weight, psi], combineIn), bias: build([params.bias, bias], concatAlong(0)) },
     nextWeight: build([nextParams.weight, omega], combineOut),
   };
+}
+
+/** How a layer next to a live width seed grew: the seed's layer reads it (`inputs`), or the seed feeds it (`outputs`). */
+export type NeighbourGrowth =
+  /** The layer below grew by `merged`'s units, joined into `next` (the seed's own layer) as the merge joined them. */
+  | { side: 'inputs'; next: LayerStructure; merged: WidthSeed }
+  /** The layer above grew by `added` units (new output columns / channels, last). */
+  | { side: 'outputs'; added: number };
+
+/**
+ * The live width seed `seed` of a layer next to one that just grew, widened
+ * to `geometry` with zero weights where the new units meet it: Ψ gets zero
+ * weights from the new units of the layer below (in the order the merge put
+ * them into the seed layer's own kernel), or Ω zero weights into the new
+ * units of the layer above. The seed computes exactly what it did, the grown
+ * units see nothing of it until it merges in turn. The widened variables'
+ * lineage is a `pad`, so the optimizer carries the seed's state (zero for the
+ * new entries); the replaced variables are disposed, b is kept.
+ */
+export function padWidthSeed(seed: WidthSeed, geometry: WidthGeometry, growth: NeighbourGrowth): WidthSeed {
+  const [psi, bias, omega] = seed.params as [tf.Variable, tf.Variable, tf.Variable];
+  const pad = (source: tf.Variable, zerosShape: number[], combine: Lineage['combine']): tf.Variable => {
+    const zeros = tf.tidy(() => tf.variable(tf.zeros(zerosShape), false));
+    const v = tf.tidy(() => tf.variable(combine([source, zeros])));
+    recordLineage(v, { sources: [source, zeros], combine, kind: 'pad' });
+    zeros.dispose();
+    source.dispose();
+    return v;
+  };
+  if (growth.side === 'inputs') {
+    const mergedOmega = growth.merged.params[2] as tf.Variable;
+    const zerosShape = [...mergedOmega.shape.slice(0, -1), seed.units];
+    return widthSeedOf(geometry, seed.units, [pad(psi, zerosShape, outgoingCombine(growth.next, growth.merged)), bias, omega]);
+  }
+  return widthSeedOf(geometry, seed.units, [psi, bias, pad(omega, [...omega.shape.slice(0, -1), growth.added], concatAlong(omega.rank - 1))]);
 }

@@ -104,8 +104,21 @@ export function widthSeed(geometry: WidthGeometry, units: number, weights: Width
   }
   const psi = tf.tidy(() => tf.variable(tf.tensor(weights.psi, shape, 'float32')));
   const bias = tf.tidy(() => tf.variable(tf.tensor1d(weights.bias, 'float32')));
-  const omega = zerosVariable(omegaShape(geometry, units));
-  const params = [psi, bias, omega];
+  return widthSeedOf(geometry, units, [psi, bias, zerosVariable(omegaShape(geometry, units))]);
+}
+
+/**
+ * A width seed over existing variables [Ψ, b, Ω] (it owns them from now on):
+ * what {@link widthSeed} builds at germination, and what a seed becomes when
+ * a neighbouring layer's growth widens its geometry ({@link padWidthSeed}).
+ */
+export function widthSeedOf(geometry: WidthGeometry, units: number, params: [tf.Variable, tf.Variable, tf.Variable]): WidthSeed {
+  const [psi, bias, omega] = params;
+  for (const [name, variable, shape] of [['Ψ', psi, psiShape(geometry, units)], ['b', bias, [units]], ['Ω', omega, omegaShape(geometry, units)]] as const) {
+    if (variable.shape.length !== shape.length || variable.shape.some((d, i) => d !== shape[i])) {
+      throw new RangeError(`Error in widthSeedOf: ${name} ${JSON.stringify(variable.shape)} does not fit ${JSON.stringify(shape)}`);
+    }
+  }
   const { layout, ...sizes } = geometry;
   const activate = (x: tf.Tensor, options: { detachInput?: boolean } = {}): tf.Tensor => {
     const detach = options.detachInput === true;

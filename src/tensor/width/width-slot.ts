@@ -127,6 +127,22 @@ export class WidthSlot extends SlotState<WidthSeed> {
   }
 
   /**
+   * Takes `seed`, the live seed widened because a neighbouring layer grew
+   * (`padWidthSeed`: the same units, zero weights where the new units meet
+   * them), in place of the one it replaced; mode and α are unchanged. Only the
+   * host calls it, during that merge.
+   */
+  replaceWidened(seed: WidthSeed): void {
+    const held = this.seed;
+    if (held === undefined || held.units !== seed.units || !sameGeometry(seed.geometry, this.geometry) || this.#resident) {
+      throw new EsperError('ESPER_INTERNAL', `Error in WidthSlot.replaceWidened: slot ${this.id} cannot take a seed of ${seed.units} units for ${JSON.stringify(seed.geometry)}`, {
+        details: { slotId: this.id, held: held?.units ?? null },
+      });
+    }
+    this.hold(seed);
+  }
+
+  /**
    * FOSSILIZED merges the seed into the host (which disposes it); if the
    * host refuses (a neighbouring slot holds a seed sized for the current
    * width), nothing changes and the error propagates. A no-op once merged.

@@ -168,6 +168,21 @@ describe('Tamiyo bottleneck policy', () => {
     expect(widthGrowthFor(withLayers(5, [layer(1, 4, 4, 1)], spent), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('wait').that.match(/seed budget spent/);
   });
 
+  it('with maxLiveWidthSeeds 2, widens a second layer while the first one grows, never a layer that is growing, and stops at two', () => {
+    const rule = { ...DEFAULT_WIDTH_RULE, maxLiveWidthSeeds: 2 };
+    const growing = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', blueprintId: 'widen_16' }) : seed(id)));
+    // Layer 1 scores higher, but it is growing: layer 2 is widened beside it.
+    const second = widthGrowthFor(withLayers(2, [layer(1, 4, 4, 5), layer(2, 4, 4, 1)], growing), ctx(), rule, 1);
+    expect(second).to.have.nested.property('seed.slotId', 'h2-w1');
+    // Only layer 1 could grow, and it is growing.
+    const alone = widthGrowthFor(withLayers(2, [layer(1, 4, 4, 5), layer(2, 4, 1, 1)], growing), ctx(), rule, 1);
+    expect(alone).to.have.property('wait').that.match(/L1 is growing/);
+    const both = growing.map((s) => (s.slotId === 'h2-w1' ? live('h2-w1', { stage: 'BLENDING', blueprintId: 'widen_16' }) : s));
+    expect(widthGrowthFor(withLayers(3, [layer(1, 4, 4, 5), layer(2, 4, 4, 1)], both), ctx(), rule, 1)).to.deep.equal({ wait: '2 width seeds are growing' });
+    // The default (1) keeps one growth step at a time.
+    expect(widthGrowthFor(withLayers(2, [layer(1, 4, 4, 5), layer(2, 4, 4, 1)], growing), ctx(), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a width seed is growing' });
+  });
+
   it('widens a layer only while the seed would merge within two thirds of the run, so the grown layer trains at its final width for the last third', () => {
     const saturated = [layer(1, 4, 4, 1)];
     // 15 epochs, a merge 5 epochs after the decision: epoch 5 merges at 10 (= 2/3 of 15), epoch 6 at 11 — inside the start window (≤ 7.5), past the merge window.
