@@ -41,9 +41,9 @@ function interleaveRows(positions: number): Lineage['combine'] {
   };
 }
 
-function build(sources: [tf.Variable, tf.Variable], combine: Lineage['combine']): tf.Variable {
+function build(sources: [tf.Variable, tf.Variable], combine: Lineage['combine'], kind?: Lineage['kind']): tf.Variable {
   const v = tf.tidy(() => tf.variable(combine(sources)));
-  recordLineage(v, { sources, combine });
+  recordLineage(v, { sources, combine, ...(kind === undefined ? {} : { kind }) });
   return v;
 }
 
@@ -148,8 +148,7 @@ export function padWidthSeed(seed: WidthSeed, geometry: WidthGeometry, growth: N
   const [psi, bias, omega] = seed.params as [tf.Variable, tf.Variable, tf.Variable];
   const pad = (source: tf.Variable, zerosShape: number[], combine: Lineage['combine']): tf.Variable => {
     const zeros = tf.tidy(() => tf.variable(tf.zeros(zerosShape), false));
-    const v = tf.tidy(() => tf.variable(combine([source, zeros])));
-    recordLineage(v, { sources: [source, zeros], combine, kind: 'pad' });
+    const v = build([source, zeros], combine, 'pad');
     zeros.dispose();
     source.dispose();
     return v;
