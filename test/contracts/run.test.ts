@@ -142,6 +142,8 @@ describe('contracts/run', () => {
       expectIssueAt(RunSpecSchema, { ...MINIMAL, policy: { kind: 'reinforcement' } }, 'policy.kind');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, policy: { plateauEpochs: 0 } }, 'policy.plateauEpochs');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, policy: { maxLiveSeeds: 0 } }, 'policy.maxLiveSeeds');
+      expectIssueAt(RunSpecSchema, { ...MINIMAL, policy: { maxLiveWidthSeeds: 0 } }, 'policy.maxLiveWidthSeeds');
+      expectIssueAt(RunSpecSchema, { ...MINIMAL, policy: { maxLiveWidthSeeds: 1.5 } }, 'policy.maxLiveWidthSeeds');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, blend: { tempoEpochs: 4 } }, 'blend.tempoEpochs');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, blend: { curve: 'step' } }, 'blend.curve');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, budgets: { maxSeeds: -1 } }, 'budgets.maxSeeds');
