@@ -433,6 +433,8 @@ export class RunService implements RunControl {
       // A pause that arrived while this boundary was serving came after its commit, which recorded `running`:
       // record the pause before waiting, or the runs bucket (the dashboard, a node taking the run over) says otherwise.
       if (run.versioned.record.state !== 'paused') await this.#recordState(run, 'paused');
+      // The same for its record in the event log: pushed after this boundary's publish, it would wait for the resume.
+      if (run.events.length > 0) await this.#publish(run, [...run.events]);
       run.status = { ...run.status, state: 'paused', updatedAt: new Date().toISOString() };
       await new Promise<void>((resolve) => {
         run.wake = resolve;

@@ -231,6 +231,31 @@ describe('run service: checkpoint retention', function () {
     }
   });
 
+  it('publishes a pause that arrived while its boundary committed before the run waits, not after the resume', async () => {
+    const runId = 'mid-commit';
+    const actions: Array<Record<string, unknown>> = [];
+    const sub = bus.subscribe(`${prefix}.evt.${runId}.>`, (message) => {
+      const decoded = message.json();
+      if (decoded.ok && (decoded.value as { type: string }).type === 'nissa.operator.action') actions.push((decoded.value as { data: Record<string, unknown> }).data);
+    });
+    try {
+      // The pause lands after boundary 1 took its events and before it commits: its record misses that publish.
+      store.beforePut = async (key) => {
+        if (key === keysOf(runId, 1)[0]) expect((await control(runId, 'pause', { reason: 'mid-commit' })).ok).to.equal(true);
+      };
+      await service.start(spiralsSpec(4), runId);
+      await untilDefined(() => (service.statuses()[0]?.state === 'paused' ? true : undefined));
+      await untilDefined(() => (actions.length > 0 ? true : undefined), 10_000);
+      expect(actions.map((a) => a['verb'])).to.deep.equal(['pause']);
+      expect(service.statuses()[0]?.state, 'still paused: the record came before any resume').to.equal('paused');
+      expect((await control(runId, 'resume')).ok).to.equal(true);
+      expect((await finished(runId)).state).to.equal('completed');
+      expect(actions.map((a) => a['verb'])).to.deep.equal(['pause', 'resume']);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
   it('refuses a spec whose blueprints the run could not compile before registering anything', async () => {
     const spec = { ...spiralsSpec(3), seedModules: { blueprints: ['mlp_huge'], kernels: [] } };
     try {
