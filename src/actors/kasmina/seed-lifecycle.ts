@@ -103,7 +103,7 @@ export const SeedLifecycleStateSchema = z
     alphaTarget: z.number().min(0).max(1).optional(),
     /** α the current ramp started from (0, or the held α for a retarget). */
     alphaStart: z.number().min(0).max(1),
-    /** Epochs into the current ramp. */
+    /** Ticks of the current ramp applied (1 on entering BLENDING: its first epoch trains at the first tick). */
     blendEpochs: z.number().int().min(0),
     blend: BlendSpecSchema.optional(),
     kernelId: KernelIdSchema.optional(),
@@ -317,6 +317,18 @@ function germinate(state: SeedLifecycleState, event: GerminateEvent): Transition
   return move(withoutPruneReason(state), 'GERMINATED', { commandId: event.commandId, gate: 'G0', reason: `gate G0 passed: ${gate.reasons.join(', ')}` }, patch);
 }
 
+/**
+ * Where a ramp into BLENDING starts: at its first tick, so the first epoch of
+ * BLENDING already trains with the seed's contribution (1/tempo of the way
+ * from `start` to `target` on a linear curve). Starting at `start` itself
+ * spent that epoch at α = 0 for a new seed — a width seed took no step at
+ * all in it (its gradients are exactly zero there) and merged one epoch
+ * later. The ramp still reaches `target` after `tempoEpochs` ticks.
+ */
+function firstTick(blend: BlendSpec, start: number, target: number): { alpha: number; blendEpochs: number } {
+  return { alpha: alphaAt(blend.curve, blend.tempoEpochs, 1, target, start), blendEpochs: 1 };
+}
+
 function advance(state: SeedLifecycleState, event: AdvanceEvent, gates: GateConfig): TransitionResult {
   const cause = (gate: GateResult): Cause => ({ commandId: event.commandId, gate: gate.gate, reason: `gate ${gate.gate} passed: ${gate.reasons.join(', ')}` });
   switch (state.stage) {
@@ -331,7 +343,7 @@ function advance(state: SeedLifecycleState, event: AdvanceEvent, gates: GateConf
       const gate = evaluateG2({ epochsInTraining: state.epochsInStage, measured: state.measured }, gates);
       if (!gate.passed) return gateFailed(state, 'advance', 'BLENDING', gate);
       const blend = event.blend ?? state.blend ?? gates.defaultBlend;
-      return move(state, 'BLENDING', cause(gate), { alpha: 0, alphaStart: 0, alphaTarget: target, blendEpochs: 0, blend });
+      return move(state, 'BLENDING', cause(gate), { ...firstTick(blend, 0, target), alphaStart: 0, alphaTarget: target, blend });
     }
     case 'BLENDING': {
       if (event.alphaTarget !== undefined) return invalid(state, 'advance', 'HOLDING', 'α can only be retargeted from HOLDING');
@@ -349,7 +361,7 @@ function advance(state: SeedLifecycleState, event: AdvanceEvent, gates: GateConf
         state,
         'BLENDING',
         { commandId: event.commandId, reason: `α retarget ${state.alpha} → ${target}` },
-        { alphaStart: state.alpha, alphaTarget: target, blendEpochs: 0, blend },
+        { ...firstTick(blend, state.alpha, target), alphaStart: state.alpha, alphaTarget: target, blend },
       );
     }
     case 'FOSSILIZED':

@@ -45,13 +45,22 @@
  *
  * **Early width seeds get patience.** A width seed germinated within the
  * first `patientUntilFraction` of the run that is *inconclusive* at HOLDING
- * (the validation loss lower with it, but not by G5's 2 %; its accuracy
- * contribution within −0.5 pp) keeps holding up to `holdingPatienceEpochs`,
+ * (the validation loss lower with it and its accuracy contribution within
+ * −0.5 pp, −0.5 included, but short of G5) keeps holding up to `holdingPatienceEpochs`,
  * measured again each epoch, before the heuristic's prune. New units earn
  * their keep over epochs, and early growth is the growth that pays back (a
  * 784-12-10 host's 96-unit seed measured −0.08 pp one epoch after its blend
  * and +1.28 pp the next). A later seed must prove itself at once: a marginal
  * late growth is kept at the price of a larger static baseline it cannot match.
+ * On 200 spirals validation examples −0.5 pp is one example: a 2-3-3-2 seed
+ * that lowered the loss by 7.7 % at exactly −0.5 pp was pruned at once.
+ *
+ * **A layer whose width seed was pruned is left to width** while the width
+ * window is open (a seed germinated now would still merge in time): its
+ * depth slot stays closed through the embargo, so the layer can grow again
+ * after it. A plateau used to put a depth seed there first (spirals data
+ * seed 9: a norm seed after a 3-unit layer, 90.5 % where widening it again
+ * reached 99.5 %), and a layer with a depth seed never widens.
  *
  * **Otherwise** the heuristic decides, with only depth kernels to choose
  * from: live seeds advance, fossilize or are pruned by its rules, and a
@@ -62,7 +71,8 @@
  * checks G1 (kernel loaded, parameters finite) when it attaches the kernel,
  * so the seed starts TRAINING at the boundary it germinated at instead of
  * idling an epoch in GERMINATED (a width seed reached α = 1 five epochs after
- * the decision, four now). Where the check fails, Kasmina refuses the
+ * the decision, three now: the α ramp's first tick applies on entering
+ * BLENDING). Where the check fails, Kasmina refuses the
  * ADVANCE and the heuristic's rule asks again at the next packet.
  */
 import type { AdaptationCommand, LayerSignals, SeedState, SystemStatePacket } from '../../contracts/index.ts';
@@ -91,7 +101,7 @@ import {
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 6;
+export const BOTTLENECK_POLICY_VERSION = 7;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */
@@ -112,9 +122,14 @@ export interface WidthRuleConfig {
   readonly maxLiveWidthSeeds: number;
 }
 
-/** Epochs from a width seed's germination to its merge on the fastest path: `trainingEpochs` in TRAINING, `tempoEpochs` blending, one at α = 1 (G5 measures it there). */
+/**
+ * Epochs from a width seed's germination to its merge on the fastest path:
+ * `trainingEpochs` in TRAINING, the α ramp's `tempoEpochs` ticks — the first
+ * applied on entering BLENDING, so `tempoEpochs` − 1 epochs blending — and
+ * one epoch at α = 1 in HOLDING (G5 measures it there).
+ */
 export function widthEpochsToMerge(trainingEpochs: number, tempoEpochs: number): number {
-  return trainingEpochs + tempoEpochs + 1;
+  return trainingEpochs + tempoEpochs;
 }
 
 /** Defaults of the width rule. */
@@ -144,6 +159,8 @@ export interface WidthGrowth {
 const LIVE: ReadonlySet<string> = new Set(LIVE_SEED_STAGES);
 /** Stages of a pruned seed until its slot is free again (its embargo). */
 const COOLING: ReadonlySet<string> = new Set(['PRUNED', 'EMBARGOED', 'RESETTING']);
+/** Stages of a width seed whose layer has grown or is growing. */
+const WIDENED: ReadonlySet<string> = new Set([...LIVE_SEED_STAGES, 'FOSSILIZED']);
 
 const fmt = (v: number, digits = 2): string => (Number.isInteger(v) ? String(v) : v.toFixed(digits));
 
@@ -291,7 +308,7 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
   const depthKernels = 'wait' in growth ? context.availableKernels.filter((k) => k.units === undefined) : [];
   // Width slots are the width rule's: the heuristic sees only depth kernels (none when a width seed is germinated now),
   // and no depth slot of a layer that is growing or has grown (its kernels were built for the layer's old width).
-  const closed = closedSlots(packet, places);
+  const closed = closedSlots(packet, places, widthMayStillGrow(packet, context, config.width));
   const holdingPatience = (seed: SeedState, tracked: TrackedSeed | undefined): number =>
     places[seed.slotId]?.role === 'width' && tracked !== undefined && context.epochs !== undefined && tracked.fromEpoch <= config.width.patientUntilFraction * context.epochs
       ? config.width.holdingPatienceEpochs
@@ -339,14 +356,23 @@ export function withTrainingStarted(packet: SystemStatePacket, commands: readonl
  * kernel has: every width slot, and the depth slots of layers with a live or
  * merged width seed.
  */
-function closedSlots(packet: SystemStatePacket, places: Readonly<Record<string, { role: string; layer: number }>>): Record<string, string> {
-  const widened = new Set(packet.seeds.filter((s) => places[s.slotId]?.role === 'width' && (LIVE.has(s.stage) || s.stage === 'FOSSILIZED')).map((s) => places[s.slotId]?.layer));
+function closedSlots(packet: SystemStatePacket, places: Readonly<Record<string, { role: string; layer: number }>>, widthMayGrow: boolean): Record<string, string> {
+  const layersOf = (stages: ReadonlySet<string>): Set<number | undefined> =>
+    new Set(packet.seeds.filter((s) => places[s.slotId]?.role === 'width' && stages.has(s.stage)).map((s) => places[s.slotId]?.layer));
+  const widened = layersOf(WIDENED);
+  const retrying = widthMayGrow ? layersOf(COOLING) : new Set<number | undefined>();
   const closed: Record<string, string> = {};
   for (const [slotId, place] of Object.entries(places)) {
     if (place.role === 'width') closed[slotId] = 'closed:width-slot';
     else if (widened.has(place.layer)) closed[slotId] = 'closed:layer-widened';
+    else if (retrying.has(place.layer)) closed[slotId] = 'closed:layer-retrying-width';
   }
   return closed;
+}
+
+/** True while the width rule's window is open (a pruned width seed's layer may still grow: no depth seed takes it meanwhile). */
+function widthMayStillGrow(packet: SystemStatePacket, context: PolicyContext, rule: WidthRuleConfig): boolean {
+  return context.epochs === undefined || packet.epoch + rule.epochsToMerge <= rule.mergeByFraction * context.epochs;
 }
 
 /** What a run spec may set (the heuristic's keys plus the width rule's). */

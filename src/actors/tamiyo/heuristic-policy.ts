@@ -405,12 +405,16 @@ function regressed(seed: SeedState, config: HeuristicConfig): boolean {
   return seed.epochsInStage >= config.pruneMinEpochs && seed.improvementPp !== undefined && seed.improvementPp < config.regressionPp;
 }
 
+/** Accuracy contributions within this of a threshold meet it (0.5 pp is one example in 200, computed in floating point). */
+const CONTRIBUTION_TOLERANCE_PP = 1e-9;
+
 /**
  * The rule for one live seed (digest §7, adapted). `holdingPatienceEpochs`
  * (0 here; a policy built on this one may grant more to some seeds): an
- * *inconclusive* HOLDING seed — the validation loss lower with it, not by
- * G5's threshold, and its accuracy contribution above −`fossilizeContributionPp`
- * — keeps holding that many epochs, measured again each epoch, before a prune.
+ * *inconclusive* HOLDING seed — the validation loss lower with it and its
+ * accuracy contribution at or above −`fossilizeContributionPp`, but short of
+ * fossilizing — keeps holding that many epochs, measured again each epoch,
+ * before a prune.
  */
 export function liveSeedAction(seed: SeedState, config: HeuristicConfig = DEFAULT_HEURISTIC_CONFIG, holdingPatienceEpochs = 0): SeedAction {
   const { stage, epochsInStage } = seed;
@@ -451,7 +455,7 @@ export function liveSeedAction(seed: SeedState, config: HeuristicConfig = DEFAUL
       }
       if (contribution >= config.fossilizeContributionPp) return { kind: 'fossilize', reason: `${measured}; ≥ ${pp(config.fossilizeContributionPp)}` };
       if (helpsLoss) return { kind: 'fossilize', reason: `${measured}; loss ≥ ${pct(config.fossilizeLossContributionPct)}` };
-      const inconclusive = lossContribution !== undefined && lossContribution > 0 && contribution > -Math.abs(config.fossilizeContributionPp);
+      const inconclusive = lossContribution !== undefined && lossContribution > 0 && contribution >= -Math.abs(config.fossilizeContributionPp) - CONTRIBUTION_TOLERANCE_PP;
       if (inconclusive && epochsInStage < holdingPatienceEpochs) {
         return { kind: 'wait', reason: `${measured}: inconclusive, holding ${epochsInStage}/${holdingPatienceEpochs} epochs` };
       }

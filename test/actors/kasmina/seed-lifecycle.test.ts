@@ -65,13 +65,14 @@ describe('seed lifecycle', () => {
       for (let e = 2; e <= 4; e++) step({ type: 'epochEnded', epoch: e, telemetry: HEALTHY });
       expect(s.epochsInStage).to.equal(3);
       step(advance({ blend: { curve: 'linear', tempoEpochs: 5 } }));
-      expect(s).to.include({ stage: 'BLENDING', alpha: 0, alphaTarget: 1 });
+      // The ramp's first tick applies on entry: the first epoch of BLENDING trains at α = 1/5, not 0.
+      expect(s).to.include({ stage: 'BLENDING', alpha: 0.2, alphaTarget: 1, blendEpochs: 1 });
       const alphas: number[] = [];
-      for (let e = 5; e <= 9; e++) {
+      for (let e = 5; e <= 8; e++) {
         step({ type: 'epochEnded', epoch: e, telemetry: HEALTHY });
         alphas.push(s.alpha);
       }
-      expect(alphas.map((a) => Number(a.toFixed(6)))).to.deep.equal([0.2, 0.4, 0.6, 0.8, 1]);
+      expect(alphas.map((a) => Number(a.toFixed(6)))).to.deep.equal([0.4, 0.6, 0.8, 1]);
       step(advance());
       expect(s).to.include({ stage: 'HOLDING', alpha: 1 });
       step({ type: 'fossilize', commandId: nextCommandId() });
@@ -96,13 +97,13 @@ describe('seed lifecycle', () => {
     it('follows the blend curve of the seed (cosine over 3 epochs) and snaps to the target', () => {
       let s = run(tick(run(freshSeed(), [germinateEvent({ blend: { curve: 'cosine', tempoEpochs: 3 } })]), 1), [advance()]);
       s = run(tick(s, 3), [advance()]);
-      const got: number[] = [];
-      for (let i = 0; i < 4; i++) {
+      const got: number[] = [s.alpha];
+      for (let i = 0; i < 3; i++) {
         s = tick(s, 1);
         got.push(s.alpha);
       }
       expect(got).to.deep.equal([1, 2, 3, 4].map((k) => alphaAt('cosine', 3, k)));
-      expect(got[3]).to.equal(1);
+      expect(got[2]).to.equal(1);
     });
   });
 
@@ -189,8 +190,8 @@ describe('seed lifecycle', () => {
       const blending = seedIn('BLENDING');
       const error = rejected(transition(tick(blending, 2), advance(), gates));
       expect(error.details).to.include({ gate: 'G3', to: 'HOLDING' });
-      expect((error.details?.['reasons'] as string[])[0]).to.match(/^α 0.4 has not reached its target 1$/);
-      expect(error.details?.['measured']).to.deep.equal({ alpha: 0.4, alphaTarget: 1, epochsInBlending: 2 });
+      expect((error.details?.['reasons'] as string[])[0]).to.match(/^α 0.6 has not reached its target 1$/);
+      expect(error.details?.['measured']).to.deep.equal({ alpha: 0.6, alphaTarget: 1, epochsInBlending: 2 });
     });
 
     it('G5 fails on a small or unmeasured contribution', () => {
@@ -308,9 +309,9 @@ describe('seed lifecycle', () => {
       expect(result.transition).to.include({ from: 'HOLDING', to: 'BLENDING' });
       expect(result.transition?.cause.reason).to.equal('α retarget 1 → 0.5');
       let s = result.state;
-      expect(s).to.include({ alpha: 1, alphaStart: 1, alphaTarget: 0.5 });
-      const alphas: number[] = [];
-      for (let i = 0; i < 5; i++) {
+      expect(s).to.include({ alphaStart: 1, alphaTarget: 0.5 });
+      const alphas: number[] = [Number(s.alpha.toFixed(6))];
+      for (let i = 0; i < 4; i++) {
         s = tick(s, 1);
         alphas.push(Number(s.alpha.toFixed(6)));
       }

@@ -138,7 +138,7 @@ describe('Kasmina seed actor', () => {
     // …and carries on with the lifecycle.
     await ask({ type: 'epochEnded', epoch: 3, telemetry: HEALTHY });
     await ask({ type: 'epochEnded', epoch: 4, telemetry: HEALTHY });
-    expect((await advance())).to.include({ stage: 'BLENDING', alpha: 0 });
+    expect((await advance())).to.include({ stage: 'BLENDING', alpha: 0.2 }); // the default ramp's first tick (linear over 5)
     expect(events.map((e) => e.data.to)).to.deep.equal(['GERMINATED', 'TRAINING', 'BLENDING']);
   });
 

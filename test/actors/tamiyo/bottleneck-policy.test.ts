@@ -185,15 +185,16 @@ describe('Tamiyo bottleneck policy', () => {
 
   it('widens a layer only while the seed would merge within two thirds of the run, so the grown layer trains at its final width for the last third', () => {
     const saturated = [layer(1, 4, 4, 1)];
-    // 15 epochs, a merge 5 epochs after the decision: epoch 5 merges at 10 (= 2/3 of 15), epoch 6 at 11 — inside the start window (≤ 7.5), past the merge window.
-    expect(widthGrowthFor(withLayers(5, saturated), ctx({ epochs: 15 }), DEFAULT_WIDTH_RULE, 1)).to.have.property('seed');
-    expect(widthGrowthFor(withLayers(6, saturated), ctx({ epochs: 15 }), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a seed germinated now would merge at epoch 11, past 0.67 of 15' });
-    // 30 epochs: the start window binds first (15 merges at 20 = 2/3 of 30).
+    // 15 epochs, a merge 4 epochs after the decision: epoch 6 merges at 10 (= 2/3 of 15), epoch 7 at 11 — inside the start window (≤ 7.5), past the merge window.
+    expect(DEFAULT_WIDTH_RULE.epochsToMerge).to.equal(4);
+    expect(widthGrowthFor(withLayers(6, saturated), ctx({ epochs: 15 }), DEFAULT_WIDTH_RULE, 1)).to.have.property('seed');
+    expect(widthGrowthFor(withLayers(7, saturated), ctx({ epochs: 15 }), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a seed germinated now would merge at epoch 11, past 0.67 of 15' });
+    // 30 epochs: the start window binds first (15 merges at 19, within 2/3 of 30).
     expect(widthGrowthFor(withLayers(15, saturated), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('seed');
     // A slower lifecycle (a longer α ramp) closes the window sooner.
     expect(widthGrowthFor(withLayers(15, saturated), ctx(), { ...DEFAULT_WIDTH_RULE, epochsToMerge: 6 }, 1)).to.have.property('wait').that.match(/merge at epoch 21/);
     // The packet's decision says why it waited.
-    const decision = decideBottleneck(withLayers(6, saturated), initialPolicyMemory(), ctx({ epochs: 15 }), CONFIG);
+    const decision = decideBottleneck(withLayers(7, saturated), initialPolicyMemory(), ctx({ epochs: 15 }), CONFIG);
     expect(decision.commands.filter((c) => c.seedOperation?.op === 'GERMINATE' && c.targetSeedId?.includes('-w') === true)).to.deep.equal([]);
     expect(decision.reason).to.match(/width: wait \(a seed germinated now would merge at epoch 11/);
   });
@@ -202,7 +203,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@6');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@7');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -229,6 +230,25 @@ describe('Tamiyo bottleneck policy', () => {
     expect(growth).to.have.property('layer').that.has.property('layer', 1);
   });
 
+  it('keeps the depth slot of a layer whose width seed was pruned closed while the width window is open (spirals data seed 9), then lets a plateau add depth there', () => {
+    const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) =>
+      id === 'h1-w1' ? seed(id, { stage: 'FOSSILIZED', blueprintId: 'widen_16' }) : id === 'h2-w1' ? seed(id, { stage: 'EMBARGOED' }) : seed(id),
+    );
+    const layers = [layer(1, 20, 2, 0.1), layer(2, 4, 1, 0.1)];
+    const context = ctx({ availableKernels: [kernel('k-deep', { blueprintId: 'mlp_deep', interfaceKey: DEPTH, paramCount: 200 })] });
+    let memory = initialPolicyMemory();
+    const germinatedAt: Array<{ epoch: number; seedId: string | undefined }> = [];
+    for (let epoch = 5; epoch <= 24 && germinatedAt.length === 0; epoch++) {
+      const decision = decideBottleneck({ ...packet({ epoch, acc: 0.8, trainLoss: 0.5, seeds }), layers }, memory, context, CONFIG);
+      memory = decision.memory;
+      for (const c of decision.commands) if (c.seedOperation?.op === 'GERMINATE') germinatedAt.push({ epoch, seedId: c.targetSeedId });
+    }
+    // 30 epochs, a merge 4 epochs after a decision: the window is open through epoch 16 (16 + 4 = 2/3 of 30).
+    expect(germinatedAt).to.have.length(1);
+    expect(germinatedAt[0]?.seedId).to.equal('seed-h2');
+    expect(germinatedAt[0]?.epoch).to.equal(17);
+  });
+
   describe('HOLDING patience for early width seeds', () => {
     /** A width seed of layer 1 in HOLDING, germinated (per the memory) at `fromEpoch`, measured as given. */
     function holding(fromEpoch: number, epochsInStage: number, contributionPp: number, lossContributionPct: number, slotId = 'h1-w1'): { p: SystemStatePacket; memory: ReturnType<typeof initialPolicyMemory> } {
@@ -247,6 +267,15 @@ describe('Tamiyo bottleneck policy', () => {
       expect(waiting.reason).to.match(/inconclusive, holding 1\/3 epochs/);
       const last = holding(1, 3, -0.08, 0.57);
       expect(ops(decideBottleneck(last.p, last.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:PRUNE']);
+    });
+
+    it('counts −0.5 pp itself as inconclusive when the loss is lower (one example in 200: a spirals seed lowering the loss by 7.7 % was pruned at once)', () => {
+      const atEdge = holding(1, 1, -0.5000000000000009, 7.69);
+      const waiting = decideBottleneck(atEdge.p, atEdge.memory, ctx(), CONFIG);
+      expect(ops(waiting)).to.deep.equal([]);
+      expect(waiting.reason).to.match(/inconclusive, holding 1\/3 epochs/);
+      const below = holding(1, 1, -0.51, 7.69);
+      expect(ops(decideBottleneck(below.p, below.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:PRUNE']);
     });
 
     it('fossilizes the early width seed once a later epoch measures it above G5', () => {
@@ -279,6 +308,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@6');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@7');
   });
 });
