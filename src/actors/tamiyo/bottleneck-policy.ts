@@ -233,7 +233,7 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   if (context.epochs !== undefined && packet.epoch > rule.growUntilFraction * context.epochs) {
     return { wait: `epoch ${packet.epoch} is past ${fmt(rule.growUntilFraction)} of ${context.epochs}` };
   }
-  if (context.epochs !== undefined && packet.epoch + rule.epochsToMerge > rule.mergeByFraction * context.epochs) {
+  if (!widthMayStillGrow(packet, context, rule)) {
     return { wait: `a seed germinated now would merge at epoch ${packet.epoch + rule.epochsToMerge}, past ${fmt(rule.mergeByFraction)} of ${context.epochs}` };
   }
   const live = packet.seeds.filter((s) => LIVE.has(s.stage));
