@@ -44,6 +44,7 @@ import { serviceName } from './control-plane.ts';
 import { ControlRouter, serveRoutes } from './control-router.ts';
 import { runNotFound, runRoutes, type RunControl } from './control-routes.ts';
 import { isOrphan, isTerminal, type RunOwner, type RunRecord, type RunRegistry, type VersionedRunRecord } from './run-registry.ts';
+import { RunEventBacklog } from './run-event-backlog.ts';
 
 /** Ends a run's loop at a boundary: stopped by an operator, handed back by a draining node, or taken over by another node. */
 class LeaveRun extends Error {
@@ -64,8 +65,8 @@ interface HostedRun {
   /** Wakes a paused boundary (new request, resume, stop, drain). */
   wake: (() => void) | undefined;
   requests: Pending[];
-  /** Events emitted since the last boundary persisted (and those whose publish failed). */
-  events: Envelope[];
+  /** Events emitted or recorded since the last boundary persisted (and those whose publish failed). */
+  events: RunEventBacklog;
   seeds: SeedState[];
   subscriptions: Subscription[];
   finished: Promise<RunResults | undefined>;
@@ -293,7 +294,7 @@ export class RunService implements RunControl {
   /** Events held by the hosted runs that the events stream has not taken yet (emitted since the last boundary, or whose publish failed). */
   eventBacklog(): number {
     let total = 0;
-    for (const run of this.#runs.values()) total += run.events.length;
+    for (const run of this.#runs.values()) total += run.events.size;
     return total;
   }
 
@@ -342,7 +343,7 @@ export class RunService implements RunControl {
       wake: undefined,
       requests: [],
       // Events of the boundary resumed from that may not have reached the stream: published again (de-duplicated by id).
-      events: [...(resume?.events ?? [])],
+      events: new RunEventBacklog(resume?.events),
       seeds: [],
       subscriptions: [],
       finished: Promise.resolve(undefined),
@@ -352,17 +353,16 @@ export class RunService implements RunControl {
     run.subscriptions = this.#listen(runId);
     this.#runs.set(runId, run);
     const log = this.#logger.child({ runId });
-    // Events up to here were persisted with the boundary; a restarted loop replays the epoch after it.
-    let persistedEvents = run.events.length;
     run.finished = startRun(this.#options.runSupervisor?.(), spec, {
       runId,
       logger: log,
       ...(resume === undefined ? {} : { resume: resume.state }),
       events: (event) => {
-        run.events.push(event);
+        run.events.emitted(event);
       },
+      // A restarted loop replays the epoch after the last boundary (its events again); the operator's records stay.
       onRestart: () => {
-        run.events = run.events.slice(0, persistedEvents);
+        run.events.rewind();
       },
       onEpoch: (summary) => {
         const seedStages: Record<string, number> = {};
@@ -371,7 +371,7 @@ export class RunService implements RunControl {
       },
       boundary: async (boundary) => {
         await this.#atBoundary(run, boundary);
-        persistedEvents = run.events.length;
+        run.events.committed();
       },
     })
       .then((handle) => handle.finished)
@@ -434,7 +434,7 @@ export class RunService implements RunControl {
       // record the pause before waiting, or the runs bucket (the dashboard, a node taking the run over) says otherwise.
       if (run.versioned.record.state !== 'paused') await this.#recordState(run, 'paused');
       // The same for its record in the event log: pushed after this boundary's publish, it would wait for the resume.
-      if (run.events.length > 0) await this.#publish(run, [...run.events]);
+      if (run.events.size > 0) await this.#publish(run, run.events.all());
       run.status = { ...run.status, state: 'paused', updatedAt: new Date().toISOString() };
       await new Promise<void>((resolve) => {
         run.wake = resolve;
@@ -510,7 +510,7 @@ export class RunService implements RunControl {
     const budget = this.#options.commitRetryMs ?? 600_000;
     const what = `commit run ${run.runId} epoch ${run.status.epoch}`;
     const registry = await this.#retry(what, () => this.#options.registry(), budget);
-    const events = [...run.events];
+    const events = run.events.all();
     const superseded = run.versioned.record.checkpoint;
     // Artifacts are immutable and content-checked: writing the same bytes again is a no-op.
     const pointer = await this.#retry(
@@ -529,9 +529,9 @@ export class RunService implements RunControl {
     run.status = { ...run.status, lastCheckpointId: boundary.checkpoint.checkpointId, updatedAt: new Date().toISOString() };
     await this.#publish(run, events);
     const bound = this.#options.maxEventBacklog ?? MAX_EVENT_BACKLOG;
-    if (run.events.length > bound) {
+    if (run.events.size > bound) {
       // Bounded backlog: the run trains on only once the stream has taken its events (they are saved with the checkpoint meanwhile).
-      this.#logger.warn({ runId: run.runId, events: run.events.length, bound }, 'event backlog over its bound; the run waits until the events stream takes them');
+      this.#logger.warn({ runId: run.runId, events: run.events.size, bound }, 'event backlog over its bound; the run waits until the events stream takes them');
       await this.#publishAll(run, () => !this.#accepting);
     }
     await this.#prune(run, superseded);
@@ -565,10 +565,10 @@ export class RunService implements RunControl {
     try {
       // Short retries ride through a leader election; what still fails waits for the next boundary.
       await this.#retry(`publish ${events.length} events of run ${run.runId}`, () => publishRunEvents(this.#bus, this.#prefix, events), this.#options.publishRetryMs ?? 5000);
-      run.events = run.events.slice(events.length);
+      run.events.published(events.length);
       return true;
     } catch (error) {
-      this.#logger.warn({ err: error, runId: run.runId, events: events.length, backlog: run.events.length }, 'events not published; kept with the next checkpoint');
+      this.#logger.warn({ err: error, runId: run.runId, events: events.length, backlog: run.events.size }, 'events not published; kept with the next checkpoint');
       return false;
     }
   }
@@ -581,17 +581,17 @@ export class RunService implements RunControl {
     try {
       await retryTransient(
         async () => {
-          const events = [...run.events];
+          const events = run.events.all();
           if (events.length === 0) return;
           await publishRunEvents(this.#bus, this.#prefix, events);
-          run.events = run.events.slice(events.length);
+          run.events.published(events.length);
         },
         { what: `publish the events of run ${run.runId}`, logger: this.#logger, observer: this.#options.health, retryable: () => true, cancelled },
       );
     } catch {
       // cancelled: what is left stays with the run (and its last checkpoint)
     }
-    return run.events.length === 0;
+    return run.events.size === 0;
   }
 
   /** Final record update: publishes what is left, stores results, sets the state. */
@@ -606,7 +606,7 @@ export class RunService implements RunControl {
       const handback = patch.state === 'pending';
       if (!(await this.#publishAll(run, () => !this.#accepting)) && !handback) {
         this.#logger.error(
-          { runId: run.runId, events: run.events.length },
+          { runId: run.runId, events: run.events.size },
           'final events not published before the node stopped; the end of the run is left unrecorded so the next owner replays it from the last checkpoint',
         );
         return;
@@ -674,7 +674,7 @@ export class RunService implements RunControl {
       via: `node ${this.#nodeId}`,
       ok: true,
     };
-    run.events.push(createMessage('nissa.operator.action', action, { source: `${this.#nodeId}/runs`, runId: run.runId }));
+    run.events.recorded(createMessage('nissa.operator.action', action, { source: `${this.#nodeId}/runs`, runId: run.runId }));
   }
 
   /** Verbs answered at once (undefined: queued for the next boundary). */
