@@ -85,9 +85,9 @@ export const HeuristicPolicySpecSchema = z
      * Bottleneck: a layer is widened only if the seed, on the lifecycle's
      * fastest path (G2's width minimum in TRAINING, the α ramp, one epoch at
      * α = 1), would be merged within this fraction of the run's epochs, so
-     * the grown layer trains at its final width for the rest. 0–1. @default 2/3
+     * the grown layer trains at its final width for the rest. 0–1. @default 0.6
      */
-    mergeByFraction: z.number().min(0).max(1).default(2 / 3),
+    mergeByFraction: z.number().min(0).max(1).default(0.6),
     /**
      * Bottleneck: width seeds live at once, each on its own layer (a merge
      * widens a live width seed on a neighbouring layer with zero weights

@@ -107,7 +107,7 @@ describe('contracts/run', () => {
         maxLiveSeeds: 1,
         growFromEpoch: 1,
         growUntilFraction: 0.5,
-        mergeByFraction: 2 / 3,
+        mergeByFraction: 0.6,
         maxLiveWidthSeeds: 1,
         saturation: 0.45,
         growthFactor: 8,

@@ -183,27 +183,32 @@ describe('Tamiyo bottleneck policy', () => {
     expect(widthGrowthFor(withLayers(2, [layer(1, 4, 4, 5), layer(2, 4, 4, 1)], growing), ctx(), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a width seed is growing' });
   });
 
-  it('widens a layer only while the seed would merge within two thirds of the run, so the grown layer trains at its final width for the last third', () => {
+  it('widens a layer only while the seed would merge within 60 % of the run, so the grown layer trains at its final width for the last 40 %', () => {
     const saturated = [layer(1, 4, 4, 1)];
-    // 15 epochs, a merge 4 epochs after the decision: epoch 6 merges at 10 (= 2/3 of 15), epoch 7 at 11 — inside the start window (≤ 7.5), past the merge window.
+    // 15 epochs, a merge 4 epochs after the decision: epoch 5 merges at 9 (= 0.6 of 15), epoch 6 at 10 — inside the start window (≤ 7.5), past the merge window
+    // (bottleneck@7's 2/3 let a 15-epoch CNN widen its second block at epoch 6, merged at 10: resolution 0.81 / 0.67).
     expect(DEFAULT_WIDTH_RULE.epochsToMerge).to.equal(4);
-    expect(widthGrowthFor(withLayers(6, saturated), ctx({ epochs: 15 }), DEFAULT_WIDTH_RULE, 1)).to.have.property('seed');
-    expect(widthGrowthFor(withLayers(7, saturated), ctx({ epochs: 15 }), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a seed germinated now would merge at epoch 11, past 0.67 of 15' });
-    // 30 epochs: the start window binds first (15 merges at 19, within 2/3 of 30).
-    expect(widthGrowthFor(withLayers(15, saturated), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('seed');
+    expect(DEFAULT_WIDTH_RULE.mergeByFraction).to.equal(0.6);
+    expect(widthGrowthFor(withLayers(5, saturated), ctx({ epochs: 15 }), DEFAULT_WIDTH_RULE, 1)).to.have.property('seed');
+    expect(widthGrowthFor(withLayers(6, saturated), ctx({ epochs: 15 }), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a seed germinated now would merge at epoch 10, past 0.60 of 15' });
+    // 10 epochs: a growth at epoch 2 merges at 6 (= 0.6 of 10).
+    expect(widthGrowthFor(withLayers(2, saturated), ctx({ epochs: 10 }), DEFAULT_WIDTH_RULE, 1)).to.have.property('seed');
+    // 30 epochs: the merge window closes after epoch 14 (merged at 18), inside the start window (≤ 15).
+    expect(widthGrowthFor(withLayers(14, saturated), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('seed');
+    expect(widthGrowthFor(withLayers(15, saturated), ctx(), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a seed germinated now would merge at epoch 19, past 0.60 of 30' });
     // A slower lifecycle (a longer α ramp) closes the window sooner.
-    expect(widthGrowthFor(withLayers(15, saturated), ctx(), { ...DEFAULT_WIDTH_RULE, epochsToMerge: 6 }, 1)).to.have.property('wait').that.match(/merge at epoch 21/);
+    expect(widthGrowthFor(withLayers(13, saturated), ctx(), { ...DEFAULT_WIDTH_RULE, epochsToMerge: 6 }, 1)).to.have.property('wait').that.match(/merge at epoch 19/);
     // The packet's decision says why it waited.
-    const decision = decideBottleneck(withLayers(7, saturated), initialPolicyMemory(), ctx({ epochs: 15 }), CONFIG);
+    const decision = decideBottleneck(withLayers(6, saturated), initialPolicyMemory(), ctx({ epochs: 15 }), CONFIG);
     expect(decision.commands.filter((c) => c.seedOperation?.op === 'GERMINATE' && c.targetSeedId?.includes('-w') === true)).to.deep.equal([]);
-    expect(decision.reason).to.match(/width: wait \(a seed germinated now would merge at epoch 11/);
+    expect(decision.reason).to.match(/width: wait \(a seed germinated now would merge at epoch 10/);
   });
 
   it('carries a width seed through its lifecycle with the heuristic rules (advance after 1 epoch of TRAINING)', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@7');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@8');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -243,10 +248,10 @@ describe('Tamiyo bottleneck policy', () => {
       memory = decision.memory;
       for (const c of decision.commands) if (c.seedOperation?.op === 'GERMINATE') germinatedAt.push({ epoch, seedId: c.targetSeedId });
     }
-    // 30 epochs, a merge 4 epochs after a decision: the window is open through epoch 16 (16 + 4 = 2/3 of 30).
+    // 30 epochs, a merge 4 epochs after a decision: the window is open through epoch 14 (14 + 4 = 0.6 of 30).
     expect(germinatedAt).to.have.length(1);
     expect(germinatedAt[0]?.seedId).to.equal('seed-h2');
-    expect(germinatedAt[0]?.epoch).to.equal(17);
+    expect(germinatedAt[0]?.epoch).to.equal(15);
   });
 
   describe('HOLDING patience for early width seeds', () => {
@@ -308,6 +313,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@7');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@8');
   });
 });
