@@ -112,6 +112,12 @@ export const TrainingSpecSchema = z
          * ramp, 12 with it. 0 = no ramp. 0–100. @default 1
          */
         growthWarmupEpochs: z.number().min(0).max(100).default(1),
+        /**
+         * The same ramp for the host's groups restarted by a merge
+         * (`afterGrowth: 'restart'`): the whole network's learning rate
+         * ramps from 0 again after each merge. 0–100. @default growthWarmupEpochs
+         */
+        mergeWarmupEpochs: z.number().min(0).max(100).optional(),
       })
       .strict()
       .prefault({}),

@@ -107,6 +107,8 @@ export interface OptimizerOptions {
    * 0 = no ramp. @default 0
    */
   freshWarmupSteps?: number;
+  /** The ramp of a group restarted by a merge (`afterMerge: 'restart'`), in its steps. @default freshWarmupSteps */
+  mergeWarmupSteps?: number;
 }
 
 /** An optimizer over named parameter groups. Dispose it when done (its buffers are variables). */
@@ -115,6 +117,7 @@ export class Optimizer {
   readonly #groups = new Map<string, Group>();
   readonly #afterMerge: AfterMerge;
   readonly #freshWarmupSteps: number;
+  readonly #mergeWarmupSteps: number;
   #fused: Fused | undefined;
 
   constructor(config: OptimizerConfig, groups: readonly ParamGroup[] = [], options: OptimizerOptions = {}) {
@@ -123,13 +126,16 @@ export class Optimizer {
     const warmup = options.freshWarmupSteps ?? 0;
     if (!Number.isInteger(warmup) || warmup < 0) throw new EsperError('ESPER_CONFIG_INVALID', `optimizer: freshWarmupSteps ${warmup} must be a whole number ≥ 0`);
     this.#freshWarmupSteps = warmup;
+    const mergeWarmup = options.mergeWarmupSteps ?? warmup;
+    if (!Number.isInteger(mergeWarmup) || mergeWarmup < 0) throw new EsperError('ESPER_CONFIG_INVALID', `optimizer: mergeWarmupSteps ${mergeWarmup} must be a whole number ≥ 0`);
+    this.#mergeWarmupSteps = mergeWarmup;
     this.setGroups(groups);
   }
 
   /** The warm-up a group starting fresh now gets: none before the first step of training. */
-  #warmupForFresh(): number {
-    if (this.#freshWarmupSteps === 0) return 0;
-    for (const g of this.#groups.values()) if (g.step > 0) return this.#freshWarmupSteps;
+  #warmupForFresh(steps = this.#freshWarmupSteps): number {
+    if (steps === 0) return 0;
+    for (const g of this.#groups.values()) if (g.step > 0) return steps;
     return 0;
   }
 
@@ -165,6 +171,7 @@ export class Optimizer {
   setGroups(groups: readonly ParamGroup[]): void {
     const next = new Map<string, Group>();
     const warmup = this.#warmupForFresh();
+    const mergeWarmup = this.#warmupForFresh(this.#mergeWarmupSteps);
     const kept = new Set<tf.Variable>();
     const owners = new Map<tf.Variable, { group: Group; index: number }>();
     for (const old of this.#groups.values()) old.params.forEach((p, index) => owners.set(p, { group: old, index }));
@@ -175,7 +182,7 @@ export class Optimizer {
       // A merge rebuilt some of its parameters (a seed's zero-padded ones are the same parameters, and carry on).
       const rebuilt = old !== undefined && g.params.some((p) => !old.params.includes(p) && lineageOf(p) !== undefined && lineageOf(p)?.kind !== 'pad');
       if (rebuilt && this.#afterMerge === 'restart') {
-        next.set(g.id, { params: g.params, step: 0, warmupSteps: warmup, buffers: g.params.map((p) => this.#newBuffers(p)) });
+        next.set(g.id, { params: g.params, step: 0, warmupSteps: mergeWarmup, buffers: g.params.map((p) => this.#newBuffers(p)) });
         continue;
       }
       if (old !== undefined && g.params.every((p) => old.params.includes(p) || lineageOf(p) !== undefined)) {

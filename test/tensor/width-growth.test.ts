@@ -4,6 +4,7 @@ import { useTestBackend } from '../helpers/test-backend.ts';
 import { mlpHost } from '../../src/tensor/hosts/mlp-host.ts';
 import { Optimizer } from '../../src/tensor/optimizer.ts';
 import { Rng } from '../../src/tensor/rng.ts';
+import { EsperError } from '../../src/errors/index.ts';
 import { initWidthSeed, layerGradients, omegaGradient, type WidthInit } from '../../src/tensor/width/width-init.ts';
 import type { WidthSeed } from '../../src/tensor/width/width-seed.ts';
 import { batchOf, germinate, grownHost, logits, maxAbsDiff, randomTensor, train } from './width-helpers.ts';
@@ -72,6 +73,29 @@ describe('width seeds: optimizer state across the merge, initialisation, memory 
     expect(optimizer.exportState().groups[0]?.step).to.equal(3);
     optimizer.dispose();
     model.dispose();
+  });
+
+  it('ramps the learning rate of a host restarted by a merge over mergeWarmupSteps (default freshWarmupSteps; 0: none), a new seed still over freshWarmupSteps', () => {
+    const warmupsAfterMerge = (options: { freshWarmupSteps: number; mergeWarmupSteps?: number }): Record<string, number | undefined> => {
+      const model = grownHost('mlp', 1, false);
+      const optimizer = new Optimizer(ADAM, model.paramGroups(), { afterMerge: 'restart', ...options });
+      train(model, optimizer, 'mlp', 2, new Rng(4));
+      germinate(model, 'w2', 3);
+      optimizer.setGroups(model.paramGroups());
+      model.widthSlot('w2').setMode('BLENDING', 1);
+      train(model, optimizer, 'mlp', 2, new Rng(5));
+      const seedWarmup = optimizer.exportState().groups.find((g) => g.id === 'seed:w2')?.warmupSteps;
+      model.widthSlot('w2').setMode('FOSSILIZED');
+      optimizer.setGroups(model.paramGroups());
+      const host = optimizer.exportState().groups.find((g) => g.id === 'host');
+      optimizer.dispose();
+      model.dispose();
+      return { seed: seedWarmup, host: host?.step === 0 ? (host.warmupSteps ?? 0) : undefined };
+    };
+    expect(warmupsAfterMerge({ freshWarmupSteps: 7 })).to.deep.equal({ seed: 7, host: 7 });
+    expect(warmupsAfterMerge({ freshWarmupSteps: 7, mergeWarmupSteps: 0 })).to.deep.equal({ seed: 7, host: 0 });
+    expect(warmupsAfterMerge({ freshWarmupSteps: 0, mergeWarmupSteps: 3 })).to.deep.equal({ seed: undefined, host: 3 });
+    expect(() => new Optimizer(ADAM, [], { mergeWarmupSteps: 1.5 })).to.throw(EsperError, /mergeWarmupSteps/);
   });
 
   it("moves the seed's Adam moments into the host's buffers, rescaled to keep their bias-corrected values under the host's step count", () => {

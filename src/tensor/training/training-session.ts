@@ -195,6 +195,7 @@ export class TrainingSession {
     this.optimizer = new Optimizer({ kind: spec.optimizer.kind, learningRate: spec.optimizer.learningRate }, model.paramGroups(), {
       afterMerge: spec.optimizer.afterGrowth,
       freshWarmupSteps: Math.round(spec.optimizer.growthWarmupEpochs * Math.ceil(train.size / spec.batchSize)),
+      mergeWarmupSteps: Math.round((spec.optimizer.mergeWarmupEpochs ?? spec.optimizer.growthWarmupEpochs) * Math.ceil(train.size / spec.batchSize)),
     });
     this.#cursor = new BatchCursor(train, { batchSize: spec.batchSize, rng: rng.fork(2) });
   }
