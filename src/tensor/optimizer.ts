@@ -111,6 +111,12 @@ export interface OptimizerOptions {
   mergeWarmupSteps?: number;
 }
 
+/** `value`, checked to be a whole number of steps (an option named `name`). */
+function wholeSteps(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new EsperError('ESPER_CONFIG_INVALID', `optimizer: ${name} ${value} must be a whole number ≥ 0`);
+  return value;
+}
+
 /** An optimizer over named parameter groups. Dispose it when done (its buffers are variables). */
 export class Optimizer {
   #config: ResolvedOptimizerConfig;
@@ -123,12 +129,8 @@ export class Optimizer {
   constructor(config: OptimizerConfig, groups: readonly ParamGroup[] = [], options: OptimizerOptions = {}) {
     this.#config = resolve(config);
     this.#afterMerge = options.afterMerge ?? 'carry';
-    const warmup = options.freshWarmupSteps ?? 0;
-    if (!Number.isInteger(warmup) || warmup < 0) throw new EsperError('ESPER_CONFIG_INVALID', `optimizer: freshWarmupSteps ${warmup} must be a whole number ≥ 0`);
-    this.#freshWarmupSteps = warmup;
-    const mergeWarmup = options.mergeWarmupSteps ?? warmup;
-    if (!Number.isInteger(mergeWarmup) || mergeWarmup < 0) throw new EsperError('ESPER_CONFIG_INVALID', `optimizer: mergeWarmupSteps ${mergeWarmup} must be a whole number ≥ 0`);
-    this.#mergeWarmupSteps = mergeWarmup;
+    this.#freshWarmupSteps = wholeSteps('freshWarmupSteps', options.freshWarmupSteps ?? 0);
+    this.#mergeWarmupSteps = wholeSteps('mergeWarmupSteps', options.mergeWarmupSteps ?? this.#freshWarmupSteps);
     this.setGroups(groups);
   }
 

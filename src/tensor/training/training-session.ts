@@ -192,10 +192,11 @@ export class TrainingSession {
     this.#rng = rng;
     this.#train = train;
     this.#validation = validation;
+    const stepsIn = (epochs: number): number => Math.round(epochs * Math.ceil(train.size / spec.batchSize));
     this.optimizer = new Optimizer({ kind: spec.optimizer.kind, learningRate: spec.optimizer.learningRate }, model.paramGroups(), {
       afterMerge: spec.optimizer.afterGrowth,
-      freshWarmupSteps: Math.round(spec.optimizer.growthWarmupEpochs * Math.ceil(train.size / spec.batchSize)),
-      mergeWarmupSteps: Math.round((spec.optimizer.mergeWarmupEpochs ?? spec.optimizer.growthWarmupEpochs) * Math.ceil(train.size / spec.batchSize)),
+      freshWarmupSteps: stepsIn(spec.optimizer.growthWarmupEpochs),
+      mergeWarmupSteps: stepsIn(spec.optimizer.mergeWarmupEpochs ?? spec.optimizer.growthWarmupEpochs),
     });
     this.#cursor = new BatchCursor(train, { batchSize: spec.batchSize, rng: rng.fork(2) });
   }
