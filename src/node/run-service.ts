@@ -27,7 +27,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { retryTransient, type Bus, type RetryObserver, type Subscription } from '../actors/oona/index.ts';
-import { checkRunSpec, startRun, type EpochBoundary } from '../actors/tolaria/index.ts';
+import { checkRunSpec, startRun, type EpochBoundary, type EpochFaults } from '../actors/tolaria/index.ts';
 import type { Supervisor } from '../supervision/index.ts';
 import { publishRunEvents } from '../actors/nissa/index.ts';
 import { createMessage } from '../contracts/registry.ts';
@@ -120,6 +120,8 @@ export interface RunServiceOptions {
    * boundary), ms: long enough for a leader election. @default 5000
    */
   publishRetryMs?: number;
+  /** Fault injection for the run `runId` (tests, drills): passed to its training loop. @default none */
+  faults?: (runId: string) => EpochFaults | undefined;
 }
 
 /** Default bound of a run's unpublished events (see {@link RunServiceOptions.maxEventBacklog}). */
@@ -353,10 +355,12 @@ export class RunService implements RunControl {
     run.subscriptions = this.#listen(runId);
     this.#runs.set(runId, run);
     const log = this.#logger.child({ runId });
+    const faults = this.#options.faults?.(runId);
     run.finished = startRun(this.#options.runSupervisor?.(), spec, {
       runId,
       logger: log,
       ...(resume === undefined ? {} : { resume: resume.state }),
+      ...(faults === undefined ? {} : { faults }),
       events: (event) => {
         run.events.emitted(event);
       },

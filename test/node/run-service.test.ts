@@ -16,7 +16,7 @@ import { ensureEventsStream } from '../../src/actors/nissa/event-stream.ts';
 import { RunSpecSchema, type RunSpec } from '../../src/contracts/run.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { RunRegistry, type RunRecord } from '../../src/node/run-registry.ts';
-import { RunService } from '../../src/node/run-service.ts';
+import { RunService, type RunServiceOptions } from '../../src/node/run-service.ts';
 import { untilDefined } from '../helpers/until.ts';
 
 function spiralsSpec(epochs: number): RunSpec {
@@ -69,8 +69,9 @@ describe('run service: checkpoint retention', function () {
   let service: RunService;
 
   /** A run service of node `nodeId` that sees only itself alive. */
-  const serviceOf = (nodeId: string, incarnationId: string, sweepMs: number): RunService =>
+  const serviceOf = (nodeId: string, incarnationId: string, sweepMs: number, extra: Partial<RunServiceOptions> = {}): RunService =>
     new RunService({
+      ...extra,
       bus,
       prefix,
       nodeId,
@@ -102,6 +103,17 @@ describe('run service: checkpoint retention', function () {
     const decoded = (await bus.request(`${prefix}.ctl.run.${runId}.${verb}`, body, { timeoutMs: 60_000 })).json();
     if (!decoded.ok) throw new Error(`undecodable reply to ${verb}`);
     return decoded.value as Reply;
+  };
+
+  type Published = { type: string; data: Record<string, unknown> };
+  /** Every event of `runId` the bus carries from now on (`sub.unsubscribe()` ends it). */
+  const eventsOf = (runId: string): { seen: Published[]; sub: { unsubscribe(): void } } => {
+    const seen: Published[] = [];
+    const sub = bus.subscribe(`${prefix}.evt.${runId}.>`, (message) => {
+      const decoded = message.json();
+      if (decoded.ok) seen.push(decoded.value as Published);
+    });
+    return { seen, sub };
   };
 
   const finished = (runId: string): Promise<RunRecord> =>
@@ -208,11 +220,7 @@ describe('run service: checkpoint retention', function () {
 
   it('records pause, resume and stop in the run’s event log, whoever sent them (issue 14: the audit trail of nats req)', async () => {
     const runId = 'audited';
-    const seen: Array<{ type: string; data: Record<string, unknown> }> = [];
-    const sub = bus.subscribe(`${prefix}.evt.${runId}.>`, (message) => {
-      const decoded = message.json();
-      if (decoded.ok) seen.push(decoded.value as { type: string; data: Record<string, unknown> });
-    });
+    const { seen, sub } = eventsOf(runId);
     try {
       await service.start(spiralsSpec(4), runId);
       expect((await control(runId, 'pause', { reason: 'look at the graft' })).ok).to.equal(true);
@@ -251,6 +259,37 @@ describe('run service: checkpoint retention', function () {
       expect((await control(runId, 'resume')).ok).to.equal(true);
       expect((await finished(runId)).state).to.equal('completed');
       expect(actions.map((a) => a['verb'])).to.deep.equal(['pause', 'resume']);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
+  it('keeps an operator record sent while an epoch trained when the training worker dies in that epoch; the loop’s events are published once', async () => {
+    const runId = 'worker-killed';
+    const { seen, sub } = eventsOf(runId);
+    try {
+      await service.drain();
+      // The drill: as epoch 2 trains (its boundary committed), the operator pauses the run, then the worker dies.
+      service = serviceOf('n1', 'i1', 60_000, {
+        faults: (id) =>
+          id === runId
+            ? { killWorker: { atEpoch: 2, onKill: async () => void expect((await control(runId, 'pause', { reason: 'during the crash' })).ok).to.equal(true) } }
+            : undefined,
+      });
+      await service.start(spiralsSpec(4), runId);
+      // The restarted loop stops at the boundary it resumes from, before epoch 2 trains again: the pause, held across the restart, takes effect.
+      await untilDefined(() => (service.statuses()[0]?.state === 'paused' ? true : undefined));
+      const actions = (): Array<Record<string, unknown>> => seen.filter((e) => e.type === 'nissa.operator.action').map((e) => e.data);
+      await untilDefined(() => (actions().length > 0 ? true : undefined), 10_000);
+      expect(actions().map((a) => a['verb'])).to.deep.equal(['pause']);
+      expect(actions()[0]).to.include({ reason: 'during the crash', ok: true });
+      expect(service.statuses()[0]?.epoch, 'paused after epoch 1').to.equal(1);
+      expect((await control(runId, 'resume')).ok).to.equal(true);
+      const record = await finished(runId);
+      expect(record.state).to.equal('completed');
+      expect(actions().map((a) => a['verb'])).to.deep.equal(['pause', 'resume']);
+      const packets = seen.filter((e) => e.type === 'tolaria.state.published').map((e) => e.data['epoch']);
+      expect(packets, 'one state packet per epoch').to.deep.equal([1, 2, 3, 4]);
     } finally {
       sub.unsubscribe();
     }

@@ -46,8 +46,10 @@ export interface EpochFaults {
    * A drill: the training worker thread is killed as epoch `atEpoch` starts,
    * once (the flag `fired` is set when it happens, so a resumed loop trains
    * that epoch normally). The loop fails with ESPER_WORKER_CRASHED.
+   * `onKill` runs just before the kill, the epoch under way (a drill sends an
+   * operator request then, say); the kill waits for it.
    */
-  killWorker?: { atEpoch: number; fired?: boolean };
+  killWorker?: { atEpoch: number; fired?: boolean; onKill?: () => Promise<void> };
 }
 
 /** Trains the epoch after `checkpoint`'s boundary and returns its summary (the result is recorded in `ctx`). */
@@ -123,6 +125,7 @@ async function trainWithFaults(ctx: RunContext, faults: EpochFaults | undefined)
   const kill = faults?.killWorker;
   if (kill !== undefined && kill.fired !== true && kill.atEpoch === ctx.iteration + 1) {
     kill.fired = true;
+    await kill.onKill?.();
     ctx.log?.warn({ runId: ctx.runId, epoch: ctx.iteration + 1 }, 'fault injection: training worker killed');
     await ctx.client.terminate();
   }

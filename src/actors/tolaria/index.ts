@@ -31,6 +31,7 @@ export {
 } from './governor.ts';
 export { type EpochBoundary, type EpochSummary, type RunTrainingOptions, checkRunSpec, runTraining } from './run-loop.ts';
 export { RUN_LOOP_ACTOR_ID, restartable, startRun, type RunHandle, type StartRunOptions } from './run-actor.ts';
+export { type EpochFaults } from './epoch-step.ts';
 export { largestDropPct } from './run-results.ts';
 export { runSupervisionPolicy, runSupervisorSpec } from './run-supervision.ts';
 export { type RunLoopState, RunLoopStateSchema } from './run-state.ts';
