@@ -104,8 +104,8 @@ export const TrainingSpecSchema = z
         /**
          * Epochs (of optimizer steps) over which a parameter group whose
          * state starts fresh once training has begun — a new seed's, a width
-         * seed's when it starts blending, the host's after a merge with
-         * `afterGrowth: 'restart'` — ramps its learning rate linearly from 0.
+         * seed's when it starts blending — ramps its learning rate linearly
+         * from 0 (the host's after a merge: `mergeWarmupEpochs`).
          * Fresh Adam moments make the first steps full-sized whatever the
          * gradient: new units fed all-positive inputs (pixels) then move as
          * one and die (ReLU), 23 of 96 on Fashion-MNIST 784-12-10 without the
@@ -114,10 +114,14 @@ export const TrainingSpecSchema = z
         growthWarmupEpochs: z.number().min(0).max(100).default(1),
         /**
          * The same ramp for the host's groups restarted by a merge
-         * (`afterGrowth: 'restart'`): the whole network's learning rate
-         * ramps from 0 again after each merge. 0–100. @default growthWarmupEpochs
+         * (`afterGrowth: 'restart'`). 0, the default: the trained host goes
+         * on at its full learning rate with fresh moments, as its static
+         * twin trains. A ramp (the default was `growthWarmupEpochs` until
+         * 2026-12-05) held the whole network at half its rate for the epoch
+         * after each merge; measured on every spec in docs/benchmarks.md
+         * ("fifteenth session"). 0–100. @default 0
          */
-        mergeWarmupEpochs: z.number().min(0).max(100).optional(),
+        mergeWarmupEpochs: z.number().min(0).max(100).default(0),
       })
       .strict()
       .prefault({}),

@@ -196,7 +196,7 @@ export class TrainingSession {
     this.optimizer = new Optimizer({ kind: spec.optimizer.kind, learningRate: spec.optimizer.learningRate }, model.paramGroups(), {
       afterMerge: spec.optimizer.afterGrowth,
       freshWarmupSteps: stepsIn(spec.optimizer.growthWarmupEpochs),
-      mergeWarmupSteps: stepsIn(spec.optimizer.mergeWarmupEpochs ?? spec.optimizer.growthWarmupEpochs),
+      mergeWarmupSteps: stepsIn(spec.optimizer.mergeWarmupEpochs),
     });
     this.#cursor = new BatchCursor(train, { batchSize: spec.batchSize, rng: rng.fork(2) });
   }
