@@ -81,6 +81,7 @@
  */
 import type { AdaptationCommand, LayerSignals, SeedState, SystemStatePacket } from '../../contracts/index.ts';
 import { LIVE_SEED_STAGES, MAX_COMMANDS_PER_DECISION } from '../../contracts/index.ts';
+import { DEFAULT_GATE_CONFIG } from '../kasmina/index.ts';
 import {
   DEFAULT_HEURISTIC_CONFIG,
   decideHeuristic,
@@ -105,7 +106,7 @@ import {
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 8;
+export const BOTTLENECK_POLICY_VERSION = 9;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */
@@ -124,6 +125,12 @@ export interface WidthRuleConfig {
   readonly holdingPatienceEpochs: number;
   /** Width seeds live at once, each on its own layer (a merge widens a live neighbour: `padWidthSeed`). */
   readonly maxLiveWidthSeeds: number;
+  /**
+   * Epochs a width seed trains before the policy advances it to BLENDING
+   * (the width slots' G2 minimum); depth seeds wait the heuristic's
+   * `advanceTrainingEpochs` (theirs).
+   */
+  readonly trainingEpochs: number;
 }
 
 /**
@@ -133,6 +140,15 @@ export interface WidthRuleConfig {
  * one epoch at α = 1 in HOLDING (G5 measures it there).
  */
 export function widthEpochsToMerge(trainingEpochs: number, tempoEpochs: number): number {
+  return epochsToDecision(trainingEpochs, tempoEpochs);
+}
+
+/**
+ * Epochs from any seed's germination to the packet that fossilizes or
+ * prunes it on the fastest path: `trainingEpochs` in TRAINING, `tempoEpochs`
+ * − 1 blending, one holding (G5 measures it at that packet).
+ */
+export function epochsToDecision(trainingEpochs: number, tempoEpochs: number): number {
   return trainingEpochs + tempoEpochs;
 }
 
@@ -149,6 +165,7 @@ export const DEFAULT_WIDTH_RULE: WidthRuleConfig = Object.freeze({
   patientUntilFraction: 0.25,
   holdingPatienceEpochs: 3,
   maxLiveWidthSeeds: 1,
+  trainingEpochs: 1,
 });
 
 /** A width growth chosen for a packet. */
@@ -301,6 +318,19 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
 export interface BottleneckConfig {
   readonly width: WidthRuleConfig;
   readonly heuristic: HeuristicConfig;
+  /**
+   * Epochs from a depth germination to the packet that decides the seed
+   * (fossilize or prune) on the fastest path; a depth seed is not
+   * germinated when that packet would come after the run's last epoch.
+   * @default the heuristic's `advanceTrainingEpochs` + its α ramp's epochs (the gates' default ramp without one)
+   */
+  readonly depthEpochsToDecision?: number;
+}
+
+/** {@link BottleneckConfig.depthEpochsToDecision}, its default filled in. */
+export function depthEpochsToDecision(config: BottleneckConfig): number {
+  const tempo = config.heuristic.blend?.tempoEpochs ?? DEFAULT_GATE_CONFIG.defaultBlend.tempoEpochs;
+  return config.depthEpochsToDecision ?? epochsToDecision(config.heuristic.advanceTrainingEpochs, tempo);
 }
 
 /** Decides one packet (see the module comment). */
@@ -319,7 +349,16 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
       ? config.width.holdingPatienceEpochs
       : 0;
   const heuristicContext = { ...context, availableKernels: depthKernels, slotInterfaces: { ...context.slotInterfaces, ...closed } };
-  const base = decideHeuristic(packet, memory, heuristicContext, config.heuristic, { policy: LABEL, holdingPatience });
+  // Each kind advances after its own G2 minimum: an ADVANCE before it is only refused by the gate (and logged as a failure).
+  const advanceTrainingEpochs = (seed: SeedState): number =>
+    places[seed.slotId]?.role === 'width' ? config.width.trainingEpochs : config.heuristic.advanceTrainingEpochs;
+  // A depth seed that could not reach its fossilize-or-prune packet within the run would end it live and unmeasured.
+  const depthDecisionIn = depthEpochsToDecision(config);
+  const germinationClosed = (p: SystemStatePacket): string | undefined =>
+    context.epochs !== undefined && p.epoch + depthDecisionIn > context.epochs
+      ? `a depth seed germinated now would be decided at epoch ${p.epoch + depthDecisionIn}, past the run's ${context.epochs}`
+      : undefined;
+  const base = decideHeuristic(packet, memory, heuristicContext, config.heuristic, { policy: LABEL, holdingPatience, advanceTrainingEpochs, germinationClosed });
   const signals = packet.layers === undefined ? '' : ` [${describeLayers(packet.layers)}]`;
   if ('wait' in growth) {
     const reason = clip(`${base.reason}; width: wait (${growth.wait})${signals}`, 1000);
@@ -385,7 +424,8 @@ export type BottleneckConfigInput = HeuristicConfigInput & Partial<WidthRuleConf
 
 /** The bottleneck policy as a {@link TamiyoPolicy}. */
 export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolicy<PolicyMemory> {
-  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, ...heuristic } = input;
+  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, trainingEpochs, ...heuristic } =
+    input;
   const config: BottleneckConfig = {
     width: Object.freeze({
       growFromEpoch: growFromEpoch ?? DEFAULT_WIDTH_RULE.growFromEpoch,
@@ -397,6 +437,7 @@ export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolic
       patientUntilFraction: patientUntilFraction ?? DEFAULT_WIDTH_RULE.patientUntilFraction,
       holdingPatienceEpochs: holdingPatienceEpochs ?? DEFAULT_WIDTH_RULE.holdingPatienceEpochs,
       maxLiveWidthSeeds: maxLiveWidthSeeds ?? DEFAULT_WIDTH_RULE.maxLiveWidthSeeds,
+      trainingEpochs: trainingEpochs ?? DEFAULT_WIDTH_RULE.trainingEpochs,
     }),
     heuristic: heuristic === undefined ? DEFAULT_HEURISTIC_CONFIG : parseHeuristicConfig(heuristic),
   };

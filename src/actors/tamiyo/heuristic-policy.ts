@@ -416,7 +416,12 @@ const CONTRIBUTION_TOLERANCE_PP = 1e-9;
  * fossilizing — keeps holding that many epochs, measured again each epoch,
  * before a prune.
  */
-export function liveSeedAction(seed: SeedState, config: HeuristicConfig = DEFAULT_HEURISTIC_CONFIG, holdingPatienceEpochs = 0): SeedAction {
+export function liveSeedAction(
+  seed: SeedState,
+  config: HeuristicConfig = DEFAULT_HEURISTIC_CONFIG,
+  holdingPatienceEpochs = 0,
+  advanceTrainingEpochs = config.advanceTrainingEpochs,
+): SeedAction {
   const { stage, epochsInStage } = seed;
   const improvement = seed.improvementPp;
   if (stage === 'TRAINING' || stage === 'BLENDING') {
@@ -431,9 +436,9 @@ export function liveSeedAction(seed: SeedState, config: HeuristicConfig = DEFAUL
     case 'GERMINATED':
       return { kind: 'advance', reason: 'germinated → start training' };
     case 'TRAINING':
-      return epochsInStage >= config.advanceTrainingEpochs
+      return epochsInStage >= advanceTrainingEpochs
         ? { kind: 'advance', reason: `${epochsInStage} epochs in TRAINING → blend` }
-        : { kind: 'wait', reason: `training ${epochsInStage}/${config.advanceTrainingEpochs} epochs` };
+        : { kind: 'wait', reason: `training ${epochsInStage}/${advanceTrainingEpochs} epochs` };
     case 'BLENDING': {
       const target = seed.alphaTarget ?? 1;
       return seed.alpha >= target - ALPHA_EPSILON
@@ -535,6 +540,14 @@ export interface HeuristicExtension {
   readonly policy?: string;
   /** HOLDING patience granted to a live seed, epochs (see {@link liveSeedAction}). @default none */
   readonly holdingPatience?: (seed: SeedState, tracked: TrackedSeed | undefined) => number;
+  /**
+   * Epochs a live seed trains before the policy advances it to BLENDING,
+   * when they differ by seed (width and depth seeds pass gate G2 after
+   * different minimums). @default `config.advanceTrainingEpochs` for every seed
+   */
+  readonly advanceTrainingEpochs?: (seed: SeedState) => number;
+  /** Why no seed may germinate at `packet` whatever the plateau says (e.g. too late in the run), or undefined. @default never */
+  readonly germinationClosed?: (packet: SystemStatePacket) => string | undefined;
 }
 
 /**
@@ -577,7 +590,12 @@ export function decideHeuristic(
   const reasons: string[] = [];
   const live = packet.seeds.filter((seed) => isLive(seed.stage));
   for (const seed of live) {
-    const action = liveSeedAction(seed, config, extension.holdingPatience?.(seed, draft.seeds[seed.seedId]) ?? 0);
+    const action = liveSeedAction(
+      seed,
+      config,
+      extension.holdingPatience?.(seed, draft.seeds[seed.seedId]) ?? 0,
+      extension.advanceTrainingEpochs?.(seed) ?? config.advanceTrainingEpochs,
+    );
     reasons.push(`${seed.seedId} ${seed.stage}: ${action.kind === 'wait' ? `wait (${action.reason})` : `${action.kind} (${action.reason})`}`);
     if (action.kind === 'wait') continue;
     commands.push(seedCommand(packet, seed.seedId, operationOf(action, seed, config), { deadlineMs: config.commandDeadlineMs, policy, reason: action.reason }));
@@ -591,7 +609,8 @@ export function decideHeuristic(
   }
 
   if (live.length < config.maxLiveSeeds) {
-    const choice = germinationFor(packet, draft, context, config);
+    const closed = extension.germinationClosed?.(packet);
+    const choice = closed === undefined ? germinationFor(packet, draft, context, config) : { wait: `${closed} (plateau ${draft.plateauEpochs}/${config.plateauEpochs} epochs)` };
     if ('wait' in choice) {
       reasons.push(`wait: ${choice.wait}`);
     } else {

@@ -72,8 +72,8 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
   const widthTrainingEpochs = widthGates(gates, spec).g2.minTrainingEpochs;
   return bottleneckPolicy({
     ...heuristic,
-    // Width seeds may advance after fewer epochs than depth seeds; the gates hold each kind to its own minimum.
-    advanceTrainingEpochs: Math.min(gates.g2.minTrainingEpochs, widthTrainingEpochs),
+    // Width seeds advance after fewer epochs in TRAINING than depth seeds: each kind after its own G2 minimum.
+    trainingEpochs: widthTrainingEpochs,
     growFromEpoch: p.growFromEpoch,
     growUntilFraction: p.growUntilFraction,
     mergeByFraction: p.mergeByFraction,

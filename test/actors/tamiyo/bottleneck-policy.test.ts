@@ -101,6 +101,49 @@ describe('Tamiyo bottleneck policy', () => {
     expect(ops[1]).to.equal(ops[0]?.replace('GERMINATE', 'ADVANCE'));
   });
 
+  it("advances each kind of seed after its own G2 minimum: a width seed after one epoch in TRAINING, a depth seed after the heuristic's", () => {
+    // esper run gives width slots a G2 minimum of 1 and depth slots the gates' 3; an ADVANCE sent sooner is only refused.
+    const config: BottleneckConfig = { width: { ...DEFAULT_WIDTH_RULE, trainingEpochs: 1 }, heuristic: { ...DEFAULT_HEURISTIC_CONFIG, advanceTrainingEpochs: 3 } };
+    const inTraining = (epochsInStage: number): SystemStatePacket =>
+      withLayers(2 + epochsInStage, [layer(1, 32, 4, 0.1), layer(2, 36, 4, 0.1)], [
+        live('h1', { stage: 'TRAINING', epochsInStage }),
+        live('h2-w1', { stage: 'TRAINING', epochsInStage, kernelId: 'b-w32', blueprintId: 'widen_32' }),
+        ...['h1-w1', 'h1-w2', 'h2', 'h2-w2'].map((id) => seed(id)),
+      ]);
+    const advanced = (epochsInStage: number): string[] =>
+      decideBottleneck(inTraining(epochsInStage), initialPolicyMemory(), ctx(), config)
+        .commands.filter((c) => c.seedOperation?.op === 'ADVANCE')
+        .map((c) => c.targetSeedId ?? '');
+    expect(advanced(1)).to.deep.equal(['seed-h2-w1']);
+    expect(advanced(2)).to.deep.equal(['seed-h2-w1']);
+    expect(advanced(3)).to.have.members(['seed-h1', 'seed-h2-w1']);
+    const waiting = decideBottleneck(inTraining(1), initialPolicyMemory(), ctx(), config);
+    expect(waiting.reason).to.match(/seed-h1 TRAINING: wait \(training 1\/3 epochs\)/);
+  });
+
+  it('germinates no depth seed that could not be decided before the run ends (784-128-4-10: a norm seed at epoch 25 of 30 ended the run live in HOLDING)', () => {
+    // The plateau of the TRAINING test above: depth germinates at the first epoch with a 3-epoch plateau.
+    const plateau = (epochs: number): { epoch: number; reason: string; ops: string[] } => {
+      let memory = initialPolicyMemory();
+      let last = { epoch: 0, reason: '', ops: [] as string[] };
+      for (let epoch = 5; epoch <= 12; epoch++) {
+        const d = decideBottleneck({ ...packet({ epoch, acc: 0.8, trainLoss: 0.5, seeds: ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => seed(id)) }), layers: [layer(1, 32, 4, 0.1)] }, memory, ctx({ epochs }), CONFIG);
+        memory = d.memory;
+        last = { epoch, reason: d.reason, ops: d.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`) };
+        if (last.ops.length > 0) break;
+      }
+      return last;
+    };
+    const open = plateau(30);
+    expect(open.ops[0]).to.match(/^seed-h\d:GERMINATE$/);
+    // CONFIG: 1 epoch in TRAINING, the gates' default ramp of 5 → decided 6 epochs after the germination.
+    const justInTime = plateau(open.epoch + 6);
+    expect(justInTime.ops[0]).to.match(/^seed-h\d:GERMINATE$/);
+    const late = plateau(open.epoch + 5);
+    expect(late.ops).to.deep.equal([]);
+    expect(late.reason).to.include(`a depth seed germinated now would be decided at epoch ${late.epoch + 6}, past the run's ${open.epoch + 5}`);
+  });
+
   it('ranks conv blocks by their gain per pooled pixel, so the high-resolution first block does not win by its pixel count', () => {
     // Fashion-MNIST conv 2 → conv 4, data seed 0 at epoch 1: raw scores 0.364 (14×14 pixels) and 0.194 (7×7).
     const conv = (n: number, width: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, width, gradientScore), kind: 'conv', positions });
@@ -208,7 +251,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@8');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@9');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -313,6 +356,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@8');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@9');
   });
 });
