@@ -119,7 +119,7 @@ export type RunPolicySpec = z.output<typeof RunPolicySpecSchema>;
 
 /**
  * Overrides of the lifecycle gates' defaults (DESIGN §2), e.g.
- * `{ "G2": { "minTrainingEpochs": 2 } }`. Opaque here: the gate
+ * `{ "g2": { "minTrainingEpochs": 2 } }` (keys as in docs/lifecycle.md's gate table). Opaque here: the gate
  * configuration's own schema validates it when the run starts. At most 64
  * entries.
  */

@@ -318,19 +318,11 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
 export interface BottleneckConfig {
   readonly width: WidthRuleConfig;
   readonly heuristic: HeuristicConfig;
-  /**
-   * Epochs from a depth germination to the packet that decides the seed
-   * (fossilize or prune) on the fastest path; a depth seed is not
-   * germinated when that packet would come after the run's last epoch.
-   * @default the heuristic's `advanceTrainingEpochs` + its α ramp's epochs (the gates' default ramp without one)
-   */
-  readonly depthEpochsToDecision?: number;
 }
 
-/** {@link BottleneckConfig.depthEpochsToDecision}, its default filled in. */
-export function depthEpochsToDecision(config: BottleneckConfig): number {
-  const tempo = config.heuristic.blend?.tempoEpochs ?? DEFAULT_GATE_CONFIG.defaultBlend.tempoEpochs;
-  return config.depthEpochsToDecision ?? epochsToDecision(config.heuristic.advanceTrainingEpochs, tempo);
+/** Epochs from a depth germination to the packet that fossilizes or prunes it: the heuristic's TRAINING minimum and α ramp. */
+function depthEpochsToDecision(heuristic: HeuristicConfig): number {
+  return epochsToDecision(heuristic.advanceTrainingEpochs, heuristic.blend?.tempoEpochs ?? DEFAULT_GATE_CONFIG.defaultBlend.tempoEpochs);
 }
 
 /** Decides one packet (see the module comment). */
@@ -353,7 +345,7 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
   const advanceTrainingEpochs = (seed: SeedState): number =>
     places[seed.slotId]?.role === 'width' ? config.width.trainingEpochs : config.heuristic.advanceTrainingEpochs;
   // A depth seed that could not reach its fossilize-or-prune packet within the run would end it live and unmeasured.
-  const depthDecisionIn = depthEpochsToDecision(config);
+  const depthDecisionIn = depthEpochsToDecision(config.heuristic);
   const germinationClosed = (p: SystemStatePacket): string | undefined =>
     context.epochs !== undefined && p.epoch + depthDecisionIn > context.epochs
       ? `a depth seed germinated now would be decided at epoch ${p.epoch + depthDecisionIn}, past the run's ${context.epochs}`

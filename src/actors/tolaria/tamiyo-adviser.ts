@@ -47,7 +47,7 @@ export const WIDTH_TRAINING_EPOCHS = 1;
 
 /** The gates of width slots: the run's, with {@link WIDTH_TRAINING_EPOCHS} in TRAINING unless the spec sets `g2.minTrainingEpochs`. */
 export function widthGates(gates: GateConfig, spec: RunSpec): GateConfig {
-  const g2 = (spec.gates?.['g2'] ?? spec.gates?.['G2']) as Record<string, unknown> | undefined;
+  const g2 = spec.gates?.['g2'] as Record<string, unknown> | undefined;
   if (g2?.['minTrainingEpochs'] !== undefined) return gates;
   return { ...gates, g2: { ...gates.g2, minTrainingEpochs: WIDTH_TRAINING_EPOCHS } };
 }
