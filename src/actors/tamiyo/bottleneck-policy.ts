@@ -34,9 +34,10 @@
  *   `saturation` × its live units (its units all carry their own direction:
  *   no room left), or every unit of it is dead (no capacity at all).
  * A layer could grow when it has a free width slot and a width kernel within
- * the budget, carries no depth seed, and no width seed of it is in its
+ * the budget, carries no depth seed, no width seed of it is in its
  * embargo (a layer whose last growth was pruned leaves the next try to the
- * others). Saturation says *when*; *where* is the layer that could grow with
+ * others), and neither hidden layer beside it has all its units dead (its
+ * seed could not learn: {@link deadNeighbour}). Saturation says *when*; *where* is the layer that could grow with
  * the largest gradient score ({@link comparableScore}: a dense layer's as it
  * is, a conv block's per pixel of the coarsest conv block), saturated or
  * still at its first width — a layer that grew must be saturated again to
@@ -106,7 +107,7 @@ import {
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 9;
+export const BOTTLENECK_POLICY_VERSION = 10;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */
@@ -186,6 +187,11 @@ const WIDENED: ReadonlySet<string> = new Set([...LIVE_SEED_STAGES, 'FOSSILIZED']
 
 const fmt = (v: number, digits = 2): string => (Number.isInteger(v) ? String(v) : v.toFixed(digits));
 
+/** A layer's units that are not dead on the probe batch (under 0.5: none). */
+function liveUnits(layer: LayerSignals): number {
+  return layer.width * (1 - layer.deadFraction);
+}
+
 /**
  * How much of its live units a layer uses: effective rank / (width × (1 −
  * dead fraction)); 1 when every unit is dead. A layer with no live unit
@@ -194,9 +200,28 @@ const fmt = (v: number, digits = 2): string => (Number.isInteger(v) ? String(v) 
  * are the only remedy, and a depth seed after it only reads zeros.
  */
 export function layerSaturation(layer: LayerSignals): number {
-  const live = layer.width * (1 - layer.deadFraction);
+  const live = liveUnits(layer);
   if (live < 0.5) return 1;
   return layer.effectiveRank / Math.max(1, live);
+}
+
+/**
+ * Why a width seed on `layer` could not learn, when a neighbouring hidden
+ * layer's units are all dead: its Ω feeds the next layer's pre-activation,
+ * where no gradient passes a dead ReLU, and its units read the previous
+ * layer's output, all zeros (they could only be constants). A 784-2-2-10
+ * host whose four ReLUs died in its first epoch (Fashion-MNIST data seed 1)
+ * widened its first layer, and the seed stood 15 epochs in TRAINING with a
+ * gradient of exactly 0 before the heuristic pruned it as stalled; widening
+ * the second layer instead gave it 16 constant units, pruned at HOLDING for
+ * adding nothing. Growth cannot revive such a network one layer at a time.
+ */
+export function deadNeighbour(layer: LayerSignals, layers: readonly LayerSignals[]): string | undefined {
+  const fed = layers.find((l) => l.layer === layer.layer + 1);
+  if (fed !== undefined && liveUnits(fed) < 0.5) return `L${layer.layer} feeds L${fed.layer}, whose units are all dead (no gradient would reach its seed)`;
+  const read = layers.find((l) => l.layer === layer.layer - 1);
+  if (read !== undefined && liveUnits(read) < 0.5) return `L${layer.layer} reads L${read.layer}, whose units are all dead (its new units could only be constants)`;
+  return undefined;
 }
 
 /**
@@ -272,6 +297,11 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   for (const layer of layers) {
     const saturation = layerSaturation(layer);
     const widthSeeds = seedsOn('width', layer.layer);
+    const dead = deadNeighbour(layer, layers);
+    if (dead !== undefined) {
+      skipped.push(dead);
+      continue;
+    }
     if (widthSeeds.some((s) => LIVE.has(s.stage))) {
       skipped.push(`L${layer.layer} is growing`);
       continue;
@@ -389,17 +419,22 @@ export function withTrainingStarted(packet: SystemStatePacket, commands: readonl
 
 /**
  * Slots the heuristic must not germinate into, given an interface key no
- * kernel has: every width slot, and the depth slots of layers with a live or
- * merged width seed.
+ * kernel has: every width slot, the depth slots of layers with a live or
+ * merged width seed, and those after a layer whose units are all dead (a
+ * depth seed there reads zeros: the same 784-2-2-10 host germinated a norm
+ * seed after its dead first layer, which stood 15 epochs in TRAINING with no
+ * gradient).
  */
 function closedSlots(packet: SystemStatePacket, places: Readonly<Record<string, { role: string; layer: number }>>, widthMayGrow: boolean): Record<string, string> {
   const layersOf = (stages: ReadonlySet<string>): Set<number | undefined> =>
     new Set(packet.seeds.filter((s) => places[s.slotId]?.role === 'width' && stages.has(s.stage)).map((s) => places[s.slotId]?.layer));
   const widened = layersOf(WIDENED);
   const retrying = widthMayGrow ? layersOf(COOLING) : new Set<number | undefined>();
+  const dead = new Set((packet.layers ?? []).filter((l) => liveUnits(l) < 0.5).map((l) => l.layer));
   const closed: Record<string, string> = {};
   for (const [slotId, place] of Object.entries(places)) {
     if (place.role === 'width') closed[slotId] = 'closed:width-slot';
+    else if (dead.has(place.layer)) closed[slotId] = 'closed:layer-dead';
     else if (widened.has(place.layer)) closed[slotId] = 'closed:layer-widened';
     else if (retrying.has(place.layer)) closed[slotId] = 'closed:layer-retrying-width';
   }

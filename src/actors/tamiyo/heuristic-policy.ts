@@ -514,7 +514,8 @@ export function germinationFor(
     for (const { skipped } of ranked) if (skipped !== undefined) skips.set(skipped, (skips.get(skipped) ?? 0) + 1);
   }
   if (context.availableKernels.length === 0) return { wait: 'no kernel available' };
-  const why = [...skips.entries()].map(([skip, n]) => `${skip.replace('_', ' ')} ${n}`).join(', ');
+  // Kernels skipped, by why: e.g. "slot interface ×70" (every slot closed to depth, or built for another width).
+  const why = [...skips.entries()].map(([skip, n]) => `${skip === 'interface' ? 'slot interface' : skip.replace('_', ' ')} ×${n}`).join(', ');
   return { wait: `no eligible kernel (${why})` };
 }
 

@@ -62,6 +62,23 @@ describe('Tamiyo bottleneck policy', () => {
     expect(decision.reason).to.match(/widen L1 \(w2, saturation 1 /);
   });
 
+  it('widens no layer next to a layer whose units are all dead, and adds no depth after one (784-2-2-10, data seed 1: four dead ReLUs)', () => {
+    // L1 feeds L2's pre-activation, where no gradient passes a dead ReLU; L2's new units would read L1's zeros.
+    const deadPair = withLayers(2, [layer(1, 2, 0, 0, 1), layer(2, 2, 0, 0, 1)]);
+    const growth = widthGrowthFor(deadPair, ctx(), DEFAULT_WIDTH_RULE, 1);
+    expect(growth).to.have.property('wait').that.matches(/L1 feeds L2, whose units are all dead/).and.matches(/L2 reads L1, whose units are all dead/);
+    const memory = { ...initialPolicyMemory(), hostStabilized: true, plateauEpochs: 10 };
+    const decision = decideBottleneck({ ...deadPair, epoch: 5 }, memory, ctx(), CONFIG);
+    expect(decision.commands).to.deep.equal([]);
+    expect(decision.reason).to.match(/no eligible kernel \(slot interface ×\d+\)/);
+    // The same plateau with a live L1 and L2 adds depth after L1 (the depth slot is open again).
+    const alive = decideBottleneck(withLayers(5, [layer(1, 32, 6, 0), layer(2, 32, 5, 0)]), memory, ctx(), CONFIG);
+    expect(alive.commands.map((c) => [c.seedOperation?.op, c.targetSeedId])).to.deep.include(['GERMINATE', 'seed-h1']);
+    // A dead L1 behind a live L2 widens L1, whose seed feeds L2's live units (784-2-10's case: new units are the only remedy).
+    const deadFirst = widthGrowthFor(withLayers(2, [layer(1, 2, 0, 0.3, 1), layer(2, 4, 1, 0.1)]), ctx(), DEFAULT_WIDTH_RULE, 1);
+    expect(deadFirst).to.have.property('seed').that.has.property('slotId', 'h1-w1');
+  });
+
   it('picks the width kernel whose k is closest to the target, larger on a tie, within the budget', () => {
     const kernels = widthKernels(W1, 'a');
     expect(widthKernelFor(kernels, W1, 12, 1e9)?.units).to.equal(16);
@@ -251,7 +268,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@9');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@10');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -356,6 +373,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@9');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@10');
   });
 });
