@@ -8,6 +8,6 @@ export function quickSpiralsSpec(epochs: number): RunSpec {
     ...raw,
     epochs,
     policy: { ...(raw['policy'] as object), minEpochBeforeGerminate: 1, plateauEpochs: 1, plateauDeltaPp: 50 },
-    gates: { g2: { minTrainingEpochs: 2, minImprovementPp: -100 }, g5: { minContributionPp: -100 } },
+    gates: { g2: { minTrainingEpochs: 1, minImprovementPp: -100 }, g5: { minContributionPp: -100 } },
   });
 }

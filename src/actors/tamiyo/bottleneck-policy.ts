@@ -82,10 +82,10 @@
  */
 import type { AdaptationCommand, LayerSignals, SeedState, SystemStatePacket } from '../../contracts/index.ts';
 import { LIVE_SEED_STAGES, MAX_COMMANDS_PER_DECISION } from '../../contracts/index.ts';
-import { DEFAULT_GATE_CONFIG } from '../kasmina/index.ts';
 import {
   DEFAULT_HEURISTIC_CONFIG,
   decideHeuristic,
+  epochsToDecision,
   fieldReportsFor,
   parseHeuristicConfig,
   type HeuristicConfig,
@@ -142,15 +142,6 @@ export interface WidthRuleConfig {
  */
 export function widthEpochsToMerge(trainingEpochs: number, tempoEpochs: number): number {
   return epochsToDecision(trainingEpochs, tempoEpochs);
-}
-
-/**
- * Epochs from any seed's germination to the packet that fossilizes or
- * prunes it on the fastest path: `trainingEpochs` in TRAINING, `tempoEpochs`
- * − 1 blending, one holding (G5 measures it at that packet).
- */
-export function epochsToDecision(trainingEpochs: number, tempoEpochs: number): number {
-  return trainingEpochs + tempoEpochs;
 }
 
 /** Defaults of the width rule. */
@@ -350,11 +341,6 @@ export interface BottleneckConfig {
   readonly heuristic: HeuristicConfig;
 }
 
-/** Epochs from a depth germination to the packet that fossilizes or prunes it: the heuristic's TRAINING minimum and α ramp. */
-function depthEpochsToDecision(heuristic: HeuristicConfig): number {
-  return epochsToDecision(heuristic.advanceTrainingEpochs, heuristic.blend?.tempoEpochs ?? DEFAULT_GATE_CONFIG.defaultBlend.tempoEpochs);
-}
-
 /** Decides one packet (see the module comment). */
 export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory, context: PolicyContext, config: BottleneckConfig): PolicyDecision<PolicyMemory> {
   if (memory.lastDecision !== null && memory.lastDecision.packetId === packet.packetId) {
@@ -374,13 +360,7 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
   // Each kind advances after its own G2 minimum: an ADVANCE before it is only refused by the gate (and logged as a failure).
   const advanceTrainingEpochs = (seed: SeedState): number =>
     places[seed.slotId]?.role === 'width' ? config.width.trainingEpochs : config.heuristic.advanceTrainingEpochs;
-  // A depth seed that could not reach its fossilize-or-prune packet within the run would end it live and unmeasured.
-  const depthDecisionIn = depthEpochsToDecision(config.heuristic);
-  const germinationClosed = (p: SystemStatePacket): string | undefined =>
-    context.epochs !== undefined && p.epoch + depthDecisionIn > context.epochs
-      ? `a depth seed germinated now would be decided at epoch ${p.epoch + depthDecisionIn}, past the run's ${context.epochs}`
-      : undefined;
-  const base = decideHeuristic(packet, memory, heuristicContext, config.heuristic, { policy: LABEL, holdingPatience, advanceTrainingEpochs, germinationClosed });
+  const base = decideHeuristic(packet, memory, heuristicContext, config.heuristic, { policy: LABEL, holdingPatience, advanceTrainingEpochs });
   const signals = packet.layers === undefined ? '' : ` [${describeLayers(packet.layers)}]`;
   if ('wait' in growth) {
     const reason = clip(`${base.reason}; width: wait (${growth.wait})${signals}`, 1000);

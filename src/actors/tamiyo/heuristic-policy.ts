@@ -90,7 +90,7 @@ import {
 /** Name of the heuristic policy. */
 export const HEURISTIC_POLICY_NAME = 'heuristic';
 /** Version of its rules (bump when a rule changes). */
-export const HEURISTIC_POLICY_VERSION = 1;
+export const HEURISTIC_POLICY_VERSION = 2;
 
 /**
  * Thresholds of the heuristic. Parsed once with {@link parseHeuristicConfig};
@@ -547,8 +547,34 @@ export interface HeuristicExtension {
    * different minimums). @default `config.advanceTrainingEpochs` for every seed
    */
   readonly advanceTrainingEpochs?: (seed: SeedState) => number;
-  /** Why no seed may germinate at `packet` whatever the plateau says (e.g. too late in the run), or undefined. @default never */
+  /** Why no seed may germinate at `packet` whatever the plateau says, or undefined. @default {@link decisionWindowClosed} */
   readonly germinationClosed?: (packet: SystemStatePacket) => string | undefined;
+}
+
+/**
+ * Epochs from a seed's germination to the packet that fossilizes or prunes it
+ * on the fastest path: `advanceTrainingEpochs` in TRAINING, the α ramp's
+ * `tempoEpochs` ticks (the first applied on entering BLENDING, so
+ * `tempoEpochs` − 1 epochs blending) and one epoch holding, where G5
+ * measures it.
+ */
+export function epochsToDecision(trainingEpochs: number, tempoEpochs: number): number {
+  return trainingEpochs + tempoEpochs;
+}
+
+/**
+ * Why a seed germinated at `packet` could not be decided within the run, or
+ * undefined: germinated at the end of epoch e, it is fossilized or pruned at
+ * the earliest at the packet of epoch e + {@link epochsToDecision}. A seed
+ * germinated later ends the run live — part of the final model, never
+ * measured by G5, and missing from the topology `--compare` trains as the
+ * static model (a 784-128-4-10 run germinated a `norm` seed at epoch 25 of
+ * 30 and ended with it in HOLDING at α = 1). Open when the run's length is
+ * unknown.
+ */
+export function decisionWindowClosed(packet: SystemStatePacket, context: Pick<PolicyContext, 'epochs'>, config: HeuristicConfig): string | undefined {
+  const decidedAt = packet.epoch + epochsToDecision(config.advanceTrainingEpochs, config.blend?.tempoEpochs ?? DEFAULT_GATE_CONFIG.defaultBlend.tempoEpochs);
+  return context.epochs !== undefined && decidedAt > context.epochs ? `a seed germinated now would be decided at epoch ${decidedAt}, past the run's ${context.epochs}` : undefined;
 }
 
 /**
@@ -610,7 +636,7 @@ export function decideHeuristic(
   }
 
   if (live.length < config.maxLiveSeeds) {
-    const closed = extension.germinationClosed?.(packet);
+    const closed = (extension.germinationClosed ?? ((p: SystemStatePacket) => decisionWindowClosed(p, context, config)))(packet);
     const choice = closed === undefined ? germinationFor(packet, draft, context, config) : { wait: `${closed} (plateau ${draft.plateauEpochs}/${config.plateauEpochs} epochs)` };
     if ('wait' in choice) {
       reasons.push(`wait: ${choice.wait}`);

@@ -158,7 +158,7 @@ describe('Tamiyo bottleneck policy', () => {
     expect(justInTime.ops[0]).to.match(/^seed-h\d:GERMINATE$/);
     const late = plateau(open.epoch + 5);
     expect(late.ops).to.deep.equal([]);
-    expect(late.reason).to.include(`a depth seed germinated now would be decided at epoch ${late.epoch + 6}, past the run's ${open.epoch + 5}`);
+    expect(late.reason).to.include(`a seed germinated now would be decided at epoch ${late.epoch + 6}, past the run's ${open.epoch + 5}`);
   });
 
   it('ranks conv blocks by their gain per pooled pixel, so the high-resolution first block does not win by its pixel count', () => {

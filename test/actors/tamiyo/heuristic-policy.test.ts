@@ -185,7 +185,7 @@ describe('Tamiyo heuristic policy', () => {
           expect(FieldReportSchema.safeParse(report).success).to.equal(true);
           expect(report.outcome).to.equal('SUCCESS');
           expect(report.commandId).to.equal(deriveCommandId('pkt-6', 'seed-a', 'GERMINATE'));
-          expect(report).to.include({ seedId: 'seed-a', blueprintId: 'bp-cheap', kernelId: 'k-cheap', runId: 'run-1', policyVersion: 'heuristic@1' });
+          expect(report).to.include({ seedId: 'seed-a', blueprintId: 'bp-cheap', kernelId: 'k-cheap', runId: 'run-1', policyVersion: 'heuristic@2' });
           expect(report.metrics).to.deep.equal({ paramsAdded: 10, paramCount: 10, epochs: 9, improvementPp: 1.3, contributionPp: 0.9 });
           expect(report.observationWindow).to.deep.equal({ fromEpoch: 6, toEpoch: 15 });
           expect(Object.keys(memory.seeds)).to.deep.equal(['seed-b']);
@@ -316,7 +316,7 @@ describe('Tamiyo heuristic policy', () => {
 
     it('is usable as a TamiyoPolicy', () => {
       const policy = heuristicPolicy({ plateauEpochs: 2 });
-      expect(`${policy.name}@${policy.version}`).to.equal('heuristic@1');
+      expect(`${policy.name}@${policy.version}`).to.equal('heuristic@2');
       let memory = policy.initialMemory();
       const germinations: number[] = [];
       for (const p of plateauPackets(0, 8)) {

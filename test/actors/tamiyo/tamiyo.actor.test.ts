@@ -39,7 +39,7 @@ describe('Tamiyo actor', () => {
     for (const p of plateauPackets(0, 6)) decisions.push(await decide(ref, p));
     for (const [i, d] of decisions.entries()) {
       expect(TamiyoDecisionSchema.safeParse(d).success).to.equal(true);
-      expect(d).to.include({ packetId: `pkt-${i}`, runId: 'run-1', epoch: i, policy: 'heuristic@1', fallback: false });
+      expect(d).to.include({ packetId: `pkt-${i}`, runId: 'run-1', epoch: i, policy: 'heuristic@2', fallback: false });
       expect(d.decisionMs).to.be.at.least(0);
     }
     expect(decisions.slice(0, 6).every((d) => d.commands.length === 0)).to.equal(true);
@@ -74,7 +74,7 @@ describe('Tamiyo actor', () => {
       outcome: 'ABORTED',
       metrics: {},
       observationWindow: { fromEpoch: 3, toEpoch: 3 },
-      policyVersion: 'heuristic@1',
+      policyVersion: 'heuristic@2',
     };
     expect(await ref.query({ type: 'fieldReport', report }, Q)).to.deep.equal({ recorded: true });
     expect(await ref.query({ type: 'fieldReport', report }, Q)).to.deep.equal({ recorded: false });

@@ -105,7 +105,7 @@ describe('esper run on a CNN host (issue 11, item 4)', function () {
       blend: { curve: 'linear', tempoEpochs: 3 },
     });
     for (const name of ['conv_light', 'depthwise', 'bottleneck', 'attention_se']) {
-      const spec = cnnSpec(dir, { epochs: 5, policy: { kind: 'heuristic' }, seedModules: { blueprints: [name] } });
+      const spec = cnnSpec(dir, { epochs: 6, policy: { kind: 'heuristic' }, seedModules: { blueprints: [name] } });
       expect(runSlots(spec).map((s) => [s.slotId, s.role, s.interface.inputShape])).to.deep.equal([['b1', 'depth', [14, 14, 2]]]);
       const results = RunResultsSchema.parse(await runTraining(spec, { runId: `run-cnn-${name}`, tamiyo: { decide: (p, m, c) => policy.decide(p, m, c) } }));
       const seed = results.seeds.find((s) => s.slotId === 'b1');

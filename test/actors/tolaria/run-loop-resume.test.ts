@@ -17,7 +17,7 @@ function spiralsSpec(epochs: number, germinate = true): RunSpec {
     ...raw,
     epochs,
     policy: germinate ? { ...(raw['policy'] as object), minEpochBeforeGerminate: 1, plateauEpochs: 1, plateauDeltaPp: 50 } : { ...(raw['policy'] as object), minEpochBeforeGerminate: 1000 },
-    gates: { g2: { minTrainingEpochs: 2, minImprovementPp: -100 }, g5: { minContributionPp: -100 } },
+    gates: { g2: { minTrainingEpochs: 1, minImprovementPp: -100 }, g5: { minContributionPp: -100 } },
   });
 }
 

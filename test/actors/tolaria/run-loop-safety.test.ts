@@ -28,7 +28,7 @@ describe('esper run: Tamiyo behind a circuit breaker with a deadline', function 
       return builtin(packet, memory, context);
     };
     const seen: EpochSummary[] = [];
-    const results = await runTraining(spiralsSpec(12), {
+    const results = await runTraining(spiralsSpec(14), {
       runId: 'run-safety-tamiyo',
       tamiyo: { decide, timeoutMs: 100, resetTimeoutMs: RESET_MS },
       onEpoch: async (summary) => {
@@ -39,8 +39,8 @@ describe('esper run: Tamiyo behind a circuit breaker with a deadline', function 
     });
     expect(() => RunResultsSchema.parse(results)).to.not.throw();
     // Training went on every epoch.
-    expect(results.epochs.map((e) => e.epoch)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    expect(seen).to.have.length(12);
+    expect(results.epochs.map((e) => e.epoch)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    expect(seen).to.have.length(14);
     // Epochs 1–6: the fallback answered, nothing changed.
     for (const summary of seen.slice(0, 6)) {
       expect(summary.tamiyo?.fallback, `epoch ${summary.epoch}`).to.equal(true);
@@ -53,7 +53,7 @@ describe('esper run: Tamiyo behind a circuit breaker with a deadline', function 
     expect(asked.filter((epoch) => epoch <= 6)).to.deep.equal([1, 2, 3]);
     // Epoch 7: the trial decision succeeded, the breaker closed, decisions resumed.
     expect(seen.slice(6).every((s) => s.tamiyo?.fallback === false && s.tamiyo.breaker === 'closed')).to.equal(true);
-    expect(asked.filter((epoch) => epoch >= 7)).to.deep.equal([7, 8, 9, 10, 11, 12]);
+    expect(asked.filter((epoch) => epoch >= 7)).to.deep.equal([7, 8, 9, 10, 11, 12, 13, 14]);
     const transitions = results.seeds.flatMap((seed) => seed.history);
     for (const h of transitions) expect(h.epoch).to.be.at.least(7);
     expect(transitions.some((h) => h.to === 'GERMINATED')).to.equal(true);
