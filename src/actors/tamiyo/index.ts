@@ -83,6 +83,8 @@ export {
   decideBottleneck,
   describeLayers,
   layerSaturation,
+  layerValues,
+  narrowestConvBlock,
   widthEpochsToMerge,
   widthGrowthFor,
   widthKernelFor,

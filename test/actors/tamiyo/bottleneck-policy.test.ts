@@ -8,6 +8,7 @@ import {
   DEFAULT_WIDTH_RULE,
   initialPolicyMemory,
   layerSaturation,
+  layerValues,
   widthGrowthFor,
   widthKernelFor,
   type BottleneckConfig,
@@ -171,8 +172,22 @@ describe('Tamiyo bottleneck policy', () => {
     expect(decision.reason).to.match(/widen L2 \(w4, saturation 1 ≥ 0\.45, gradient score 0\.194 \(0\.00396\/px × 49\)\)/);
     // The same raw scores on dense layers (one position each, or positions not reported): the larger one wins.
     expect(widthGrowthFor(withLayers(1, [layer(1, 4, 4, 0.364), layer(2, 4, 4, 0.194)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('layer').that.has.property('layer', 1);
-    // A first block whose per-pixel gain is larger still wins.
-    expect(widthGrowthFor(withLayers(1, [conv(1, 4, 196, 0.9), conv(2, 4, 49, 0.194)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.property('layer').that.has.property('layer', 1);
+  });
+
+  it('widens the conv block that passes on the fewest values (channels × pooled pixels), whatever the blocks score', () => {
+    const conv = (n: number, width: number, rank: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, rank, gradientScore), kind: 'conv', positions });
+    // Fashion-MNIST conv 2 → conv 16, data seed 0 at epoch 1: 2 × 196 values against 16 × 49; the second block scores more.
+    const c216 = [conv(1, 2, 1.47, 196, 0.387), conv(2, 16, 4.48, 49, 0.21)];
+    expect(layerValues(c216[0] as LayerSignals)).to.equal(392);
+    expect(widthGrowthFor(withLayers(1, c216), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 1);
+    // Conv 1 → conv 8 (raw scores 0.280 against 1.05): the 1-channel block.
+    expect(widthGrowthFor(withLayers(1, [conv(1, 1, 1, 196, 0.28), conv(2, 8, 4.67, 49, 1.05)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 1);
+    // Conv 2 → conv 4: the second block passes on fewer values (196 against 392), as the score said too.
+    expect(widthGrowthFor(withLayers(1, [conv(1, 2, 1.81, 196, 0.364), conv(2, 4, 2.32, 49, 0.194)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 2);
+    // A narrowest block that cannot grow (its width seed cooling down) leaves the choice to the next narrowest.
+    const cooling = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? seed(id, { stage: 'EMBARGOED' }) : seed(id)));
+    const saturated = [conv(1, 2, 1.47, 196, 0.387), conv(2, 16, 8, 49, 0.21)];
+    expect(widthGrowthFor(withLayers(1, saturated, cooling), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 2);
   });
 
   it('widens the layer that scores best once some layer is saturated, saturated or not (saturation says when, the score where)', () => {
@@ -268,7 +283,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@10');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@11');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -373,6 +388,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@10');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@11');
   });
 });
