@@ -180,9 +180,19 @@ const WIDENED: ReadonlySet<string> = new Set([...LIVE_SEED_STAGES, 'FOSSILIZED']
 
 const fmt = (v: number, digits = 2): string => (Number.isInteger(v) ? String(v) : v.toFixed(digits));
 
-/** A layer's units that are not dead on the probe batch (under 0.5: none). */
+/** A layer's units that are not dead on the probe batch. */
 function liveUnits(layer: LayerSignals): number {
   return layer.width * (1 - layer.deadFraction);
+}
+
+/** True when every unit of the layer is dead on the probe batch (under half a live unit). */
+function allDead(layer: LayerSignals): boolean {
+  return liveUnits(layer) < 0.5;
+}
+
+/** True for a conv block (more than one output position per channel). */
+function isConvBlock(layer: LayerSignals): boolean {
+  return (layer.positions ?? 1) > 1;
 }
 
 /**
@@ -193,9 +203,8 @@ function liveUnits(layer: LayerSignals): number {
  * are the only remedy, and a depth seed after it only reads zeros.
  */
 export function layerSaturation(layer: LayerSignals): number {
-  const live = liveUnits(layer);
-  if (live < 0.5) return 1;
-  return layer.effectiveRank / Math.max(1, live);
+  if (allDead(layer)) return 1;
+  return layer.effectiveRank / Math.max(1, liveUnits(layer));
 }
 
 /**
@@ -211,9 +220,9 @@ export function layerSaturation(layer: LayerSignals): number {
  */
 export function deadNeighbour(layer: LayerSignals, layers: readonly LayerSignals[]): string | undefined {
   const fed = layers.find((l) => l.layer === layer.layer + 1);
-  if (fed !== undefined && liveUnits(fed) < 0.5) return `L${layer.layer} feeds L${fed.layer}, whose units are all dead (no gradient would reach its seed)`;
+  if (fed !== undefined && allDead(fed)) return `L${layer.layer} feeds L${fed.layer}, whose units are all dead (no gradient would reach its seed)`;
   const read = layers.find((l) => l.layer === layer.layer - 1);
-  if (read !== undefined && liveUnits(read) < 0.5) return `L${layer.layer} reads L${read.layer}, whose units are all dead (its new units could only be constants)`;
+  if (read !== undefined && allDead(read)) return `L${layer.layer} reads L${read.layer}, whose units are all dead (its new units could only be constants)`;
   return undefined;
 }
 
@@ -238,7 +247,7 @@ export function deadNeighbour(layer: LayerSignals, layers: readonly LayerSignals
 export function comparableScore(layer: LayerSignals, layers: readonly LayerSignals[]): number {
   const positions = layer.positions ?? 1;
   if (positions <= 1) return layer.gradientScore;
-  const coarsest = Math.min(...layers.filter((l) => (l.positions ?? 1) > 1).map((l) => l.positions ?? 1));
+  const coarsest = Math.min(...layers.filter(isConvBlock).map((l) => l.positions ?? 1));
   return (layer.gradientScore * coarsest) / positions;
 }
 
@@ -265,7 +274,7 @@ export function layerValues(layer: LayerSignals): number {
  */
 export function narrowestConvBlock<T extends { readonly layer: LayerSignals; readonly score: number }>(candidates: readonly T[]): T | undefined {
   return candidates
-    .filter((c) => (c.layer.positions ?? 1) > 1)
+    .filter((c) => isConvBlock(c.layer))
     .sort((a, b) => layerValues(a.layer) - layerValues(b.layer) || b.score - a.score || a.layer.layer - b.layer.layer)[0];
 }
 
@@ -275,7 +284,7 @@ export function perPositionScore(layer: LayerSignals): number {
 }
 
 const describeScore = (l: LayerSignals): string =>
-  (l.positions ?? 1) > 1 ? `grad ${l.gradientScore.toPrecision(3)} (${perPositionScore(l).toPrecision(3)}/px × ${l.positions})` : `grad ${l.gradientScore.toPrecision(3)}`;
+  isConvBlock(l) ? `grad ${l.gradientScore.toPrecision(3)} (${perPositionScore(l).toPrecision(3)}/px × ${l.positions})` : `grad ${l.gradientScore.toPrecision(3)}`;
 
 /** One line per layer: what the decision saw. */
 export function describeLayers(layers: readonly LayerSignals[]): string {
@@ -360,7 +369,7 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   const trigger = candidates.filter((c) => c.saturation >= rule.saturation).sort((a, b) => b.saturation - a.saturation)[0];
   if (trigger === undefined) return { wait: skipped.join('; ') || 'no layer to widen' };
   const narrowest = narrowestConvBlock(candidates);
-  const ranked = candidates.filter((c) => (c.layer.positions ?? 1) <= 1 || c === narrowest);
+  const ranked = candidates.filter((c) => !isConvBlock(c.layer) || c === narrowest);
   ranked.sort((a, b) => b.score - a.score || a.layer.layer - b.layer.layer);
   const best = ranked[0] as WidthGrowth & { score: number };
   return { seed: best.seed, kernel: best.kernel, layer: best.layer, saturation: best.saturation, ...(best.saturation >= rule.saturation ? {} : { triggeredBy: trigger.layer }) };
@@ -441,7 +450,7 @@ function closedSlots(packet: SystemStatePacket, places: Readonly<Record<string, 
     new Set(packet.seeds.filter((s) => places[s.slotId]?.role === 'width' && stages.has(s.stage)).map((s) => places[s.slotId]?.layer));
   const widened = layersOf(WIDENED);
   const retrying = widthMayGrow ? layersOf(COOLING) : new Set<number | undefined>();
-  const dead = new Set((packet.layers ?? []).filter((l) => liveUnits(l) < 0.5).map((l) => l.layer));
+  const dead = new Set((packet.layers ?? []).filter(allDead).map((l) => l.layer));
   const closed: Record<string, string> = {};
   for (const [slotId, place] of Object.entries(places)) {
     if (place.role === 'width') closed[slotId] = 'closed:width-slot';

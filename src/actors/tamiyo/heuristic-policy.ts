@@ -547,8 +547,6 @@ export interface HeuristicExtension {
    * different minimums). @default `config.advanceTrainingEpochs` for every seed
    */
   readonly advanceTrainingEpochs?: (seed: SeedState) => number;
-  /** Why no seed may germinate at `packet` whatever the plateau says, or undefined. @default {@link decisionWindowClosed} */
-  readonly germinationClosed?: (packet: SystemStatePacket) => string | undefined;
 }
 
 /**
@@ -636,7 +634,7 @@ export function decideHeuristic(
   }
 
   if (live.length < config.maxLiveSeeds) {
-    const closed = (extension.germinationClosed ?? ((p: SystemStatePacket) => decisionWindowClosed(p, context, config)))(packet);
+    const closed = decisionWindowClosed(packet, context, config);
     const choice = closed === undefined ? germinationFor(packet, draft, context, config) : { wait: `${closed} (plateau ${draft.plateauEpochs}/${config.plateauEpochs} epochs)` };
     if ('wait' in choice) {
       reasons.push(`wait: ${choice.wait}`);

@@ -78,6 +78,18 @@ describe('Tamiyo heuristic policy', () => {
       expect(decisions[6]!.memory.plateauEpochs).to.equal(0);
     });
 
+    it('germinates no seed the run could not decide: germination epoch + G2 minimum + α ramp past the run (heuristic@2)', () => {
+      // The packet of epoch 6 germinates (above); a seed then needs 3 epochs of TRAINING and the 5-epoch default ramp.
+      const [p6] = plateauPackets(6, 6);
+      const closed = decideHeuristic(p6!, memoryBeforeGermination(), context({ epochs: 13 }));
+      expect(closed.commands).to.deep.equal([]);
+      expect(closed.reason).to.contain("a seed germinated now would be decided at epoch 14, past the run's 13 (plateau 3/3 epochs)");
+      const open = decideHeuristic(p6!, memoryBeforeGermination(), context({ epochs: 14 }));
+      expect(ops(open.commands)).to.deep.equal(['seed-a:GERMINATE']);
+      // A run of unknown length never closes.
+      expect(ops(decideHeuristic(p6!, memoryBeforeGermination(), context()).commands)).to.deep.equal(['seed-a:GERMINATE']);
+    });
+
     it('skips a blueprint whose penalty is ≥ 3 and takes the next best', () => {
       const memory = memoryBeforeGermination();
       const penalised = { ...memory, penalties: { 'bp-cheap': 4 } };
