@@ -87,6 +87,23 @@ export function repeatsTable(repeats: readonly RunRepeat[], summary: RunRepeatSu
       '',
     ];
   };
-  const note = summary.undefinedResolutions > 0 ? `\n(${summary.undefinedResolutions} of ${summary.repeats} seeds: resolution undefined, static = host; left out of median and min)` : '';
+  const note = summary.undefinedResolutions > 0 ? `\n(${undefinedResolutionNote(repeats, summary)})` : '';
   return `${columns([header, ...body, stat('median'), stat('min')])}${note}`;
+}
+
+/**
+ * Why some data seeds have no resolution (the static model scored exactly
+ * what the host did), naming each: where nothing grew the static model is
+ * the host itself — e.g. a host whose hidden units all died before the first
+ * decision, which growth cannot revive (docs/growth.md, rule 7).
+ */
+export function undefinedResolutionNote(repeats: readonly RunRepeat[], summary: RunRepeatSummary): string {
+  const why = repeats
+    .filter((r) => r.bottleneckResolution === null)
+    .map((r) =>
+      r.grownParams === r.hostParams
+        ? `data seed ${r.seed}: nothing grew, so the static model is the host (${pct(r.hostAccuracy)})`
+        : `data seed ${r.seed}: the static ${r.staticTopology} scored what the host did (${pct(r.hostAccuracy)})`,
+    );
+  return `${summary.undefinedResolutions} of ${summary.repeats} seeds: resolution undefined, static = host; left out of median and min — ${why.join('; ')}`;
 }

@@ -21,7 +21,7 @@ import {
   sweepHosts,
 } from '../../src/cli/compare-models.ts';
 import { median, parameterEfficiency, repeatStats, summarizeRepeats, tailAccuracy } from '../../src/cli/compare-stats.ts';
-import { compareRows, repeatsTable } from '../../src/cli/compare-table.ts';
+import { compareRows, repeatsTable, undefinedResolutionNote } from '../../src/cli/compare-table.ts';
 import { compareRepeatCount } from '../../src/cli/run.ts';
 import { largestDropPct } from '../../src/actors/tolaria/index.ts';
 import { renderReport } from '../../src/cli/report/report-html.ts';
@@ -213,6 +213,15 @@ describe('esper run --compare (issue 11)', () => {
       expect(table).to.match(/\n9\s.*9\.00% \(static 4\.00%\)/);
       expect(summary.staticDropInGraftEpochsPct).to.deep.equal({ n: 1, median: 4, min: 4, max: 4 });
       expect(table).to.include('1 of 3 seeds: resolution undefined');
+      // Each such seed is named, with why: here something grew (800 parameters against the host's 29).
+      expect(table).to.include('data seed 8: the static 2-19-19-2 scored what the host did (60.00%)');
+    });
+
+    it('names a data seed where nothing grew (a dead host): the static model is the host', () => {
+      const dead = repeatRow({ seed: 3, hostAccuracy: 0.0995, grownAccuracy: 0.0995, staticAccuracy: 0.0995, bottleneckResolution: null });
+      const rows = [{ ...dead, grownParams: dead.hostParams }, repeatRow({ seed: 4, hostAccuracy: 0.8, grownAccuracy: 0.86, staticAccuracy: 0.86, bottleneckResolution: 1 })];
+      const note = undefinedResolutionNote(rows, summarizeRepeats(rows));
+      expect(note).to.equal('1 of 2 seeds: resolution undefined, static = host; left out of median and min — data seed 3: nothing grew, so the static model is the host (9.95%)');
     });
 
     it('summarizes the test-set resolution over the seeds where it is defined, and shows it beside the validation one', () => {

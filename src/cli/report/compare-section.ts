@@ -6,7 +6,7 @@
  * with `--repeats N` the table of data seeds with median and minimum.
  */
 import type { RepeatStats, RunCompare, RunResults } from '../../contracts/run.ts';
-import { graftDropText } from '../compare-table.ts';
+import { graftDropText, undefinedResolutionNote } from '../compare-table.ts';
 import { growthGoals, verdictText } from '../growth-goals.ts';
 import { escapeHtml, formatBottleneckResolution, formatCount, formatDeltaPp, formatDuration, formatPercent } from './format.ts';
 import { type ChartMarker, type ChartSeries, renderLineChart } from './svg-chart.ts';
@@ -174,7 +174,7 @@ export function repeatsSection(results: RunResults): string {
     );
   };
   const undefinedNote =
-    summary.undefinedResolutions === 0 ? '' : ` ${summary.undefinedResolutions} of ${summary.repeats} seeds have no resolution (static = host) and are left out of its median and minimum.`;
+    summary.undefinedResolutions === 0 ? '' : ` ${undefinedResolutionNote(repeats, summary)}.`;
   return (
     `<section><h2>Repeats over data seeds</h2>\n<p class="note">The comparison on ${summary.repeats} data seeds (<code>training.seed</code>); the first is this run.${escapeHtml(undefinedNote)}</p>\n` +
     `<table class="grid repeats"><thead><tr><th>Seed</th><th>Host</th><th>Grown</th><th>Static</th><th>Resolution</th>${hasTail ? '<th>Last 5 epochs</th>' : ''}${hasTestResolution ? '<th>Test resolution</th>' : ''}<th>Graft drop</th>` +
