@@ -85,6 +85,7 @@ export {
   layerSaturation,
   layerValues,
   narrowestConvBlock,
+  narrowerSaturatedBefore,
   widthEpochsToMerge,
   widthGrowthFor,
   widthKernelFor,
