@@ -281,7 +281,7 @@ export function narrowestConvBlock<T extends { readonly layer: LayerSignals; rea
 
 /**
  * The saturated dense layer among `candidates` that `candidate` (a dense
- * layer) sits behind and that is narrower than it, if any (the nearest).
+ * layer; none for any other) sits behind and that is narrower than it, if any (the nearest).
  * Such a layer goes first: everything behind it reads only what it passes
  * on, so a wider layer there saturates on its input, not on its own width,
  * however it scores. On a Fashion-MNIST 784-3-16-12-10 (plain SGD 0.1,
@@ -296,6 +296,7 @@ export function narrowestConvBlock<T extends { readonly layer: LayerSignals; rea
  * compared with it here.
  */
 export function narrowerSaturatedBefore<T extends { readonly layer: LayerSignals; readonly saturation: number }>(candidate: T, candidates: readonly T[], saturation: number): T | undefined {
+  if (candidate.layer.kind !== 'dense') return undefined;
   return candidates
     .filter((c) => c.layer.kind === 'dense' && c.layer.layer < candidate.layer.layer && c.saturation >= saturation && c.layer.width < candidate.layer.width)
     .sort((a, b) => b.layer.layer - a.layer.layer)[0];
@@ -393,7 +394,7 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   const trigger = candidates.filter((c) => c.saturation >= rule.saturation).sort((a, b) => b.saturation - a.saturation)[0];
   if (trigger === undefined) return { wait: skipped.join('; ') || 'no layer to widen' };
   const narrowest = narrowestConvBlock(candidates);
-  const ranked = candidates.filter((c) => (isConvBlock(c.layer) ? c === narrowest : c.layer.kind !== 'dense' || narrowerSaturatedBefore(c, candidates, rule.saturation) === undefined));
+  const ranked = candidates.filter((c) => (isConvBlock(c.layer) ? c === narrowest : narrowerSaturatedBefore(c, candidates, rule.saturation) === undefined));
   ranked.sort((a, b) => b.score - a.score || a.layer.layer - b.layer.layer);
   const best = ranked[0] as WidthGrowth & { score: number };
   return { seed: best.seed, kernel: best.kernel, layer: best.layer, saturation: best.saturation, ...(best.saturation >= rule.saturation ? {} : { triggeredBy: trigger.layer }) };
