@@ -191,6 +191,14 @@ export const MESSAGE_EXAMPLES: { readonly [T in MessageType]: MessageData<T> } =
     prunedSeedIds: ['s0'],
     durationMs: 212,
   },
+  'tolaria.host.revived': {
+    runId: 'r1',
+    epoch: 1,
+    layers: [1, 2],
+    units: 4,
+    commandId: 'tamiyo-revive-5d0c2f3a9b8e7d6c5b4a39281706f5e4d3c2b1a0',
+    reason: 'revive L1–L2: every unit dead, and two dead layers in a row block any seed',
+  },
   'tolaria.run.state_changed': { runId: 'r1', from: 'running', to: 'paused', epoch: 12, nodeId: 'node-a', reason: 'operator pause' },
   'tamiyo.decision.made': {
     packetId: 'pkt-r1-e4',

@@ -15,6 +15,7 @@ import { CompileFailedSchema, CompileJobSchema, KernelCompiledSchema } from './t
 import {
   CheckpointMetadataSchema,
   EpochCompletedSchema,
+  HostRevivedSchema,
   RunRolledBackSchema,
   RunStateChangedSchema,
   SystemStatePacketSchema,
@@ -49,6 +50,7 @@ export const MESSAGE_TYPES = {
   'tolaria.epoch.completed': { v: 1, schema: EpochCompletedSchema, summary: 'An epoch ended: losses, accuracy, parameter count.' },
   'tolaria.checkpoint.saved': { v: 1, schema: CheckpointMetadataSchema, summary: 'A checkpoint was written.' },
   'tolaria.run.rolled_back': { v: 1, schema: RunRolledBackSchema, summary: 'The run was restored from a checkpoint and its live seeds pruned.' },
+  'tolaria.host.revived': { v: 1, schema: HostRevivedSchema, summary: 'Hidden layers whose units were all dead were given new incoming weights (a HOST REVIVE command).' },
   'tolaria.run.state_changed': { v: 1, schema: RunStateChangedSchema, summary: 'The run changed state (running, paused, stopped, …).' },
   'tamiyo.decision.made': { v: 1, schema: TamiyoDecisionSchema, summary: "Tamiyo's answer to a SystemStatePacket: zero or more commands." },
   'tamiyo.command.issued': { v: 1, schema: AdaptationCommandSchema, summary: 'One adaptation command, addressed to Tolaria or a seed.' },

@@ -258,6 +258,19 @@ export const SeedResultSchema = z
   .strict();
 export type SeedResult = z.output<typeof SeedResultSchema>;
 
+/** Hidden layers whose units were all dead, revived during the run (a HOST REVIVE command; see `tolaria.host.revived`). */
+export const RunRevivalRecordSchema = z
+  .object({
+    /** The epoch boundary it happened at (after this epoch). */
+    epoch: count(),
+    /** The hidden layers revived (1-based). */
+    layers: z.array(z.number().int().min(1).max(64)).min(1).max(64),
+    /** Units given new incoming weights. */
+    units: count(),
+  })
+  .strict();
+export type RunRevivalRecord = z.infer<typeof RunRevivalRecordSchema>;
+
 /** A rollback performed during the run. */
 export const RunRollbackRecordSchema = z
   .object({
@@ -579,6 +592,8 @@ export const RunResultsSchema = z
     rollbacks: z.array(RunRollbackRecordSchema).max(MAX_RUN_ROLLBACKS),
     /** Tamiyo's FieldReports: how each seed she germinated ended (SUCCESS when fossilized; NEUTRAL, REGRESSION or ABORTED otherwise), in order. */
     fieldReports: z.array(FieldReportSchema).max(MAX_SEEDS_PER_RUN).optional(),
+    /** Dead layers revived, in order (absent when none were). */
+    revivals: z.array(RunRevivalRecordSchema).max(MAX_RUN_EPOCHS).optional(),
     /** The kernels compiled and validated for the run's slots (absent in results of runs before compiled kernels). */
     kernels: z.array(RunKernelSchema).max(MAX_SEED_MODULES * 16).optional(),
     /** Largest drop of validation accuracy, in percent (points), over its graft epochs ({@link RunResults.graftEpochs}); 0 when none dropped. */

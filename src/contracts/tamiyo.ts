@@ -22,8 +22,8 @@ import {
 } from './common.ts';
 import { BlendSpecSchema } from './kasmina.ts';
 
-/** Kinds of adaptation command (leyline's CommandType). */
-export const COMMAND_TYPES = ['SEED', 'ROLLBACK', 'OPTIMIZER', 'BREAKER', 'PAUSE', 'EMERGENCY'] as const;
+/** Kinds of adaptation command (leyline's CommandType, and HOST: a change to the host's own layers that Tolaria executes). */
+export const COMMAND_TYPES = ['SEED', 'ROLLBACK', 'OPTIMIZER', 'BREAKER', 'PAUSE', 'EMERGENCY', 'HOST'] as const;
 export const CommandTypeSchema = z.enum(COMMAND_TYPES);
 export type CommandType = z.infer<typeof CommandTypeSchema>;
 
@@ -55,6 +55,24 @@ export const SeedOperationSchema = z
   });
 export type SeedOperation = z.infer<typeof SeedOperationSchema>;
 
+/** Operations on the host's own layers (a HOST command carries one). */
+export const HOST_OPERATIONS = ['REVIVE'] as const;
+
+/**
+ * What to do to the host. REVIVE: the hidden layers `layers` (1-based,
+ * consecutive) have every unit dead — new incoming weights, zero biases,
+ * zero weights where the next layer reads them (the model computes what it
+ * did wherever they were dead; see docs/growth.md, "Dead layers").
+ */
+export const HostOperationSchema = z
+  .object({
+    op: z.enum(HOST_OPERATIONS),
+    layers: z.array(z.number().int().min(1).max(64)).min(1).max(64),
+  })
+  .strict()
+  .refine((op) => op.layers.every((l, i) => i === 0 || l === (op.layers[i - 1] as number) + 1), { message: 'layers must be consecutive, in order', path: ['layers'] });
+export type HostOperation = z.infer<typeof HostOperationSchema>;
+
 /**
  * One adaptation command. `commandId` is the idempotency key: executors
  * de-duplicate on it, so a redelivered command is applied once. A SEED command
@@ -72,6 +90,8 @@ export const AdaptationCommandSchema = z
     /** Free-form notes (policy features, operator name, …). */
     annotations: AnnotationsSchema,
     seedOperation: SeedOperationSchema.optional(),
+    /** What to do to the host (required for HOST). */
+    hostOperation: HostOperationSchema.optional(),
     /** The SystemStatePacket this command answers (or an operator request id for manual overrides). */
     causationPacketId: PacketIdSchema,
     issuedAt: TimestampSchema,
@@ -84,6 +104,8 @@ export const AdaptationCommandSchema = z
     } else if (cmd.seedOperation !== undefined) {
       ctx.addIssue({ code: 'custom', message: `a ${cmd.type} command cannot carry seedOperation`, path: ['seedOperation'] });
     }
+    if (cmd.type === 'HOST' && cmd.hostOperation === undefined) ctx.addIssue({ code: 'custom', message: 'a HOST command needs hostOperation', path: ['hostOperation'] });
+    if (cmd.type !== 'HOST' && cmd.hostOperation !== undefined) ctx.addIssue({ code: 'custom', message: `a ${cmd.type} command cannot carry hostOperation`, path: ['hostOperation'] });
   });
 export type AdaptationCommand = z.infer<typeof AdaptationCommandSchema>;
 

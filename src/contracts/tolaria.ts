@@ -202,6 +202,28 @@ export const RunRolledBackSchema = z
 export type RunRolledBack = z.infer<typeof RunRolledBackSchema>;
 
 /**
+ * Data of `tolaria.host.revived`: Tolaria revived a chain of hidden layers
+ * whose units were all dead (a HOST REVIVE command): new incoming weights,
+ * zero biases, zero weights where the next layer reads them.
+ */
+export const HostRevivedSchema = z
+  .object({
+    runId: RunIdSchema,
+    /** The epoch boundary it happened at (after this epoch). */
+    epoch: count(),
+    /** The hidden layers revived (1-based, consecutive). */
+    layers: z.array(z.number().int().min(1).max(64)).min(1).max(64),
+    /** Units given new incoming weights. */
+    units: count(),
+    /** The HOST command that asked for it. */
+    commandId: CommandIdSchema,
+    /** Why (the command's reason). */
+    reason: text(512),
+  })
+  .strict();
+export type HostRevived = z.infer<typeof HostRevivedSchema>;
+
+/**
  * States of a run. `rolling_back` is transient (a rolled-back run goes on
  * `running`); `stopped` is an operator stop, `completed` the epoch budget spent.
  */

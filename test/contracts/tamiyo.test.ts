@@ -17,9 +17,18 @@ describe('contracts/tamiyo', () => {
     it('parses SEED commands and non-seed commands without an operation', () => {
       expectValid(AdaptationCommandSchema, germinate);
       expectValid(AdaptationCommandSchema, MESSAGE_EXAMPLES['tamiyo.command.issued']);
-      for (const type of COMMAND_TYPES.filter((t) => t !== 'SEED')) {
+      for (const type of COMMAND_TYPES.filter((t) => t !== 'SEED' && t !== 'HOST')) {
         expectValid(AdaptationCommandSchema, patched(germinate, { type, targetSeedId: undefined, seedOperation: undefined }));
       }
+    });
+
+    it('requires a hostOperation on HOST commands (consecutive layers), and forbids it elsewhere', () => {
+      const revive = patched(germinate, { type: 'HOST', targetSeedId: undefined, seedOperation: undefined, hostOperation: { op: 'REVIVE', layers: [1, 2] } });
+      expectValid(AdaptationCommandSchema, revive);
+      expectIssueAt(AdaptationCommandSchema, patched(revive, { hostOperation: undefined }), 'hostOperation');
+      expectIssueAt(AdaptationCommandSchema, patched(revive, { hostOperation: { op: 'REVIVE', layers: [1, 3] } }), 'hostOperation.layers');
+      expectIssueAt(AdaptationCommandSchema, patched(revive, { hostOperation: { op: 'REVIVE', layers: [] } }), 'hostOperation.layers');
+      expectIssueAt(AdaptationCommandSchema, patched(germinate, { hostOperation: { op: 'REVIVE', layers: [1] } }), 'hostOperation');
     });
 
     it('requires a target and an operation on SEED commands, and forbids an operation elsewhere', () => {

@@ -106,11 +106,12 @@ import {
   type TamiyoPolicy,
   type TrackedSeed,
 } from './policy.ts';
+import { allDead, revivalFor, revivalsIssued, reviveCommand } from './dead-layer-revival.ts';
 
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 12;
+export const BOTTLENECK_POLICY_VERSION = 13;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */
@@ -186,10 +187,6 @@ function liveUnits(layer: LayerSignals): number {
   return layer.width * (1 - layer.deadFraction);
 }
 
-/** True when every unit of the layer is dead on the probe batch (under half a live unit). */
-function allDead(layer: LayerSignals): boolean {
-  return liveUnits(layer) < 0.5;
-}
 
 /** True for a conv block (more than one output position per channel). */
 function isConvBlock(layer: LayerSignals): boolean {
@@ -408,10 +405,25 @@ export interface BottleneckConfig {
 
 /** Decides one packet (see the module comment). */
 export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory, context: PolicyContext, config: BottleneckConfig): PolicyDecision<PolicyMemory> {
+  const decision = decidePacket(packet, memory, context, config);
+  // The heuristic builds its memory afresh: keep the revivals count (absent until the first).
+  return memory.revivals === undefined || decision.memory.revivals !== undefined ? decision : { ...decision, memory: { ...decision.memory, revivals: memory.revivals } };
+}
+
+function decidePacket(packet: SystemStatePacket, memory: PolicyMemory, context: PolicyContext, config: BottleneckConfig): PolicyDecision<PolicyMemory> {
   if (memory.lastDecision !== null && memory.lastDecision.packetId === packet.packetId) {
     return { commands: [...memory.lastDecision.commands], reason: memory.lastDecision.reason, memory };
   }
   const places = context.slots ?? {};
+  const signals = packet.layers === undefined ? '' : ` [${describeLayers(packet.layers)}]`;
+  const revival = revivalFor(packet, memory);
+  if (revival !== undefined && 'layers' in revival) {
+    // Nothing else this epoch: the signals are stale once the layers change (the heuristic only keeps its counts).
+    const base = decideHeuristic(packet, memory, { ...context, availableKernels: [] }, config.heuristic, { policy: LABEL });
+    const reason = clip(`${revival.why}${signals}`, 1000);
+    const commands = [reviveCommand(packet, revival.layers, { deadlineMs: config.heuristic.commandDeadlineMs, policy: LABEL, reason: revival.why })];
+    return { commands, reason, memory: { ...base.memory, revivals: revivalsIssued(memory) + 1, lastDecision: { packetId: packet.packetId, commands, reason } } };
+  }
   const growth = widthGrowthFor(packet, context, config.width, config.heuristic.maxLiveSeeds);
   const depthKernels = 'wait' in growth ? context.availableKernels.filter((k) => k.units === undefined) : [];
   // Width slots are the width rule's: the heuristic sees only depth kernels (none when a width seed is germinated now),
@@ -426,9 +438,9 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
   const advanceTrainingEpochs = (seed: SeedState): number =>
     places[seed.slotId]?.role === 'width' ? config.width.trainingEpochs : config.heuristic.advanceTrainingEpochs;
   const base = decideHeuristic(packet, memory, heuristicContext, config.heuristic, { policy: LABEL, holdingPatience, advanceTrainingEpochs });
-  const signals = packet.layers === undefined ? '' : ` [${describeLayers(packet.layers)}]`;
   if ('wait' in growth) {
-    const reason = clip(`${base.reason}; width: wait (${growth.wait})${signals}`, 1000);
+    const dead = revival === undefined ? '' : `; revival: wait (${revival.wait})`;
+    const reason = clip(`${base.reason}; width: wait (${growth.wait})${dead}${signals}`, 1000);
     const commands = withTrainingStarted(packet, base.commands, config);
     return { commands, reason, memory: { ...base.memory, lastDecision: { packetId: packet.packetId, commands, reason } } };
   }

@@ -94,3 +94,4 @@ export {
   type WidthGrowth,
   type WidthRuleConfig,
 } from './bottleneck-policy.ts';
+export { allDead, deadChains, MAX_REVIVALS, revivalFor, revivalsIssued, reviveCommand } from './dead-layer-revival.ts';

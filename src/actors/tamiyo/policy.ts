@@ -198,6 +198,8 @@ export interface PolicyMemory {
   readonly finished: readonly FinishedSeed[];
   /** Number of rollbacks seen (the epoch went backwards). */
   readonly rollbacksSeen: number;
+  /** Dead-layer revivals issued (bottleneck policy; absent: none). */
+  readonly revivals?: number;
   readonly lastDecision: RememberedDecision | null;
 }
 

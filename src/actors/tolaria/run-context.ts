@@ -7,7 +7,7 @@
  */
 import { slotInterfaceKey, type SlotInterface } from '../../contracts/common.ts';
 import type { FieldReport, SeedState, SystemStatePacket } from '../../contracts/index.ts';
-import type { EpochResult, EpochSeedSnapshot, RunRollbackRecord, RunSpec, SeedHistoryEntry } from '../../contracts/run.ts';
+import type { EpochResult, EpochSeedSnapshot, RunRevivalRecord, RunRollbackRecord, RunSpec, SeedHistoryEntry } from '../../contracts/run.ts';
 import type { TrainingSpecInput } from '../../contracts/training-spec.ts';
 import { EsperError } from '../../errors/index.ts';
 import type { Logger } from '../../infra/logger.ts';
@@ -90,6 +90,8 @@ export class RunContext {
   readonly epochs: EpochResult[];
   readonly rollbacks: RunRollbackRecord[];
   readonly fieldReports: FieldReport[];
+  /** Dead layers revived so far, in order. */
+  readonly revivals: RunRevivalRecord[];
   /** Per epoch: whether it was trained with a seed BLENDING (graft drops are measured there). */
   readonly blendingAt: boolean[];
 
@@ -122,6 +124,7 @@ export class RunContext {
     this.epochs = structuredClone(r?.epochs ?? []);
     this.rollbacks = structuredClone(r?.rollbacks ?? []);
     this.fieldReports = structuredClone(r?.fieldReports ?? []);
+    this.revivals = structuredClone(r?.revivals ?? []);
     this.blendingAt = [...(r?.blendingAt ?? [])];
   }
 
@@ -302,6 +305,7 @@ export class RunContext {
       rollbacks: this.rollbacks,
       blendingAt: this.blendingAt,
       fieldReports: this.fieldReports,
+      ...(this.revivals.length === 0 ? {} : { revivals: this.revivals }),
     });
   }
 }

@@ -95,6 +95,7 @@ export async function finishRun(ctx: RunContext): Promise<RunResults> {
     rollbacks: ctx.rollbacks,
     ...(ctx.kernels.length === 0 ? {} : { kernels: ctx.kernels.map(runKernelRow) }),
     ...(ctx.fieldReports.length === 0 ? {} : { fieldReports: ctx.fieldReports }),
+    ...(ctx.revivals.length === 0 ? {} : { revivals: ctx.revivals }),
     maxGraftDropPct: largestDropPct(ctx.epochs, grafts),
     graftEpochs: grafts,
     ...(topology === undefined ? {} : { topology }),

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { CheckpointIdSchema, RunIdSchema } from '../../contracts/common.ts';
-import { EpochResultSchema, RunRollbackRecordSchema, SeedHistoryEntrySchema } from '../../contracts/run.ts';
+import { EpochResultSchema, RunRevivalRecordSchema, RunRollbackRecordSchema, SeedHistoryEntrySchema } from '../../contracts/run.ts';
 import { FieldReportSchema } from '../../contracts/tamiyo.ts';
 import { SeedLifecycleStateSchema } from '../kasmina/index.ts';
 
@@ -56,6 +56,8 @@ export const RunLoopStateSchema = z
     blendingAt: z.array(z.boolean()),
     /** Tamiyo's FieldReports so far (absent in states written before they were recorded). */
     fieldReports: z.array(FieldReportSchema).optional(),
+    /** Dead layers revived so far (absent in states written before revivals, or with none). */
+    revivals: z.array(RunRevivalRecordSchema).optional(),
   })
   .strict();
 export type RunLoopState = z.infer<typeof RunLoopStateSchema>;

@@ -8,7 +8,7 @@
  * gates have the last word.
  */
 import type { BreakerState } from '../../contracts/supervision.ts';
-import type { SeedState, SystemStatePacket } from '../../contracts/index.ts';
+import type { AdaptationCommand, Envelope, SeedState, SystemStatePacket } from '../../contracts/index.ts';
 import { createMessage } from '../../contracts/registry.ts';
 import type { RunSpec } from '../../contracts/run.ts';
 import { createBreaker, type ActorRef, type Breaker } from '../../supervision/index.ts';
@@ -162,6 +162,10 @@ export class TamiyoAdviser {
     }
     ctx.memory = decision.memory;
     for (const command of decision.commands) {
+      if (command.type === 'HOST') {
+        await this.#host(command, report.epoch, decisionEvent);
+        continue;
+      }
       const state = [...ctx.current.values()].find((s) => s.seedId === command.targetSeedId);
       if (state === undefined) continue;
       const op = command.seedOperation?.op;
@@ -175,6 +179,27 @@ export class TamiyoAdviser {
     }
     ctx.log?.debug({ epoch: report.epoch, reason: decision.reason, policy: this.#label }, 'tamiyo decided');
     return { fallback: decision.fallback, breaker: this.#breaker.state, reason: decision.reason };
+  }
+
+  /** Carries out a HOST command (a dead-layer revival) in the worker; a refusal is logged, never fatal. */
+  async #host(command: AdaptationCommand, epoch: number, decisionEvent: Envelope | undefined): Promise<void> {
+    const ctx = this.#ctx;
+    const op = command.hostOperation;
+    if (op?.op !== 'REVIVE') return;
+    try {
+      const { units } = await ctx.client.request('reviveLayers', { layers: op.layers, epoch });
+      ctx.revivals.push({ epoch, layers: [...op.layers], units });
+      const reason = command.annotations['reason'] ?? 'revive';
+      ctx.events.emit(() =>
+        createMessage(
+          'tolaria.host.revived',
+          { runId: ctx.runId, epoch, layers: [...op.layers], units, commandId: command.commandId, reason },
+          { source: RUN_LOOP_SOURCE, runId: ctx.runId, ...(decisionEvent === undefined ? {} : { causedBy: decisionEvent }) },
+        ),
+      );
+    } catch (error) {
+      ctx.log?.warn({ runId: ctx.runId, layers: op.layers, err: error }, 'host revival refused');
+    }
   }
 
   dispose(): void {

@@ -10,11 +10,17 @@ function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** He (Kaiming) normal: N(0, 2 / fanIn); for layers followed by a ReLU. */
-export function heNormal(rng: Rng, shape: readonly number[], fanIn: number): tf.Variable {
+/** He (Kaiming) normal values: N(0, 2 / fanIn), row-major for `shape`. */
+export function heNormalValues(rng: Rng, shape: readonly number[], fanIn: number): Float32Array {
   const values = new Float32Array(sizeOf(shape));
   const std = Math.sqrt(2 / fanIn);
   for (let i = 0; i < values.length; i++) values[i] = rng.normal() * std;
+  return values;
+}
+
+/** He (Kaiming) normal: N(0, 2 / fanIn); for layers followed by a ReLU. */
+export function heNormal(rng: Rng, shape: readonly number[], fanIn: number): tf.Variable {
+  const values = heNormalValues(rng, shape, fanIn);
   return tf.tidy(() => tf.variable(tf.tensor(values, [...shape], 'float32')));
 }
 

@@ -9,6 +9,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ResidentFusion } from '../resident-fusion.ts';
+import type { Rng } from '../rng.ts';
 import type { SeedSlot, SeedSlotOptions } from '../seed-slot.ts';
 import type { WidthSlot } from '../width/width-slot.ts';
 
@@ -123,6 +124,13 @@ export interface HostModel {
   fuseResidentSeeds(): ResidentFusion | undefined;
   /** Writes the resident seeds' and the host's values back into their own variables and leaves the resident form (a no-op outside it). */
   unfuseResidentSeeds(): void;
+  /**
+   * Revives hidden layers whose units are all dead (1-based, consecutive,
+   * dense; see `layer-revival.ts`): new incoming weights from `rng`, zero
+   * biases, a zero kernel where the next layer reads them. Only while no seed
+   * is live (`ESPER_CONFLICT`). Returns the units revived.
+   */
+  reviveLayers(layers: readonly number[], rng: Rng): number;
   /** Disposes host variables and every seed. */
   dispose(): void;
 }

@@ -15,6 +15,8 @@ import { mergeWidthSeed, padWidthSeed, widthJoins, type NeighbourGrowth } from '
 import { sameGeometry, type WidthGeometry, type WidthSeed } from '../width/width-seed.ts';
 import { WidthSlot } from '../width/width-slot.ts';
 import { zerosVariable } from './init.ts';
+import { reviveLayers } from './layer-revival.ts';
+import type { Rng } from '../rng.ts';
 import { activation, kernelShape, layerFanIn, layerInput, outputShape, preActivation, type LayerParams, type LayerStructure } from './host-layers.ts';
 import { HOST_GROUP_ID, seedGroupId, type HostConfig, type HostModel, type HostSlot, type LayerProbe, type ParamGroup, type SlotSpec } from './model.ts';
 
@@ -242,6 +244,15 @@ export class SlottedHost implements HostModel {
     for (const slot of this.slots) if (changed[this.#afterLayer(slot.id) - 1] === true) this.#reshapeDepthSlot(slot);
     for (const slot of this.widthSlots) if (!sameGeometry(geometries.get(slot.id) as WidthGeometry, slot.geometry)) slot.reset();
     this.#refresh();
+  }
+
+  reviveLayers(layers: readonly number[], rng: Rng): number {
+    this.#checkNotResident('reviveLayers');
+    const live = this.allSlots.filter((slot) => slot.seed !== undefined && slot.mode !== 'FOSSILIZED').map((slot) => slot.id);
+    if (live.length > 0) {
+      throw new EsperError('ESPER_CONFLICT', `${this.kind} host: layers are revived only while no seed is live (live: ${live.join(', ')})`, { details: { liveSlots: live } });
+    }
+    return reviveLayers(this.#structure.layers, this.#params, layers, rng);
   }
 
   dispose(): void {

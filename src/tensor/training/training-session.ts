@@ -99,6 +99,19 @@ export interface SlotCommand {
   alpha?: number;
 }
 
+/** Hidden layers to revive (1-based, consecutive, dense), and the epoch boundary it happens at (its Rng stream). */
+export interface RevivalRequest {
+  layers: number[];
+  epoch: number;
+}
+
+/** What a revival did. */
+export interface RevivalResult {
+  /** Units given new incoming weights. */
+  units: number;
+  summary: ModelSummary;
+}
+
 /** Summary of the model. */
 export interface ModelSummary {
   hostParams: number;
@@ -366,6 +379,18 @@ export class TrainingSession {
     }
     if (command.mode !== undefined) slot.setMode(command.mode, command.alpha);
     else if (command.alpha !== undefined) slot.setAlpha(command.alpha);
+  }
+
+  /**
+   * Revives hidden layers whose units all died (`layer-revival.ts`): new
+   * incoming weights drawn from a stream forked off the run's Rng for these
+   * layers and this epoch (deterministic), zero weights where the next layer
+   * reads them, so the model computes what it did wherever they were dead.
+   */
+  reviveLayers(request: RevivalRequest): RevivalResult {
+    const rng = forkSeedRng(this.#rng, `revive:${request.layers.join(',')}`, request.epoch);
+    const units = this.model.reviveLayers(request.layers, rng);
+    return { units, summary: this.summary() };
   }
 
   /**

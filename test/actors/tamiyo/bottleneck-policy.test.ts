@@ -9,6 +9,7 @@ import {
   initialPolicyMemory,
   layerSaturation,
   layerValues,
+  MAX_REVIVALS,
   narrowerSaturatedBefore,
   widthGrowthFor,
   widthKernelFor,
@@ -69,10 +70,11 @@ describe('Tamiyo bottleneck policy', () => {
     const deadPair = withLayers(2, [layer(1, 2, 0, 0, 1), layer(2, 2, 0, 0, 1)]);
     const growth = widthGrowthFor(deadPair, ctx(), DEFAULT_WIDTH_RULE, 1);
     expect(growth).to.have.property('wait').that.matches(/L1 feeds L2, whose units are all dead/).and.matches(/L2 reads L1, whose units are all dead/);
-    const memory = { ...initialPolicyMemory(), hostStabilized: true, plateauEpochs: 10 };
+    // Nothing grows there; the policy revives the pair instead (see the revival tests), and once its revivals are spent, waits.
+    const memory = { ...initialPolicyMemory(), hostStabilized: true, plateauEpochs: 10, revivals: MAX_REVIVALS };
     const decision = decideBottleneck({ ...deadPair, epoch: 5 }, memory, ctx(), CONFIG);
     expect(decision.commands).to.deep.equal([]);
-    expect(decision.reason).to.match(/no eligible kernel \(slot interface ×\d+\)/);
+    expect(decision.reason).to.match(/no eligible kernel \(slot interface ×\d+\)/).and.match(/revival: wait \(L1–L2 dead again after 2 revivals/);
     // The same plateau with a live L1 and L2 adds depth after L1 (the depth slot is open again).
     const alive = decideBottleneck(withLayers(5, [layer(1, 32, 6, 0), layer(2, 32, 5, 0)]), memory, ctx(), CONFIG);
     expect(alive.commands.map((c) => [c.seedOperation?.op, c.targetSeedId])).to.deep.include(['GERMINATE', 'seed-h1']);
@@ -305,7 +307,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@12');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@13');
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {
@@ -410,6 +412,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@12');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@13');
   });
 });

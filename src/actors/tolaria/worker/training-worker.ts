@@ -40,6 +40,8 @@ async function handle(request: WorkerRequest): Promise<unknown> {
     }
     case 'summary':
       return requireSession().summary();
+    case 'reviveLayers':
+      return requireSession().reviveLayers(request.args as WorkerOps['reviveLayers']['args']);
     case 'inspectSlot':
       return requireSession().inspectSlot((request.args as WorkerOps['inspectSlot']['args']).slotId);
     case 'checkpoint':

@@ -3,7 +3,7 @@
  * worker answers every request exactly once, with data or a coded error.
  */
 import type { WireError } from '../../../errors/index.ts';
-import type { EpochReport, ModelSummary, SlotAttachCheck, SlotCommand } from '../../../tensor/training/training-session.ts';
+import type { EpochReport, ModelSummary, RevivalRequest, RevivalResult, SlotAttachCheck, SlotCommand } from '../../../tensor/training/training-session.ts';
 import type { KernelPreparationJob, PreparedKernel } from './kernel-preparation.ts';
 import type { TrainingSpecInput } from '../../../contracts/training-spec.ts';
 
@@ -16,6 +16,8 @@ export interface WorkerOps {
   evaluateTest: { args: null; result: { loss: number; accuracy: number; size: number } | null };
   applySlot: { args: SlotCommand; result: ModelSummary };
   summary: { args: null; result: ModelSummary };
+  /** Revives a chain of hidden layers whose units all died (see `TrainingSession.reviveLayers`). */
+  reviveLayers: { args: RevivalRequest; result: RevivalResult };
   /** A slot's seed as attached (kind, parameters finite): what G1 checks right after a germination. */
   inspectSlot: { args: { slotId: string }; result: SlotAttachCheck };
   checkpoint: { args: { meta: unknown }; result: { bytes: Uint8Array; hash: string } };
