@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Envelope } from '../contracts/envelope.ts';
 import { InputError } from '../errors/index.ts';
-import { auditTransitions, EventStore, formatAuditEntry, replaySeeds } from '../actors/nissa/index.ts';
+import { auditRevivals, auditTransitions, EventStore, formatAuditEntry, formatAuditRevival, replaySeeds } from '../actors/nissa/index.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { printError, type CliOutput } from './output.ts';
 import { DEFAULT_DATA_DIR } from './run.ts';
@@ -46,12 +46,17 @@ export async function runAuditCommand(runId: string, flags: AuditFlags, output: 
   try {
     const events = await loadEvents(runId, flags, deps);
     const entries = auditTransitions(events, flags.seed === undefined ? {} : { seed: flags.seed });
+    // Dead-layer revivals change the host, not a seed: listed with the whole run's audit, not one seed's.
+    const revivals = flags.seed === undefined ? auditRevivals(events) : [];
     if (flags.json === true) {
-      output.out(JSON.stringify({ runId, transitions: entries }));
-    } else if (entries.length === 0) {
+      output.out(JSON.stringify({ runId, transitions: entries, ...(revivals.length === 0 ? {} : { revivals }) }));
+    } else if (entries.length === 0 && revivals.length === 0) {
       output.out(flags.seed === undefined ? `run ${runId}: no seed transitions` : `run ${runId}: no transitions of seed ${flags.seed}`);
     } else {
-      for (const entry of entries) output.out(formatAuditEntry(entry));
+      const lines = [...revivals.map((r) => ({ epoch: r.epoch, text: formatAuditRevival(r) })), ...entries.map((e) => ({ epoch: e.epoch, text: formatAuditEntry(e) }))];
+      // Stable: a revival comes before the transitions of its epoch (it was decided first).
+      lines.sort((a, b) => a.epoch - b.epoch);
+      for (const line of lines) output.out(line.text);
     }
     return EXIT.OK;
   } catch (error) {

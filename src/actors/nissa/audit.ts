@@ -27,6 +27,7 @@ interface CommandData {
   type: string;
   targetSeedId?: string;
   seedOperation?: { op: string; blueprintId?: string; kernelId?: string };
+  hostOperation?: { op: string; layers: number[] };
   annotations?: Record<string, string>;
   causationPacketId: string;
 }
@@ -220,6 +221,62 @@ export function auditTransitions(events: readonly Envelope[], options: { seed?: 
     out.push(entry);
   }
   return out;
+}
+
+/** A dead-layer revival with what it traces back to (`tolaria.host.revived` ← HOST command ← decision ← packet). */
+export interface AuditRevival {
+  eventId: string;
+  epoch: number;
+  layers: number[];
+  units: number;
+  command?: AuditCommand;
+  decision?: AuditDecision;
+  packet?: AuditPacket;
+  missing: string[];
+}
+
+const REVIVED = 'tolaria.host.revived';
+
+/** Every dead-layer revival among `events`, in order, linked to its command, decision and packet. */
+export function auditRevivals(events: readonly Envelope[]): AuditRevival[] {
+  const byId = new Map(events.map((e) => [e.id, e]));
+  const out: AuditRevival[] = [];
+  for (const event of events) {
+    if (event.type !== REVIVED) continue;
+    const d = record(event.data);
+    const layers = Array.isArray(d['layers']) ? (d['layers'] as unknown[]).filter((l): l is number => typeof l === 'number') : [];
+    const entry: AuditRevival = { eventId: event.id, epoch: num(d['epoch']) ?? 0, layers, units: num(d['units']) ?? 0, missing: [] };
+    const decision = event.causationId === undefined ? undefined : byId.get(event.causationId);
+    const commandId = typeof d['commandId'] === 'string' ? d['commandId'] : undefined;
+    if (decision?.type !== DECISION) {
+      entry.missing.push(`decision of command ${commandId ?? '?'}`);
+    } else {
+      const data = decision.data as DecisionData;
+      const command = data.commands.find((c) => c.commandId === commandId);
+      if (command === undefined) entry.missing.push(`command ${commandId ?? '?'}`);
+      else entry.command = { ...toCommand(command), ...(command.hostOperation === undefined ? {} : { op: command.hostOperation.op }) };
+      entry.decision = { eventId: decision.id, epoch: data.epoch, policy: data.policy, reason: data.reason, fallback: data.fallback };
+      const packet = events.find((e) => e.type === PACKET && record(e.data)['packetId'] === data.packetId);
+      if (packet === undefined) entry.missing.push(`packet ${data.packetId}`);
+      else {
+        const p = record(packet.data);
+        const va = num(p['validationAccuracy']);
+        entry.packet = { packetId: data.packetId, epoch: data.epoch, ...(va === undefined ? {} : { validationAccuracy: va }) };
+      }
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
+/** One line of `esper audit` for a revival: `epoch  host  L2–L3 revived (4 units)  ← command …  ← decision …  ← packet …`. */
+export function formatAuditRevival(entry: AuditRevival): string {
+  const parts = [`${String(entry.epoch).padStart(3)}`, 'host', `${entry.layers.map((l) => `L${l}`).join('–')} revived (${entry.units} units)`];
+  if (entry.command !== undefined) parts.push(`← command ${entry.command.commandId} (${entry.command.type} ${entry.command.op ?? ''})`.replace(' )', ')'));
+  if (entry.decision !== undefined) parts.push(`← decision ${entry.decision.policy} (${entry.decision.reason})`);
+  if (entry.packet?.validationAccuracy !== undefined) parts.push(`← packet ${entry.packet.packetId} (val acc ${(entry.packet.validationAccuracy * 100).toFixed(1)}%)`);
+  if (entry.missing.length > 0) parts.push(`[missing: ${entry.missing.join(', ')}]`);
+  return parts.join('  ');
 }
 
 /** One replay problem. */

@@ -1,7 +1,9 @@
 /** Nissa (embedded subset): the run event store, the audit of seed transitions and the seed replay. */
 export { EventRecorder, EventStore, type EventStoreOptions } from './event-store.ts';
 export {
+  auditRevivals,
   auditTransitions,
+  formatAuditRevival,
   formatAuditEntry,
   INITIAL_STAGE,
   replaySeeds,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createEnvelope, type Envelope } from '../../../src/contracts/envelope.ts';
-import { auditTransitions, formatAuditEntry, replaySeeds, RUN_COMPLETED } from '../../../src/actors/nissa/index.ts';
+import { auditRevivals, auditTransitions, formatAuditEntry, formatAuditRevival, replaySeeds, RUN_COMPLETED } from '../../../src/actors/nissa/index.ts';
 
 const RUN = 'run-x';
 const ts = (): Date => new Date('2025-01-01T00:00:00.000Z');
@@ -98,5 +98,30 @@ describe('nissa replay: seed stages rebuilt from transitions', () => {
     const replay = replaySeeds(events);
     expect(replay.issues).to.have.length(1);
     expect(replay.issues[0]).to.include({ kind: 'mismatch', expected: 'PRUNED', actual: 'TRAINING' });
+  });
+
+  it('links a dead-layer revival to its HOST command, decision and packet (and says what is missing)', () => {
+    const packet = createEnvelope({ id: 'pk1', type: 'tolaria.state.published', source: 'test', runId: RUN, now: ts, data: { packetId: `${RUN}-p1`, epoch: 1, validationAccuracy: 0.1 } });
+    const revive = { commandId: 'h1', type: 'HOST', deadlineMs: 1000, annotations: { policy: 'bottleneck@13', reason: 'revive L1–L2' }, hostOperation: { op: 'REVIVE', layers: [1, 2] }, causationPacketId: `${RUN}-p1`, issuedAt: ts().toISOString() };
+    const decision = createEnvelope({
+      id: 'd1',
+      type: 'tamiyo.decision.made',
+      source: 'test',
+      runId: RUN,
+      now: ts,
+      causedBy: packet,
+      data: { packetId: `${RUN}-p1`, runId: RUN, epoch: 1, commands: [revive], policy: 'bottleneck@13', reason: 'revive L1–L2: every unit dead', fallback: false },
+    });
+    const revived = createEnvelope({ id: 'r1', type: 'tolaria.host.revived', source: 'test', runId: RUN, now: ts, causedBy: decision, data: { runId: RUN, epoch: 1, layers: [1, 2], units: 4, commandId: 'h1', reason: 'revive L1–L2' } });
+    const [entry] = auditRevivals([packet, decision, revived, ...synthetic()]);
+    expect(entry).to.deep.include({ eventId: 'r1', epoch: 1, layers: [1, 2], units: 4, missing: [] });
+    expect(entry?.command).to.include({ commandId: 'h1', type: 'HOST', op: 'REVIVE', policy: 'bottleneck@13' });
+    expect(entry?.decision).to.include({ eventId: 'd1', reason: 'revive L1–L2: every unit dead' });
+    expect(formatAuditRevival(entry!)).to.equal(
+      `  1  host  L1–L2 revived (4 units)  ← command h1 (HOST REVIVE)  ← decision bottleneck@13 (revive L1–L2: every unit dead)  ← packet ${RUN}-p1 (val acc 10.0%)`,
+    );
+    const [orphan] = auditRevivals([revived]);
+    expect(orphan?.missing).to.deep.equal(['decision of command h1']);
+    expect(auditRevivals(synthetic())).to.deep.equal([]);
   });
 });
