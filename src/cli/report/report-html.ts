@@ -72,6 +72,7 @@ function summarySection(results: RunResults): string {
     ['Parameters', `${formatCount(p.total)} total = ${formatCount(p.host)} host + ${formatCount(p.seeds)} seeds`],
     ['Seeds', `${counts.germinated} germinated, ${counts.fossilized} fossilized, ${counts.pruned} pruned`],
     ['Rollbacks', String(results.rollbacks.length)],
+    ...(results.revivals === undefined ? [] : [['Dead layers revived', results.revivals.map(describeRevival).join('; ')] as [string, string]]),
     ['Largest graft drop', `${results.maxGraftDropPct.toFixed(2)}%`],
     ['Weights hash', `<code class="hash">${escapeHtml(results.weightsHash)}</code>`],
   ];
@@ -192,6 +193,11 @@ function fieldReportsSection(results: RunResults): string {
   );
 }
 
+/** `L2–L3 (4 units) after epoch 1`: one revival of dead layers. */
+function describeRevival(revival: NonNullable<RunResults['revivals']>[number]): string {
+  return escapeHtml(`${revival.layers.map((l) => `L${l}`).join('–')} (${revival.units} units) after epoch ${revival.epoch}`);
+}
+
 function rollbacksSection(results: RunResults): string {
   if (results.rollbacks.length === 0) return '';
   const body = results.rollbacks
@@ -252,7 +258,10 @@ footer { margin-top: 32px; color: #8b949e; font-size: 12px; }
 
 /** The whole report page for `results`. */
 export function renderReport(results: RunResults): string {
-  const markers: ChartMarker[] = results.rollbacks.map((r) => ({ x: r.epoch, label: `rollback: ${r.cause}` }));
+  const markers: ChartMarker[] = [
+    ...results.rollbacks.map((r) => ({ x: r.epoch, label: `rollback: ${r.cause}` })),
+    ...(results.revivals ?? []).map((r) => ({ x: r.epoch, label: `revived ${r.layers.map((l) => `L${l}`).join('–')}` })),
+  ];
   const title = `Esper run report: ${results.spec.name}`;
   const sections = [
     summarySection(results),

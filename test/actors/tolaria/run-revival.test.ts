@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import type { Envelope } from '../../../src/contracts/envelope.ts';
 import { RunResultsSchema, RunSpecSchema, type RunSpec } from '../../../src/contracts/run.ts';
 import { runTraining } from '../../../src/actors/tolaria/run-loop.ts';
+import { renderReport } from '../../../src/cli/report/report-html.ts';
 
 function dyingSpec(): RunSpec {
   const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as { training: Record<string, unknown> } & Record<string, unknown>;
@@ -37,6 +38,7 @@ describe('esper run: dead hidden layers revived (issue 11)', function () {
     const packet2 = events.find((e) => e.type === 'tolaria.state.published' && (e.data as { epoch: number }).epoch === 2);
     const layers = (packet2?.data as { layers: { layer: number; deadFraction: number }[] }).layers;
     expect(layers.find((l) => l.layer === 2)?.deadFraction).to.be.below(1);
+    expect(renderReport(results)).to.include('Dead layers revived').and.include('L2–L3 (4 units) after epoch 1');
     const again = await runTraining(dyingSpec(), { runId: 'run-revival-b' });
     expect(again.weightsHash).to.equal(results.weightsHash);
     expect(again.revivals).to.deep.equal(results.revivals);
