@@ -100,7 +100,8 @@ function epochLine(summary: EpochSummary, json: boolean): string {
   if (json) return JSON.stringify({ type: 'epoch', ...summary });
   return (
     `epoch ${String(summary.epoch).padStart(3)}  loss ${summary.trainLoss.toFixed(4)} / val ${summary.validationLoss.toFixed(4)}  ` +
-    `acc ${(summary.validationAccuracy * 100).toFixed(1)}%  seeds ${seedsByStage(summary)}${summary.rolledBack ? '  ROLLBACK' : ''}`
+    `acc ${(summary.validationAccuracy * 100).toFixed(1)}%  seeds ${seedsByStage(summary)}${summary.rolledBack ? '  ROLLBACK' : ''}` +
+    (summary.tamiyo?.revived === undefined ? '' : `  REVIVED ${summary.tamiyo.revived.map((l) => `L${l}`).join('–')}`)
   );
 }
 

@@ -35,6 +35,8 @@ export interface EpochTamiyoSummary {
   breaker: BreakerState;
   /** The decision's reason (the fallback's, or Tamiyo's). */
   reason: string;
+  /** The hidden layers revived at this boundary (a HOST REVIVE command carried out), if any. */
+  revived?: number[];
 }
 
 /**
@@ -161,9 +163,10 @@ export class TamiyoAdviser {
       ctx.log?.warn({ runId, err: error }, 'tamiyo: field reports not derived');
     }
     ctx.memory = decision.memory;
+    let revived: number[] | undefined;
     for (const command of decision.commands) {
       if (command.type === 'HOST') {
-        await this.#host(command, report.epoch, decisionEvent);
+        revived = (await this.#host(command, report.epoch, decisionEvent)) ?? revived;
         continue;
       }
       const state = [...ctx.current.values()].find((s) => s.seedId === command.targetSeedId);
@@ -178,14 +181,14 @@ export class TamiyoAdviser {
       }
     }
     ctx.log?.debug({ epoch: report.epoch, reason: decision.reason, policy: this.#label }, 'tamiyo decided');
-    return { fallback: decision.fallback, breaker: this.#breaker.state, reason: decision.reason };
+    return { fallback: decision.fallback, breaker: this.#breaker.state, reason: decision.reason, ...(revived === undefined ? {} : { revived }) };
   }
 
-  /** Carries out a HOST command (a dead-layer revival) in the worker; a refusal is logged, never fatal. */
-  async #host(command: AdaptationCommand, epoch: number, decisionEvent: Envelope | undefined): Promise<void> {
+  /** Carries out a HOST command (a dead-layer revival) in the worker; the layers revived, or undefined when refused (logged, never fatal). */
+  async #host(command: AdaptationCommand, epoch: number, decisionEvent: Envelope | undefined): Promise<number[] | undefined> {
     const ctx = this.#ctx;
     const op = command.hostOperation;
-    if (op?.op !== 'REVIVE') return;
+    if (op?.op !== 'REVIVE') return undefined;
     try {
       const { units } = await ctx.client.request('reviveLayers', { layers: op.layers, epoch });
       ctx.revivals.push({ epoch, layers: [...op.layers], units });
@@ -197,8 +200,10 @@ export class TamiyoAdviser {
           { source: RUN_LOOP_SOURCE, runId: ctx.runId, ...(decisionEvent === undefined ? {} : { causedBy: decisionEvent }) },
         ),
       );
+      return [...op.layers];
     } catch (error) {
       ctx.log?.warn({ runId: ctx.runId, layers: op.layers, err: error }, 'host revival refused');
+      return undefined;
     }
   }
 

@@ -25,7 +25,9 @@ describe('esper run: dead hidden layers revived (issue 11)', function () {
 
   it('revives layers 2–3 at the first boundary, records it in the results and the event log, deterministically', async () => {
     const events: Envelope[] = [];
-    const results = await runTraining(dyingSpec(), { runId: 'run-revival-a', events: (e) => events.push(e) });
+    const revivedAt: (number[] | undefined)[] = [];
+    const results = await runTraining(dyingSpec(), { runId: 'run-revival-a', events: (e) => events.push(e), onEpoch: (s) => void revivedAt.push(s.tamiyo?.revived) });
+    expect(revivedAt).to.deep.equal([[2, 3], undefined, undefined]);
     expect(RunResultsSchema.safeParse(results).success).to.equal(true);
     expect(results.revivals).to.deep.equal([{ epoch: 1, layers: [2, 3], units: 4 }]);
     const revived = events.filter((e) => e.type === 'tolaria.host.revived');
