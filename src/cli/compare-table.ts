@@ -94,8 +94,8 @@ export function repeatsTable(repeats: readonly RunRepeat[], summary: RunRepeatSu
 /**
  * Why some data seeds have no resolution (the static model scored exactly
  * what the host did), naming each: where nothing grew the static model is
- * the host itself — e.g. a host whose hidden units all died before the first
- * decision, which growth cannot revive (docs/growth.md, rule 7).
+ * the host itself — e.g. a host that was not a bottleneck, or whose revived
+ * layers died again after their revivals (docs/growth.md, rules 7–8).
  */
 export function undefinedResolutionNote(repeats: readonly RunRepeat[], summary: RunRepeatSummary): string {
   const why = repeats
