@@ -272,7 +272,7 @@ export function auditRevivals(events: readonly Envelope[]): AuditRevival[] {
 /** One line of `esper audit` for a revival: `epoch  host  L2–L3 revived (4 units)  ← command …  ← decision …  ← packet …`. */
 export function formatAuditRevival(entry: AuditRevival): string {
   const parts = [`${String(entry.epoch).padStart(3)}`, 'host', `${entry.layers.map((l) => `L${l}`).join('–')} revived (${entry.units} units)`];
-  if (entry.command !== undefined) parts.push(`← command ${entry.command.commandId} (${entry.command.type} ${entry.command.op ?? ''})`.replace(' )', ')'));
+  if (entry.command !== undefined) parts.push(`← command ${entry.command.commandId} (${[entry.command.type, entry.command.op].filter((w) => w !== undefined).join(' ')})`);
   if (entry.decision !== undefined) parts.push(`← decision ${entry.decision.policy} (${entry.decision.reason})`);
   if (entry.packet?.validationAccuracy !== undefined) parts.push(`← packet ${entry.packet.packetId} (val acc ${(entry.packet.validationAccuracy * 100).toFixed(1)}%)`);
   if (entry.missing.length > 0) parts.push(`[missing: ${entry.missing.join(', ')}]`);

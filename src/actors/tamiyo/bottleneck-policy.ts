@@ -106,7 +106,7 @@ import {
   type TamiyoPolicy,
   type TrackedSeed,
 } from './policy.ts';
-import { allDead, revivalFor, revivalsIssued, reviveCommand } from './dead-layer-revival.ts';
+import { allDead, liveUnits, revivalFor, revivalsIssued, reviveCommand } from './dead-layer-revival.ts';
 
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
@@ -181,12 +181,6 @@ const COOLING: ReadonlySet<string> = new Set(['PRUNED', 'EMBARGOED', 'RESETTING'
 const WIDENED: ReadonlySet<string> = new Set([...LIVE_SEED_STAGES, 'FOSSILIZED']);
 
 const fmt = (v: number, digits = 2): string => (Number.isInteger(v) ? String(v) : v.toFixed(digits));
-
-/** A layer's units that are not dead on the probe batch. */
-function liveUnits(layer: LayerSignals): number {
-  return layer.width * (1 - layer.deadFraction);
-}
-
 
 /** True for a conv block (more than one output position per channel). */
 function isConvBlock(layer: LayerSignals): boolean {
@@ -405,12 +399,6 @@ export interface BottleneckConfig {
 
 /** Decides one packet (see the module comment). */
 export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory, context: PolicyContext, config: BottleneckConfig): PolicyDecision<PolicyMemory> {
-  const decision = decidePacket(packet, memory, context, config);
-  // The heuristic builds its memory afresh: keep the revivals count (absent until the first).
-  return memory.revivals === undefined || decision.memory.revivals !== undefined ? decision : { ...decision, memory: { ...decision.memory, revivals: memory.revivals } };
-}
-
-function decidePacket(packet: SystemStatePacket, memory: PolicyMemory, context: PolicyContext, config: BottleneckConfig): PolicyDecision<PolicyMemory> {
   if (memory.lastDecision !== null && memory.lastDecision.packetId === packet.packetId) {
     return { commands: [...memory.lastDecision.commands], reason: memory.lastDecision.reason, memory };
   }

@@ -21,9 +21,14 @@ export const MAX_REVIVALS = 2;
 
 const LIVE: ReadonlySet<string> = new Set(LIVE_SEED_STAGES);
 
+/** A layer's units that are not dead on the probe batch. */
+export function liveUnits(layer: LayerSignals): number {
+  return layer.width * (1 - layer.deadFraction);
+}
+
 /** True when every unit of the layer is dead on the probe batch (under half a live unit). */
 export function allDead(layer: LayerSignals): boolean {
-  return layer.width * (1 - layer.deadFraction) < 0.5;
+  return liveUnits(layer) < 0.5;
 }
 
 /** Every run of two or more consecutive dense hidden layers whose units are all dead (1-based layers, in order). */
@@ -32,13 +37,13 @@ export function deadChains(layers: readonly LayerSignals[]): number[][] {
   const chains: number[][] = [];
   let run: number[] = [];
   for (const layer of sorted) {
-    const extends_ = layer.kind === 'dense' && allDead(layer) && (run.length === 0 || layer.layer === (run[run.length - 1] as number) + 1);
-    if (extends_) {
+    const dead = layer.kind === 'dense' && allDead(layer);
+    if (dead && (run.length === 0 || layer.layer === (run[run.length - 1] as number) + 1)) {
       run.push(layer.layer);
       continue;
     }
     if (run.length >= 2) chains.push(run);
-    run = layer.kind === 'dense' && allDead(layer) ? [layer.layer] : [];
+    run = dead ? [layer.layer] : [];
   }
   if (run.length >= 2) chains.push(run);
   return chains;

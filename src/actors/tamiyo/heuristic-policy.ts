@@ -289,6 +289,8 @@ interface Draft {
   seeds: Record<string, TrackedSeed>;
   finished: FinishedSeed[];
   rollbacksSeen: number;
+  /** Carried through untouched (the bottleneck policy's count). */
+  revivals?: number;
 }
 
 /** Updates the run's signals with a new packet (plateau, stability, penalty decay, rollback reset). */
@@ -604,6 +606,7 @@ export function decideHeuristic(
     seeds: { ...memory.seeds },
     finished: [],
     rollbacksSeen: memory.rollbacksSeen,
+    ...(memory.revivals === undefined ? {} : { revivals: memory.revivals }),
   };
   updateSignals(draft, packet, config);
   // updateSignals compares with the previous epoch, so the packet is recorded after it.

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import type { Envelope } from '../../../src/contracts/envelope.ts';
 import { RunResultsSchema, RunSpecSchema, type RunSpec } from '../../../src/contracts/run.ts';
-import { runTraining } from '../../../src/actors/tolaria/run-loop.ts';
+import { runTraining, type EpochBoundary } from '../../../src/actors/tolaria/run-loop.ts';
+import { RunLoopStateSchema, type RunLoopState } from '../../../src/actors/tolaria/run-state.ts';
 import { renderReport } from '../../../src/cli/report/report-html.ts';
 
 function dyingSpec(): RunSpec {
@@ -44,5 +45,21 @@ describe('esper run: dead hidden layers revived (issue 11)', function () {
     const again = await runTraining(dyingSpec(), { runId: 'run-revival-b' });
     expect(again.weightsHash).to.equal(results.weightsHash);
     expect(again.revivals).to.deep.equal(results.revivals);
+  });
+
+  it('a run resumed from the boundary after the revival (a crash) keeps the revival and ends with the same weights', async () => {
+    let saved: { state: RunLoopState; checkpoint: Uint8Array } | undefined;
+    const whole = await runTraining(dyingSpec(), {
+      runId: 'run-revival-c',
+      boundary: (b: EpochBoundary) => {
+        if (b.state.iteration === 2) saved = { state: RunLoopStateSchema.parse(JSON.parse(JSON.stringify(b.state))), checkpoint: b.checkpoint.bytes.slice() };
+        return Promise.resolve();
+      },
+    });
+    expect(saved?.state.revivals).to.deep.equal([{ epoch: 1, layers: [2, 3], units: 4 }]);
+    if (saved === undefined) return;
+    const resumed = await runTraining(dyingSpec(), { runId: 'run-revival-c', resume: { state: saved.state, checkpoint: saved.checkpoint } });
+    expect(resumed.revivals).to.deep.equal(whole.revivals);
+    expect(resumed.weightsHash).to.equal(whole.weightsHash);
   });
 });
