@@ -2,7 +2,8 @@
  * Nissa as a node subsystem (DESIGN §2): consumes the events stream and
  * appends every event to the PostgreSQL event store (Urza's `events` table:
  * append-only, de-duplicated by id, ordered per run by a gapless seq). One
- * event in flight at a time, so the store's order is the stream's. When the
+ * event unacked at a time (on the server, not only in this process), so the
+ * store's order is the stream's even when a delivery is lost. When the
  * database is unavailable the event is redelivered later — the stream is the
  * outbox — and training never waits for it.
  */
@@ -31,7 +32,9 @@ export async function startEventRecorder(options: NissaRecorderOptions): Promise
   const log = options.logger;
   return options.bus.consume(
     // Ack wait long enough for a slow database write; max deliveries unbounded: an event is never dropped for a database outage.
-    { stream, durable: NISSA_CONSUMER, ackWaitMs: 30_000, maxInFlight: 1, maxDeliver: -1 },
+    // One unacked event at a time on the server too: an event whose delivery was lost (its server killed) or that was naked
+    // (the database down) is redelivered before any later one, so the store's order stays the stream's.
+    { stream, durable: NISSA_CONSUMER, ackWaitMs: 30_000, maxInFlight: 1, maxAckPending: 1, maxDeliver: -1 },
     async (message: DurableMessage) => {
       const decoded = message.json();
       const parsed = decoded.ok ? EnvelopeSchema.safeParse(decoded.value) : undefined;

@@ -103,6 +103,15 @@ export interface ConsumerConfig {
   deadLetterSubject?: string;
   /** Messages handed to the handler at once. @default 1 */
   maxInFlight?: number;
+  /**
+   * Messages delivered and not yet acked, across all members, at most (the
+   * server's limit; `maxInFlight` only bounds what one member pulls). 1 makes
+   * the handler see the stream's order even through failures: a delivery lost
+   * in transit (its server killed) or naked blocks the later messages until
+   * it is redelivered, instead of being overtaken by them.
+   * @default the server's (1000 on NATS; unbounded in memory)
+   */
+  maxAckPending?: number;
 }
 
 /** A message from a durable stream; it must be acked, naked or termed. */

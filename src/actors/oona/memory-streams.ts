@@ -67,6 +67,8 @@ interface Durable {
   filter: string | undefined;
   ackWaitMs: number;
   maxDeliver: number;
+  /** Unacked deliveries at most (redeliveries go first; new messages wait). */
+  maxAckPending: number;
   deadLetterSubject: string;
   /** Next stream sequence never delivered to this durable. */
   nextSeq: number;
@@ -166,6 +168,7 @@ export class MemoryStreams {
         filter: undefined,
         ackWaitMs: 0,
         maxDeliver: 0,
+        maxAckPending: Number.POSITIVE_INFINITY,
         deadLetterSubject: '',
         nextSeq: 1,
         pending: new Map(),
@@ -179,6 +182,7 @@ export class MemoryStreams {
     durable.filter = config.filterSubject;
     durable.ackWaitMs = config.ackWaitMs ?? 30_000;
     durable.maxDeliver = config.maxDeliver ?? 5;
+    durable.maxAckPending = config.maxAckPending ?? Number.POSITIVE_INFINITY;
     durable.deadLetterSubject = config.deadLetterSubject ?? this.#host.deadLetterSubject(stream.config.name);
     const member: Member = {
       handler,
@@ -270,7 +274,7 @@ export class MemoryStreams {
       if (message !== undefined && durable.pending.has(seq)) return message;
       durable.pending.delete(seq); // aged out or removed meanwhile
     }
-    while (durable.nextSeq <= stream.lastSeq) {
+    while (durable.nextSeq <= stream.lastSeq && durable.pending.size < durable.maxAckPending) {
       const message = stream.messages.get(durable.nextSeq++);
       if (message !== undefined && (durable.filter === undefined || matchSubject(durable.filter, message.subject))) return message;
     }

@@ -139,6 +139,7 @@ export class NatsStreams implements ConsumerHost {
     const wanted: Partial<NatsConsumerConfig> = {
       ack_wait: nanos(config.ackWaitMs ?? 30_000),
       max_deliver: config.maxDeliver ?? 5,
+      ...(config.maxAckPending === undefined ? {} : { max_ack_pending: config.maxAckPending }),
       ...(config.filterSubject === undefined ? {} : { filter_subject: config.filterSubject }),
     };
     let workQueue: boolean;
@@ -148,7 +149,7 @@ export class NatsStreams implements ConsumerHost {
       try {
         const info = await jsm.consumers.info(config.stream, config.durable);
         const c = info.config;
-        if (c.ack_wait !== wanted.ack_wait || c.max_deliver !== wanted.max_deliver || c.filter_subject !== wanted.filter_subject) {
+        if (c.ack_wait !== wanted.ack_wait || c.max_deliver !== wanted.max_deliver || (wanted.max_ack_pending !== undefined && c.max_ack_pending !== wanted.max_ack_pending) || c.filter_subject !== wanted.filter_subject) {
           await jsm.consumers.update(config.stream, config.durable, wanted);
         }
       } catch (error) {

@@ -448,6 +448,31 @@ export function runBusContract(label: string, makeBus: MakeBus, options: Contrac
         await consumer.stop();
       });
 
+      /** The order a durable's handler sees when the first delivery of message 0 is lost (never settled). */
+      async function orderAfterALostDelivery(durable: string, maxAckPending?: number): Promise<number[]> {
+        const name = await stream();
+        for (let i = 0; i < 4; i++) await bus.publishDurable(`${base}.d.job`, i);
+        const seen: number[] = [];
+        const consumer = await bus.consume({ stream: name, durable, ackWaitMs, maxInFlight: 1, ...(maxAckPending === undefined ? {} : { maxAckPending }) }, async (m) => {
+          const value = JSON.parse(m.text()) as number;
+          seen.push(value);
+          // As if the delivery never reached this process (its server was killed): no ack, no nak.
+          if (value === 0 && m.deliveryCount === 1) return;
+          await m.ack();
+        });
+        await waitFor(() => seen.length === 5, ackWaitMs * 10, 'every message handled');
+        await consumer.stop();
+        return seen;
+      }
+
+      it('with maxAckPending 1, a lost delivery is redelivered before any later message (the stream order holds)', async () => {
+        expect(await orderAfterALostDelivery('ordered', 1)).to.deep.equal([0, 0, 1, 2, 3]);
+      });
+
+      it('without it, later messages overtake a lost delivery (what maxAckPending 1 prevents)', async () => {
+        expect(await orderAfterALostDelivery('overtaken')).to.deep.equal([0, 1, 2, 3, 0]);
+      });
+
       it('naks a message whose handler throws: redelivered before the ack wait', async () => {
         const name = await stream();
         const deliveries: number[] = [];
