@@ -148,12 +148,20 @@ describe('losing a NATS server of a three-server cluster (integration, issue 13)
     // Not taken over: the log is exactly the events the run emitted (a takeover replays from a checkpoint).
     if (record.resumes === 0) expect(rows.map((row) => row.type)).to.deep.equal(reference.map((event) => event.type));
 
+    // What the last listing said, so a timeout tells a trainer judged down from a request that failed.
+    let lastListing = 'no reply yet';
     const nodes = await until(async () => {
-      const reply = await request(`${prefix}.ctl.cluster.nodes`);
-      const list = (reply.data as { nodes?: Array<{ nodeId: string; status: string }> } | undefined)?.nodes ?? (reply.data as Array<{ nodeId: string; status: string }>);
+      const reply = await request(`${prefix}.ctl.cluster.nodes`).catch((error: unknown) => {
+        lastListing = `request failed: ${String(error)}`;
+        throw error;
+      });
+      const list = (reply.data as { nodes?: Array<{ nodeId: string; status: string; lastHeartbeatAt?: string }> } | undefined)?.nodes ?? (reply.data as Array<{ nodeId: string; status: string; lastHeartbeatAt?: string }>);
+      lastListing = `${new Date().toISOString()}: ${JSON.stringify(reply.ok ? list.map((n) => ({ nodeId: n.nodeId, status: n.status, lastHeartbeatAt: n.lastHeartbeatAt })) : reply.error)}`;
       const trainers = list.filter((n) => n.nodeId === 't1' || n.nodeId === 't2');
       return trainers.length === 2 && trainers.every((n) => n.status === 'ready') ? trainers : undefined;
-    }, 30_000);
+    }, 30_000).catch((error: unknown) => {
+      throw new Error(`both trainers not ready in cluster.nodes within 30 s (${String(error)}); last listing ${lastListing}`);
+    });
     expect(nodes.map((n) => n.status)).to.deep.equal(['ready', 'ready']);
     return { events: rows.length, resumes: record.resumes };
   }
