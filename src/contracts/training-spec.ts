@@ -52,6 +52,18 @@ export const SlotSpecSchema = z
     trainFossil: z.boolean().optional(),
     /** Whether a BLENDING or HOLDING seed reads the host through a gradient stop. @default true */
     detachInBlending: z.boolean().optional(),
+    /**
+     * How a width seed learns in TRAINING (width slots only).
+     * `straight-through`: one pass, the forward without the seed and its
+     * gradient as if it were added; only the outgoing weights learn (the
+     * incoming ones wait for BLENDING). `live`: each step adds a second pass
+     * whose forward includes the seed at full strength, differentiated for
+     * the seed's parameters alone (all of them learn); the host's step comes
+     * from the pass without it, exactly as with no seed. Measured, not
+     * better on the growth specs (docs/benchmarks.md, twenty-first
+     * session). @default 'straight-through'
+     */
+    trainingForward: z.enum(['live', 'straight-through']).optional(),
   })
   .strict();
 

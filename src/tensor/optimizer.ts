@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { EsperError } from '../errors/index.ts';
-import type { HostModel, ParamGroup } from './hosts/model.ts';
+import { seedGroupId, type HostModel, type ParamGroup } from './hosts/model.ts';
 import { adamUpdate, adamUpdateColumns, type ColumnClock } from './ops/adam-update.ts';
 import { withSharedTransposes } from './ops/shared-transpose.ts';
 import { lineageOf, type Lineage } from './param-lineage.ts';
@@ -492,6 +492,12 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor): tf.
  * with `gradNorms`, each group's global gradient L2 norm, frozen parameters
  * included) is read once, synchronously. Without `gradNorms`, frozen
  * parameters' gradients are not computed at all.
+ *
+ * Width seeds that train live in TRAINING ({@link WidthSlot.trainsLive}) get
+ * their gradients from a second, seed pass: the forward with those seeds
+ * added at full strength, differentiated for their parameters only. Every
+ * other group's gradients, and the reported loss, come from the first pass,
+ * where those seeds add nothing — so the host steps exactly as without them.
  */
 export function trainStep(
   model: HostModel,
@@ -502,11 +508,24 @@ export function trainStep(
 ): { loss: number; gradNorms?: Record<string, number> } {
   const groups = model.paramGroups();
   optimizer.setGroups(groups); // cheap when nothing changed; keeps every surviving group's state
+  const live = model.widthSlots.filter((slot) => slot.trainsLive);
+  const liveGroups = new Set(live.map((slot) => seedGroupId(slot.id)));
   return tf.tidy(() => {
     // A frozen parameter's gradient is only read for its group's norm: without norms the tape skips it (and the
-    // backward pass that only leads to it — in TRAINING, a width seed's unit activations and incoming weights).
-    const vars = groups.flatMap((g) => (options.gradNorms === true || g.frozen === undefined ? [...g.params] : g.params.filter((_, j) => g.frozen?.includes(j) !== true)));
-    const { value, grads } = withSharedTransposes(() => tf.variableGrads(() => softmaxCrossEntropy(model.forward(xBatch), yBatch), vars));
+    // backward pass that only leads to it — in straight-through TRAINING, a width seed's units and incoming weights).
+    const varsOf = (pass: readonly ParamGroup[]): tf.Variable[] =>
+      pass.flatMap((g) => (options.gradNorms === true || g.frozen === undefined ? [...g.params] : g.params.filter((_, j) => g.frozen?.includes(j) !== true)));
+    const lossOf = (): tf.Scalar => softmaxCrossEntropy(model.forward(xBatch), yBatch);
+    const { value, grads } = withSharedTransposes(() => tf.variableGrads(lossOf, varsOf(groups.filter((g) => !liveGroups.has(g.id)))));
+    if (live.length > 0) {
+      live.forEach((slot) => slot.setSeedPass(true));
+      try {
+        const seedPass = withSharedTransposes(() => tf.variableGrads(lossOf, varsOf(groups.filter((g) => liveGroups.has(g.id)))));
+        Object.assign(grads, seedPass.grads);
+      } finally {
+        live.forEach((slot) => slot.setSeedPass(false));
+      }
+    }
     const perGroup = groups.map((g) => g.params.map((p) => grads[p.name]));
     // A frozen parameter gets no update: the optimizer leaves it (and its moments) alone when its gradient is undefined.
     const updates = groups.map((g, i) => perGroup[i]?.map((grad, j) => (g.frozen?.includes(j) === true ? undefined : grad)) ?? []);

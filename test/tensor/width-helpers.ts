@@ -8,6 +8,7 @@ import { Rng } from '../../src/tensor/rng.ts';
 import { forkSeedRng } from '../../src/tensor/seed-slot.ts';
 import { initWidthSeed } from '../../src/tensor/width/width-init.ts';
 import type { WidthSeed } from '../../src/tensor/width/width-seed.ts';
+import type { WidthTrainingForward } from '../../src/tensor/width/width-slot.ts';
 
 export function bytesOf(vars: readonly tf.Tensor[]): Buffer {
   return Buffer.concat(
@@ -51,8 +52,11 @@ export type HostName = 'mlp' | 'cnn';
 export const INPUT: Record<HostName, number[]> = { mlp: [6], cnn: [8, 8, 1] };
 
 /** Builds a host with width slots `w1`, `w2` (and, for the CNN, `w3` on the dense layer) and a depth slot `d1` after layer 1. */
-export function grownHost(name: HostName, seed = 1, detachInBlending?: boolean): HostModel {
-  const options = detachInBlending === undefined ? {} : { options: { detachInBlending } };
+export function grownHost(name: HostName, seed = 1, detachInBlending?: boolean, trainingForward?: WidthTrainingForward): HostModel {
+  const options =
+    detachInBlending === undefined && trainingForward === undefined
+      ? {}
+      : { options: { ...(detachInBlending === undefined ? {} : { detachInBlending }), ...(trainingForward === undefined ? {} : { trainingForward }) } };
   const width = (id: string, afterLayer: number) => ({ id, afterLayer, kind: 'width' as const, ...options });
   if (name === 'mlp') return mlpHost({ widths: [6, 4, 5, 3], rng: new Rng(seed), slots: [width('w1', 1), width('w2', 2), { id: 'd1', afterLayer: 1 }] });
   return cnnHost({

@@ -59,22 +59,27 @@ describe('TrainingSession with width slots (issue 11)', function () {
     for (const s of [plain, session]) s.dispose();
   });
 
-  it("trains only Ω in TRAINING and starts the seed's optimizer state afresh when it starts blending", async () => {
-    const session = await TrainingSession.create(SPEC);
-    session.runEpoch();
-    session.applySlot({ slotId: 'w1', germinate: { width: { units: 4, init: 'gradient' } }, mode: 'TRAINING' });
-    const bytes = (i: number): string => Buffer.from((session.model.anySlot('w1').seed?.params[i]?.dataSync() as Float32Array).buffer).toString('hex');
-    const before = [0, 1, 2].map(bytes);
-    session.runEpoch();
-    expect([0, 1, 2].map((i) => bytes(i) === before[i])).to.deep.equal([true, true, false]); // Ψ and b wait, Ω learnt
-    const seedGroup = (): { step: number } | undefined => session.optimizer.exportState().groups.find((g) => g.id === 'seed:w1');
-    expect(seedGroup()?.step).to.be.greaterThan(0);
-    session.applySlot({ slotId: 'w1', mode: 'BLENDING', alpha: 0.5 });
-    expect(seedGroup()?.step).to.equal(0);
-    session.runEpoch();
-    expect([0, 1].map((i) => bytes(i) === before[i])).to.deep.equal([false, false]); // blended, Ψ and b learn too
-    session.dispose();
-  });
+  for (const forward of ['live', 'straight-through'] as const) {
+    const learns = forward === 'live' ? 'Ψ, b and Ω' : 'only Ω';
+    it(`${forward}: trains ${learns} in TRAINING and starts the seed's optimizer state afresh when it starts blending`, async () => {
+      const session = await TrainingSession.create({ ...SPEC, slots: [{ id: 'w1', afterLayer: 1, kind: 'width', trainingForward: forward }] });
+      session.runEpoch();
+      session.applySlot({ slotId: 'w1', germinate: { width: { units: 4, init: 'gradient' } }, mode: 'TRAINING' });
+      const bytes = (i: number): string => Buffer.from((session.model.anySlot('w1').seed?.params[i]?.dataSync() as Float32Array).buffer).toString('hex');
+      const before = [0, 1, 2].map(bytes);
+      session.runEpoch();
+      // Live: the seed pass trains all three; straight-through: Ψ and b wait, Ω learnt.
+      expect([0, 1, 2].map((i) => bytes(i) === before[i])).to.deep.equal(forward === 'live' ? [false, false, false] : [true, true, false]);
+      const seedGroup = (): { step: number } | undefined => session.optimizer.exportState().groups.find((g) => g.id === 'seed:w1');
+      expect(seedGroup()?.step).to.be.greaterThan(0);
+      session.applySlot({ slotId: 'w1', mode: 'BLENDING', alpha: 0.5 });
+      expect(seedGroup()?.step).to.equal(0);
+      const blending = [0, 1].map(bytes);
+      session.runEpoch();
+      expect([0, 1].map((i) => bytes(i) === blending[i])).to.deep.equal([false, false]); // blended, Ψ and b learn
+      session.dispose();
+    });
+  }
 
   it('rejects a depth seed in a width slot and a width seed in a depth slot', async () => {
     const session = await TrainingSession.create(SPEC);

@@ -42,10 +42,16 @@ describe('width seeds: slot modes, isolation, prune and merge (issue 11)', () =>
     });
   }
 
-  for (const name of ['mlp', 'cnn'] as const) {
-    it(`${name}: 20 Adam steps with a TRAINING width seed leave the host bit-identical to 20 steps without it, while Ω learns and Ψ, b wait for BLENDING`, () => {
+  for (const [name, forward] of [
+    ['mlp', 'live'],
+    ['cnn', 'live'],
+    ['mlp', 'straight-through'],
+    ['cnn', 'straight-through'],
+  ] as const) {
+    const learns = forward === 'live' ? 'Ψ, b and Ω learn' : 'Ω learns and Ψ, b wait for BLENDING';
+    it(`${name}, ${forward}: 20 Adam steps with a TRAINING width seed leave the host bit-identical to 20 steps without it, while ${learns}`, () => {
       const run = (withSeed: boolean): { host: Buffer; before: Buffer[]; after: Buffer[] } => {
-        const model = grownHost(name);
+        const model = grownHost(name, 1, undefined, forward);
         const seed = withSeed ? germinate(model, 'w1', 3) : undefined;
         if (withSeed) model.widthSlot('w1').setMode('TRAINING');
         const before = (seed?.params ?? []).map((p) => bytesOf([p]));
@@ -60,7 +66,33 @@ describe('width seeds: slot modes, isolation, prune and merge (issue 11)', () =>
       const withSeed = run(true);
       expect(withSeed.host.equals(without.host)).to.equal(true);
       const [psi, bias, omega] = withSeed.after.map((after, i) => !after.equals(withSeed.before[i] as Buffer));
-      expect({ psi, bias, omega }).to.deep.equal({ psi: false, bias: false, omega: true });
+      expect({ psi, bias, omega }).to.deep.equal({ psi: forward === 'live', bias: forward === 'live', omega: true });
+    });
+  }
+
+  for (const name of ['mlp', 'cnn'] as const) {
+    it(`${name}: a live TRAINING seed takes the step it would take blending at α = 1, while the loss and the host's step are those without it`, () => {
+      const step = (mode: 'none' | 'TRAINING' | 'BLENDING'): { loss: number; host: Float32Array; seed: Float32Array } => {
+        const model = grownHost(name, 1, true, 'live');
+        if (mode !== 'none') {
+          loudOmega(germinate(model, 'w1', 3), new Rng(3));
+          if (mode === 'TRAINING') model.widthSlot('w1').setMode('TRAINING');
+          else model.widthSlot('w1').setMode('BLENDING', 1);
+        }
+        const seedParams = model.widthSlot('w1').seed?.params ?? [];
+        const optimizer = new Optimizer({ kind: 'sgd', learningRate: 0.1 }, model.paramGroups());
+        const [loss] = train(model, optimizer, name, 1, new Rng(4));
+        const flat = (vars: readonly tf.Tensor[]): Float32Array => Float32Array.from(vars.flatMap((v) => [...(v.dataSync() as Float32Array)]));
+        const result = { loss: loss ?? Number.NaN, host: flat(model.hostParams), seed: flat(seedParams) };
+        optimizer.dispose();
+        model.dispose();
+        return result;
+      };
+      const [none, training, blending] = [step('none'), step('TRAINING'), step('BLENDING')];
+      expect(training.loss).to.equal(none.loss);
+      expect(Buffer.from(training.host.buffer).equals(Buffer.from(none.host.buffer))).to.equal(true);
+      expect(blending.loss).to.not.equal(none.loss);
+      expect(maxAbsDiff(training.seed, blending.seed)).to.be.below(1e-5);
     });
   }
 

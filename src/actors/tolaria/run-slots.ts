@@ -50,6 +50,8 @@ export interface RunSlot {
   /** Whether a FOSSILIZED depth seed keeps training. */
   readonly trainFossil?: boolean | undefined;
   readonly detachInBlending?: boolean | undefined;
+  /** How a width seed learns in TRAINING (width slots only). */
+  readonly trainingForward?: 'live' | 'straight-through' | undefined;
 }
 
 /** Input features and classes of the spec's dataset, as the MLP host sees them. */
@@ -144,6 +146,10 @@ export function runSlots(spec: RunSpec): RunSlot[] {
     }
     const common = { layer, baseWidth: place.width, detachInBlending: slot.detachInBlending };
     const kind = slot.kind ?? (bothKinds ? undefined : 'depth');
+    if (kind === 'depth' && slot.trainingForward !== undefined) {
+      issues.push(`training.slots.${slot.id}.trainingForward: an option of width slots (this slot is a depth slot${slot.kind === undefined ? ` under the ${spec.policy.kind} policy` : ''})`);
+      continue;
+    }
     if (kind !== 'width') out.push({ slotId: slot.id, role: 'depth', interface: place.depth, trainFossil: slot.trainFossil, ...common });
     if (kind !== 'depth') {
       const widthSlot = place.widthSlot;
@@ -153,7 +159,14 @@ export function runSlots(spec: RunSpec): RunSlot[] {
       }
       for (let g = 1; g <= generations; g++) {
         const slotId = kind === 'width' ? (g === 1 ? slot.id : `${slot.id}-${g}`) : `${slot.id}-w${g}`;
-        out.push({ slotId, role: 'width', interface: widthSlot.interface, ...common, ...(widthSlot.conv === undefined ? {} : { conv: widthSlot.conv }) });
+        out.push({
+          slotId,
+          role: 'width',
+          interface: widthSlot.interface,
+          ...common,
+          ...(widthSlot.conv === undefined ? {} : { conv: widthSlot.conv }),
+          ...(slot.trainingForward === undefined ? {} : { trainingForward: slot.trainingForward }),
+        });
       }
     }
   }
@@ -177,6 +190,7 @@ export function trainingSpecFor(spec: RunSpec, slots: readonly RunSlot[]): Train
       kind: s.role,
       ...(s.trainFossil === undefined ? {} : { trainFossil: s.trainFossil }),
       ...(s.detachInBlending === undefined ? {} : { detachInBlending: s.detachInBlending }),
+      ...(s.trainingForward === undefined ? {} : { trainingForward: s.trainingForward }),
     })),
   };
 }

@@ -11,7 +11,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ResidentFusion } from '../resident-fusion.ts';
 import type { Rng } from '../rng.ts';
 import type { SeedSlot, SeedSlotOptions } from '../seed-slot.ts';
-import type { WidthSlot } from '../width/width-slot.ts';
+import type { WidthSlot, WidthSlotOptions } from '../width/width-slot.ts';
 
 /** Where a slot goes: after (depth) or on (width) hidden layer `afterLayer` (1-based). */
 export interface SlotSpec {
@@ -20,8 +20,8 @@ export interface SlotSpec {
   afterLayer: number;
   /** `depth` (default): a shape-preserving seed after the layer. `width`: new units (channels) of the layer, read from its input and fed into the next layer. */
   kind?: 'depth' | 'width';
-  /** Depth slots use both; width slots only `detachInBlending` (a merged width seed is host and always trains). */
-  options?: SeedSlotOptions;
+  /** Depth slots use `detachInBlending` and `trainFossil`; width slots `detachInBlending` and `trainingForward` (a merged width seed is host and always trains). */
+  options?: SeedSlotOptions & Pick<WidthSlotOptions, 'trainingForward'>;
 }
 
 /** Either kind of slot; both have the same modes and lifecycle methods (attach takes their own kind of seed). */

@@ -109,10 +109,17 @@ export class SlottedHost implements HostModel {
       }
       if (spec.kind === 'width') {
         const host = { geometry: () => this.#geometry(spec.afterLayer), merge: (slot: WidthSlot, seed: WidthSeed) => this.#merge(slot, seed) };
-        const detach = spec.options?.detachInBlending;
-        this.#width.set(spec.id, new WidthSlot(spec.id, spec.afterLayer, host, detach === undefined ? {} : { detachInBlending: detach }));
+        const { detachInBlending, trainingForward } = spec.options ?? {};
+        this.#width.set(
+          spec.id,
+          new WidthSlot(spec.id, spec.afterLayer, host, { ...(detachInBlending === undefined ? {} : { detachInBlending }), ...(trainingForward === undefined ? {} : { trainingForward }) }),
+        );
       } else {
-        this.#depth.set(spec.id, new SeedSlot(spec.id, this.#outShape(spec.afterLayer - 1), spec.options));
+        const { trainingForward, ...options } = spec.options ?? {};
+        if (trainingForward !== undefined) {
+          throw new EsperError('ESPER_CONFIG_INVALID', `${kind} host: slot ${spec.id} is a depth slot; trainingForward is an option of width slots`, { details: { slotId: spec.id } });
+        }
+        this.#depth.set(spec.id, new SeedSlot(spec.id, this.#outShape(spec.afterLayer - 1), options));
       }
     }
     this.#specs = slotSpecs.map((s) => ({ ...s }));

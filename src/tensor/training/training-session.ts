@@ -156,6 +156,7 @@ function buildHost(spec: TrainingSpec, data: Dataset, rng: Rng): HostModel {
     options: {
       ...(slot.trainFossil === undefined ? {} : { trainFossil: slot.trainFossil }),
       ...(slot.detachInBlending === undefined ? {} : { detachInBlending: slot.detachInBlending }),
+      ...(slot.trainingForward === undefined ? {} : { trainingForward: slot.trainingForward }),
     },
   }));
   if (spec.host.kind === 'mlp') {
@@ -374,7 +375,8 @@ export class TrainingSession {
     }
     if (command.mode === 'BLENDING' && slot instanceof WidthSlot && slot.mode === 'TRAINING') {
       this.#blendAmplitude(slot);
-      // Its Adam moments come from straight-through gradients, which never shrink (the forward never showed the seed): start afresh.
+      // Its Adam moments come from gradients at full strength (live) or straight-through ones, which never shrink (the forward
+      // never showed the seed); blending at α = ⅓ its gradients are a fraction of those: start afresh (ramped over growthWarmupEpochs).
       this.optimizer.restartGroup(seedGroupId(slot.id));
     }
     if (command.mode !== undefined) slot.setMode(command.mode, command.alpha);

@@ -7,11 +7,22 @@
  * | mode       | z becomes                                              | host gets seed-path gradient |
  * |------------|--------------------------------------------------------|------------------------------|
  * | DORMANT    | z (seed not run)                                       | —                            |
- * | TRAINING   | z + (c − stop(c)), c = Ω·u(stop(h)) — forward is z exactly | no                       |
+ * | TRAINING   | straight-through (default): z + (c − stop(c)), c = Ω·u(stop(h)) — forward is z exactly; live: z, and z + c in the train step's seed pass | no |
  * | BLENDING   | z + α·Ω·u(stop(h)) (u(h) with `detachInBlending: false`) | only if not detached       |
  * | HOLDING    | as BLENDING, α held                                    | as BLENDING                  |
  * | FOSSILIZED | z: the units were merged into layers L and L+1, which are wider now | (they are host units) |
  * | PRUNED     | z (seed disposed)                                      | —                            |
+ *
+ * How a TRAINING seed learns (`trainingForward`): `straight-through` (the
+ * default) — one pass, z + (c − stop(c)): the forward is z, the seed gets the
+ * task gradient as if it were added, and only Ω learns (Ψ and b wait for
+ * BLENDING: through that gradient the units would collapse onto one
+ * direction). `live` (opt-in; measured, not better: docs/benchmarks.md,
+ * twenty-first session) — every train step
+ * runs a second, seed pass whose forward includes the seed at full strength
+ * and which differentiates only the seed's parameters (Ψ, b and Ω all learn,
+ * each unit seeing what the others do); the host's step comes from the pass
+ * without it, so the host is exactly as without the seed.
  *
  * Fossilising merges: the slot hands its seed to the host, which widens its
  * layers and disposes the seed; the slot keeps only a record of what it added.
@@ -31,10 +42,15 @@ export interface WidthSlotHost {
   merge(slot: WidthSlot, seed: WidthSeed): void;
 }
 
+/** How a TRAINING width seed learns (see the module comment). */
+export type WidthTrainingForward = 'live' | 'straight-through';
+
 /** Options of a width slot. */
 export interface WidthSlotOptions {
   /** Whether a BLENDING or HOLDING seed reads layer L's input through a gradient stop. @default true */
   detachInBlending?: boolean;
+  /** How a TRAINING seed learns. @default 'straight-through' */
+  trainingForward?: WidthTrainingForward;
 }
 
 /** What a slot's fossils added to the host, over its life. */
@@ -53,15 +69,33 @@ export class WidthSlot extends SlotState<WidthSeed> {
   /** The hidden layer it widens (1-based, as `afterLayer` of depth slots). */
   readonly layer: number;
   readonly detachInBlending: boolean;
+  readonly trainingForward: WidthTrainingForward;
   readonly #host: WidthSlotHost;
   #merged: MergedGrowth = { units: 0, params: 0 };
   #resident = false;
+  /** True during a train step's seed pass (live TRAINING). */
+  #seedPass = false;
 
   constructor(id: string, layer: number, host: WidthSlotHost, options: WidthSlotOptions = {}) {
     super(id);
     this.layer = layer;
     this.#host = host;
     this.detachInBlending = options.detachInBlending ?? true;
+    this.trainingForward = options.trainingForward ?? 'straight-through';
+  }
+
+  /** Whether a train step must run a seed pass for this slot: a seed in TRAINING that learns live, not ablated. */
+  get trainsLive(): boolean {
+    return this.trainingForward === 'live' && this.mode === 'TRAINING' && this.seed !== undefined && !this.ablated;
+  }
+
+  /**
+   * Switches the seed pass on or off: while on, {@link apply} adds a live
+   * TRAINING seed's contribution at full strength. Only the train step calls
+   * it (`trainStep`), around the pass that differentiates the seed alone.
+   */
+  setSeedPass(on: boolean): void {
+    this.#seedPass = on;
   }
 
   /** The geometry a seed germinated here must have now. */
@@ -97,17 +131,18 @@ export class WidthSlot extends SlotState<WidthSeed> {
   }
 
   /**
-   * Indices of the seed's parameters a train step leaves alone now: in
-   * TRAINING its incoming weights Ψ and b ([0, 1]), so only Ω learns there.
-   * The straight-through gradient never shows a unit what the others already
-   * do, so every unit chases the same direction: one epoch of it collapsed 32
-   * new units of Fashion-MNIST 784-4-10 onto about one direction (effective
-   * rank of the merged layer's 36 units 1.5, against 10–13 when Ψ waits for
-   * BLENDING, where the forward pass includes the seed). Ψ keeps its init
-   * (gradient-aimed or random) until then.
+   * Indices of the seed's parameters a train step leaves alone now: none in
+   * live TRAINING (the seed pass's forward includes the seed); in
+   * straight-through TRAINING its incoming weights Ψ and b ([0, 1]), so only
+   * Ω learns there. The straight-through gradient never shows a unit what
+   * the others already do, so every unit chases the same direction: one
+   * epoch of it collapsed 32 new units of Fashion-MNIST 784-4-10 onto about
+   * one direction (effective rank of the merged layer's 36 units 1.5,
+   * against 10–13 when Ψ waits for BLENDING, where the forward pass includes
+   * the seed). Ψ keeps its init (gradient-aimed or random) until then.
    */
   override get frozenParams(): readonly number[] {
-    if (this.mode === 'TRAINING') return [0, 1];
+    if (this.mode === 'TRAINING') return this.trainingForward === 'live' ? [] : [0, 1];
     // Blending at α = 0 (its first epoch) the seed contributes nothing, so every gradient of it is zero: no step at all,
     // or Adam's step count would advance on zero gradients and inflate its first real updates 2–3× by bias correction.
     if (this.mode === 'BLENDING' && this.alpha === 0) return [0, 1, 2];
@@ -182,9 +217,11 @@ export class WidthSlot extends SlotState<WidthSeed> {
     if (seed === undefined || this.ablated || this.#resident) return z;
     switch (this.mode) {
       case 'TRAINING': {
-        // Straight-through: forward z exactly (c − c = 0); the seed gets the task gradient via c, the host none.
+        // Live: z, except in the train step's seed pass (which differentiates the seed alone), where the seed adds in full.
+        if (this.trainingForward === 'live' && !this.#seedPass) return z;
         const c = seed.project(seed.activate(input, { detachInput: true }));
-        return straightThrough(z, c);
+        // Straight-through: forward z exactly (c − c = 0); the seed gets the task gradient via c, the host none.
+        return this.trainingForward === 'live' ? tf.add(z, c) : straightThrough(z, c);
       }
       case 'BLENDING':
       case 'HOLDING': {

@@ -52,6 +52,20 @@ describe('run slots (where a run may grow)', () => {
     const training = TrainingSpecSchema.parse(trainingSpecFor(s, runSlots(s)));
     expect(training.slots.map((slot) => `${slot.id}:${slot.kind ?? 'depth'}@${slot.afterLayer}`)).to.deep.equal(['h1:depth@1', 'h1-w1:width@1', 'h1-w2:width@1', 'h1-w3:width@1']);
   });
+
+  it("carries a slot's trainingForward to its width slots only, and refuses it on a depth slot", () => {
+    const s = spec([{ id: 'h1', afterLayer: 1, trainingForward: 'straight-through' }], {}, [4, 8], 2);
+    const training = TrainingSpecSchema.parse(trainingSpecFor(s, runSlots(s)));
+    expect(training.slots.map((slot) => [slot.id, slot.trainingForward])).to.deep.equal([
+      ['h1', undefined],
+      ['h1-w1', 'straight-through'],
+      ['h1-w2', 'straight-through'],
+    ]);
+    const declared = throwsWith(() => runSlots(spec([{ id: 'd1', afterLayer: 1, kind: 'depth', trainingForward: 'live' }])), ConfigError);
+    expect(declared.details?.['issues']).to.deep.equal(['training.slots.d1.trainingForward: an option of width slots (this slot is a depth slot)']);
+    const heuristic = throwsWith(() => runSlots(spec([{ id: 'h1', afterLayer: 1, trainingForward: 'live' }], { kind: 'heuristic' })), ConfigError);
+    expect(heuristic.details?.['issues']).to.deep.equal(['training.slots.h1.trainingForward: an option of width slots (this slot is a depth slot under the heuristic policy)']);
+  });
 });
 
 describe('run slots on CNN hosts', () => {
