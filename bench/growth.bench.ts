@@ -235,7 +235,7 @@ async function main(): Promise<void> {
     const wide = host + units;
     const nets = {
       static: build(wide),
-      training: build(host, { units, mode: 'TRAINING' }),
+      training: build(host, { units, mode: 'TRAINING', forward: 'live' }),
       straightThrough: build(host, { units, mode: 'TRAINING', forward: 'straight-through' }),
       blending: resident(build(host, { units, mode: 'BLENDING' })),
       branch: build(host, { units, mode: 'BLENDING' }),
@@ -271,7 +271,7 @@ async function main(): Promise<void> {
     ]) {
       const nets = {
         static: buildCnn(host + units),
-        training: buildCnn(host, { units, mode: 'TRAINING' }),
+        training: buildCnn(host, { units, mode: 'TRAINING', forward: 'live' }),
         straightThrough: buildCnn(host, { units, mode: 'TRAINING', forward: 'straight-through' }),
         blending: resident(buildCnn(host, { units, mode: 'BLENDING' })),
         branch: buildCnn(host, { units, mode: 'BLENDING' }),
