@@ -135,6 +135,7 @@ describe('hosts (issue 4, item 3)', () => {
     const build = (slots: SlotSpec[]) => () => mlpHost({ widths: [2, 4, 2], rng: new Rng(1), slots });
     expect(build([{ id: 'a', afterLayer: 2 }])).to.throw(EsperError, /not a hidden layer/).with.property('code', 'ESPER_CONFIG_INVALID');
     expect(build([{ id: 'a', afterLayer: 1 }, { id: 'a', afterLayer: 1 }])).to.throw(EsperError, /used twice/);
+    expect(build([{ id: 'a', afterLayer: 1, options: { trainingForward: 'live' } }])).to.throw(EsperError, /trainingForward is an option of width slots/).with.property('code', 'ESPER_CONFIG_INVALID');
     const model = mlpHost({ widths: [2, 4, 2], rng: new Rng(1) });
     expect(() => model.slot('nope')).to.throw(EsperError).with.property('code', 'ESPER_NOT_FOUND');
     expect(() => tf.tidy(() => model.forward(tf.zeros([1, 3])))).to.throw(RangeError, /not \[batch, 2\]/);
