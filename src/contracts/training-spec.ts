@@ -134,6 +134,16 @@ export const TrainingSpecSchema = z
          * ("fifteenth session"). 0–100. @default 0
          */
         mergeWarmupEpochs: z.number().min(0).max(100).default(0),
+        /**
+         * Plain SGD only: a width seed's new units are scaled at germination
+         * so that learningRate × the sharpness of the loss in their outgoing
+         * weights (the top Gauss–Newton eigenvalue, on 256 training
+         * examples) is at most this — SGD is stable along a direction only
+         * below 2 (src/tensor/width/width-scale.ts). Full-strength new units
+         * doubled the training loss on reaching α = 1 at SGD 0.2.
+         * 0 = no scaling. Adam: not used. 0–100. @default 2
+         */
+        sgdSharpnessBound: z.number().min(0).max(100).default(2),
       })
       .strict()
       .prefault({}),

@@ -81,6 +81,30 @@ describe('TrainingSession with width slots (issue 11)', function () {
     });
   }
 
+  for (const init of ['random', 'gradient'] as const) {
+    it(`${init} init under plain SGD: a new width seed's Ψ and b are the unscaled ones times one c < 1 (sgdSharpnessBound); 0 turns it off, Adam ignores it`, async () => {
+      const incoming = async (optimizer: TrainingSpecInput['optimizer']): Promise<Float32Array[]> => {
+        const session = await TrainingSession.create({ ...SPEC, optimizer });
+        session.runEpoch();
+        session.applySlot({ slotId: 'w1', germinate: { width: { units: 16, init } }, mode: 'TRAINING' });
+        const seed = session.model.widthSlot('w1').seed;
+        const values = (seed?.params ?? []).slice(0, 2).map((p) => p.dataSync() as Float32Array);
+        session.dispose();
+        return values;
+      };
+      const sgd = { kind: 'sgd', learningRate: 0.1, sgdSharpnessBound: 0.01 } as const; // a bound 16 full-strength units are far above here
+      const [scaled, off] = [await incoming(sgd), await incoming({ ...sgd, sgdSharpnessBound: 0 })];
+      const c = (scaled[0]?.[0] as number) / (off[0]?.[0] as number);
+      expect(c).to.be.greaterThan(0).and.lessThan(1);
+      for (const i of [0, 1]) {
+        const expected = Float32Array.from(off[i] ?? [], (v) => v * c);
+        (scaled[i] ?? []).forEach((v, j) => expect(v).to.be.closeTo(expected[j] as number, 1e-5 * (1 + Math.abs(expected[j] as number))));
+      }
+      const adam = { kind: 'adam', learningRate: 0.02 } as const;
+      expect(await incoming({ ...adam, sgdSharpnessBound: 0.01 })).to.deep.equal(await incoming(adam));
+    });
+  }
+
   it('rejects a depth seed in a width slot and a width seed in a depth slot', async () => {
     const session = await TrainingSession.create(SPEC);
     expect(() => session.applySlot({ slotId: 'w1', germinate: { kind: 'low-rank', config: { rank: 2 } } })).to.throw(EsperError, /width slot/);

@@ -430,12 +430,16 @@ export class TrainingSession {
 
   /** A width seed for `slot`; the gradient inits measure on {@link #initSample}. */
   #widthSeed(slot: WidthSlot, options: WidthSeedOptions, rng: Rng): WidthSeed {
-    const batch = options.init === undefined || options.init === 'random' ? undefined : this.#initSample(rng);
+    const { kind, learningRate, sgdSharpnessBound: bound } = this.spec.optimizer;
+    const sgd = kind === 'sgd' && bound > 0 ? { learningRate, bound } : undefined;
+    const aimed = options.init !== undefined && options.init !== 'random';
+    // Plain SGD scales the new units to its learning rate (width-scale.ts), on the init's sample or one drawn for it alone.
+    const sample = aimed ? this.#initSample(rng) : sgd !== undefined ? this.#initSample(forkSeedRng(this.#rng, `${slot.id}:sgd-scale`, this.#generation.get(slot.id) ?? 0)) : undefined;
     try {
-      return initWidthSeed(this.model, slot.layer, slot.geometry, options, rng, batch);
+      return initWidthSeed(this.model, slot.layer, slot.geometry, sgd === undefined ? options : { ...options, sgd }, rng, sample);
     } finally {
-      batch?.x.dispose();
-      batch?.y.dispose();
+      sample?.x.dispose();
+      sample?.y.dispose();
     }
   }
 

@@ -22,6 +22,7 @@ import type { HostModel } from '../hosts/model.ts';
 import { orthonormalCompletion, topLeftSingularVectors } from '../linalg/singular-directions.ts';
 import { softmaxCrossEntropy } from '../optimizer.ts';
 import type { Rng } from '../rng.ts';
+import { outgoingSharpness, scaleIncoming, sgdScale } from './width-scale.ts';
 import { psiFanIn, randomWidthWeights, WIDTH_BIAS_INIT, widthSeed, type WidthGeometry, type WidthSeed, type WidthSeedWeights } from './width-seed.ts';
 
 /** How a width seed's Ψ is chosen (see the file comment). */
@@ -35,6 +36,12 @@ export interface WidthSeedOptions {
   init?: WidthInit;
   /** Candidates per unit for selection (conv `gradient`, and `select`). @default 8 */
   candidates?: number;
+  /**
+   * Plain SGD: scale the new units so that learningRate × the sharpness of
+   * the loss in their outgoing weights is at most `bound` (`width-scale.ts`),
+   * measured on the batch, which it then requires. @default none
+   */
+  sgd?: { learningRate: number; bound: number };
 }
 
 /** A batch of examples and labels (class ids or one-hot) the gradient-aimed inits measure on. */
@@ -140,17 +147,25 @@ export function initWidthSeed(model: HostModel, layer: number, geometry: WidthGe
   const { units } = options;
   const init = options.init ?? 'random';
   if (!Number.isInteger(units) || units < 1) throw new EsperError('ESPER_CONFIG_INVALID', `width seed: units ${units} is not a positive integer`, { details: { units } });
-  if (init === 'random') return widthSeed(geometry, units, randomWidthWeights(geometry, units, rng));
+  const sgd = options.sgd;
+  if (sgd !== undefined && batch === undefined) throw new EsperError('ESPER_CONFIG_INVALID', 'width seed: scaling for SGD needs a batch of examples');
+  const seed = widthSeed(geometry, units, initialWeights(model, layer, geometry, options, init, rng, batch));
+  if (sgd !== undefined && batch !== undefined) scaleIncoming(seed, sgdScale(outgoingSharpness(model, layer, seed, batch.x), sgd.learningRate, sgd.bound));
+  return seed;
+}
+
+/** Ψ and b by `init` (see the file comment); the gradient inits measure on `batch`. */
+function initialWeights(model: HostModel, layer: number, geometry: WidthGeometry, options: WidthSeedOptions, init: WidthInit, rng: Rng, batch?: InitBatch): WidthSeedWeights {
+  const { units } = options;
+  if (init === 'random') return randomWidthWeights(geometry, units, rng);
   if (batch === undefined) throw new EsperError('ESPER_CONFIG_INVALID', `width seed init ${init} needs a batch of examples`);
   const candidates = options.candidates ?? 8;
   if (!Number.isInteger(candidates) || candidates < 1) throw new EsperError('ESPER_CONFIG_INVALID', `width seed: candidates ${candidates} is not a positive integer`, { details: { candidates } });
   const { input, gradient } = layerGradients(model, layer, batch);
   try {
-    const weights =
-      init === 'gradient' && geometry.layout === 'dense'
-        ? gradientWidthWeights(geometry, units, input, gradient, model.hostParams[2 * (layer - 1)] as tf.Variable, rng)
-        : selectedWidthWeights(geometry, units, candidates, input, gradient, rng);
-    return widthSeed(geometry, units, weights);
+    return init === 'gradient' && geometry.layout === 'dense'
+      ? gradientWidthWeights(geometry, units, input, gradient, model.hostParams[2 * (layer - 1)] as tf.Variable, rng)
+      : selectedWidthWeights(geometry, units, candidates, input, gradient, rng);
   } finally {
     input.dispose();
     gradient.dispose();
