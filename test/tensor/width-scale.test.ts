@@ -23,7 +23,8 @@ function gaussNewtonAtLogits(u: Float32Array, p: Float32Array, batch: number, k:
           for (let c = 0; c < classes; c++) {
             const pa = p[b * classes + a] as number;
             const h = (a === c ? pa : 0) - pa * (p[b * classes + c] as number);
-            m[(i * classes + a) * n + j * classes + c] += ((u[b * k + i] as number) * (u[b * k + j] as number) * h) / batch;
+            const at = (i * classes + a) * n + j * classes + c;
+            m[at] = (m[at] as number) + ((u[b * k + i] as number) * (u[b * k + j] as number) * h) / batch;
           }
         }
       }
