@@ -49,7 +49,9 @@ describe('width seeds scaled to what plain SGD takes (width-scale.ts, issue 11)'
     const { u, p } = tf.tidy(() => ({ u: seed.activate(model.probeLayer(x, 2).input).dataSync() as Float32Array, p: tf.softmax(model.forward(x)).dataSync() as Float32Array }));
     const exact = symmetricEigenvalues(gaussNewtonAtLogits(u, p, 32, 3, 3), 9)[0] as number;
     expect(exact).to.be.greaterThan(0);
+    const tensors = tf.memory().numTensors;
     expect(outgoingSharpness(model, 2, seed, x, 60)).to.be.closeTo(exact, 1e-3 * exact);
+    expect(tf.memory().numTensors, 'no tensor left behind').to.equal(tensors);
     expect(Array.from(omega.dataSync())).to.deep.equal(Array.from(omegaBefore));
     seed.dispose();
     x.dispose();

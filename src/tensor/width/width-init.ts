@@ -150,7 +150,12 @@ export function initWidthSeed(model: HostModel, layer: number, geometry: WidthGe
   const sgd = options.sgd;
   if (sgd !== undefined && batch === undefined) throw new EsperError('ESPER_CONFIG_INVALID', 'width seed: scaling for SGD needs a batch of examples');
   const seed = widthSeed(geometry, units, initialWeights(model, layer, geometry, options, init, rng, batch));
-  if (sgd !== undefined && batch !== undefined) scaleIncoming(seed, sgdScale(outgoingSharpness(model, layer, seed, batch.x), sgd.learningRate, sgd.bound));
+  try {
+    if (sgd !== undefined && batch !== undefined) scaleIncoming(seed, sgdScale(outgoingSharpness(model, layer, seed, batch.x), sgd.learningRate, sgd.bound));
+  } catch (error) {
+    seed.dispose();
+    throw error;
+  }
   return seed;
 }
 
