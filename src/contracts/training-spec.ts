@@ -135,12 +135,13 @@ export const TrainingSpecSchema = z
          */
         mergeWarmupEpochs: z.number().min(0).max(100).default(0),
         /**
-         * Plain SGD only: a width seed's new units are scaled at germination
+         * Plain SGD only: a dense width seed's new units are scaled at germination
          * so that learningRate × the sharpness of the loss in their outgoing
          * weights (the top Gauss–Newton eigenvalue, on 256 training
          * examples) is at most this — SGD is stable along a direction only
          * below 2 (src/tensor/width/width-scale.ts). Full-strength new units
-         * doubled the training loss on reaching α = 1 at SGD 0.2.
+         * doubled the training loss on reaching α = 1 at SGD 0.2. Conv
+         * seeds are not scaled (on a CNN it cost resolution).
          * 0 = no scaling. Adam: not used. 0–100. @default 2
          */
         sgdSharpnessBound: z.number().min(0).max(100).default(2),

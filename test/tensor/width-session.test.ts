@@ -4,6 +4,12 @@ import type { TrainingSpecInput } from '../../src/contracts/training-spec.ts';
 import { EsperError } from '../../src/errors/index.ts';
 import * as tf from '@tensorflow/tfjs';
 import { BLEND_AMPLITUDES, TrainingSession } from '../../src/tensor/training/training-session.ts';
+import { outgoingSharpness } from '../../src/tensor/width/width-scale.ts';
+import type { WidthSeed } from '../../src/tensor/width/width-seed.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFakeFashionMnist } from '../helpers/fake-fashion-mnist.ts';
 
 const SPEC: TrainingSpecInput = {
   backend: testBackend('wasm'),
@@ -104,6 +110,38 @@ describe('TrainingSession with width slots (issue 11)', function () {
       expect(await incoming({ ...adam, sgdSharpnessBound: 0.01 })).to.deep.equal(await incoming(adam));
     });
   }
+
+  it('under plain SGD a conv width seed is not scaled, though its lr·λ is over the bound (dense seeds only)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'esper-sgd-conv-'));
+    try {
+      writeFakeFashionMnist(dir, { train: 300, test: 10 });
+      const incoming = async (bound: number): Promise<{ values: Float32Array[]; lrLambda: number }> => {
+        const session = await TrainingSession.create({
+          backend: testBackend('wasm'),
+          seed: 3,
+          dataset: { kind: 'fashion-mnist', dir, layout: 'image' },
+          host: { kind: 'cnn', convs: [{ filters: 2 }], dense: [] },
+          slots: [{ id: 'w1', afterLayer: 1, kind: 'width' }],
+          optimizer: { kind: 'sgd', learningRate: 0.5, sgdSharpnessBound: bound },
+          batchSize: 32,
+        });
+        session.runEpoch();
+        session.applySlot({ slotId: 'w1', germinate: { width: { units: 8, init: 'select' } }, mode: 'TRAINING' });
+        const seed = session.model.widthSlot('w1').seed as WidthSeed;
+        const x = tf.randomUniform([64, ...session.model.inputShape], 0, 1, 'float32', 5);
+        const lrLambda = 0.5 * outgoingSharpness(session.model, 1, seed, x); // TRAINING: the forward is the host's, as the probe needs
+        x.dispose();
+        const values = seed.params.slice(0, 2).map((p) => p.dataSync() as Float32Array);
+        session.dispose();
+        return { values, lrLambda };
+      };
+      const [on, off] = [await incoming(2), await incoming(0)];
+      expect(on.lrLambda, 'a dense seed this sharp would be scaled').to.be.greaterThan(2);
+      expect(on.values).to.deep.equal(off.values);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('rejects a depth seed in a width slot and a width seed in a depth slot', async () => {
     const session = await TrainingSession.create(SPEC);

@@ -1,5 +1,6 @@
 /**
- * Scaling a width seed's new units to what plain SGD can take.
+ * Scaling a width seed's new units to what plain SGD can take (a training
+ * session applies it to dense seeds only: docs/growth.md).
  *
  * SGD with learning rate η is stable along a direction of curvature λ only
  * while η·λ < 2. New units at the host kernel's column norm can put the loss's
