@@ -154,6 +154,9 @@ describe('contracts/run', () => {
       expectIssueAt(RunSpecSchema, { ...MINIMAL, seedModules: { blueprints: ['has space'] } }, 'seedModules.blueprints[0]');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, gates: [] }, 'gates');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, training: { ...MINIMAL.training, host: { kind: 'mlp', hidden: [] } } }, 'training.host.hidden');
+      for (const bound of [-1, 101, Number.NaN]) {
+        expectIssueAt(RunSpecSchema, { ...MINIMAL, training: { ...MINIMAL.training, optimizer: { kind: 'sgd', sgdSharpnessBound: bound } } }, 'training.optimizer.sgdSharpnessBound');
+      }
     });
 
     it('rejects unknown keys at every level', () => {

@@ -1,15 +1,15 @@
-import { expect } from 'chai';
-import { testBackend, useTestBackend } from '../helpers/test-backend.ts';
-import type { TrainingSpecInput } from '../../src/contracts/training-spec.ts';
-import { EsperError } from '../../src/errors/index.ts';
-import * as tf from '@tensorflow/tfjs';
-import { BLEND_AMPLITUDES, TrainingSession } from '../../src/tensor/training/training-session.ts';
-import { outgoingSharpness } from '../../src/tensor/width/width-scale.ts';
-import type { WidthSeed } from '../../src/tensor/width/width-seed.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs';
 import { writeFakeFashionMnist } from '../helpers/fake-fashion-mnist.ts';
+import { testBackend, useTestBackend } from '../helpers/test-backend.ts';
+import type { TrainingSpecInput } from '../../src/contracts/training-spec.ts';
+import { EsperError } from '../../src/errors/index.ts';
+import { BLEND_AMPLITUDES, TrainingSession } from '../../src/tensor/training/training-session.ts';
+import { outgoingSharpness } from '../../src/tensor/width/width-scale.ts';
+import type { WidthSeed } from '../../src/tensor/width/width-seed.ts';
 
 const SPEC: TrainingSpecInput = {
   backend: testBackend('wasm'),

@@ -433,9 +433,11 @@ export class TrainingSession {
     const { kind, learningRate, sgdSharpnessBound: bound } = this.spec.optimizer;
     // Dense seeds only: on a CNN conv 1 at SGD 0.05 the scaling (c ≈ 0.2–0.4) cut the resolution from 0.89 / 0.81 to 0.58 / 0.55 (docs/growth.md).
     const sgd = kind === 'sgd' && bound > 0 && slot.geometry.layout === 'dense' ? { learningRate, bound } : undefined;
+    // The gradient inits draw their sample from the seed's stream; the SGD scaling (width-scale.ts) reuses it, or draws one of
+    // its own from a fork, so that the random inits' draws are unchanged.
     const aimed = options.init !== undefined && options.init !== 'random';
-    // Plain SGD scales the new units to its learning rate (width-scale.ts), on the init's sample or one drawn for it alone.
-    const sample = aimed ? this.#initSample(rng) : sgd !== undefined ? this.#initSample(forkSeedRng(this.#rng, `${slot.id}:sgd-scale`, this.#generation.get(slot.id) ?? 0)) : undefined;
+    const ownSample = (): Rng => forkSeedRng(this.#rng, `${slot.id}:sgd-scale`, this.#generation.get(slot.id) ?? 0);
+    const sample = aimed ? this.#initSample(rng) : sgd === undefined ? undefined : this.#initSample(ownSample());
     try {
       return initWidthSeed(this.model, slot.layer, slot.geometry, sgd === undefined ? options : { ...options, sgd }, rng, sample);
     } finally {
