@@ -145,6 +145,17 @@ export const TrainingSpecSchema = z
          * 0 = no scaling. Adam: not used. 0–100. @default 2
          */
         sgdSharpnessBound: z.number().min(0).max(100).default(2),
+        /**
+         * Plain SGD only: a dense width seed entering BLENDING whose outgoing
+         * weights start at zero (its TRAINING taught them nothing the
+         * amplitude search kept) starts as cancelling pairs instead — half
+         * its units copied, outgoing weights Z and −Z (He-normal at the grown
+         * fan-in) — so the function is unchanged and every unit's incoming
+         * weights learn from the first step (src/tensor/width/width-pairs.ts).
+         * With Ω = 0 its units waited for Ω to grow and the grown model
+         * trained like its host through the graft. Adam: not used. @default true
+         */
+        sgdOutgoingPairs: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -120,7 +120,7 @@ describe('contracts/run', () => {
       expect(spec.gates).to.equal(undefined);
       expect(spec.training).to.include({ backend: 'auto', batchSize: 64 });
       // A new seed's learning rate ramps over an epoch; the host's after a merge does not (docs/growth.md, "Fresh state, ramped learning rate").
-      expect(spec.training.optimizer).to.include({ afterGrowth: 'restart', growthWarmupEpochs: 1, mergeWarmupEpochs: 0, sgdSharpnessBound: 2 });
+      expect(spec.training.optimizer).to.include({ afterGrowth: 'restart', growthWarmupEpochs: 1, mergeWarmupEpochs: 0, sgdSharpnessBound: 2, sgdOutgoingPairs: true });
       // The parsed spec (as results.json carries it) parses again unchanged.
       expect(RunSpecSchema.parse(spec)).to.deep.equal(spec);
     });
@@ -157,6 +157,7 @@ describe('contracts/run', () => {
       for (const bound of [-1, 101, Number.NaN]) {
         expectIssueAt(RunSpecSchema, { ...MINIMAL, training: { ...MINIMAL.training, optimizer: { kind: 'sgd', sgdSharpnessBound: bound } } }, 'training.optimizer.sgdSharpnessBound');
       }
+      expectIssueAt(RunSpecSchema, { ...MINIMAL, training: { ...MINIMAL.training, optimizer: { kind: 'sgd', sgdOutgoingPairs: 'yes' } } }, 'training.optimizer.sgdOutgoingPairs');
     });
 
     it('rejects unknown keys at every level', () => {

@@ -143,6 +143,43 @@ describe('TrainingSession with width slots (issue 11)', function () {
     }
   });
 
+  it('under plain SGD a width seed blended in at amplitude 0 starts as cancelling pairs (sgdOutgoingPairs): the function unchanged, the same on a rerun; off, or under Adam, Ω stays zero', async () => {
+    const x = tf.tensor2d([0.1, -0.4, 0.8, 0.3, -0.6, -0.2, 0.5, 0.9], [4, 2]);
+    const blendLoud = async (optimizer: TrainingSpecInput['optimizer']): Promise<{ psi: number[][]; omega: number[][]; moved: number }> => {
+      const session = await TrainingSession.create({ ...SPEC, optimizer });
+      session.runEpoch();
+      session.applySlot({ slotId: 'w1', germinate: { width: { units: 6 } }, mode: 'TRAINING' });
+      const seed = session.model.widthSlot('w1').seed as WidthSeed;
+      const w = seed.params[2] as tf.Variable;
+      w.assign(tf.fill(w.shape, 1000)); // a TRAINING that taught Ω nothing usable: the amplitude search picks 0
+      const before = tf.tidy(() => session.model.forward(x).dataSync() as Float32Array);
+      session.applySlot({ slotId: 'w1', mode: 'BLENDING', alpha: 1 / 3 });
+      const after = tf.tidy(() => session.model.forward(x).dataSync() as Float32Array);
+      const out = {
+        psi: (seed.params[0] as tf.Variable).arraySync() as number[][],
+        omega: w.arraySync() as number[][],
+        moved: Math.max(...Array.from(after, (v, i) => Math.abs(v - (before[i] as number)))),
+      };
+      session.dispose();
+      return out;
+    };
+    const sgd = { kind: 'sgd', learningRate: 0.1 } as const;
+    const paired = await blendLoud(sgd);
+    for (const row of paired.psi) expect(row.slice(3)).to.deep.equal(row.slice(0, 3));
+    for (let j = 0; j < 3; j++) {
+      expect(paired.omega[j]?.some((v) => v !== 0)).to.equal(true);
+      expect(paired.omega[j + 3]).to.deep.equal(paired.omega[j]?.map((v) => -v));
+    }
+    expect(paired.moved).to.be.at.most(1e-6);
+    expect(await blendLoud(sgd)).to.deep.equal(paired);
+    for (const optimizer of [{ ...sgd, sgdOutgoingPairs: false }, { kind: 'adam', learningRate: 0.02 }] as const) {
+      const zero = await blendLoud(optimizer);
+      expect(zero.omega.flat().every((v) => v === 0)).to.equal(true);
+      expect(zero.moved).to.equal(0);
+    }
+    x.dispose();
+  });
+
   it('rejects a depth seed in a width slot and a width seed in a depth slot', async () => {
     const session = await TrainingSession.create(SPEC);
     expect(() => session.applySlot({ slotId: 'w1', germinate: { kind: 'low-rank', config: { rank: 2 } } })).to.throw(EsperError, /width slot/);

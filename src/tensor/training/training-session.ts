@@ -21,6 +21,7 @@ import { Rng } from '../rng.ts';
 import { seedModuleFrom, type SeedModuleSource } from '../seed-module-source.ts';
 import { forkSeedRng, type SlotMode } from '../seed-slot.ts';
 import { initWidthSeed, type WidthSeedOptions } from '../width/width-init.ts';
+import { pairStd, pairUp } from '../width/width-pairs.ts';
 import type { WidthSeed } from '../width/width-seed.ts';
 import { WidthSlot } from '../width/width-slot.ts';
 export type { SeedModuleSource } from '../seed-module-source.ts';
@@ -374,7 +375,7 @@ export class TrainingSession {
       else slot.attach(seedModuleFrom(source as SeedModuleSource, slot.id, slot.shape, rng));
     }
     if (command.mode === 'BLENDING' && slot instanceof WidthSlot && slot.mode === 'TRAINING') {
-      this.#blendAmplitude(slot);
+      if (this.#blendAmplitude(slot) === 0) this.#pairUp(slot);
       // Its Adam moments come from gradients at full strength (live) or straight-through ones, which never shrink (the forward
       // never showed the seed); blending at α = ⅓ its gradients are a fraction of those: start afresh (ramped over growthWarmupEpochs).
       this.optimizer.restartGroup(seedGroupId(slot.id));
@@ -405,14 +406,15 @@ export class TrainingSession {
    * seed's full contribution s·Ω is measured on 256 training examples for
    * each s in {@link BLEND_AMPLITUDES}; Ω becomes s·Ω for the best (the
    * smaller on a tie). Deterministic: the sample comes from a stream forked
-   * off the run's Rng for this slot and generation.
+   * off the run's Rng for this slot and generation. Returns the amplitude
+   * chosen (undefined for an empty slot).
    */
-  #blendAmplitude(slot: WidthSlot): void {
+  #blendAmplitude(slot: WidthSlot): number | undefined {
     const batch = this.#initSample(forkSeedRng(this.#rng, `${slot.id}:amplitude`, this.#generation.get(slot.id) ?? 0));
     const omega = slot.seed?.params[2];
     const original = omega === undefined ? undefined : tf.clone(omega);
     try {
-      if (omega === undefined || original === undefined) return;
+      if (omega === undefined || original === undefined) return undefined;
       slot.setMode('BLENDING', 1);
       let best = { amplitude: 0, loss: Number.POSITIVE_INFINITY };
       for (const amplitude of BLEND_AMPLITUDES) {
@@ -421,11 +423,28 @@ export class TrainingSession {
         if (loss < best.loss) best = { amplitude, loss };
       }
       omega.assign(tf.tidy(() => tf.mul(original, best.amplitude)));
+      return best.amplitude;
     } finally {
       original?.dispose();
       batch.x.dispose();
       batch.y.dispose();
     }
+  }
+
+  /**
+   * Plain SGD: a dense width seed about to blend with zero outgoing weights
+   * starts as cancelling pairs (`width-pairs.ts`; `sgdOutgoingPairs`), Z
+   * drawn from a stream forked off the run's Rng for this slot and
+   * generation (deterministic). The layer's width now is the rows of the
+   * next layer's kernel.
+   */
+  #pairUp(slot: WidthSlot): void {
+    const seed = slot.seed;
+    const { kind, sgdOutgoingPairs } = this.spec.optimizer;
+    if (kind !== 'sgd' || !sgdOutgoingPairs || seed === undefined || seed.geometry.layout !== 'dense' || seed.units < 2) return;
+    const next = this.model.hostParams[2 * slot.layer];
+    if (next === undefined || next.rank !== 2 || next.shape[1] !== seed.geometry.outputs) throw new EsperError('ESPER_INTERNAL', `width slot ${slot.id}: layer ${slot.layer + 1} has no dense kernel`);
+    pairUp(seed, pairStd(next.shape[0], seed.units), forkSeedRng(this.#rng, `${slot.id}:pairs`, this.#generation.get(slot.id) ?? 0));
   }
 
   /** A width seed for `slot`; the gradient inits measure on {@link #initSample}. */
