@@ -75,8 +75,12 @@ export async function runOnCluster(spec: RunSpec, options: RemoteRunOptions): Pr
     if (!reply.data.ok) throw EsperError.fromWire(reply.data.error);
     if (!json) output.out(`run ${options.runId} started on the cluster (Ctrl-C detaches; the run goes on: esper ctl run status ${options.runId})`);
 
-    // Bound, not created: the trainer node creates the bucket (with the cluster's replicas) before it answers.
-    const kv = await nc.jetstream().views.kv(runsBucketName(options.prefix), { bindOnly: true });
+    // Bound, not created: the trainer node creates the bucket (with the cluster's replicas) before it answers. Binding asks
+    // JetStream for the stream's info: retried while a server is lost or a leader elected (no responders, timeouts).
+    const kv = await retryTransient(
+      () => boundedAttempt(() => nc.jetstream().views.kv(runsBucketName(options.prefix), { bindOnly: true }), 30_000, `bind the runs bucket of run ${options.runId}`),
+      { what: `bind the runs bucket of run ${options.runId}`, logger: createLogger({ level: 'silent' }), budgetMs: 300_000 },
+    );
     let last = '';
     let unreachableSince: number | undefined;
     for (;;) {

@@ -122,8 +122,9 @@ describe('losing a NATS server of a three-server cluster (integration, issue 13)
 
   /** The run's record, results, PostgreSQL event log and both trainers' status, checked against an uninterrupted run. */
   async function expectIntact(runId: string, spec: RunSpec, results: RunResults): Promise<{ events: number; resumes: number }> {
-    const kv = await nc.jetstream().views.kv(`${prefix}_runs`, { bindOnly: true });
+    // Bound inside the probe: right after a frozen or killed server returns, JetStream may still be electing (503, no responders).
     const record = await until(async () => {
+      const kv = await nc.jetstream().views.kv(`${prefix}_runs`, { bindOnly: true });
       const entry = await kv.get(runId);
       return entry === null ? undefined : RunRecordSchema.parse(JSON.parse(new TextDecoder().decode(entry.value)));
     }, 30_000);
