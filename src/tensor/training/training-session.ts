@@ -410,7 +410,7 @@ export class TrainingSession {
    * chosen (undefined for an empty slot).
    */
   #blendAmplitude(slot: WidthSlot): number | undefined {
-    const batch = this.#initSample(forkSeedRng(this.#rng, `${slot.id}:amplitude`, this.#generation.get(slot.id) ?? 0));
+    const batch = this.#initSample(this.#slotStream(slot, 'amplitude'));
     const omega = slot.seed?.params[2];
     const original = omega === undefined ? undefined : tf.clone(omega);
     try {
@@ -444,7 +444,12 @@ export class TrainingSession {
     if (kind !== 'sgd' || !sgdOutgoingPairs || seed === undefined || seed.geometry.layout !== 'dense' || seed.units < 2) return;
     const next = this.model.hostParams[2 * slot.layer];
     if (next === undefined || next.rank !== 2 || next.shape[1] !== seed.geometry.outputs) throw new EsperError('ESPER_INTERNAL', `width slot ${slot.id}: layer ${slot.layer + 1} has no dense kernel`);
-    pairUp(seed, pairStd(next.shape[0], seed.units), forkSeedRng(this.#rng, `${slot.id}:pairs`, this.#generation.get(slot.id) ?? 0));
+    pairUp(seed, pairStd(next.shape[0], seed.units), this.#slotStream(slot, 'pairs'));
+  }
+
+  /** A stream forked off the run's Rng for `purpose` on `slot`'s current generation (deterministic across reruns and resumes). */
+  #slotStream(slot: WidthSlot, purpose: string): Rng {
+    return forkSeedRng(this.#rng, `${slot.id}:${purpose}`, this.#generation.get(slot.id) ?? 0);
   }
 
   /** A width seed for `slot`; the gradient inits measure on {@link #initSample}. */
@@ -455,8 +460,7 @@ export class TrainingSession {
     // The gradient inits draw their sample from the seed's stream; the SGD scaling (width-scale.ts) reuses it, or draws one of
     // its own from a fork, so that the random inits' draws are unchanged.
     const aimed = options.init !== undefined && options.init !== 'random';
-    const ownSample = (): Rng => forkSeedRng(this.#rng, `${slot.id}:sgd-scale`, this.#generation.get(slot.id) ?? 0);
-    const sample = aimed ? this.#initSample(rng) : sgd === undefined ? undefined : this.#initSample(ownSample());
+    const sample = aimed ? this.#initSample(rng) : sgd === undefined ? undefined : this.#initSample(this.#slotStream(slot, 'sgd-scale'));
     try {
       return initWidthSeed(this.model, slot.layer, slot.geometry, sgd === undefined ? options : { ...options, sgd }, rng, sample);
     } finally {
