@@ -5,7 +5,8 @@
  * random data (784 inputs, 10 classes, batch 128), Adam, in one run:
  *
  *  1. training step of a host with a live width seed (TRAINING — live, the
- *     default, and straight-through — then BLENDING at α = 0.5) on layer 1 vs the static MLP with the same units as one
+ *     default, and straight-through — then BLENDING at α = 0.5, and at α = 1 as
+ *     with no ramp, `policy.widthTempoEpochs: 1`) on layer 1 vs the static MLP with the same units as one
  *     layer: 784-4-10 + k = 16 vs 784-20-10, 784-32-10 + k = 32 vs 784-64-10
  *     (the seed's matmuls are exactly the FLOPs the static layer spends on
  *     those units, so ratio 1 = no cost beyond their own work);
@@ -70,14 +71,14 @@ function resident(net: Net): Net {
 }
 
 /** An MLP 784-`hidden`-10; with `units`, a random-init width seed of that many units on layer 1 in `mode`; `dormantSlots` empty width slots. */
-function build(hidden: number, seed?: { units: number; mode: SlotMode; forward?: WidthTrainingForward }, dormantSlots = 0): Net {
+function build(hidden: number, seed?: { units: number; mode: SlotMode; forward?: WidthTrainingForward; alpha?: number }, dormantSlots = 0): Net {
   const slots: SlotSpec[] = Array.from({ length: dormantSlots }, (_, i) => ({ id: `d${i}`, afterLayer: 1, kind: 'width' as const }));
   if (seed !== undefined) slots.push({ id: 'w1', afterLayer: 1, kind: 'width', ...(seed.forward === undefined ? {} : { options: { trainingForward: seed.forward } }) });
   const model = mlpHost({ widths: [INPUTS, hidden, CLASSES], rng: new Rng(1), slots });
   if (seed !== undefined) {
     const slot = model.widthSlot('w1');
     slot.attach(initWidthSeed(model, slot.layer, slot.geometry, { units: seed.units }, forkSeedRng(new Rng(7), 'w1')));
-    slot.setMode(seed.mode, seed.mode === 'BLENDING' ? 0.5 : undefined);
+    slot.setMode(seed.mode, seed.mode === 'BLENDING' ? (seed.alpha ?? 0.5) : undefined);
   }
   return { model, optimizer: new Optimizer(ADAM, model.paramGroups()) };
 }
@@ -87,13 +88,13 @@ const CNN_ROUNDS = 10;
 const CNN_STEPS = 5;
 
 /** A CNN 28×28×1 → conv `filters` → dense 10; with `units`, a random-init channel-width seed of that many channels on the conv block in `mode`. */
-function buildCnn(filters: number, seed?: { units: number; mode: SlotMode; forward?: WidthTrainingForward }): Net {
+function buildCnn(filters: number, seed?: { units: number; mode: SlotMode; forward?: WidthTrainingForward; alpha?: number }): Net {
   const slots: SlotSpec[] = seed === undefined ? [] : [{ id: 'c1', afterLayer: 1, kind: 'width', ...(seed.forward === undefined ? {} : { options: { trainingForward: seed.forward } }) }];
   const model = cnnHost({ inputShape: [28, 28, 1], convs: [{ filters }], dense: [], classes: CLASSES, rng: new Rng(1), slots });
   if (seed !== undefined) {
     const slot = model.widthSlot('c1');
     slot.attach(initWidthSeed(model, slot.layer, slot.geometry, { units: seed.units }, forkSeedRng(new Rng(7), 'c1')));
-    slot.setMode(seed.mode, seed.mode === 'BLENDING' ? 0.5 : undefined);
+    slot.setMode(seed.mode, seed.mode === 'BLENDING' ? (seed.alpha ?? 0.5) : undefined);
   }
   return { model, optimizer: new Optimizer(ADAM, model.paramGroups()) };
 }
@@ -239,6 +240,8 @@ async function main(): Promise<void> {
       straightThrough: build(host, { units, mode: 'TRAINING', forward: 'straight-through' }),
       blending: resident(build(host, { units, mode: 'BLENDING' })),
       branch: build(host, { units, mode: 'BLENDING' }),
+      // With no α ramp (policy.widthTempoEpochs 1) a width seed blends at α = 1 only: no row scale.
+      full: resident(build(host, { units, mode: 'BLENDING', alpha: 1 })),
       hostOnly: build(host),
     };
     const baseline = `static 784-${wide}-10`;
@@ -248,11 +251,12 @@ async function main(): Promise<void> {
       trainVariant(`784-${host}-10 + k=${units} TRAINING (straight-through)`, nets.straightThrough, x, y),
       trainVariant(`784-${host}-10 + k=${units} BLENDING α=0.5`, nets.blending, x, y),
       trainVariant(`784-${host}-10 + k=${units} BLENDING α=0.5 as a branch (not resident)`, nets.branch, x, y),
+      trainVariant(`784-${host}-10 + k=${units} BLENDING α=1 (no ramp)`, nets.full, x, y),
       trainVariant(`static 784-${host}-10 (host alone)`, nets.hostOnly, x, y),
     ];
     const kernels = await counted(variants);
     // A live TRAINING step is two passes (its total is in the kernels column); the breakdown is of one-pass steps.
-    for (const [i, net] of [nets.static, undefined, nets.straightThrough, nets.blending, nets.branch].entries()) {
+    for (const [i, net] of [nets.static, undefined, nets.straightThrough, nets.blending, nets.branch, nets.full].entries()) {
       if (net !== undefined) breakdown.push({ variant: (variants[i] as Variant).name, ...(await stepKernels(net, x, y)) });
     }
     all.push(...rows(`1. training step, live seed (k=${units})`, baseline, alternate(variants, TRAIN_ROUNDS, TRAIN_STEPS), kernels));
@@ -275,6 +279,7 @@ async function main(): Promise<void> {
         straightThrough: buildCnn(host, { units, mode: 'TRAINING', forward: 'straight-through' }),
         blending: resident(buildCnn(host, { units, mode: 'BLENDING' })),
         branch: buildCnn(host, { units, mode: 'BLENDING' }),
+        full: resident(buildCnn(host, { units, mode: 'BLENDING', alpha: 1 })),
       };
       const baseline = `static c${host + units}`;
       const variants = [
@@ -283,6 +288,7 @@ async function main(): Promise<void> {
         trainVariant(`c${host} + k=${units} TRAINING (straight-through)`, nets.straightThrough, images, y),
         trainVariant(`c${host} + k=${units} BLENDING α=0.5`, nets.blending, images, y),
         trainVariant(`c${host} + k=${units} BLENDING α=0.5 as a branch (not resident)`, nets.branch, images, y),
+        trainVariant(`c${host} + k=${units} BLENDING α=1 (no ramp)`, nets.full, images, y),
       ];
       all.push(...rows(`1b. CNN training step, live channel seed (k=${units})`, baseline, alternate(variants, CNN_ROUNDS, CNN_STEPS), await counted(variants)));
       for (const n of Object.values(nets)) {

@@ -66,8 +66,14 @@ export const BLEND_CURVES = ['linear', 'cosine', 'sigmoid'] as const;
 export const BlendCurveSchema = z.enum(BLEND_CURVES);
 export type BlendCurve = z.infer<typeof BlendCurveSchema>;
 
-/** α ramp lengths, in epochs. */
-export const BLEND_TEMPOS_EPOCHS = [3, 5, 8] as const;
+/**
+ * α ramp lengths, in epochs. 1 is no ramp: α reaches its target on entering
+ * BLENDING — for width seeds, whose new units start with zero outgoing
+ * weights (or the amplitude a line search chose for α = 1), so the network
+ * computes what it did whatever α is and the ramp only delays them
+ * (docs/growth.md, "Blending at full strength").
+ */
+export const BLEND_TEMPOS_EPOCHS = [1, 3, 5, 8] as const;
 export const BlendTempoSchema = z.literal(BLEND_TEMPOS_EPOCHS);
 export type BlendTempo = z.infer<typeof BlendTempoSchema>;
 
@@ -75,7 +81,7 @@ export type BlendTempo = z.infer<typeof BlendTempoSchema>;
 export const BlendSpecSchema = z
   .object({
     curve: BlendCurveSchema,
-    /** Epochs the ramp takes: 3, 5 or 8. */
+    /** Epochs the ramp takes: 1 (none), 3, 5 or 8. */
     tempoEpochs: BlendTempoSchema,
   })
   .strict();

@@ -95,6 +95,15 @@ export const HeuristicPolicySpecSchema = z
      */
     maxLiveWidthSeeds: z.number().int().min(1).max(64).default(1),
     /**
+     * Bottleneck: epochs of a width seed's α ramp (1, 3, 5 or 8); absent, the
+     * run's `blend.tempoEpochs`. 1: the new units blend at full strength from
+     * their first BLENDING epoch — they start with zero outgoing weights (or
+     * the amplitude the line search chose for α = 1), so nothing jumps, and a
+     * width seed merges one epoch sooner (docs/growth.md, "Blending at full
+     * strength"; measured, opt-in).
+     */
+    widthTempoEpochs: BlendTempoSchema.optional(),
+    /**
      * Bottleneck: a layer counts as saturated when the effective rank of its
      * activations is at least this fraction of its live units. 0–1. @default 0.45
      */
@@ -139,12 +148,12 @@ export const RunBudgetsSchema = z
   .strict();
 export type RunBudgets = z.output<typeof RunBudgetsSchema>;
 
-/** The α ramp every seed of the run uses when it blends (DESIGN §2). */
+/** The α ramp every depth seed of the run uses when it blends (DESIGN §2; width seeds: `policy.widthTempoEpochs`). */
 export const RunBlendSpecSchema = z
   .object({
     /** Shape of the ramp. @default 'linear' */
     curve: BlendCurveSchema.default('linear'),
-    /** Epochs the ramp takes: 3, 5 or 8. @default 3 */
+    /** Epochs the ramp takes: 1 (no ramp), 3, 5 or 8. @default 3 */
     tempoEpochs: BlendTempoSchema.default(3),
   })
   .strict();

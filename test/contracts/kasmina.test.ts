@@ -93,9 +93,11 @@ describe('contracts/kasmina', () => {
     });
   });
 
-  it('accepts the blend curves and tempos 3, 5 and 8 only', () => {
+  it('accepts the blend curves and tempos 1, 3, 5 and 8 only', () => {
     for (const tempoEpochs of BLEND_TEMPOS_EPOCHS) expectValid(BlendSpecSchema, { curve: 'sigmoid', tempoEpochs });
     expectIssueAt(BlendSpecSchema, { curve: 'sigmoid', tempoEpochs: 4 }, 'tempoEpochs');
+    expectIssueAt(BlendSpecSchema, { curve: 'sigmoid', tempoEpochs: 0 }, 'tempoEpochs');
+    expectIssueAt(BlendSpecSchema, { curve: 'sigmoid', tempoEpochs: 2 }, 'tempoEpochs');
     expectIssueAt(BlendSpecSchema, { curve: 'step', tempoEpochs: 3 }, 'curve');
   });
 });

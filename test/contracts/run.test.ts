@@ -133,6 +133,8 @@ describe('contracts/run', () => {
         blend: { curve: 'sigmoid', tempoEpochs: 8 },
         seedModules: { blueprints: ['lora_r4'], kernels: ['k1'] },
       });
+      for (const widthTempoEpochs of [1, 3, 5, 8]) expect(RunSpecSchema.parse({ ...MINIMAL, policy: { widthTempoEpochs } }).policy.widthTempoEpochs).to.equal(widthTempoEpochs);
+      expect(RunSpecSchema.parse(MINIMAL).policy.widthTempoEpochs).to.equal(undefined);
     });
 
     it('reports problems at the right paths', () => {
@@ -147,6 +149,8 @@ describe('contracts/run', () => {
       expectIssueAt(RunSpecSchema, { ...MINIMAL, policy: { maxLiveWidthSeeds: 0 } }, 'policy.maxLiveWidthSeeds');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, policy: { maxLiveWidthSeeds: 1.5 } }, 'policy.maxLiveWidthSeeds');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, blend: { tempoEpochs: 4 } }, 'blend.tempoEpochs');
+      expectIssueAt(RunSpecSchema, { ...MINIMAL, policy: { widthTempoEpochs: 2 } }, 'policy.widthTempoEpochs');
+      expectIssueAt(RunSpecSchema, { ...MINIMAL, policy: { widthTempoEpochs: 0 } }, 'policy.widthTempoEpochs');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, blend: { curve: 'step' } }, 'blend.curve');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, budgets: { maxSeeds: -1 } }, 'budgets.maxSeeds');
       expectIssueAt(RunSpecSchema, { ...MINIMAL, budgets: { maxParamsAdded: 1.5 } }, 'budgets.maxParamsAdded');

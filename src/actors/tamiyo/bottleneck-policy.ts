@@ -83,8 +83,9 @@
  * BLENDING). Where the check fails, Kasmina refuses the
  * ADVANCE and the heuristic's rule asks again at the next packet.
  */
-import type { AdaptationCommand, LayerSignals, SeedState, SystemStatePacket } from '../../contracts/index.ts';
+import type { AdaptationCommand, BlendSpec, BlendTempo, LayerSignals, SeedState, SystemStatePacket } from '../../contracts/index.ts';
 import { LIVE_SEED_STAGES, MAX_COMMANDS_PER_DECISION } from '../../contracts/index.ts';
+import { DEFAULT_GATE_CONFIG } from '../kasmina/index.ts';
 import {
   DEFAULT_HEURISTIC_CONFIG,
   decideHeuristic,
@@ -136,13 +137,19 @@ export interface WidthRuleConfig {
    * `advanceTrainingEpochs` (theirs).
    */
   readonly trainingEpochs: number;
+  /**
+   * Epochs of a width seed's α ramp (1: none, α = 1 from its first BLENDING
+   * epoch); undefined: the heuristic's `blend`, as for depth seeds.
+   */
+  readonly tempoEpochs?: BlendTempo | undefined;
 }
 
 /**
  * Epochs from a width seed's germination to its merge on the fastest path:
  * `trainingEpochs` in TRAINING, the α ramp's `tempoEpochs` ticks — the first
- * applied on entering BLENDING, so `tempoEpochs` − 1 epochs blending — and
- * one epoch at α = 1 in HOLDING (G5 measures it there).
+ * applied on entering BLENDING, so `tempoEpochs` − 1 epochs blending, at
+ * least one (with no ramp it blends at α = 1) — and one epoch at α = 1 in
+ * HOLDING (G5 measures it there).
  */
 export function widthEpochsToMerge(trainingEpochs: number, tempoEpochs: number): number {
   return epochsToDecision(trainingEpochs, tempoEpochs);
@@ -425,7 +432,12 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
   // Each kind advances after its own G2 minimum: an ADVANCE before it is only refused by the gate (and logged as a failure).
   const advanceTrainingEpochs = (seed: SeedState): number =>
     places[seed.slotId]?.role === 'width' ? config.width.trainingEpochs : config.heuristic.advanceTrainingEpochs;
-  const base = decideHeuristic(packet, memory, heuristicContext, config.heuristic, { policy: LABEL, holdingPatience, advanceTrainingEpochs });
+  // Each kind blends by its own ramp: width seeds by the width rule's, depth seeds by the run's.
+  const advanceBlend = (seed: SeedState): BlendSpec | undefined =>
+    places[seed.slotId]?.role === 'width' && config.width.tempoEpochs !== undefined
+      ? { curve: config.heuristic.blend?.curve ?? DEFAULT_GATE_CONFIG.defaultBlend.curve, tempoEpochs: config.width.tempoEpochs }
+      : config.heuristic.blend;
+  const base = decideHeuristic(packet, memory, heuristicContext, config.heuristic, { policy: LABEL, holdingPatience, advanceTrainingEpochs, advanceBlend });
   if ('wait' in growth) {
     const dead = revival === undefined ? '' : `; revival: wait (${revival.wait})`;
     const reason = clip(`${base.reason}; width: wait (${growth.wait})${dead}${signals}`, 1000);
@@ -496,7 +508,7 @@ export type BottleneckConfigInput = HeuristicConfigInput & Partial<WidthRuleConf
 
 /** The bottleneck policy as a {@link TamiyoPolicy}. */
 export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolicy<PolicyMemory> {
-  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, trainingEpochs, ...heuristic } =
+  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, trainingEpochs, tempoEpochs, ...heuristic } =
     input;
   const config: BottleneckConfig = {
     width: Object.freeze({
@@ -510,6 +522,7 @@ export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolic
       holdingPatienceEpochs: holdingPatienceEpochs ?? DEFAULT_WIDTH_RULE.holdingPatienceEpochs,
       maxLiveWidthSeeds: maxLiveWidthSeeds ?? DEFAULT_WIDTH_RULE.maxLiveWidthSeeds,
       trainingEpochs: trainingEpochs ?? DEFAULT_WIDTH_RULE.trainingEpochs,
+      tempoEpochs,
     }),
     heuristic: heuristic === undefined ? DEFAULT_HEURISTIC_CONFIG : parseHeuristicConfig(heuristic),
   };

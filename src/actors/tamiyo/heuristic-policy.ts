@@ -61,6 +61,7 @@ import {
   MAX_COMMANDS_PER_DECISION,
   parseFrozen,
   type AdaptationCommand,
+  type BlendSpec,
   type FieldReport,
   type FieldReportOutcome,
   type Metrics,
@@ -522,10 +523,10 @@ export function germinationFor(
 }
 
 /** Builds the SEED operation of an action. */
-function operationOf(action: Exclude<SeedAction, { kind: 'wait' }>, seed: SeedState, config: HeuristicConfig): SeedOperation {
+function operationOf(action: Exclude<SeedAction, { kind: 'wait' }>, seed: SeedState, blend: BlendSpec | undefined): SeedOperation {
   switch (action.kind) {
     case 'advance':
-      return seed.stage === 'TRAINING' && config.blend !== undefined ? { op: 'ADVANCE', blend: config.blend } : { op: 'ADVANCE' };
+      return seed.stage === 'TRAINING' && blend !== undefined ? { op: 'ADVANCE', blend } : { op: 'ADVANCE' };
     case 'fossilize':
       return { op: 'FOSSILIZE' };
     case 'prune':
@@ -549,17 +550,20 @@ export interface HeuristicExtension {
    * different minimums). @default `config.advanceTrainingEpochs` for every seed
    */
   readonly advanceTrainingEpochs?: (seed: SeedState) => number;
+  /** The α ramp a live seed's ADVANCE into BLENDING names, when it differs by seed. @default `config.blend` for every seed */
+  readonly advanceBlend?: (seed: SeedState) => BlendSpec | undefined;
 }
 
 /**
  * Epochs from a seed's germination to the packet that fossilizes or prunes it
  * on the fastest path: `advanceTrainingEpochs` in TRAINING, the α ramp's
  * `tempoEpochs` ticks (the first applied on entering BLENDING, so
- * `tempoEpochs` − 1 epochs blending) and one epoch holding, where G5
- * measures it.
+ * `tempoEpochs` − 1 epochs blending, at least one: with no ramp α is 1 from
+ * the first) and one epoch holding, where G5 measures it.
  */
 export function epochsToDecision(trainingEpochs: number, tempoEpochs: number): number {
-  return trainingEpochs + tempoEpochs;
+  // A seed spends at least one epoch in BLENDING: G3 (α at its target) is checked at the boundary after it.
+  return trainingEpochs + Math.max(tempoEpochs, 2);
 }
 
 /**
@@ -626,7 +630,7 @@ export function decideHeuristic(
     );
     reasons.push(`${seed.seedId} ${seed.stage}: ${action.kind === 'wait' ? `wait (${action.reason})` : `${action.kind} (${action.reason})`}`);
     if (action.kind === 'wait') continue;
-    commands.push(seedCommand(packet, seed.seedId, operationOf(action, seed, config), { deadlineMs: config.commandDeadlineMs, policy, reason: action.reason }));
+    commands.push(seedCommand(packet, seed.seedId, operationOf(action, seed, extension.advanceBlend?.(seed) ?? config.blend), { deadlineMs: config.commandDeadlineMs, policy, reason: action.reason }));
     if (action.kind === 'prune') {
       draft.lastPruneEpoch = packet.epoch;
       const tracked = draft.seeds[seed.seedId];

@@ -72,6 +72,7 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
   };
   if (p.kind === 'heuristic') return heuristicPolicy(heuristic);
   const widthTrainingEpochs = widthGates(gates, spec).g2.minTrainingEpochs;
+  const widthTempoEpochs = p.widthTempoEpochs ?? spec.blend.tempoEpochs;
   return bottleneckPolicy({
     ...heuristic,
     // Width seeds advance after fewer epochs in TRAINING than depth seeds: each kind after its own G2 minimum.
@@ -79,13 +80,14 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
     growFromEpoch: p.growFromEpoch,
     growUntilFraction: p.growUntilFraction,
     mergeByFraction: p.mergeByFraction,
-    // A width seed's fastest path to its merge: TRAINING, the α ramp, one epoch at α = 1 (G5 measures it there).
-    epochsToMerge: widthEpochsToMerge(widthTrainingEpochs, spec.blend.tempoEpochs),
+    // A width seed's fastest path to its merge: TRAINING, its own α ramp, one epoch at α = 1 (G5 measures it there).
+    epochsToMerge: widthEpochsToMerge(widthTrainingEpochs, widthTempoEpochs),
     saturation: p.saturation,
     growthFactor: p.growthFactor,
     patientUntilFraction: p.patientUntilFraction,
     holdingPatienceEpochs: p.holdingPatienceEpochs,
     maxLiveWidthSeeds: p.maxLiveWidthSeeds,
+    tempoEpochs: p.widthTempoEpochs,
   });
 }
 

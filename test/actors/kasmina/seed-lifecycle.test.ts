@@ -87,6 +87,19 @@ describe('seed lifecycle', () => {
       expect(seen.every((t) => t.commandId !== undefined)).to.equal(true);
     });
 
+    it('with no ramp (tempo 1) blends at the target from the first BLENDING epoch and may hold after one epoch there', () => {
+      let s = run(tick(run(freshSeed(), [germinateEvent()]), 1), [advance()]);
+      s = run(tick(s, 3), [advance({ blend: { curve: 'linear', tempoEpochs: 1 } })]);
+      expect(s).to.include({ stage: 'BLENDING', alpha: 1, alphaTarget: 1, blendEpochs: 1 });
+      // Not in the same boundary: G3 reads α after an epoch of blending.
+      s = tick(s, 1);
+      expect(s.alpha).to.equal(1);
+      const held = accepted(transition(s, advance(), gates));
+      expect(held.transition).to.include({ from: 'BLENDING', to: 'HOLDING' });
+      expect(held.transition?.cause.gate).to.equal('G3');
+      expect(held.state.alpha).to.equal(1);
+    });
+
     it('stamps each transition with the epoch boundary it happened at and resets epochsInStage', () => {
       const s = tick(run(freshSeed(), [germinateEvent()]), 2);
       const result = accepted(transition(s, advance(), gates));

@@ -11,6 +11,7 @@ import {
   layerValues,
   MAX_REVIVALS,
   narrowerSaturatedBefore,
+  widthEpochsToMerge,
   widthGrowthFor,
   widthKernelFor,
   type BottleneckConfig,
@@ -308,6 +309,26 @@ describe('Tamiyo bottleneck policy', () => {
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
     expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@13');
+  });
+
+  it('blends a width seed by its own α ramp when the rule names one (1: full strength at once), a depth seed by the run\'s', () => {
+    const training = (slot: string): ReturnType<typeof live>[] =>
+      ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === slot ? live(id, { stage: 'TRAINING', epochsInStage: 3, blueprintId: slot === 'h2' ? 'mlp_deep' : 'widen_16', kernelId: 'a-w16' }) : seed(id)));
+    const blend = { curve: 'cosine' as const, tempoEpochs: 5 as const };
+    const advance = (config: BottleneckConfig, slot: string): unknown =>
+      decideBottleneck(withLayers(3, [layer(1, 4, 1, 1)], training(slot)), initialPolicyMemory(), ctx(), config).commands.find((c) => c.seedOperation?.op === 'ADVANCE')?.seedOperation;
+    const atOnce: BottleneckConfig = { width: { ...DEFAULT_WIDTH_RULE, tempoEpochs: 1 }, heuristic: { ...CONFIG.heuristic, blend } };
+    expect(advance(atOnce, 'h1-w1')).to.deep.equal({ op: 'ADVANCE', blend: { curve: 'cosine', tempoEpochs: 1 } });
+    expect(advance(atOnce, 'h2')).to.deep.equal({ op: 'ADVANCE', blend });
+    // Unset (the default), a width seed ramps as the run's blend says, as every seed did before the option.
+    const unset: BottleneckConfig = { width: DEFAULT_WIDTH_RULE, heuristic: { ...CONFIG.heuristic, blend } };
+    expect(DEFAULT_WIDTH_RULE.tempoEpochs).to.equal(undefined);
+    expect(advance(unset, 'h1-w1')).to.deep.equal({ op: 'ADVANCE', blend });
+    expect(advance(CONFIG, 'h1-w1')).to.deep.equal({ op: 'ADVANCE' });
+    // The ramp's length is part of the fastest path to the merge, which the window checks: at least one epoch blending.
+    expect(widthEpochsToMerge(1, 1)).to.equal(3);
+    expect(widthEpochsToMerge(1, 3)).to.equal(4);
+    expect(widthEpochsToMerge(2, 8)).to.equal(10);
   });
 
   it('never widens a layer that carries a depth seed, nor adds depth to a layer that grew (its depth kernels were built for the old width)', () => {

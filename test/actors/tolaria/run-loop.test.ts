@@ -172,6 +172,24 @@ describe('esper run: the spirals example as shipped (issue 11: default policy, c
   });
 });
 
+describe('esper run: width seeds blending at full strength (policy.widthTempoEpochs 1)', function () {
+  this.timeout(180_000);
+
+  it('blends every width seed at α = 1 from its first BLENDING epoch and merges it three epochs after the decision, as the window assumes', async () => {
+    const raw = JSON.parse(readFileSync(new URL('../../../examples/spirals.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const spec = RunSpecSchema.parse({ ...raw, epochs: 16, policy: { widthTempoEpochs: 1 } });
+    const grown = await runTraining(spec, { runId: 'spirals-width-at-once' });
+    const widened = grown.seeds.filter((seed) => seed.slotId.includes('-w') && seed.history.some((h) => h.to === 'FOSSILIZED'));
+    expect(widened.length).to.be.at.least(1);
+    const blending = grown.epochs.flatMap((e) => e.seeds.filter((s) => s.slotId.includes('-w') && s.stage === 'BLENDING').map((s) => s.alpha));
+    expect(blending.length).to.be.at.least(1);
+    expect(blending.every((alpha) => alpha === 1)).to.equal(true);
+    const lifetimes = widened.map((seed) => (seed.history.find((h) => h.to === 'FOSSILIZED')?.epoch ?? 0) - (seed.history[0]?.epoch ?? 0));
+    expect(Math.min(...lifetimes)).to.equal(widthEpochsToMerge(WIDTH_TRAINING_EPOCHS, 1));
+    expect(Math.min(...lifetimes)).to.equal(3);
+  });
+});
+
 describe('esper run: determinism with width seeds (issue 11)', function () {
   this.timeout(180_000);
 
