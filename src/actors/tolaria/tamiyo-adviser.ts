@@ -72,6 +72,7 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
   };
   if (p.kind === 'heuristic') return heuristicPolicy(heuristic);
   const widthTrainingEpochs = widthGates(gates, spec).g2.minTrainingEpochs;
+  // Width seeds ramp by their own tempo when the spec names one, else by the run's: the window counts the ramp they get.
   const widthTempoEpochs = p.widthTempoEpochs ?? spec.blend.tempoEpochs;
   return bottleneckPolicy({
     ...heuristic,
@@ -87,7 +88,7 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
     patientUntilFraction: p.patientUntilFraction,
     holdingPatienceEpochs: p.holdingPatienceEpochs,
     maxLiveWidthSeeds: p.maxLiveWidthSeeds,
-    tempoEpochs: p.widthTempoEpochs,
+    tempoEpochs: widthTempoEpochs,
   });
 }
 
