@@ -9,7 +9,7 @@ import type { EpochReport } from '../../tensor/training/training-session.ts';
 import { observationFrom, type SeedObservation } from '../kasmina/index.ts';
 import { GOVERNOR_CAUSE_TRIGGER, observe } from './governor.ts';
 import { SEED_QUERY_MS, type RunCheckpoints } from './run-checkpoints.ts';
-import { LIVE_STAGES, type BoundaryCheckpoint, type RunContext } from './run-context.ts';
+import { GRAFTING_STAGES, LIVE_STAGES, type BoundaryCheckpoint, type RunContext } from './run-context.ts';
 import type { EpochTamiyoSummary, TamiyoAdviser } from './tamiyo-adviser.ts';
 
 /** What a governor rollback did (on `onEpoch` only: the run results' schema has no field for the hashes). */
@@ -96,7 +96,8 @@ export async function runEpoch(
   for (const slot of report.slots) if (slot.seedParams > 0) ctx.lastParams.set(slot.slotId, slot.seedParams);
   const observations: Record<string, SeedObservation> = {};
   for (const slot of report.slots) observations[slot.slotId] = observationFrom(slot, report.validationAccuracy, ctx.baseline.get(slot.slotId));
-  const blendingDuring = [...ctx.current.values()].some((s) => s.stage === 'BLENDING');
+  // A graft epoch: trained with a seed's output in the network and not yet merged (BLENDING, or HOLDING at α = 1).
+  const graftingDuring = [...ctx.current.values()].some((s) => GRAFTING_STAGES.has(s.stage));
   if (ctx.interfaces.size > 0) for (const next of await ctx.seeds.epochEnded(report.epoch, observations, SEED_QUERY_MS)) await ctx.apply(next);
   ctx.lastAccuracy = report.validationAccuracy;
   const tamiyo = adviser === undefined ? undefined : await adviser.advise(report);
@@ -108,7 +109,7 @@ export async function runEpoch(
     durationMs: performance.now() - started,
     seeds: ctx.snapshot(),
   };
-  ctx.recordEpoch(result, blendingDuring, {});
+  ctx.recordEpoch(result, graftingDuring, {});
   return { ...result, rolledBack: false, ...(tamiyo === undefined ? {} : { tamiyo }) };
 }
 

@@ -15,13 +15,14 @@ import { runKernelRow } from './run-kernels.ts';
 export const RUN_COMPLETED_TYPE = 'tolaria.run.completed';
 
 /**
- * The epoch numbers trained with a seed BLENDING (`blendingAt` is per entry of
- * `epochs`). The epoch at whose end a seed begins to blend is not one: it was
- * trained with the seed in TRAINING, the host's trajectory that of a run
- * without it, and its validation accuracy is measured before the transition.
+ * The epoch numbers trained with a seed grafting, BLENDING or HOLDING
+ * (`graftingAt` is per entry of `epochs`; run-context's `GRAFTING_STAGES`). The
+ * epoch at whose end a seed begins to blend is not one: it was trained with
+ * the seed in TRAINING, the host's trajectory that of a run without it, and
+ * its validation accuracy is measured before the transition.
  */
-export function graftEpochs(epochs: readonly EpochResult[], blendingAt: readonly boolean[]): number[] {
-  return epochs.flatMap((r, e) => (blendingAt[e] === true ? [r.epoch] : []));
+export function graftEpochs(epochs: readonly EpochResult[], graftingAt: readonly boolean[]): number[] {
+  return epochs.flatMap((r, e) => (graftingAt[e] === true ? [r.epoch] : []));
 }
 
 /**
@@ -58,8 +59,8 @@ export async function finishRun(ctx: RunContext): Promise<RunResults> {
   // Held-out test accuracy, where the dataset has a test set (read only now, once).
   const test = await ctx.client.request('evaluateTest', null);
   const summary = await ctx.client.request('summary', null);
-  // The epochs a graft drop is measured over (trained with a seed blending).
-  const grafts = graftEpochs(ctx.epochs, ctx.blendingAt);
+  // The epochs a graft drop is measured over (trained with a seed blending or holding).
+  const grafts = graftEpochs(ctx.epochs, ctx.graftingAt);
   const states = [...ctx.current.values()];
   const seeds: SeedResult[] = states.map((s) => {
     const blueprintId = s.blueprintId ?? ctx.blueprintOf.get(s.slotId);

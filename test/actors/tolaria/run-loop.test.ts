@@ -51,13 +51,14 @@ describe('esper run: the training loop (Tolaria × Kasmina × Tamiyo)', function
     expect(first.finalAccuracy).to.be.within(0, 1);
     expect(first.parameterCount.total).to.equal(first.parameterCount.host + first.parameterCount.seeds);
     expect(first.maxGraftDropPct).to.be.at.least(0);
-    // The graft epochs are those trained with a seed BLENDING (it was at the previous boundary), and the graft drop is measured over them;
-    // the epoch at whose end a seed began to blend was trained with it in TRAINING (the host alone) and is not one.
-    const blendingAtStart = first.epochs.filter((_, i) => first.epochs[i - 1]?.seeds.some((s) => s.stage === 'BLENDING') === true).map((e) => e.epoch);
+    // The graft epochs are those trained with a seed BLENDING or HOLDING (it was at the previous boundary), and the graft drop is measured
+    // over them; the epoch at whose end a seed began to blend was trained with it in TRAINING (the host alone) and is not one.
+    const trainedIn = (stage: string) => first.epochs.filter((_, i) => first.epochs[i - 1]?.seeds.some((s) => s.stage === stage) === true).map((e) => e.epoch);
+    const grafting = [...new Set([...trainedIn('BLENDING'), ...trainedIn('HOLDING')])].sort((a, b) => a - b);
     const blendingBegan = first.epochs.filter((e, i) => e.seeds.some((s) => s.stage === 'BLENDING') && first.epochs[i - 1]?.seeds.every((s) => s.stage !== 'BLENDING') !== false).map((e) => e.epoch);
-    expect(blendingAtStart.length).to.be.greaterThan(0);
+    expect(trainedIn('BLENDING').length).to.be.greaterThan(0);
     expect(blendingBegan.length).to.be.greaterThan(0);
-    expect(first.graftEpochs).to.deep.equal(blendingAtStart);
+    expect(first.graftEpochs).to.deep.equal(grafting);
     for (const epoch of blendingBegan) expect(first.graftEpochs).to.not.include(epoch);
     expect(first.maxGraftDropPct).to.equal(largestDropPct(first.epochs, first.graftEpochs ?? []));
     const html = renderReport(first);
@@ -166,6 +167,11 @@ describe('esper run: the spirals example as shipped (issue 11: default policy, c
     const fastest = widthEpochsToMerge(WIDTH_TRAINING_EPOCHS, spec.blend.tempoEpochs);
     const lifetimes = widened.map((seed) => (seed.history.find((h) => h.to === 'FOSSILIZED')?.epoch ?? 0) - (seed.history[0]?.epoch ?? 0));
     expect(Math.min(...lifetimes)).to.equal(fastest);
+    // A merged seed spent an epoch HOLDING at α = 1: that epoch is a graft epoch too, and the graft drop is measured over it.
+    const holdingAt = grown.epochs.filter((_, i) => grown.epochs[i - 1]?.seeds.some((s) => s.stage === 'HOLDING') === true).map((e) => e.epoch);
+    expect(holdingAt.length).to.be.greaterThan(0);
+    for (const epoch of holdingAt) expect(grown.graftEpochs).to.include(epoch);
+    expect(grown.maxGraftDropPct).to.equal(largestDropPct(grown.epochs, grown.graftEpochs ?? []));
     // Why a layer was widened is in the event log: the decision names the layer and its signals.
     const decision = events.find((e) => e.type === 'tamiyo.decision.made' && String((e.data as { reason: string }).reason).includes('widen L'));
     expect(String((decision?.data as { reason: string } | undefined)?.reason)).to.match(/widen L\d \(w3, saturation [\d.]+ ≥ 0\.45, gradient score/);
