@@ -96,8 +96,9 @@ export async function runEpoch(
   for (const slot of report.slots) if (slot.seedParams > 0) ctx.lastParams.set(slot.slotId, slot.seedParams);
   const observations: Record<string, SeedObservation> = {};
   for (const slot of report.slots) observations[slot.slotId] = observationFrom(slot, report.validationAccuracy, ctx.baseline.get(slot.slotId));
-  // A graft epoch: trained with a seed's output in the network and not yet merged (BLENDING, or HOLDING at α = 1).
-  const graftingDuring = [...ctx.current.values()].some((s) => GRAFTING_STAGES.has(s.stage));
+  // A graft epoch: trained with a seed's output in the network and not yet merged (BLENDING, or HOLDING at α = 1), or the first
+  // one trained after such a seed was pruned (its output left the network at that boundary).
+  const graftingDuring = [...ctx.current.values()].some((s) => GRAFTING_STAGES.has(s.stage)) || graftPrunedAt(ctx, report.epoch - 1);
   if (ctx.interfaces.size > 0) for (const next of await ctx.seeds.epochEnded(report.epoch, observations, SEED_QUERY_MS)) await ctx.apply(next);
   ctx.lastAccuracy = report.validationAccuracy;
   const tamiyo = adviser === undefined ? undefined : await adviser.advise(report);
@@ -132,4 +133,9 @@ async function trainWithFaults(ctx: RunContext, faults: EpochFaults | undefined)
   }
   const report = await ctx.client.request('runEpoch', null);
   return forceNonFinite ? { ...report, trainLoss: Number.NaN, nonFinite: true } : report;
+}
+
+/** True when a seed left the network by a prune from BLENDING or HOLDING at the boundary after `epoch`. */
+function graftPrunedAt(ctx: RunContext, epoch: number): boolean {
+  return [...ctx.histories.values()].some((history) => history.some((t) => t.epoch === epoch && t.to === 'PRUNED' && GRAFTING_STAGES.has(t.from)));
 }
