@@ -41,8 +41,8 @@
  * *where* is the layer that could grow with the largest gradient score
  * ({@link comparableScore}: a dense layer's as it is, a conv block's per
  * pixel of the coarsest conv block) — of the conv blocks only the narrowest
- * competes ({@link narrowestConvBlock}), and no dense layer behind a
- * narrower saturated one ({@link narrowerSaturatedBefore}) — saturated or still at its first
+ * competes ({@link narrowestConvBlock}), and no dense layer while a
+ * narrower saturated dense layer, before or after it, could grow ({@link narrowerSaturatedDense}) — saturated or still at its first
  * width — a layer that grew must be saturated again to
  * grow again (right after a merge its new units carry little: a 784-8-8-10
  * layer widened to 72 read 0.17, scored above the saturated first layer,
@@ -112,7 +112,7 @@ import { allDead, liveUnits, revivalFor, revivalsIssued, reviveCommand } from '.
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 13;
+export const BOTTLENECK_POLICY_VERSION = 14;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */
@@ -278,26 +278,35 @@ export function narrowestConvBlock<T extends { readonly layer: LayerSignals; rea
 }
 
 /**
- * The saturated dense layer among `candidates` that `candidate` (a dense
- * layer; none for any other) sits behind and that is narrower than it, if any (the nearest).
- * Such a layer goes first: everything behind it reads only what it passes
- * on, so a wider layer there saturates on its input, not on its own width,
- * however it scores. On a Fashion-MNIST 784-3-16-12-10 (plain SGD 0.1,
- * batch 32, 15 epochs, a held-out spec), at epoch 1 the 3-unit first layer
- * was saturated (0.99) and the 12-unit third, with an effective rank of
- * 2.68 behind it, just under the threshold (0.447) but scoring 0.731
- * against 0.595: it was widened 12 → 108 on data seeds 1, 2 and 4, and the
- * grown models stayed near their hosts (resolution −0.08, −4.7 and 0.31)
- * while data seeds 0 and 3, which widened the first layer, resolved 1.10
- * and 0.91. Conv blocks are ranked among themselves by
- * {@link narrowestConvBlock}; a dense layer behind a conv block is not
- * compared with it here.
+ * A saturated dense layer among `candidates` narrower than `candidate` (a
+ * dense layer; none for any other), before or after it, if any (the
+ * narrowest, then the earliest). Such a layer goes first: a chain of dense
+ * layers passes on no more than its narrowest layer carries, so a wider
+ * layer on either side of it saturates on what it reads or on what may
+ * reach the output, not on its own width, however it scores.
+ * - Before it (`bottleneck@12`): on a Fashion-MNIST 784-3-16-12-10 (plain
+ *   SGD 0.1, batch 32, 15 epochs, a held-out spec), at epoch 1 the 3-unit
+ *   first layer was saturated (0.99) and the 12-unit third, with an
+ *   effective rank of 2.68 behind it, just under the threshold (0.447) but
+ *   scoring 0.731 against 0.595: it was widened 12 → 108 on data seeds 1, 2
+ *   and 4, and the grown models stayed near their hosts (resolution −0.08,
+ *   −4.7 and 0.31) while data seeds 0 and 3, which widened the first layer,
+ *   resolved 1.10 and 0.91.
+ * - After it (`bottleneck@14`): on a Fashion-MNIST 784-6-3-10 (plain SGD
+ *   0.1, batch 64, 10k images, 15 epochs, a held-out spec of sweep 5), data
+ *   seed 0, at epoch 1 the 6-unit first layer scored 0.696 (saturation 0.55)
+ *   and the 3-unit second, two of its units dead, 0.447: the first was
+ *   widened 6 → 54, merged at epoch 5, and the second never grew (the window
+ *   had closed); the grown model ended at 37.85 %, under its host (38.65 %),
+ *   where a static 784-54-3-10 reaches 82.05 %.
+ * Conv blocks are ranked among themselves by {@link narrowestConvBlock}; a
+ * dense layer behind a conv block is not compared with it here.
  */
-export function narrowerSaturatedBefore<T extends { readonly layer: LayerSignals; readonly saturation: number }>(candidate: T, candidates: readonly T[], saturation: number): T | undefined {
+export function narrowerSaturatedDense<T extends { readonly layer: LayerSignals; readonly saturation: number }>(candidate: T, candidates: readonly T[], saturation: number): T | undefined {
   if (candidate.layer.kind !== 'dense') return undefined;
   return candidates
-    .filter((c) => c.layer.kind === 'dense' && c.layer.layer < candidate.layer.layer && c.saturation >= saturation && c.layer.width < candidate.layer.width)
-    .sort((a, b) => b.layer.layer - a.layer.layer)[0];
+    .filter((c) => c.layer.kind === 'dense' && c.layer.layer !== candidate.layer.layer && c.saturation >= saturation && c.layer.width < candidate.layer.width)
+    .sort((a, b) => a.layer.width - b.layer.width || a.layer.layer - b.layer.layer)[0];
 }
 
 /** A layer's gradient score per output position (a conv block's over its pooled pixels), as the decision reasons show it. */
@@ -388,11 +397,11 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
     candidates.push({ seed, kernel, layer, saturation, score: comparableScore(layer, layers) });
   }
   // Saturation says *when* (some layer that can grow has no room left); the score says *where*, the conv blocks represented by their
-  // narrowest, and no dense layer behind a narrower saturated one.
+  // narrowest, and no dense layer beside a narrower saturated one.
   const trigger = candidates.filter((c) => c.saturation >= rule.saturation).sort((a, b) => b.saturation - a.saturation)[0];
   if (trigger === undefined) return { wait: skipped.join('; ') || 'no layer to widen' };
   const narrowest = narrowestConvBlock(candidates);
-  const ranked = candidates.filter((c) => (isConvBlock(c.layer) ? c === narrowest : narrowerSaturatedBefore(c, candidates, rule.saturation) === undefined));
+  const ranked = candidates.filter((c) => (isConvBlock(c.layer) ? c === narrowest : narrowerSaturatedDense(c, candidates, rule.saturation) === undefined));
   ranked.sort((a, b) => b.score - a.score || a.layer.layer - b.layer.layer);
   const best = ranked[0] as WidthGrowth & { score: number };
   return { seed: best.seed, kernel: best.kernel, layer: best.layer, saturation: best.saturation, ...(best.saturation >= rule.saturation ? {} : { triggeredBy: trigger.layer }) };

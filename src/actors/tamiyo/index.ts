@@ -85,7 +85,7 @@ export {
   layerSaturation,
   layerValues,
   narrowestConvBlock,
-  narrowerSaturatedBefore,
+  narrowerSaturatedDense,
   widthEpochsToMerge,
   widthGrowthFor,
   widthKernelFor,

@@ -10,7 +10,7 @@ import {
   layerSaturation,
   layerValues,
   MAX_REVIVALS,
-  narrowerSaturatedBefore,
+  narrowerSaturatedDense,
   widthEpochsToMerge,
   widthGrowthFor,
   widthKernelFor,
@@ -230,12 +230,28 @@ describe('Tamiyo bottleneck policy', () => {
     const behind = layer(2, 12, 2.68, 0.731, 0.5);
     expect(widthGrowthFor(withLayers(1, [narrow, behind]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 1);
     const candidates = [narrow, behind].map((l) => ({ layer: l, saturation: layerSaturation(l) }));
-    expect(narrowerSaturatedBefore(candidates[1] as (typeof candidates)[number], candidates, 0.45)?.layer.layer).to.equal(1);
-    expect(narrowerSaturatedBefore(candidates[0] as (typeof candidates)[number], candidates, 0.45)).to.equal(undefined);
+    expect(narrowerSaturatedDense(candidates[1] as (typeof candidates)[number], candidates, 0.45)?.layer.layer).to.equal(1);
+    expect(narrowerSaturatedDense(candidates[0] as (typeof candidates)[number], candidates, 0.45)).to.equal(undefined);
     // The first layer not saturated: the third competes on its score, as before.
     expect(widthGrowthFor(withLayers(1, [layer(1, 3, 1, 0.595), layer(2, 12, 5.4, 0.731)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 2);
     // A wider layer before a narrow one does not hold it back (784-16-4-10: the 4-unit second layer is widened first).
     expect(widthGrowthFor(withLayers(1, [layer(1, 16, 10, 0.2), layer(2, 4, 4, 0.5)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 2);
+  });
+
+  it('widens no dense layer before a narrower saturated one first, however it scores (bottleneck@14)', () => {
+    // Fashion-MNIST 784-6-3-10 (plain SGD 0.1, batch 64, 10k images, 15 epochs; sweep 5), data seed 0 at epoch 1: the 6-unit first
+    // layer scored 0.696 against the 3-unit second's 0.447 (two of its units dead) and was widened; the second never grew.
+    const wide = layer(1, 6, 3.31, 0.696);
+    const narrow = layer(2, 3, 1, 0.447, 2 / 3);
+    expect(widthGrowthFor(withLayers(1, [wide, narrow]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 2);
+    const candidates = [wide, narrow].map((l) => ({ layer: l, saturation: layerSaturation(l) }));
+    expect(narrowerSaturatedDense(candidates[0] as (typeof candidates)[number], candidates, 0.45)?.layer.layer).to.equal(2);
+    expect(narrowerSaturatedDense(candidates[1] as (typeof candidates)[number], candidates, 0.45)).to.equal(undefined);
+    // The narrow layer growing, the wide one competes again.
+    const growing = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h2-w1' ? seed(id, { stage: 'TRAINING', blueprintId: 'widen_x8' }) : seed(id)));
+    expect(widthGrowthFor(withLayers(2, [wide, narrow], growing), ctx(), { ...DEFAULT_WIDTH_RULE, maxLiveWidthSeeds: 2 }, 1)).to.have.nested.property('layer.layer', 1);
+    // The narrow layer not saturated: the score decides, as before.
+    expect(widthGrowthFor(withLayers(1, [wide, layer(2, 3, 1.2, 0.447)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 1);
     // Equal widths do not shadow each other: the score decides.
     expect(widthGrowthFor(withLayers(1, [layer(1, 4, 4, 0.2), layer(2, 4, 4, 0.5)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 2);
   });
@@ -308,7 +324,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@13');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@14');
   });
 
   it('blends a width seed by its own α ramp when the rule names one (1: full strength at once), a depth seed by the run\'s', () => {
@@ -433,6 +449,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@13');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@14');
   });
 });
