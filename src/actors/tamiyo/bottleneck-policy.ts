@@ -298,7 +298,13 @@ export function narrowestConvBlock<T extends { readonly layer: LayerSignals; rea
  *   and the 3-unit second, two of its units dead, 0.447: the first was
  *   widened 6 → 54, merged at epoch 5, and the second never grew (the window
  *   had closed); the grown model ended at 37.85 %, under its host (38.65 %),
- *   where a static 784-54-3-10 reaches 82.05 %.
+ *   where a static 784-54-3-10 reaches 82.05 % (widening the second first:
+ *   81.40 %). On 784-10-2-10-10 (SGD 0.15, sweep 4) the 10-unit first
+ *   layer went first on four data seeds and three grafts fell 30–79 %
+ *   (resolution 0.771 / −1.04); with the 2-unit second first, 0.916 /
+ *   0.816 and the largest fall 9.6 %. It costs where the wider layer was
+ *   the better first step: 784-8-3-10 (SGD 0.05) 0.923 / 0.788 → 0.860 /
+ *   0.788, and data seed 2 of 784-6-3-10, whose first layer was dying.
  * Conv blocks are ranked among themselves by {@link narrowestConvBlock}; a
  * dense layer behind a conv block is not compared with it here.
  */
