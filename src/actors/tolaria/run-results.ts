@@ -17,10 +17,10 @@ export const RUN_COMPLETED_TYPE = 'tolaria.run.completed';
 /**
  * The epoch numbers trained with a seed grafting, BLENDING or HOLDING, or
  * right after such a seed was pruned (`graftingAt` is per entry of `epochs`;
- * run-context's `GRAFTING_STAGES`). The
- * epoch at whose end a seed begins to blend is not one: it was trained with
- * the seed in TRAINING, the host's trajectory that of a run without it, and
- * its validation accuracy is measured before the transition.
+ * run-context's `GRAFTING_STAGES`). The epoch at whose end a seed begins to
+ * blend is not one: it was trained with the seed in TRAINING, the host's
+ * trajectory that of a run without it, and its validation accuracy is
+ * measured before the transition.
  */
 export function graftEpochs(epochs: readonly EpochResult[], graftingAt: readonly boolean[]): number[] {
   return epochs.flatMap((r, e) => (graftingAt[e] === true ? [r.epoch] : []));
@@ -60,7 +60,7 @@ export async function finishRun(ctx: RunContext): Promise<RunResults> {
   // Held-out test accuracy, where the dataset has a test set (read only now, once).
   const test = await ctx.client.request('evaluateTest', null);
   const summary = await ctx.client.request('summary', null);
-  // The epochs a graft drop is measured over (trained with a seed blending or holding).
+  // The epochs a graft drop is measured over (see graftEpochs).
   const grafts = graftEpochs(ctx.epochs, ctx.graftingAt);
   const states = [...ctx.current.values()];
   const seeds: SeedResult[] = states.map((s) => {
