@@ -32,7 +32,8 @@ export interface EpochBoundary {
   /**
    * Operator rollback: restores the checkpoint `checkpointId` (one of the last
    * `KEPT_CHECKPOINTS`), by default the one before this boundary's;
-   * live seeds are pruned. Take a new checkpoint after.
+   * live seeds are pruned. Refused (`ESPER_CONFLICT`) when a seed fossilized
+   * after that checkpoint: its merge cannot be undone. Take a new checkpoint after.
    */
   rollback(reason: string, checkpointId?: string): Promise<{ checkpointId: string; toEpoch: number }>;
   /** Takes a new checkpoint of the state now (after commands or a rollback); it becomes {@link EpochBoundary.checkpoint}. */
@@ -86,6 +87,13 @@ export async function crossBoundary(ctx: RunContext, checkpoints: RunCheckpoints
           'ESPER_NOT_FOUND',
           checkpointId === undefined ? `run ${runId} has no checkpoint before this boundary yet` : `run ${runId} keeps checkpoints ${checkpoints.keptIds.join(', ')}; ${checkpointId} is not one of them`,
         );
+      }
+      const later = ctx.fossilizations() - target.fossilizations;
+      if (later > 0) {
+        // Its tensors hold those seeds live (a rollback prunes them) while their lifecycle has ended FOSSILIZED: refused, not made inconsistent.
+        throw new EsperError('ESPER_CONFLICT', `run ${runId}: ${later} seed(s) fossilized after checkpoint ${target.checkpointId} (epoch ${target.epoch}); a fossil's merge cannot be rolled back, pick a later checkpoint (kept: ${checkpoints.keptIds.join(', ')})`, {
+          details: { checkpointId: target.checkpointId, fossilizedSince: later },
+        });
       }
       ctx.log?.warn({ runId, checkpointId: target.checkpointId, reason }, 'operator rollback');
       await checkpoints.rollbackTo(target, ctx.iteration, 'operator', reason);

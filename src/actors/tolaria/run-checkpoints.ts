@@ -68,6 +68,7 @@ export class RunCheckpoints {
       sizeBytes: saved.bytes.byteLength,
       createdAt: new Date().toISOString(),
       bytes: saved.bytes,
+      fossilizations: ctx.fossilizations(),
     };
     this.#recent.push(taken);
     while (this.#recent.length > KEPT_CHECKPOINTS) this.#recent.shift();

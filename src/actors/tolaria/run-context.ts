@@ -38,6 +38,8 @@ export const GRAFTING_STAGES: ReadonlySet<SeedState['stage']> = new Set<SeedStat
 /** A checkpoint taken at an epoch boundary, with its bytes. */
 export interface BoundaryCheckpoint extends BoundaryCheckpointInfo {
   bytes: Uint8Array;
+  /** Fossilizations the run had made when it was taken ({@link RunContext.fossilizations}): a rollback to it cannot undo a later merge. */
+  fossilizations: number;
 }
 
 /** A kernel a seed may load: VALIDATED, with what Tamiyo weighs. */
@@ -247,6 +249,13 @@ export class RunContext {
     return [...this.current.values()].filter((s) => LIVE_STAGES.has(s.stage));
   }
 
+  /** Seeds fossilized so far in this run (transitions to FOSSILIZED in the seed histories, which a resumed run keeps). */
+  fossilizations(): number {
+    let count = 0;
+    for (const list of this.histories.values()) count += list.filter((entry) => entry.to === 'FOSSILIZED').length;
+    return count;
+  }
+
   /** The seed in a slot, by seed or slot id. */
   findSeed(seedOrSlotId: string): SeedState | undefined {
     return [...this.current.values()].find((s) => s.seedId === seedOrSlotId || s.slotId === seedOrSlotId);
@@ -291,7 +300,7 @@ export class RunContext {
 
   /** The loop state that goes with the boundary checkpoint `taken`. */
   loopState(taken: BoundaryCheckpoint): RunLoopState {
-    const { bytes: _bytes, ...info } = taken;
+    const { bytes: _bytes, fossilizations: _fossilizations, ...info } = taken;
     return structuredClone({
       v: 1 as const,
       runId: this.runId,

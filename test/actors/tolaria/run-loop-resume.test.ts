@@ -141,4 +141,29 @@ describe('esper run: operator control at epoch boundaries', function () {
     expect(transitions).to.include('PRUNED');
     expect(rollbackHash?.restored).to.be.a('string');
   });
+
+  it('refuses a rollback to a checkpoint taken before a seed fossilized (its merge cannot be undone); a later checkpoint is allowed', async () => {
+    const spec = spiralsSpec(14);
+    const log: string[] = [];
+    let fossilSeen = false;
+    await runTraining(spec, {
+      runId: 'operator-fossil',
+      boundary: async (b) => {
+        const fossil = b.seeds().find((s) => s.stage === 'FOSSILIZED');
+        if (fossil === undefined || fossilSeen) return;
+        fossilSeen = true;
+        // The checkpoint before this boundary's was taken while the seed was still live.
+        const refused = await b.rollback('undo the graft').then(
+          () => 'accepted',
+          (e: unknown) => (e as { code?: string }).code ?? 'no code',
+        );
+        log.push(`before-fossil:${refused}`, `stage:${b.seeds().find((s) => s.seedId === fossil.seedId)?.stage ?? 'gone'}`);
+        const rolled = await b.rollback('back to this boundary', b.checkpoint.checkpointId);
+        log.push(`this-boundary:${rolled.toEpoch === b.state.iteration}`, `stage:${b.seeds().find((s) => s.seedId === fossil.seedId)?.stage ?? 'gone'}`);
+        await b.recheckpoint();
+      },
+    });
+    expect(fossilSeen, 'no seed fossilized: the test proves nothing').to.equal(true);
+    expect(log).to.deep.equal(['before-fossil:ESPER_CONFLICT', 'stage:FOSSILIZED', 'this-boundary:true', 'stage:FOSSILIZED']);
+  });
 });

@@ -90,8 +90,10 @@ describe('runs on a trainer node (integration)', function () {
 
   it('serves seed overrides, on-demand checkpoints and rollbacks on a live run, as nats req would send them', async () => {
     const spec = JSON.parse(readFileSync(new URL('../../../examples/spirals-depth.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-    // Tamiyo never germinates on its own here: every seed change below is the operator's.
-    const quiet = { ...spec, epochs: 40, policy: { ...(spec['policy'] as object), minEpochBeforeGerminate: 1000 } };
+    // Tamiyo never germinates on its own here: every seed change below is the operator's. G2 holds the
+    // graft in TRAINING however many epochs run before the pause lands, so it is live when rolled back.
+    const gates = (spec['gates'] ?? {}) as Record<string, object>;
+    const quiet = { ...spec, epochs: 40, policy: { ...(spec['policy'] as object), minEpochBeforeGerminate: 1000 }, gates: { ...gates, g2: { ...gates['g2'], minTrainingEpochs: 1000 } } };
     expect((await request(`${prefix}.ctl.run.start`, { spec: quiet, runId: 'cr3' })).ok).to.equal(true);
     await request(`${prefix}.ctl.run.cr3.pause`, { reason: 'operator session' });
     await until(async () => (await request(`${prefix}.ctl.run.cr3.status`)).data?.['state'] === 'paused');
