@@ -160,6 +160,30 @@ export const RunBlendSpecSchema = z
 export type RunBlendSpec = z.output<typeof RunBlendSpecSchema>;
 
 /**
+ * Tolaria's graft guard: an epoch trained with a seed BLENDING or HOLDING
+ * whose validation accuracy falls further than the run's own noise explains
+ * is rolled back to the boundary before it, and the live seeds are pruned
+ * (trigger `graft_regression`), where that wins back at least half the fall.
+ * The fall must exceed `minDropPct` percent of the accuracy before it (the
+ * growth goal's measure), `sigma` binomial standard errors of that accuracy
+ * on the validation split, and `noiseMultiple` × the largest fall of an
+ * epoch without a graft so far (src/actors/tolaria/graft-guard.ts).
+ */
+export const RunGraftGuardSpecSchema = z
+  .object({
+    /** Off: grafts that collapse stay (as before the guard). @default true */
+    enabled: z.boolean().default(true),
+    /** Smallest fall that rolls back, percent of the accuracy before it. @default 5 */
+    minDropPct: z.number().min(0).max(100).default(5),
+    /** Binomial standard errors of the validation accuracy the fall must exceed. @default 3 */
+    sigma: z.number().min(0).max(20).default(3),
+    /** Multiple of the largest fall of an epoch without a graft that the fall must exceed. @default 1.5 */
+    noiseMultiple: z.number().min(0).max(100).default(1.5),
+  })
+  .strict();
+export type RunGraftGuardSpec = z.output<typeof RunGraftGuardSpecSchema>;
+
+/**
  * Which seed modules the run may grow. Names are checked against the catalog
  * and the library when the run starts, not here.
  */
@@ -195,6 +219,8 @@ export const RunSpecSchema = z
     blend: RunBlendSpecSchema.prefault({}),
     /** Blueprints and kernels the run may grow. @default { blueprints: 'catalog', kernels: [] } */
     seedModules: SeedModulesSpecSchema.prefault({}),
+    /** Rolls back a graft that collapses. @default { enabled: true, minDropPct: 5, sigma: 3, noiseMultiple: 1.5 } */
+    graftGuard: RunGraftGuardSpecSchema.prefault({}),
   })
   .strict();
 /** A run specification with every default filled in. */

@@ -166,8 +166,8 @@ export const CheckpointMetadataSchema = z
   .strict();
 export type CheckpointMetadata = z.infer<typeof CheckpointMetadataSchema>;
 
-/** What triggered a rollback: the governor (NaN/Inf, divergence, collapse to chance), a command, an operator, a failing seed. */
-export const ROLLBACK_TRIGGERS = ['non_finite', 'divergence', 'chance_collapse', 'command', 'operator', 'seed_failure'] as const;
+/** What triggered a rollback: the governor (NaN/Inf, divergence, collapse to chance), a command, an operator, a failing seed, the graft guard (a grafting epoch's accuracy fell past its bound). */
+export const ROLLBACK_TRIGGERS = ['non_finite', 'divergence', 'chance_collapse', 'command', 'operator', 'seed_failure', 'graft_regression'] as const;
 export const RollbackTriggerSchema = z.enum(ROLLBACK_TRIGGERS);
 export type RollbackTrigger = z.infer<typeof RollbackTriggerSchema>;
 

@@ -1,12 +1,15 @@
 /**
  * One epoch of a run: (fault injection) → train in the worker → the governor
  * judges (a NaN or divergence rolls the epoch back to the boundary's
- * checkpoint) → Kasmina's seeds observe the epoch → Tamiyo advises → the
+ * checkpoint), then the graft guard (a grafting epoch whose accuracy
+ * collapsed rolls back too) → Kasmina's seeds observe the epoch → Tamiyo advises → the
  * epoch is recorded and emitted.
  */
+import type { RollbackTrigger } from '../../contracts/index.ts';
 import type { EpochResult, RunRollbackRecord } from '../../contracts/run.ts';
 import type { EpochReport } from '../../tensor/training/training-session.ts';
 import { observationFrom, type SeedObservation } from '../kasmina/index.ts';
+import { judgeGraftEpoch } from './graft-guard.ts';
 import { GOVERNOR_CAUSE_TRIGGER, observe } from './governor.ts';
 import { SEED_QUERY_MS, type RunCheckpoints } from './run-checkpoints.ts';
 import { GRAFTING_STAGES, LIVE_STAGES, type BoundaryCheckpoint, type RunContext } from './run-context.ts';
@@ -65,40 +68,36 @@ export async function runEpoch(
   ctx.globalStep += report.steps;
   const judged = observe(ctx.governor, { epoch: report.epoch, trainLoss: report.trainLoss, validationLoss: report.validationLoss, numClasses: ctx.numClasses, nonFinite: report.nonFinite });
   ctx.governor = judged.state;
+  // A graft epoch: trained with a seed's output in the network and not yet merged (BLENDING, or HOLDING at α = 1), or the first
+  // one trained after such a seed was pruned (its output left the network at that boundary).
+  const seedGrafting = [...ctx.current.values()].some((s) => GRAFTING_STAGES.has(s.stage));
+  const graftingDuring = seedGrafting || graftPrunedAt(ctx, report.epoch - 1);
   if (judged.verdict !== 'ok') {
     const verdict = judged.verdict;
     ctx.log?.warn({ runId: ctx.runId, epoch: report.epoch, cause: verdict.cause, reason: verdict.reason }, 'governor: rollback');
-    const done = await checkpoints.rollbackTo(checkpoint, report.epoch, GOVERNOR_CAUSE_TRIGGER[verdict.cause], verdict.reason);
-    const result: EpochResult = {
-      epoch: report.epoch,
-      trainLoss: done.evaluation.loss,
-      validationLoss: done.evaluation.loss,
-      validationAccuracy: done.evaluation.accuracy,
-      durationMs: performance.now() - started,
-      seeds: ctx.snapshot(),
-    };
-    ctx.recordEpoch(result, false, { rolledBack: 1 });
-    return {
-      ...result,
-      rolledBack: true,
-      rollback: {
-        cause: done.record.cause,
-        reason: verdict.reason,
-        toEpoch: checkpoint.epoch,
-        checkpointHostWeightsHash: checkpoint.hostWeightsHash,
-        restoredHostWeightsHash: done.restoredHostWeightsHash,
-        prunedSlots: done.prunedSlots,
-      },
-    };
+    return rollBackEpoch(ctx, checkpoint, checkpoints, report, started, { trigger: GOVERNOR_CAUSE_TRIGGER[verdict.cause], reason: verdict.reason }, graftingDuring);
+  }
+  if (seedGrafting && ctx.lastAccuracy !== undefined) {
+    // The rollback prunes the live seeds: it leaves the previous accuracy less what they contributed then (TRAINING seeds: nothing).
+    const contributedPp = ctx.liveSeeds().reduce((sum, s) => sum + (GRAFTING_STAGES.has(s.stage) ? (s.contributionPp ?? 0) : 0), 0);
+    const guard = judgeGraftEpoch(ctx.spec.graftGuard, {
+      previousAccuracy: ctx.lastAccuracy,
+      restoredAccuracy: ctx.lastAccuracy - contributedPp / 100,
+      accuracy: report.validationAccuracy,
+      validationSize: report.validationSize,
+      history: ctx.epochs.map((e, i) => ({ validationAccuracy: e.validationAccuracy, grafting: ctx.graftingAt[i] ?? false })),
+    });
+    if (guard.rollback) {
+      ctx.log?.warn({ runId: ctx.runId, epoch: report.epoch, dropPp: guard.dropPp, thresholdPp: guard.thresholdPp, reason: guard.reason }, 'graft guard: rollback');
+      // The epoch stays a graft epoch: what it records (the restored host without the seed) is measured against the epoch before.
+      return rollBackEpoch(ctx, checkpoint, checkpoints, report, started, { trigger: 'graft_regression', reason: guard.reason }, true);
+    }
   }
 
   // A merged width fossil reports 0 parameters afterwards: keep what it had (its units are counted in the host now).
   for (const slot of report.slots) if (slot.seedParams > 0) ctx.lastParams.set(slot.slotId, slot.seedParams);
   const observations: Record<string, SeedObservation> = {};
   for (const slot of report.slots) observations[slot.slotId] = observationFrom(slot, report.validationAccuracy, ctx.baseline.get(slot.slotId));
-  // A graft epoch: trained with a seed's output in the network and not yet merged (BLENDING, or HOLDING at α = 1), or the first
-  // one trained after such a seed was pruned (its output left the network at that boundary).
-  const graftingDuring = [...ctx.current.values()].some((s) => GRAFTING_STAGES.has(s.stage)) || graftPrunedAt(ctx, report.epoch - 1);
   if (ctx.interfaces.size > 0) for (const next of await ctx.seeds.epochEnded(report.epoch, observations, SEED_QUERY_MS)) await ctx.apply(next);
   ctx.lastAccuracy = report.validationAccuracy;
   const tamiyo = adviser === undefined ? undefined : await adviser.advise(report);
@@ -112,6 +111,40 @@ export async function runEpoch(
   };
   ctx.recordEpoch(result, graftingDuring, {});
   return { ...result, rolledBack: false, ...(tamiyo === undefined ? {} : { tamiyo }) };
+}
+
+/** Restores the boundary's checkpoint after a bad epoch (live seeds pruned) and records the epoch with the restored model's numbers. */
+async function rollBackEpoch(
+  ctx: RunContext,
+  checkpoint: BoundaryCheckpoint,
+  checkpoints: RunCheckpoints,
+  report: EpochReport,
+  started: number,
+  cause: { trigger: RollbackTrigger; reason: string },
+  graftingDuring: boolean,
+): Promise<EpochSummary> {
+  const done = await checkpoints.rollbackTo(checkpoint, report.epoch, cause.trigger, cause.reason);
+  const result: EpochResult = {
+    epoch: report.epoch,
+    trainLoss: done.evaluation.loss,
+    validationLoss: done.evaluation.loss,
+    validationAccuracy: done.evaluation.accuracy,
+    durationMs: performance.now() - started,
+    seeds: ctx.snapshot(),
+  };
+  ctx.recordEpoch(result, graftingDuring, { rolledBack: 1 });
+  return {
+    ...result,
+    rolledBack: true,
+    rollback: {
+      cause: done.record.cause,
+      reason: cause.reason,
+      toEpoch: checkpoint.epoch,
+      checkpointHostWeightsHash: checkpoint.hostWeightsHash,
+      restoredHostWeightsHash: done.restoredHostWeightsHash,
+      prunedSlots: done.prunedSlots,
+    },
+  };
 }
 
 async function trainWithFaults(ctx: RunContext, faults: EpochFaults | undefined): Promise<EpochReport> {

@@ -67,6 +67,8 @@ export interface EpochReport {
   trainLoss: number;
   validationLoss: number;
   validationAccuracy: number;
+  /** Examples in the validation split (how finely its accuracy resolves). */
+  validationSize: number;
   hostGradNorm: number;
   durationMs: number;
   slots: SlotTelemetry[];
@@ -291,6 +293,7 @@ export class TrainingSession {
       trainLoss: lossSum / steps,
       validationLoss: evaluation.loss,
       validationAccuracy: evaluation.accuracy,
+      validationSize: this.#validation.size,
       hostGradNorm,
       durationMs: performance.now() - started,
       slots,
@@ -540,7 +543,8 @@ export class TrainingSession {
     const result = restore(decodeCheckpoint(bytes), { model: this.model, optimizer: this.optimizer, rng: this.#rng, liveSeeds: mode === 'rollback' ? 'prune' : 'restore' });
     const saved = result.cursor as unknown as { epoch: number; cursor: BatchCursorState; generation?: Record<string, number> };
     this.#cursor = BatchCursor.restore(this.#train, saved.cursor);
-    this.#epoch = saved.epoch;
+    // A rolled-back epoch stays one of the run's epochs (the loop counts it): the next one trained is reported as the one after it.
+    if (mode === 'exact') this.#epoch = saved.epoch;
     // An exact restore (crash recovery) continues the seeds' Rng streams where they were; a rollback keeps counting, so a re-germinated seed draws fresh weights.
     if (mode === 'exact' && saved.generation !== undefined) {
       this.#generation.clear();

@@ -5,7 +5,7 @@
  * such a seed was pruned, its output gone at that boundary.
  */
 import { expect } from 'chai';
-import { RunResultsSchema } from '../../../src/contracts/run.ts';
+import { RunResultsSchema, type RunResults } from '../../../src/contracts/run.ts';
 import { largestDropPct } from '../../../src/actors/tolaria/run-results.ts';
 import { runTraining, type TamiyoDecide } from '../../../src/actors/tolaria/run-loop.ts';
 import { seedCommand } from '../../../src/actors/tamiyo/index.ts';
@@ -36,5 +36,46 @@ describe('esper run: graft epochs', function () {
     expect(results.graftEpochs).to.include(at + 1);
     expect(results.graftEpochs?.filter((e) => e > at + 1)).to.deep.equal([]);
     expect(results.maxGraftDropPct).to.equal(largestDropPct(results.epochs, results.graftEpochs ?? []));
+  });
+});
+
+describe('esper run: the graft guard', function () {
+  this.timeout(120_000);
+
+  /** Epochs (1-based) trained with a seed BLENDING or HOLDING: the snapshot at the end of the epoch before shows it. */
+  function seedGraftingEpochs(results: RunResults): number[] {
+    return results.epochs.filter((e, i) => i > 0 && results.epochs[i - 1]!.seeds.some((s) => s.stage === 'BLENDING' || s.stage === 'HOLDING')).map((e) => e.epoch);
+  }
+  const accuracyAt = (results: RunResults, epoch: number): number => results.epochs[epoch - 1]!.validationAccuracy;
+
+  it('rolls back a grafting epoch that falls past its bound (winning back at least half), prunes the seed and numbers every epoch; off, the same run keeps the fall', async () => {
+    // Bound 0: any fall of a grafting epoch rolls back, so the test sees the guard act on the quick spirals run.
+    // Data seed 1: its first seed's first blending epoch falls 2.5 points.
+    const quick = quickSpiralsSpec(20);
+    const strict = { ...quick, training: { ...quick.training, seed: 1 }, graftGuard: { enabled: true, minDropPct: 0, sigma: 0, noiseMultiple: 0 } };
+    const off = { ...strict, graftGuard: { ...strict.graftGuard, enabled: false } };
+    const unguarded = await runTraining(off, { runId: 'graft-guard-off' });
+    expect(unguarded.rollbacks).to.deep.equal([]);
+    const fallsKept = seedGraftingEpochs(unguarded).filter((e) => accuracyAt(unguarded, e) < accuracyAt(unguarded, e - 1));
+    expect(fallsKept, 'without the guard some grafting epoch falls (else this run shows nothing)').to.not.be.empty;
+
+    const guarded = await runTraining(strict, { runId: 'graft-guard-on' });
+    expect(() => RunResultsSchema.parse(guarded)).to.not.throw();
+    const guardRollbacks = guarded.rollbacks.filter((r) => r.cause === 'graft_regression');
+    expect(guardRollbacks).to.not.be.empty;
+    expect(guardRollbacks.map((r) => r.epoch)[0]).to.equal(fallsKept[0]);
+    for (const rollback of guardRollbacks) {
+      const record = guarded.epochs[rollback.epoch - 1]!;
+      // Restored to the boundary before the epoch, the grafting seed pruned; the epoch counts as a graft epoch.
+      expect(rollback.toEpoch).to.equal(rollback.epoch - 1);
+      expect(record.seeds.filter((s) => s.stage === 'BLENDING' || s.stage === 'HOLDING')).to.deep.equal([]);
+      expect(guarded.seeds.flatMap((s) => s.history).some((h) => h.to === 'PRUNED' && (h.from === 'BLENDING' || h.from === 'HOLDING'))).to.equal(true);
+      expect(guarded.graftEpochs).to.include(rollback.epoch);
+    }
+    // Up to the first fall both runs are the same run: the guard undid that fall, and the epoch records the restored model.
+    const first = guardRollbacks[0]!.epoch;
+    expect(guarded.epochs.slice(0, first - 1)).to.deep.equal(unguarded.epochs.slice(0, first - 1).map((e, i) => ({ ...e, durationMs: guarded.epochs[i]!.durationMs })));
+    expect(accuracyAt(guarded, first)).to.be.greaterThan(accuracyAt(unguarded, first));
+    expect(guarded.epochs.map((e) => e.epoch)).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 });
