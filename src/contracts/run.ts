@@ -167,7 +167,8 @@ export type RunBlendSpec = z.output<typeof RunBlendSpecSchema>;
  * The fall must exceed `minDropPct` percent of the accuracy before it (the
  * growth goal's measure), `sigma` binomial standard errors of that accuracy
  * on the validation split, and `noiseMultiple` × the largest fall of an
- * epoch without a graft so far (src/actors/tolaria/graft-guard.ts).
+ * epoch without a graft so far, and (`lossMustRise`) the epoch's training
+ * loss must have risen too (src/actors/tolaria/graft-guard.ts).
  */
 export const RunGraftGuardSpecSchema = z
   .object({
@@ -179,6 +180,8 @@ export const RunGraftGuardSpecSchema = z
     sigma: z.number().min(0).max(20).default(3),
     /** Multiple of the largest fall of an epoch without a graft that the fall must exceed. @default 1.5 */
     noiseMultiple: z.number().min(0).max(100).default(1.5),
+    /** Roll back only when the epoch's mean training loss rose as well (the graft upset the optimisation, not only the validation reading). @default true */
+    lossMustRise: z.boolean().default(true),
   })
   .strict();
 export type RunGraftGuardSpec = z.output<typeof RunGraftGuardSpecSchema>;
@@ -219,7 +222,7 @@ export const RunSpecSchema = z
     blend: RunBlendSpecSchema.prefault({}),
     /** Blueprints and kernels the run may grow. @default { blueprints: 'catalog', kernels: [] } */
     seedModules: SeedModulesSpecSchema.prefault({}),
-    /** Rolls back a graft that collapses. @default { enabled: true, minDropPct: 5, sigma: 3, noiseMultiple: 1.5 } */
+    /** Rolls back a graft that collapses. @default { enabled: true, minDropPct: 5, sigma: 3, noiseMultiple: 1.5, lossMustRise: true } */
     graftGuard: RunGraftGuardSpecSchema.prefault({}),
   })
   .strict();

@@ -77,13 +77,16 @@ export async function runEpoch(
     ctx.log?.warn({ runId: ctx.runId, epoch: report.epoch, cause: verdict.cause, reason: verdict.reason }, 'governor: rollback');
     return rollBackEpoch(ctx, checkpoint, checkpoints, report, started, { trigger: GOVERNOR_CAUSE_TRIGGER[verdict.cause], reason: verdict.reason }, graftingDuring);
   }
-  if (seedGrafting && ctx.lastAccuracy !== undefined) {
+  const previous = ctx.epochs[ctx.epochs.length - 1];
+  if (seedGrafting && ctx.lastAccuracy !== undefined && previous !== undefined) {
     // The rollback prunes the live seeds: it leaves the previous accuracy less what they contributed then (TRAINING seeds: nothing).
     const contributedPp = ctx.liveSeeds().reduce((sum, s) => sum + (GRAFTING_STAGES.has(s.stage) ? (s.contributionPp ?? 0) : 0), 0);
     const guard = judgeGraftEpoch(ctx.spec.graftGuard, {
       previousAccuracy: ctx.lastAccuracy,
       restoredAccuracy: ctx.lastAccuracy - contributedPp / 100,
       accuracy: report.validationAccuracy,
+      previousTrainLoss: previous.trainLoss,
+      trainLoss: report.trainLoss,
       validationSize: report.validationSize,
       history: ctx.epochs.map((e, i) => ({ validationAccuracy: e.validationAccuracy, grafting: ctx.graftingAt[i] ?? false })),
     });

@@ -17,7 +17,14 @@
  *   a run whose host already falls that far between epochs (plain SGD at a
  *   high rate) is noisy, not broken by the graft.
  *
- * and only when the rollback recovers at least half of the fall: it restores
+ * and (`lossMustRise`) only when the epoch's training loss rose as well — the graft upset the
+ * optimisation, not just the validation reading: a plain-SGD host whose
+ * validation accuracy falls 4–5 points between epochs while its training loss
+ * keeps falling is noisy (784-16-12-10 at SGD 0.15 fell 75.7 → 71.1 % in a
+ * graft epoch whose training loss fell 0.675 → 0.652, and its static twin
+ * fell up to 12 % over the same epochs), where 784-5-8-10 at SGD 0.2 rose
+ * 1.234 → 1.353 as it fell 54.3 → 42.7 % — and only when the rollback
+ * recovers at least half of the fall: it restores
  * the boundary before the epoch and prunes the live seeds, so it leaves the
  * previous accuracy less what the grafting seeds contributed then (their
  * counterfactual contribution, measured with α = 0 at that epoch's end). A
@@ -40,6 +47,9 @@ export interface GraftGuardInput {
   previousAccuracy: number;
   /** Validation accuracy after it, in [0, 1]. */
   accuracy: number;
+  /** Mean training loss of the epoch before, and of this one. */
+  previousTrainLoss: number;
+  trainLoss: number;
   /** Examples in the validation split. */
   validationSize: number;
   /** Validation accuracy the rollback would leave, in [0, 1]: the previous one less the grafting seeds' contribution then. */
@@ -58,6 +68,8 @@ export interface GraftGuardVerdict {
   bounds: { minDropPp: number; binomialPp: number; noisePp: number };
   /** What the rollback would win back: restored − now, percentage points (it must be at least half the fall). */
   recoveredPp: number;
+  /** Whether the epoch's mean training loss rose over the previous epoch's (it must have). */
+  lossRose: boolean;
   reason: string;
 }
 
@@ -80,10 +92,11 @@ export function judgeGraftEpoch(config: RunGraftGuardSpec, input: GraftGuardInpu
   const bounds = { minDropPp: config.minDropPct * p, binomialPp, noisePp };
   const thresholdPp = Math.max(bounds.minDropPp, bounds.binomialPp, bounds.noisePp);
   const recoveredPp = (input.restoredAccuracy - input.accuracy) * 100;
-  const rollback = config.enabled && dropPp > thresholdPp && recoveredPp >= dropPp / 2;
+  const lossRose = input.trainLoss > input.previousTrainLoss;
+  const rollback = config.enabled && dropPp > thresholdPp && (lossRose || !config.lossMustRise) && recoveredPp >= dropPp / 2;
   const reason =
     `graft epoch: validation accuracy ${(p * 100).toFixed(2)} → ${(input.accuracy * 100).toFixed(2)} % (fall ${dropPp.toFixed(2)} pts; ` +
     `bound ${thresholdPp.toFixed(2)}: min ${bounds.minDropPp.toFixed(2)}, ${config.sigma}σ of ${input.validationSize} examples ${binomialPp.toFixed(2)}, ${config.noiseMultiple}× largest ungrafted fall ${noisePp.toFixed(2)}; ` +
-    `a rollback leaves ${(input.restoredAccuracy * 100).toFixed(2)} %)`;
-  return { rollback, dropPp, thresholdPp, bounds, recoveredPp, reason };
+    `training loss ${input.previousTrainLoss.toFixed(4)} → ${input.trainLoss.toFixed(4)}; a rollback leaves ${(input.restoredAccuracy * 100).toFixed(2)} %)`;
+  return { rollback, dropPp, thresholdPp, bounds, recoveredPp, lossRose, reason };
 }

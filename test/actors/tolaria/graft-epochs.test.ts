@@ -52,7 +52,7 @@ describe('esper run: the graft guard', function () {
     // Bound 0: any fall of a grafting epoch rolls back, so the test sees the guard act on the quick spirals run.
     // Data seed 1: its first seed's first blending epoch falls 2.5 points.
     const quick = quickSpiralsSpec(20);
-    const strict = { ...quick, training: { ...quick.training, seed: 1 }, graftGuard: { enabled: true, minDropPct: 0, sigma: 0, noiseMultiple: 0 } };
+    const strict = { ...quick, training: { ...quick.training, seed: 1 }, graftGuard: { enabled: true, minDropPct: 0, sigma: 0, noiseMultiple: 0, lossMustRise: false } };
     const off = { ...strict, graftGuard: { ...strict.graftGuard, enabled: false } };
     const unguarded = await runTraining(off, { runId: 'graft-guard-off' });
     expect(unguarded.rollbacks).to.deep.equal([]);
