@@ -17,19 +17,20 @@
  *   a run whose host already falls that far between epochs (plain SGD at a
  *   high rate) is noisy, not broken by the graft.
  *
- * and (`lossMustRise`) only when the epoch's training loss rose as well — the graft upset the
- * optimisation, not just the validation reading: a plain-SGD host whose
- * validation accuracy falls 4–5 points between epochs while its training loss
- * keeps falling is noisy (784-16-12-10 at SGD 0.15 fell 75.7 → 71.1 % in a
- * graft epoch whose training loss fell 0.675 → 0.652, and its static twin
- * fell up to 12 % over the same epochs), where 784-5-8-10 at SGD 0.2 rose
- * 1.234 → 1.353 as it fell 54.3 → 42.7 % — and only when the rollback
- * recovers at least half of the fall: it restores
- * the boundary before the epoch and prunes the live seeds, so it leaves the
- * previous accuracy less what the grafting seeds contributed then (their
- * counterfactual contribution, measured with α = 0 at that epoch's end). A
- * seed that already carries the network (HOLDING at α = 1 on spirals: 76.0 %
- * with it, 65.0 % without) is not pruned for a small fall.
+ * It also asks that
+ *
+ * - (`lossMustRise`) the epoch's mean training loss rose: a graft that breaks
+ *   a network upsets its optimisation (784-5-8-10 at SGD 0.2: 1.234 → 1.353
+ *   as it fell 54.3 → 42.7 %), where a plain-SGD host's validation accuracy
+ *   also falls 4–5 points on a falling loss (784-16-12-10 at SGD 0.15: 75.7 →
+ *   71.1 % on 0.675 → 0.652, its static twin falling up to 12 % over the
+ *   same epochs);
+ * - the rollback wins back at least half the fall. It restores the boundary
+ *   before the epoch and prunes the live seeds, so it leaves the previous
+ *   accuracy less what the grafting seeds contributed then (their
+ *   counterfactual contribution, measured with α = 0 at that epoch's end): a
+ *   seed that already carries the network (HOLDING at α = 1 on spirals: 76.0 %
+ *   with it, 65.0 % without) is not pruned for a fall that pruning deepens.
  */
 import type { RunGraftGuardSpec } from '../../contracts/run.ts';
 
