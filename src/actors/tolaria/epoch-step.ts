@@ -89,11 +89,14 @@ export async function runEpoch(
       trainLoss: report.trainLoss,
       validationSize: report.validationSize,
       history: ctx.epochs.map((e, i) => ({ validationAccuracy: e.validationAccuracy, grafting: ctx.graftingAt[i] ?? false })),
+      retriedBefore: ctx.rollbacks.some((r) => r.epoch === report.epoch - 1 && r.cause === 'graft_regression' && r.reason?.startsWith(RETRY_REASON) === true),
     });
-    if (guard.rollback) {
-      ctx.log?.warn({ runId: ctx.runId, epoch: report.epoch, dropPp: guard.dropPp, thresholdPp: guard.thresholdPp, reason: guard.reason }, 'graft guard: rollback');
-      // The epoch stays a graft epoch: what it records (the restored host without the seed) is measured against the epoch before.
-      return rollBackEpoch(ctx, checkpoint, checkpoints, report, started, { trigger: 'graft_regression', reason: guard.reason }, true);
+    if (guard.action !== 'none') {
+      const retry = guard.action === 'retry';
+      ctx.log?.warn({ runId: ctx.runId, epoch: report.epoch, action: guard.action, dropPp: guard.dropPp, thresholdPp: guard.thresholdPp, reason: guard.reason }, 'graft guard: rollback');
+      // The epoch stays a graft epoch: what it records (the restored model, without the seed or, retried, with it) is measured against the epoch before.
+      const reason = retry ? `${RETRY_REASON}${guard.reason}` : guard.reason;
+      return rollBackEpoch(ctx, checkpoint, checkpoints, report, started, { trigger: 'graft_regression', reason }, true, retry);
     }
   }
 
@@ -116,7 +119,10 @@ export async function runEpoch(
   return { ...result, rolledBack: false, ...(tamiyo === undefined ? {} : { tamiyo }) };
 }
 
-/** Restores the boundary's checkpoint after a bad epoch (live seeds pruned) and records the epoch with the restored model's numbers. */
+/** How a guard retry's rollback reason starts (results.json keeps the reason, not the action). */
+const RETRY_REASON = 'retried, seeds kept: ';
+
+/** Restores the boundary's checkpoint after a bad epoch (live seeds pruned, or kept for a retry) and records the epoch with the restored model's numbers. */
 async function rollBackEpoch(
   ctx: RunContext,
   checkpoint: BoundaryCheckpoint,
@@ -125,8 +131,9 @@ async function rollBackEpoch(
   started: number,
   cause: { trigger: RollbackTrigger; reason: string },
   graftingDuring: boolean,
+  keepSeeds = false,
 ): Promise<EpochSummary> {
-  const done = await checkpoints.rollbackTo(checkpoint, report.epoch, cause.trigger, cause.reason);
+  const done = await checkpoints.rollbackTo(checkpoint, report.epoch, cause.trigger, cause.reason, { keepSeeds });
   const result: EpochResult = {
     epoch: report.epoch,
     trainLoss: done.evaluation.loss,

@@ -31,6 +31,10 @@
  *   counterfactual contribution, measured with α = 0 at that epoch's end): a
  *   seed that already carries the network (HOLDING at α = 1 on spirals: 76.0 %
  *   with it, 65.0 % without) is not pruned for a fall that pruning deepens.
+ *   Such an epoch is retried instead (`retry`): rolled back with the seeds
+ *   kept and trained again on the next epoch's batches, as a large model's
+ *   training restarts from a checkpoint before a loss spike and skips the
+ *   batches that caused it; never twice in a row.
  */
 import type { RunGraftGuardSpec } from '../../contracts/run.ts';
 
@@ -57,11 +61,23 @@ export interface GraftGuardInput {
   restoredAccuracy: number;
   /** The run's epochs so far, oldest first (the judged one not included). */
   history: readonly GuardedEpoch[];
+  /** The epoch before was itself retried by the guard (no second retry in a row). */
+  retriedBefore: boolean;
 }
+
+/**
+ * What the guard asks for: nothing; a rollback that prunes the grafting seeds
+ * (it wins back at least half the fall); or a retry — the epoch rolled back
+ * with the seeds kept, to be trained again on the next batches — where pruning
+ * would not (the seed carries the network), once in a row.
+ */
+export type GraftGuardAction = 'none' | 'prune' | 'retry';
 
 /** The guard's verdict with the numbers behind it (points). */
 export interface GraftGuardVerdict {
+  /** True for either rollback ({@link GraftGuardVerdict.action} not 'none'). */
   rollback: boolean;
+  action: GraftGuardAction;
   /** previous − now, percentage points (negative: it rose). */
   dropPp: number;
   /** The fall that rolls back: the largest of the three bounds. */
@@ -94,10 +110,11 @@ export function judgeGraftEpoch(config: RunGraftGuardSpec, input: GraftGuardInpu
   const thresholdPp = Math.max(bounds.minDropPp, bounds.binomialPp, bounds.noisePp);
   const recoveredPp = (input.restoredAccuracy - input.accuracy) * 100;
   const lossRose = input.trainLoss > input.previousTrainLoss;
-  const rollback = config.enabled && dropPp > thresholdPp && (lossRose || !config.lossMustRise) && recoveredPp >= dropPp / 2;
+  const fell = config.enabled && dropPp > thresholdPp && (lossRose || !config.lossMustRise);
+  const action: GraftGuardAction = !fell ? 'none' : recoveredPp >= dropPp / 2 ? 'prune' : config.retry && !input.retriedBefore ? 'retry' : 'none';
   const reason =
     `graft epoch: validation accuracy ${(p * 100).toFixed(2)} → ${(input.accuracy * 100).toFixed(2)} % (fall ${dropPp.toFixed(2)} pts; ` +
     `bound ${thresholdPp.toFixed(2)}: min ${bounds.minDropPp.toFixed(2)}, ${config.sigma}σ of ${input.validationSize} examples ${binomialPp.toFixed(2)}, ${config.noiseMultiple}× largest ungrafted fall ${noisePp.toFixed(2)}; ` +
     `training loss ${input.previousTrainLoss.toFixed(4)} → ${input.trainLoss.toFixed(4)}; a rollback leaves ${(input.restoredAccuracy * 100).toFixed(2)} %)`;
-  return { rollback, dropPp, thresholdPp, bounds, recoveredPp, lossRose, reason };
+  return { rollback: action !== 'none', action, dropPp, thresholdPp, bounds, recoveredPp, lossRose, reason };
 }

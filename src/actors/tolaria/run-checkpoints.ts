@@ -76,15 +76,19 @@ export class RunCheckpoints {
     return taken;
   }
 
-  /** Restores `target` (live seeds pruned), prunes the live seeds' actors, records and emits the rollback. */
-  async rollbackTo(target: BoundaryCheckpoint, fromEpoch: number, trigger: RunRollbackRecord['cause'], reason: string): Promise<RollbackOutcome> {
+  /**
+   * Restores `target` (live seeds pruned), prunes the live seeds' actors, records and emits the rollback.
+   * `keepSeeds` (a retry): every slot restored as checkpointed and no seed pruned — only for the checkpoint of
+   * this epoch's own boundary, whose seeds are the seeds now.
+   */
+  async rollbackTo(target: BoundaryCheckpoint, fromEpoch: number, trigger: RunRollbackRecord['cause'], reason: string, options: { keepSeeds?: boolean } = {}): Promise<RollbackOutcome> {
     const ctx = this.#ctx;
     const { runId } = ctx;
-    const restored = await ctx.client.request('restore', { bytes: target.bytes, mode: 'rollback' });
+    const restored = await ctx.client.request('restore', { bytes: target.bytes, mode: options.keepSeeds === true ? 'retry' : 'rollback' });
     const restoredHostWeightsHash = (await ctx.client.request('summary', null)).hostWeightsHash;
     const evaluation = await ctx.client.request('evaluate', null);
     const packet = ctx.packetFor({ epoch: fromEpoch, validationAccuracy: evaluation.accuracy, validationLoss: evaluation.loss, trainLoss: evaluation.loss });
-    const live = ctx.liveSeeds();
+    const live = options.keepSeeds === true ? [] : ctx.liveSeeds();
     const rolledBackEvent = ctx.events.emit(() =>
       createMessage(
         'tolaria.run.rolled_back',

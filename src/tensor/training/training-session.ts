@@ -538,10 +538,11 @@ export class TrainingSession {
   /**
    * Restores a checkpoint. `rollback` prunes the seeds that were live (host and
    * fossils come back bit-identical) and keeps the data cursor and epoch count
-   * where they are; otherwise (`exact`) every slot, the cursor and the epoch
-   * count are restored as saved.
+   * where they are; `retry` restores every slot as saved and, like a
+   * rollback, keeps the cursor and the epoch count (the epoch is retried on new
+   * batches); `exact` restores every slot, the cursor and the epoch count.
    */
-  restore(bytes: Uint8Array, mode: 'exact' | 'rollback'): { prunedSlots: string[]; epoch: number } {
+  restore(bytes: Uint8Array, mode: 'exact' | 'rollback' | 'retry'): { prunedSlots: string[]; epoch: number } {
     const result = restore(decodeCheckpoint(bytes), { model: this.model, optimizer: this.optimizer, rng: this.#rng, liveSeeds: mode === 'rollback' ? 'prune' : 'restore' });
     const saved = result.cursor as unknown as { epoch: number; cursor: BatchCursorState; generation?: Record<string, number> };
     // A rolled-back epoch stays one of the run's epochs (the loop counts it): the next one trained is reported as the one after it,

@@ -52,7 +52,7 @@ describe('esper run: the graft guard', function () {
     // Bound 0: any fall of a grafting epoch rolls back, so the test sees the guard act on the quick spirals run.
     // Data seed 1: its first seed's first blending epoch falls 2.5 points.
     const quick = quickSpiralsSpec(20);
-    const strict = { ...quick, training: { ...quick.training, seed: 1 }, graftGuard: { enabled: true, minDropPct: 0, sigma: 0, noiseMultiple: 0, lossMustRise: false } };
+    const strict = { ...quick, training: { ...quick.training, seed: 1 }, graftGuard: { enabled: true, minDropPct: 0, sigma: 0, noiseMultiple: 0, lossMustRise: false, retry: false } };
     const off = { ...strict, graftGuard: { ...strict.graftGuard, enabled: false } };
     const unguarded = await runTraining(off, { runId: 'graft-guard-off' });
     expect(unguarded.rollbacks).to.deep.equal([]);
@@ -77,5 +77,25 @@ describe('esper run: the graft guard', function () {
     expect(guarded.epochs.slice(0, first - 1)).to.deep.equal(unguarded.epochs.slice(0, first - 1).map((e, i) => ({ ...e, durationMs: guarded.epochs[i]!.durationMs })));
     expect(accuracyAt(guarded, first)).to.be.greaterThan(accuracyAt(unguarded, first));
     expect(guarded.epochs.map((e) => e.epoch)).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('retries, with the seed kept, a grafting epoch whose fall pruning would deepen (the seed carries the network)', async () => {
+    // Data seed 1 again: at epoch 19 the seed, HOLDING at α = 1, carries the network; a fall there is retried on new batches.
+    const quick = quickSpiralsSpec(20);
+    const spec = { ...quick, training: { ...quick.training, seed: 1 }, graftGuard: { enabled: true, minDropPct: 0, sigma: 0, noiseMultiple: 0, lossMustRise: false, retry: true } };
+    const results = await runTraining(spec, { runId: 'graft-guard-retry' });
+    const retries = results.rollbacks.filter((r) => r.cause === 'graft_regression' && r.reason?.startsWith('retried, seeds kept'));
+    expect(retries, 'a retry happened (else this run shows nothing)').to.not.be.empty;
+    for (const retry of retries) {
+      const before = results.epochs[retry.epoch - 2]!;
+      const record = results.epochs[retry.epoch - 1]!;
+      // Nothing pruned: the seeds stand as at the boundary before, and no seed's history has a prune at that epoch.
+      expect(record.seeds.map((s) => [s.seedId, s.stage, s.alpha])).to.deep.equal(before.seeds.map((s) => [s.seedId, s.stage, s.alpha]));
+      expect(results.seeds.flatMap((s) => s.history).filter((h) => h.epoch === retry.epoch && h.to === 'PRUNED')).to.deep.equal([]);
+      expect(results.graftEpochs).to.include(retry.epoch);
+      // Never twice in a row.
+      expect(retries.some((r) => r.epoch === retry.epoch + 1)).to.equal(false);
+    }
+    expect(results.epochs.map((e) => e.epoch)).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 });

@@ -21,7 +21,7 @@ export interface WorkerOps {
   /** A slot's seed as attached (kind, parameters finite): what G1 checks right after a germination. */
   inspectSlot: { args: { slotId: string }; result: SlotAttachCheck };
   checkpoint: { args: { meta: unknown }; result: { bytes: Uint8Array; hash: string } };
-  restore: { args: { bytes: Uint8Array; mode: 'exact' | 'rollback' }; result: { prunedSlots: string[]; epoch: number } };
+  restore: { args: { bytes: Uint8Array; mode: 'exact' | 'rollback' | 'retry' }; result: { prunedSlots: string[]; epoch: number } };
   /** Fault injection: overwrites the seed in `slotId` with NaN (false when the slot holds no seed). */
   poisonSeed: { args: { slotId: string }; result: { poisoned: boolean } };
   /** Test hook: makes the worker thread crash (uncaught error) to exercise supervision. */
