@@ -182,8 +182,8 @@ export const RunGraftGuardSpecSchema = z
     noiseMultiple: z.number().min(0).max(100).default(1.5),
     /** Roll back only when the epoch's mean training loss rose as well (the graft upset the optimisation, not only the validation reading). @default true */
     lossMustRise: z.boolean().default(true),
-    /** Where pruning would not win back half the fall, retry the epoch with the seeds kept (never twice in a row). @default true */
-    retry: z.boolean().default(true),
+    /** Where pruning would not win back half the fall, retry the epoch with the seeds kept (never twice in a row); opt-in, measured mixed (docs/benchmarks.md, twenty-sixth session). @default false */
+    retry: z.boolean().default(false),
   })
   .strict();
 export type RunGraftGuardSpec = z.output<typeof RunGraftGuardSpecSchema>;
@@ -224,7 +224,7 @@ export const RunSpecSchema = z
     blend: RunBlendSpecSchema.prefault({}),
     /** Blueprints and kernels the run may grow. @default { blueprints: 'catalog', kernels: [] } */
     seedModules: SeedModulesSpecSchema.prefault({}),
-    /** Rolls back a graft that collapses. @default { enabled: true, minDropPct: 5, sigma: 3, noiseMultiple: 1.5, lossMustRise: true, retry: true } */
+    /** Rolls back a graft that collapses. @default { enabled: true, minDropPct: 5, sigma: 3, noiseMultiple: 1.5, lossMustRise: true, retry: false } */
     graftGuard: RunGraftGuardSpecSchema.prefault({}),
   })
   .strict();

@@ -31,10 +31,10 @@
  *   counterfactual contribution, measured with α = 0 at that epoch's end): a
  *   seed that already carries the network (HOLDING at α = 1 on spirals: 76.0 %
  *   with it, 65.0 % without) is not pruned for a fall that pruning deepens.
- *   Such an epoch is retried instead (`retry`): rolled back with the seeds
- *   kept and trained again on the next epoch's batches, as a large model's
- *   training restarts from a checkpoint before a loss spike and skips the
- *   batches that caused it; never twice in a row.
+ *   Such an epoch may be retried instead (`retry`, opt-in): rolled back with
+ *   the seeds kept and trained again on the next epoch's batches, as a large
+ *   model's training restarts from a checkpoint before a loss spike and skips
+ *   the batches that caused it; never twice in a row.
  */
 import type { RunGraftGuardSpec } from '../../contracts/run.ts';
 
