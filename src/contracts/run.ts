@@ -324,6 +324,8 @@ export const RunRollbackRecordSchema = z
     toEpoch: count().optional(),
     /** Human-readable detail, e.g. `validation loss 9.1 > 3 × best`. */
     reason: text(500).optional(),
+    /** True when the live seeds were kept, restored as checkpointed (a graft guard retry); absent: they were pruned. */
+    seedsKept: z.boolean().optional(),
   })
   .strict();
 export type RunRollbackRecord = z.output<typeof RunRollbackRecordSchema>;

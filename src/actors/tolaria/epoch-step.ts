@@ -89,7 +89,7 @@ export async function runEpoch(
       trainLoss: report.trainLoss,
       validationSize: report.validationSize,
       history: ctx.epochs.map((e, i) => ({ validationAccuracy: e.validationAccuracy, grafting: ctx.graftingAt[i] ?? false })),
-      retriedBefore: ctx.rollbacks.some((r) => r.epoch === report.epoch - 1 && r.cause === 'graft_regression' && r.reason?.startsWith(RETRY_REASON) === true),
+      retriedBefore: ctx.rollbacks.some((r) => r.epoch === report.epoch - 1 && r.seedsKept === true),
     });
     if (guard.action !== 'none') {
       const retry = guard.action === 'retry';
@@ -119,7 +119,7 @@ export async function runEpoch(
   return { ...result, rolledBack: false, ...(tamiyo === undefined ? {} : { tamiyo }) };
 }
 
-/** How a guard retry's rollback reason starts (results.json keeps the reason, not the action). */
+/** How a guard retry's rollback reason starts, for the reader (the record's `seedsKept` says it for code). */
 const RETRY_REASON = 'retried, seeds kept: ';
 
 /** Restores the boundary's checkpoint after a bad epoch (live seeds pruned, or kept for a retry) and records the epoch with the restored model's numbers. */

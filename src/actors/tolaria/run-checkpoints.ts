@@ -113,7 +113,7 @@ export class RunCheckpoints {
         ctx.log?.warn({ err: error, slotId: state.slotId }, 'prune after rollback refused');
       }
     }
-    const record: RunRollbackRecord = { epoch: fromEpoch, cause: trigger, checkpointId: target.checkpointId, toEpoch: target.epoch, reason: reason.slice(0, 500) };
+    const record: RunRollbackRecord = { epoch: fromEpoch, cause: trigger, checkpointId: target.checkpointId, toEpoch: target.epoch, reason: reason.slice(0, 500), ...(options.keepSeeds === true ? { seedsKept: true } : {}) };
     ctx.rollbacks.push(record);
     ctx.lastAccuracy = evaluation.accuracy;
     return { restoredHostWeightsHash, prunedSlots: restored.prunedSlots, evaluation, record };
