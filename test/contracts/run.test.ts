@@ -51,7 +51,7 @@ function results(spec: RunSpec): RunResultsInput {
 
 describe('contracts/run', () => {
   describe('RunSpec', () => {
-    for (const file of ['spirals.json', 'fashion-mnist.json']) {
+    for (const file of ['spirals.json', 'fashion-mnist.json', 'spirals-depth.json', 'fashion-mnist-depth.json']) {
       it(`parses examples/${file}, whose blueprints are all in the catalog`, () => {
         const spec = RunSpecSchema.parse(exampleSpec(file));
         // The README's main command must stay well under a minute (a spirals epoch is ~0.1 s, a 10k-image Fashion-MNIST one ~1 s).
@@ -83,6 +83,11 @@ describe('contracts/run', () => {
       const fashion = RunSpecSchema.parse(exampleSpec('fashion-mnist.json'));
       expect(spirals.training.dataset.kind).to.equal('spirals');
       expect(fashion.training.dataset).to.include({ kind: 'fashion-mnist', limit: 10_000 });
+      // The two main examples grow as a new user's spec would: the default policy and the whole catalog.
+      for (const file of ['spirals.json', 'fashion-mnist.json']) {
+        expect(exampleSpec(file), file).to.not.have.property('policy');
+        expect(RunSpecSchema.parse(exampleSpec(file)).seedModules.blueprints, file).to.equal('catalog');
+      }
       for (const spec of [spirals, fashion]) {
         const host = spec.training.host;
         expect(host.kind).to.equal('mlp');
