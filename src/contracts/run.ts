@@ -95,6 +95,14 @@ export const HeuristicPolicySpecSchema = z
      */
     maxLiveWidthSeeds: z.number().int().min(1).max(64).default(1),
     /**
+     * Bottleneck: width seeds live at once while every one of them, and the
+     * layer to widen, is a conv block (each on its own block); at least
+     * `maxLiveWidthSeeds`. A conv block's new channels reach the classifier
+     * only through the blocks after it, so the blocks of a narrow CNN are
+     * bottlenecks together. 1–64. @default 1
+     */
+    maxLiveConvWidthSeeds: z.number().int().min(1).max(64).default(1),
+    /**
      * Bottleneck: epochs of a width seed's α ramp (1, 3, 5 or 8); absent, the
      * run's `blend.tempoEpochs`. 1: the new units blend at full strength from
      * their first BLENDING epoch — they start with zero outgoing weights (or

@@ -131,6 +131,8 @@ export interface WidthRuleConfig {
   readonly holdingPatienceEpochs: number;
   /** Width seeds live at once, each on its own layer (a merge widens a live neighbour: `padWidthSeed`). */
   readonly maxLiveWidthSeeds: number;
+  /** Width seeds live at once while every one of them and the layer to widen is a conv block (at least `maxLiveWidthSeeds`). */
+  readonly maxLiveConvWidthSeeds: number;
   /**
    * Epochs a width seed trains before the policy advances it to BLENDING
    * (the width slots' G2 minimum); depth seeds wait the heuristic's
@@ -168,6 +170,7 @@ export const DEFAULT_WIDTH_RULE: WidthRuleConfig = Object.freeze({
   patientUntilFraction: 0.25,
   holdingPatienceEpochs: 3,
   maxLiveWidthSeeds: 1,
+  maxLiveConvWidthSeeds: 1,
   trainingEpochs: 1,
 });
 
@@ -351,7 +354,14 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   }
   const live = packet.seeds.filter((s) => LIVE.has(s.stage));
   const liveWidth = live.filter((s) => places[s.slotId]?.role === 'width');
-  if (liveWidth.length >= rule.maxLiveWidthSeeds) return { wait: liveWidth.length === 1 ? 'a width seed is growing' : `${liveWidth.length} width seeds are growing` };
+  // Conv blocks may grow side by side (`maxLiveConvWidthSeeds`): past `maxLiveWidthSeeds`, only while every live width seed is on a conv block, and only another conv block.
+  const onConvBlock = (seed: SeedState): boolean => {
+    const layer = layers.find((l) => l.layer === places[seed.slotId]?.layer);
+    return layer !== undefined && isConvBlock(layer);
+  };
+  const convOnly = liveWidth.length >= rule.maxLiveWidthSeeds;
+  const liveLimit = convOnly && liveWidth.every(onConvBlock) ? Math.max(rule.maxLiveWidthSeeds, rule.maxLiveConvWidthSeeds) : rule.maxLiveWidthSeeds;
+  if (liveWidth.length >= liveLimit) return { wait: liveWidth.length === 1 ? 'a width seed is growing' : `${liveWidth.length} width seeds are growing` };
   if (live.length - liveWidth.length >= maxLiveSeeds) return { wait: `${live.length} live seeds` };
   const holding = packet.seeds.filter((s) => LIVE.has(s.stage) || s.stage === 'FOSSILIZED').length;
   if (holding >= context.budget.maxSeeds) return { wait: `seed budget spent (${holding}/${context.budget.maxSeeds})` };
@@ -370,6 +380,10 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
     }
     if (widthSeeds.some((s) => LIVE.has(s.stage))) {
       skipped.push(`L${layer.layer} is growing`);
+      continue;
+    }
+    if (convOnly && !isConvBlock(layer)) {
+      skipped.push(`L${layer.layer} waits: only conv blocks grow beside a growing conv block`);
       continue;
     }
     if (saturation < rule.saturation) {
@@ -523,7 +537,7 @@ export type BottleneckConfigInput = HeuristicConfigInput & Partial<WidthRuleConf
 
 /** The bottleneck policy as a {@link TamiyoPolicy}. */
 export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolicy<PolicyMemory> {
-  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, trainingEpochs, tempoEpochs, ...heuristic } =
+  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, maxLiveConvWidthSeeds, trainingEpochs, tempoEpochs, ...heuristic } =
     input;
   const config: BottleneckConfig = {
     width: Object.freeze({
@@ -536,6 +550,7 @@ export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolic
       patientUntilFraction: patientUntilFraction ?? DEFAULT_WIDTH_RULE.patientUntilFraction,
       holdingPatienceEpochs: holdingPatienceEpochs ?? DEFAULT_WIDTH_RULE.holdingPatienceEpochs,
       maxLiveWidthSeeds: maxLiveWidthSeeds ?? DEFAULT_WIDTH_RULE.maxLiveWidthSeeds,
+      maxLiveConvWidthSeeds: maxLiveConvWidthSeeds ?? DEFAULT_WIDTH_RULE.maxLiveConvWidthSeeds,
       trainingEpochs: trainingEpochs ?? DEFAULT_WIDTH_RULE.trainingEpochs,
       tempoEpochs,
     }),

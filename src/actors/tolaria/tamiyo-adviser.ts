@@ -88,6 +88,7 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
     patientUntilFraction: p.patientUntilFraction,
     holdingPatienceEpochs: p.holdingPatienceEpochs,
     maxLiveWidthSeeds: p.maxLiveWidthSeeds,
+    maxLiveConvWidthSeeds: p.maxLiveConvWidthSeeds,
     tempoEpochs: widthTempoEpochs,
   });
 }

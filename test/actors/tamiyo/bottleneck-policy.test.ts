@@ -299,6 +299,29 @@ describe('Tamiyo bottleneck policy', () => {
     expect(widthGrowthFor(withLayers(2, [layer(1, 4, 4, 5), layer(2, 4, 4, 1)], growing), ctx(), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a width seed is growing' });
   });
 
+  it('with maxLiveConvWidthSeeds 2, widens a second conv block while the first grows, never a dense layer beside it, and keeps one at a time elsewhere', () => {
+    const rule = { ...DEFAULT_WIDTH_RULE, maxLiveConvWidthSeeds: 2 };
+    const conv = (n: number, width: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, width, gradientScore), kind: 'conv', positions });
+    const ids = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2', 'h3', 'h3-w1', 'h3-w2'];
+    const growingOn = (slot: string): SystemStatePacket['seeds'] => ids.map((id) => (id === slot ? live(id, { stage: 'TRAINING', blueprintId: 'widen_16' }) : seed(id)));
+    const slots3 = { ...ctx().slots, h3: { role: 'depth' as const, layer: 3 }, 'h3-w1': { role: 'width' as const, layer: 3 }, 'h3-w2': { role: 'width' as const, layer: 3 } };
+    // Conv 3 (14×14) → conv 8 (7×7) → dense 16; the second conv block grows: the first grows beside it, the dense layer waits.
+    const cnn = [conv(1, 3, 196, 1), conv(2, 8, 49, 1), layer(3, 16, 16, 9)];
+    const second = widthGrowthFor(withLayers(2, cnn, growingOn('h2-w1')), ctx({ slots: slots3 }), rule, 1);
+    expect(second).to.have.nested.property('seed.slotId', 'h1-w1');
+    // Layer 1 has grown and is not saturated again: of the rest only the dense layer could grow, and it waits.
+    const grownFirst: LayerSignals = { ...layer(1, 27, 2, 1), kind: 'conv', positions: 196 };
+    const onlyDense = widthGrowthFor(withLayers(2, [grownFirst, conv(2, 8, 49, 1), layer(3, 16, 16, 9)], growingOn('h2-w1').map((s) => (s.slotId === 'h1-w1' ? seed('h1-w1', { stage: 'FOSSILIZED' }) : s))), ctx({ slots: slots3 }), rule, 1);
+    expect(onlyDense).to.have.property('wait').that.match(/L3 waits: only conv blocks grow beside a growing conv block/);
+    // A growing dense layer keeps the others waiting, conv blocks too.
+    expect(widthGrowthFor(withLayers(2, cnn, growingOn('h3-w1')), ctx({ slots: slots3 }), rule, 1)).to.deep.equal({ wait: 'a width seed is growing' });
+    // Two conv blocks growing: the limit.
+    const both = growingOn('h2-w1').map((s) => (s.slotId === 'h1-w1' ? live('h1-w1', { stage: 'TRAINING', blueprintId: 'widen_16' }) : s));
+    expect(widthGrowthFor(withLayers(3, cnn, both), ctx({ slots: slots3 }), rule, 1)).to.deep.equal({ wait: '2 width seeds are growing' });
+    // The default (1): one growth step at a time on a CNN too.
+    expect(widthGrowthFor(withLayers(2, cnn, growingOn('h2-w1')), ctx({ slots: slots3 }), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a width seed is growing' });
+  });
+
   it('widens a layer only while the seed would merge within 60 % of the run, so the grown layer trains at its final width for the last 40 %', () => {
     const saturated = [layer(1, 4, 4, 1)];
     // 15 epochs, a merge 4 epochs after the decision: epoch 5 merges at 9 (= 0.6 of 15), epoch 6 at 10 — inside the start window (≤ 7.5), past the merge window
