@@ -99,9 +99,9 @@ export const HeuristicPolicySpecSchema = z
      * layer to widen, is a conv block (each on its own block); at least
      * `maxLiveWidthSeeds`. A conv block's new channels reach the classifier
      * only through the blocks after it, so the blocks of a narrow CNN are
-     * bottlenecks together. 1–64. @default 1
+     * bottlenecks together (`bottleneck@15`; docs/growth.md rule 9). 1–64. @default 2
      */
-    maxLiveConvWidthSeeds: z.number().int().min(1).max(64).default(1),
+    maxLiveConvWidthSeeds: z.number().int().min(1).max(64).default(2),
     /**
      * Bottleneck: epochs of a width seed's α ramp (1, 3, 5 or 8); absent, the
      * run's `blend.tempoEpochs`. 1: the new units blend at full strength from

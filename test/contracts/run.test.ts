@@ -114,7 +114,7 @@ describe('contracts/run', () => {
         growUntilFraction: 0.5,
         mergeByFraction: 0.6,
         maxLiveWidthSeeds: 1,
-        maxLiveConvWidthSeeds: 1,
+        maxLiveConvWidthSeeds: 2,
         saturation: 0.45,
         growthFactor: 8,
         patientUntilFraction: 0.25,

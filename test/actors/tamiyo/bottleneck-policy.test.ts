@@ -299,8 +299,8 @@ describe('Tamiyo bottleneck policy', () => {
     expect(widthGrowthFor(withLayers(2, [layer(1, 4, 4, 5), layer(2, 4, 4, 1)], growing), ctx(), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a width seed is growing' });
   });
 
-  it('with maxLiveConvWidthSeeds 2, widens a second conv block while the first grows, never a dense layer beside it, and keeps one at a time elsewhere', () => {
-    const rule = { ...DEFAULT_WIDTH_RULE, maxLiveConvWidthSeeds: 2 };
+  it('widens a second conv block while the first grows (bottleneck@15), never a dense layer beside it, and keeps one at a time elsewhere', () => {
+    const rule = DEFAULT_WIDTH_RULE;
     const conv = (n: number, width: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, width, gradientScore), kind: 'conv', positions });
     const ids = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2', 'h3', 'h3-w1', 'h3-w2'];
     const growingOn = (slot: string): SystemStatePacket['seeds'] => ids.map((id) => (id === slot ? live(id, { stage: 'TRAINING', blueprintId: 'widen_16' }) : seed(id)));
@@ -318,8 +318,8 @@ describe('Tamiyo bottleneck policy', () => {
     // Two conv blocks growing: the limit.
     const both = growingOn('h2-w1').map((s) => (s.slotId === 'h1-w1' ? live('h1-w1', { stage: 'TRAINING', blueprintId: 'widen_16' }) : s));
     expect(widthGrowthFor(withLayers(3, cnn, both), ctx({ slots: slots3 }), rule, 1)).to.deep.equal({ wait: '2 width seeds are growing' });
-    // The default (1): one growth step at a time on a CNN too.
-    expect(widthGrowthFor(withLayers(2, cnn, growingOn('h2-w1')), ctx({ slots: slots3 }), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a width seed is growing' });
+    // maxLiveConvWidthSeeds 1: one growth step at a time on a CNN too (bottleneck@14).
+    expect(widthGrowthFor(withLayers(2, cnn, growingOn('h2-w1')), ctx({ slots: slots3 }), { ...DEFAULT_WIDTH_RULE, maxLiveConvWidthSeeds: 1 }, 1)).to.deep.equal({ wait: 'a width seed is growing' });
   });
 
   it('widens a layer only while the seed would merge within 60 % of the run, so the grown layer trains at its final width for the last 40 %', () => {
@@ -347,7 +347,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@14');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@15');
   });
 
   it('blends a width seed by its own α ramp when the rule names one (1: full strength at once), a depth seed by the run\'s', () => {
@@ -472,6 +472,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@14');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@15');
   });
 });
