@@ -367,8 +367,9 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
     const layer = layers.find((l) => l.layer === places[seed.slotId]?.layer);
     return layer !== undefined && isConvBlock(layer);
   };
-  const convOnly = liveWidth.length >= rule.maxLiveWidthSeeds;
-  const liveLimit = convOnly && liveWidth.every(onConvBlock) ? Math.max(rule.maxLiveWidthSeeds, rule.maxLiveConvWidthSeeds) : rule.maxLiveWidthSeeds;
+  // Past maxLiveWidthSeeds (every live width seed then on a conv block, or the rule waits below) only conv blocks may grow.
+  const convBlocksOnly = liveWidth.length >= rule.maxLiveWidthSeeds;
+  const liveLimit = convBlocksOnly && liveWidth.every(onConvBlock) ? Math.max(rule.maxLiveWidthSeeds, rule.maxLiveConvWidthSeeds) : rule.maxLiveWidthSeeds;
   if (liveWidth.length >= liveLimit) return { wait: liveWidth.length === 1 ? 'a width seed is growing' : `${liveWidth.length} width seeds are growing` };
   if (live.length - liveWidth.length >= maxLiveSeeds) return { wait: `${live.length} live seeds` };
   const holding = packet.seeds.filter((s) => LIVE.has(s.stage) || s.stage === 'FOSSILIZED').length;
@@ -390,7 +391,7 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
       skipped.push(`L${layer.layer} is growing`);
       continue;
     }
-    if (convOnly && !isConvBlock(layer)) {
+    if (convBlocksOnly && !isConvBlock(layer)) {
       skipped.push(`L${layer.layer} waits: only conv blocks grow beside a growing conv block`);
       continue;
     }
