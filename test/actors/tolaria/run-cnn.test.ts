@@ -116,3 +116,64 @@ describe('esper run on a CNN host (issue 11, item 4)', function () {
     }
   });
 });
+
+/** Epochs [germinated, left the live stages) of a seed; undefined if it never germinated. */
+function liveSpan(seed: { history: readonly { epoch: number; to: string }[] } | undefined): [number, number] | undefined {
+  const start = seed?.history.find((h) => h.to === 'GERMINATED')?.epoch;
+  if (start === undefined) return undefined;
+  const end = seed?.history.find((h) => h.to === 'FOSSILIZED' || h.to === 'PRUNED')?.epoch ?? Number.POSITIVE_INFINITY;
+  return [start, end];
+}
+
+describe('esper run on a two-block CNN host (bottleneck@15: conv blocks grow side by side)', function () {
+  this.timeout(300_000);
+
+  /** 28×28×1 → c2 → c2 → 10, a growth site on each block, growth from epoch 1 wherever a block could grow. */
+  function twoBlockSpec(dir: string | undefined, maxLiveConvWidthSeeds: number): RunSpec {
+    return cnnSpec(dir, {
+      name: 'cnn: two 2-channel conv blocks grow',
+      epochs: 9,
+      training: {
+        seed: 0,
+        dataset: { kind: 'fashion-mnist', limit: 1200, layout: 'image', ...(dir === undefined ? {} : { dir }) },
+        host: { kind: 'cnn', convs: [{ filters: 2 }, { filters: 2 }], dense: [] },
+        slots: [
+          { id: 'b1', afterLayer: 1 },
+          { id: 'b2', afterLayer: 2 },
+        ],
+        optimizer: { kind: 'adam', learningRate: 0.005 },
+        batchSize: 64,
+      },
+      policy: { growFromEpoch: 1, growUntilFraction: 0.9, mergeByFraction: 1, saturation: 0, fossilizeContributionPp: -100, maxLiveConvWidthSeeds },
+      budgets: { maxSeeds: 2 },
+    });
+  }
+
+  it('widens the second block while the first one grows, and both fossilize into the topology; one at a time with maxLiveConvWidthSeeds 1', async () => {
+    const dir = dataDir();
+    for (const limit of [2, 1]) {
+      const results = RunResultsSchema.parse(await runTraining(twoBlockSpec(dir, limit), { runId: `run-cnn-two-blocks-${limit}` }));
+      const width = ['b1-w1', 'b2-w1'].map((id) => results.seeds.find((s) => s.slotId === id));
+      const story = JSON.stringify(results.seeds.map((s) => [s.slotId, s.history.map((h) => `${h.epoch}:${h.to}`)]));
+      const [first, second] = width.map(liveSpan);
+      // The narrower second block (2 × 49 values against 2 × 196) grows first.
+      expect(second, story).to.not.equal(undefined);
+      if (limit === 1) {
+        // One at a time, the first block's turn comes after that merge, too late to merge within the run: it does not grow.
+        expect(first, story).to.equal(undefined);
+        continue;
+      }
+      // Side by side: the first block germinates while the second block's seed is live.
+      expect(first !== undefined && second !== undefined && Math.max(first[0], second[0]) < Math.min(first[1], second[1]), story).to.equal(true);
+      // Both merged: the blocks end wider by their kernels' factors, and the static baseline would train exactly this.
+      const factors = width.map((s) => {
+        expect(s?.history.at(-1)?.to, story).to.equal('FOSSILIZED');
+        const entry = catalogEntry(s?.blueprintId ?? '');
+        return entry?.role === 'width' ? entry.factor : 0;
+      });
+      expect(factors.every((f) => f > 0), story).to.equal(true);
+      expect(results.topology?.host, story).to.deep.equal({ kind: 'cnn', convs: factors.map((f) => ({ filters: 2 + f * 2, kernelSize: 3 })), dense: [] });
+      expect(results.finalAccuracy).to.be.greaterThan(0.1);
+    }
+  });
+});
