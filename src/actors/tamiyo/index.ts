@@ -85,7 +85,7 @@ export {
   layerSaturation,
   layerValues,
   narrowestConvBlock,
-  narrowerSaturatedDense,
+  narrowerSaturatedLayer,
   widthEpochsToMerge,
   widthGrowthFor,
   widthKernelFor,
