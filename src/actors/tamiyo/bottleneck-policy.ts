@@ -49,9 +49,7 @@
  * ({@link comparableScore}: a dense layer's as it is, a conv block's per
  * pixel of the coarsest conv block) — of the conv blocks only the narrowest
  * competes ({@link narrowestConvBlock}), and no dense layer while a
- * narrower saturated dense layer, before or after it, or a saturated conv
- * block in front of it with fewer channels than it has units
- * (`bottleneck@16`), could grow ({@link narrowerSaturatedLayer}) — saturated or still at its first
+ * narrower saturated dense layer, before or after it, could grow ({@link narrowerSaturatedDense}) — saturated or still at its first
  * width — a layer that grew must be saturated again to
  * grow again (right after a merge its new units carry little: a 784-8-8-10
  * layer widened to 72 read 0.17, scored above the saturated first layer,
@@ -121,7 +119,7 @@ import { allDead, liveUnits, revivalFor, revivalsIssued, reviveCommand } from '.
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 16;
+export const BOTTLENECK_POLICY_VERSION = 15;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */
@@ -291,13 +289,12 @@ export function narrowestConvBlock<T extends { readonly layer: LayerSignals; rea
 }
 
 /**
- * A saturated layer among `candidates` narrower than `candidate` (a dense
- * layer; none for any other): a dense layer before or after it, or a conv
- * block in front of it with fewer channels than it has units
- * (`bottleneck@16`), if any (the narrowest, then the earliest). Such a layer
- * goes first: a chain of layers passes on no more than its narrowest layer
- * carries, so a wider layer on either side of it saturates on what it reads
- * or on what may reach the output, not on its own width, however it scores.
+ * A saturated dense layer among `candidates` narrower than `candidate` (a
+ * dense layer; none for any other), before or after it, if any (the
+ * narrowest, then the earliest). Such a layer goes first: a chain of dense
+ * layers passes on no more than its narrowest layer carries, so a wider
+ * layer on either side of it saturates on what it reads or on what may
+ * reach the output, not on its own width, however it scores.
  * - Before it (`bottleneck@12`): on a Fashion-MNIST 784-3-16-12-10 (plain
  *   SGD 0.1, batch 32, 15 epochs, a held-out spec), at epoch 1 the 3-unit
  *   first layer was saturated (0.99) and the 12-unit third, with an
@@ -319,22 +316,14 @@ export function narrowestConvBlock<T extends { readonly layer: LayerSignals; rea
  *   0.816 and the largest fall 9.6 %. It costs where the wider layer was
  *   the better first step: 784-8-3-10 (SGD 0.05) 0.923 / 0.788 → 0.860 /
  *   0.788, and data seed 2 of 784-6-3-10, whose first layer was dying.
- * - A conv block in front of it, counted in channels (`bottleneck@16`): the
- *   dense layer reads the block's channels at every pooled position, so no
- *   more distinct features than the block has channels. On sweep 5's CNN
- *   conv 2 → conv 3 → dense 16 (30k images, 15 epochs) the 16-unit dense
- *   layer outscored both blocks on data seeds 0 and 1 and was widened
- *   first (c2-c3-144: static twins 0.9 and 1.9 points above the host,
- *   resolution 1.83 and 0.70), and the blocks never grew; on data seeds
- *   2–4 the blocks grew first, side by side (c18-c27-16: 3.6–5.7 points,
- *   0.99–1.04).
- * Conv blocks are ranked among themselves by {@link narrowestConvBlock}.
+ * Conv blocks are ranked among themselves by {@link narrowestConvBlock}; a
+ * dense layer behind a conv block is not compared with it here.
  */
-export function narrowerSaturatedLayer<T extends { readonly layer: LayerSignals; readonly saturation: number }>(candidate: T, candidates: readonly T[], saturation: number): T | undefined {
+export function narrowerSaturatedDense<T extends { readonly layer: LayerSignals; readonly saturation: number }>(candidate: T, candidates: readonly T[], saturation: number): T | undefined {
   if (candidate.layer.kind !== 'dense') return undefined;
-  const narrower = (c: T): boolean => c.layer.layer !== candidate.layer.layer && c.saturation >= saturation && c.layer.width < candidate.layer.width;
-  const chained = (c: T): boolean => c.layer.kind === 'dense' || (c.layer.kind === 'conv' && c.layer.layer < candidate.layer.layer);
-  return candidates.filter((c) => narrower(c) && chained(c)).sort((a, b) => a.layer.width - b.layer.width || a.layer.layer - b.layer.layer)[0];
+  return candidates
+    .filter((c) => c.layer.kind === 'dense' && c.layer.layer !== candidate.layer.layer && c.saturation >= saturation && c.layer.width < candidate.layer.width)
+    .sort((a, b) => a.layer.width - b.layer.width || a.layer.layer - b.layer.layer)[0];
 }
 
 /** A layer's gradient score per output position (a conv block's over its pooled pixels), as the decision reasons show it. */
@@ -437,11 +426,11 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
     candidates.push({ seed, kernel, layer, saturation, score: comparableScore(layer, layers) });
   }
   // Saturation says *when* (some layer that can grow has no room left); the score says *where*, the conv blocks represented by their
-  // narrowest, and no dense layer beside a narrower saturated dense layer or behind a saturated conv block of fewer channels.
+  // narrowest, and no dense layer beside a narrower saturated one.
   const trigger = candidates.filter((c) => c.saturation >= rule.saturation).sort((a, b) => b.saturation - a.saturation)[0];
   if (trigger === undefined) return { wait: skipped.join('; ') || 'no layer to widen' };
   const narrowest = narrowestConvBlock(candidates);
-  const ranked = candidates.filter((c) => (isConvBlock(c.layer) ? c === narrowest : narrowerSaturatedLayer(c, candidates, rule.saturation) === undefined));
+  const ranked = candidates.filter((c) => (isConvBlock(c.layer) ? c === narrowest : narrowerSaturatedDense(c, candidates, rule.saturation) === undefined));
   ranked.sort((a, b) => b.score - a.score || a.layer.layer - b.layer.layer);
   const best = ranked[0] as WidthGrowth & { score: number };
   return { seed: best.seed, kernel: best.kernel, layer: best.layer, saturation: best.saturation, ...(best.saturation >= rule.saturation ? {} : { triggeredBy: trigger.layer }) };

@@ -85,7 +85,7 @@ export {
   layerSaturation,
   layerValues,
   narrowestConvBlock,
-  narrowerSaturatedLayer,
+  narrowerSaturatedDense,
   widthEpochsToMerge,
   widthGrowthFor,
   widthKernelFor,

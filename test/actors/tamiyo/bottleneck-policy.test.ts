@@ -10,7 +10,7 @@ import {
   layerSaturation,
   layerValues,
   MAX_REVIVALS,
-  narrowerSaturatedLayer,
+  narrowerSaturatedDense,
   widthEpochsToMerge,
   widthGrowthFor,
   widthKernelFor,
@@ -230,8 +230,8 @@ describe('Tamiyo bottleneck policy', () => {
     const behind = layer(2, 12, 2.68, 0.731, 0.5);
     expect(widthGrowthFor(withLayers(1, [narrow, behind]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 1);
     const candidates = [narrow, behind].map((l) => ({ layer: l, saturation: layerSaturation(l) }));
-    expect(narrowerSaturatedLayer(candidates[1] as (typeof candidates)[number], candidates, 0.45)?.layer.layer).to.equal(1);
-    expect(narrowerSaturatedLayer(candidates[0] as (typeof candidates)[number], candidates, 0.45)).to.equal(undefined);
+    expect(narrowerSaturatedDense(candidates[1] as (typeof candidates)[number], candidates, 0.45)?.layer.layer).to.equal(1);
+    expect(narrowerSaturatedDense(candidates[0] as (typeof candidates)[number], candidates, 0.45)).to.equal(undefined);
     // The first layer not saturated: the third competes on its score, as before.
     expect(widthGrowthFor(withLayers(1, [layer(1, 3, 1, 0.595), layer(2, 12, 5.4, 0.731)]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 2);
     // A wider layer before a narrow one does not hold it back (784-16-4-10: the 4-unit second layer is widened first).
@@ -245,8 +245,8 @@ describe('Tamiyo bottleneck policy', () => {
     const narrow = layer(2, 3, 1, 0.447, 2 / 3);
     expect(widthGrowthFor(withLayers(1, [wide, narrow]), ctx(), DEFAULT_WIDTH_RULE, 1)).to.have.nested.property('layer.layer', 2);
     const candidates = [wide, narrow].map((l) => ({ layer: l, saturation: layerSaturation(l) }));
-    expect(narrowerSaturatedLayer(candidates[0] as (typeof candidates)[number], candidates, 0.45)?.layer.layer).to.equal(2);
-    expect(narrowerSaturatedLayer(candidates[1] as (typeof candidates)[number], candidates, 0.45)).to.equal(undefined);
+    expect(narrowerSaturatedDense(candidates[0] as (typeof candidates)[number], candidates, 0.45)?.layer.layer).to.equal(2);
+    expect(narrowerSaturatedDense(candidates[1] as (typeof candidates)[number], candidates, 0.45)).to.equal(undefined);
     // The narrow layer growing, the wide one competes again.
     const growing = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h2-w1' ? seed(id, { stage: 'TRAINING', blueprintId: 'widen_x8' }) : seed(id)));
     expect(widthGrowthFor(withLayers(2, [wide, narrow], growing), ctx(), { ...DEFAULT_WIDTH_RULE, maxLiveWidthSeeds: 2 }, 1)).to.have.nested.property('layer.layer', 1);
@@ -347,7 +347,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@16');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@15');
   });
 
   it('blends a width seed by its own α ramp when the rule names one (1: full strength at once), a depth seed by the run\'s', () => {
@@ -472,6 +472,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@16');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@15');
   });
 });
