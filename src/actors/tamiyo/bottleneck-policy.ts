@@ -362,12 +362,12 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   }
   const live = packet.seeds.filter((s) => LIVE.has(s.stage));
   const liveWidth = live.filter((s) => places[s.slotId]?.role === 'width');
-  // Conv blocks may grow side by side (`maxLiveConvWidthSeeds`): past `maxLiveWidthSeeds`, only while every live width seed is on a conv block, and only another conv block.
+  // Conv blocks may grow side by side (`maxLiveConvWidthSeeds`): past `maxLiveWidthSeeds`, only while every live width seed is on a conv block
+  // (else the rule waits below), and only another conv block.
   const onConvBlock = (seed: SeedState): boolean => {
     const layer = layers.find((l) => l.layer === places[seed.slotId]?.layer);
     return layer !== undefined && isConvBlock(layer);
   };
-  // Past maxLiveWidthSeeds (every live width seed then on a conv block, or the rule waits below) only conv blocks may grow.
   const convBlocksOnly = liveWidth.length >= rule.maxLiveWidthSeeds;
   const liveLimit = convBlocksOnly && liveWidth.every(onConvBlock) ? Math.max(rule.maxLiveWidthSeeds, rule.maxLiveConvWidthSeeds) : rule.maxLiveWidthSeeds;
   if (liveWidth.length >= liveLimit) return { wait: liveWidth.length === 1 ? 'a width seed is growing' : `${liveWidth.length} width seeds are growing` };

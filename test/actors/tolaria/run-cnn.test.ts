@@ -149,7 +149,7 @@ describe('esper run on a two-block CNN host (bottleneck@15: conv blocks grow sid
     });
   }
 
-  it('widens the second block while the first one grows, and both fossilize into the topology; one at a time with maxLiveConvWidthSeeds 1', async () => {
+  it('widens the first block while the second one grows, and both fossilize into the topology; one at a time with maxLiveConvWidthSeeds 1', async () => {
     const dir = dataDir();
     for (const limit of [2, 1]) {
       const results = RunResultsSchema.parse(await runTraining(twoBlockSpec(dir, limit), { runId: `run-cnn-two-blocks-${limit}` }));
