@@ -89,17 +89,18 @@ export const HeuristicPolicySpecSchema = z
      */
     mergeByFraction: z.number().min(0).max(1).default(0.6),
     /**
-     * Bottleneck: width seeds live at once, each on its own layer (a merge
-     * widens a live width seed on a neighbouring layer with zero weights
-     * where the new units meet it). 1–64. @default 1
+     * Bottleneck: width seeds live at once on dense layers, each on its own
+     * layer (a merge widens a live width seed on a neighbouring layer with
+     * zero weights where the new units meet it). 1–64. @default 1
      */
     maxLiveWidthSeeds: z.number().int().min(1).max(64).default(1),
     /**
-     * Bottleneck: width seeds live at once while every one of them, and the
-     * layer to widen, is a conv block (each on its own block); at least
-     * `maxLiveWidthSeeds`. A conv block's new channels reach the classifier
-     * only through the blocks after it, so the blocks of a narrow CNN are
-     * bottlenecks together (`bottleneck@15`; docs/growth.md rule 9). 1–64. @default 2
+     * Bottleneck: width seeds live at once on a CNN's conv blocks (each on
+     * its own block); at least `maxLiveWidthSeeds`. A conv block's new
+     * channels reach the classifier only through the blocks after it, so the
+     * blocks of a narrow CNN are bottlenecks together (`bottleneck@15`). Its
+     * dense layers count apart, against `maxLiveWidthSeeds`: one grows beside
+     * the conv blocks (`bottleneck@16`; docs/growth.md rule 9). 1–64. @default 2
      */
     maxLiveConvWidthSeeds: z.number().int().min(1).max(64).default(2),
     /**

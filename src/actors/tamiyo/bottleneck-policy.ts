@@ -25,15 +25,20 @@
  *   epoch 6, merged at 10 of 15, and resolved 0.81 / 0.67; a 10-epoch
  *   784-4-10 merged at 5 (half the run at its final width) resolves 1.01 /
  *   0.97;
- * - fewer than `maxLiveWidthSeeds` width seeds are live (default 1: one
- *   growth step at a time) — or, while every live one is on a conv block
- *   and the layer to widen is a conv block too, fewer than
- *   `maxLiveConvWidthSeeds` (default 2, `bottleneck@15`: nothing after a
- *   conv block sees more than it passes on, so a narrow CNN's blocks are
- *   bottlenecks together; one at a time, sweep 7's conv 3 → conv 8 widened
- *   its first block on two data seeds of five, too late to pay back, 0.988
- *   / 0.746; side by side on all five, 0.921 / 0.763 and grown models
- *   0.4–1.5 points better) —, none on the layer to widen, and fewer than
+ * - fewer than `maxLiveWidthSeeds` width seeds on dense layers are live
+ *   when the layer to widen is dense (default 1: one growth step at a
+ *   time), fewer than `maxLiveConvWidthSeeds` on conv blocks when it is a
+ *   conv block (default 2, `bottleneck@15`: nothing after a conv block sees
+ *   more than it passes on, so a narrow CNN's blocks are bottlenecks
+ *   together; one at a time, sweep 7's conv 3 → conv 8 widened its first
+ *   block on two data seeds of five, too late to pay back, 0.988 / 0.746;
+ *   side by side on all five, 0.921 / 0.763 and grown models 0.4–1.5
+ *   points better) — the two kinds apart (`bottleneck@16`: a CNN's dense
+ *   layer grows beside its conv blocks; one kind at a time, whichever went
+ *   first, the other often never grew: sweep 5's conv 2 → conv 3 → dense 16
+ *   widened the dense layer first on two data seeds and neither block
+ *   grew, 87.45 and 86.30 % where both kinds side by side reach 90.02 and
+ *   90.12 %) —, none on the layer to widen, and fewer than
  *   `maxLiveSeeds` depth seeds are; a merge widens a live width seed on a
  *   neighbouring layer with zero weights where the new units meet it;
  * - the seed budget is not spent;
@@ -119,7 +124,7 @@ import { allDead, liveUnits, revivalFor, revivalsIssued, reviveCommand } from '.
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 15;
+export const BOTTLENECK_POLICY_VERSION = 16;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */
@@ -138,7 +143,7 @@ export interface WidthRuleConfig {
   readonly holdingPatienceEpochs: number;
   /** Width seeds live at once, each on its own layer (a merge widens a live neighbour: `padWidthSeed`). */
   readonly maxLiveWidthSeeds: number;
-  /** Width seeds live at once while every one of them and the layer to widen is a conv block (at least `maxLiveWidthSeeds`). */
+  /** Width seeds live at once on a CNN's conv blocks (at least `maxLiveWidthSeeds`; its dense layers count apart, against `maxLiveWidthSeeds`). */
   readonly maxLiveConvWidthSeeds: number;
   /**
    * Epochs a width seed trains before the policy advances it to BLENDING
@@ -362,15 +367,15 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   }
   const live = packet.seeds.filter((s) => LIVE.has(s.stage));
   const liveWidth = live.filter((s) => places[s.slotId]?.role === 'width');
-  // Conv blocks may grow side by side (`maxLiveConvWidthSeeds`): past `maxLiveWidthSeeds`, only while every live width seed is on a conv block
-  // (else the rule waits below), and only another conv block.
+  // Conv blocks and dense layers grow side by side, each kind up to its own limit (`maxLiveConvWidthSeeds`, `maxLiveWidthSeeds`).
   const onConvBlock = (seed: SeedState): boolean => {
     const layer = layers.find((l) => l.layer === places[seed.slotId]?.layer);
     return layer !== undefined && isConvBlock(layer);
   };
-  const convBlocksOnly = liveWidth.length >= rule.maxLiveWidthSeeds;
-  const liveLimit = convBlocksOnly && liveWidth.every(onConvBlock) ? Math.max(rule.maxLiveWidthSeeds, rule.maxLiveConvWidthSeeds) : rule.maxLiveWidthSeeds;
-  if (liveWidth.length >= liveLimit) return { wait: liveWidth.length === 1 ? 'a width seed is growing' : `${liveWidth.length} width seeds are growing` };
+  const liveConv = liveWidth.filter(onConvBlock).length;
+  const full = { conv: liveConv >= Math.max(rule.maxLiveWidthSeeds, rule.maxLiveConvWidthSeeds), dense: liveWidth.length - liveConv >= rule.maxLiveWidthSeeds };
+  const kindsHere = new Set<'conv' | 'dense'>(layers.map((l) => (isConvBlock(l) ? 'conv' : 'dense')));
+  if ([...kindsHere].every((kind) => full[kind])) return { wait: liveWidth.length === 1 ? 'a width seed is growing' : `${liveWidth.length} width seeds are growing` };
   if (live.length - liveWidth.length >= maxLiveSeeds) return { wait: `${live.length} live seeds` };
   const holding = packet.seeds.filter((s) => LIVE.has(s.stage) || s.stage === 'FOSSILIZED').length;
   if (holding >= context.budget.maxSeeds) return { wait: `seed budget spent (${holding}/${context.budget.maxSeeds})` };
@@ -391,8 +396,8 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
       skipped.push(`L${layer.layer} is growing`);
       continue;
     }
-    if (convBlocksOnly && !isConvBlock(layer)) {
-      skipped.push(`L${layer.layer} waits: only conv blocks grow beside a growing conv block`);
+    if (full[isConvBlock(layer) ? 'conv' : 'dense']) {
+      skipped.push(`L${layer.layer} waits: ${isConvBlock(layer) ? 'conv blocks' : 'dense layers'} growing at the limit`);
       continue;
     }
     if (saturation < rule.saturation) {

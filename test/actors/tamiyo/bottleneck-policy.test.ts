@@ -299,27 +299,30 @@ describe('Tamiyo bottleneck policy', () => {
     expect(widthGrowthFor(withLayers(2, [layer(1, 4, 4, 5), layer(2, 4, 4, 1)], growing), ctx(), DEFAULT_WIDTH_RULE, 1)).to.deep.equal({ wait: 'a width seed is growing' });
   });
 
-  it('widens a second conv block while the first grows (bottleneck@15), never a dense layer beside it, and keeps one at a time elsewhere', () => {
+  it('grows a CNN\'s conv blocks side by side and its dense layer beside them (bottleneck@16), each kind up to its own limit', () => {
     const rule = DEFAULT_WIDTH_RULE;
     const conv = (n: number, width: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, width, gradientScore), kind: 'conv', positions });
     const ids = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2', 'h3', 'h3-w1', 'h3-w2'];
-    const growingOn = (slot: string): SystemStatePacket['seeds'] => ids.map((id) => (id === slot ? live(id, { stage: 'TRAINING', blueprintId: 'widen_16' }) : seed(id)));
+    const growingOn = (...slots: string[]): SystemStatePacket['seeds'] => ids.map((id) => (slots.includes(id) ? live(id, { stage: 'TRAINING', blueprintId: 'widen_16' }) : seed(id)));
     const slots3 = { ...ctx().slots, h3: { role: 'depth' as const, layer: 3 }, 'h3-w1': { role: 'width' as const, layer: 3 }, 'h3-w2': { role: 'width' as const, layer: 3 } };
-    // Conv 3 (14×14) → conv 8 (7×7) → dense 16; the second conv block grows: the first grows beside it, the dense layer waits.
-    const cnn = [conv(1, 3, 196, 1), conv(2, 8, 49, 1), layer(3, 16, 16, 9)];
-    const second = widthGrowthFor(withLayers(2, cnn, growingOn('h2-w1')), ctx({ slots: slots3 }), rule, 1);
-    expect(second).to.have.nested.property('seed.slotId', 'h1-w1');
-    // Layer 1 has grown and is not saturated again: of the rest only the dense layer could grow, and it waits.
-    const grownFirst: LayerSignals = { ...layer(1, 27, 2, 1), kind: 'conv', positions: 196 };
-    const onlyDense = widthGrowthFor(withLayers(2, [grownFirst, conv(2, 8, 49, 1), layer(3, 16, 16, 9)], growingOn('h2-w1').map((s) => (s.slotId === 'h1-w1' ? seed('h1-w1', { stage: 'FOSSILIZED' }) : s))), ctx({ slots: slots3 }), rule, 1);
-    expect(onlyDense).to.have.property('wait').that.match(/L3 waits: only conv blocks grow beside a growing conv block/);
-    // A growing dense layer keeps the others waiting, conv blocks too.
-    expect(widthGrowthFor(withLayers(2, cnn, growingOn('h3-w1')), ctx({ slots: slots3 }), rule, 1)).to.deep.equal({ wait: 'a width seed is growing' });
-    // Two conv blocks growing: the limit.
-    const both = growingOn('h2-w1').map((s) => (s.slotId === 'h1-w1' ? live('h1-w1', { stage: 'TRAINING', blueprintId: 'widen_16' }) : s));
-    expect(widthGrowthFor(withLayers(3, cnn, both), ctx({ slots: slots3 }), rule, 1)).to.deep.equal({ wait: '2 width seeds are growing' });
-    // maxLiveConvWidthSeeds 1: one growth step at a time on a CNN too (bottleneck@14).
-    expect(widthGrowthFor(withLayers(2, cnn, growingOn('h2-w1')), ctx({ slots: slots3 }), { ...DEFAULT_WIDTH_RULE, maxLiveConvWidthSeeds: 1 }, 1)).to.deep.equal({ wait: 'a width seed is growing' });
+    const context = ctx({ slots: slots3 });
+    // Conv 3 (14×14) → conv 8 (7×7) → dense 16, all saturated; the second conv block grows.
+    const cnn = (denseScore: number, denseRank = 16): LayerSignals[] => [conv(1, 3, 196, 1), conv(2, 8, 49, 1), layer(3, 16, denseRank, denseScore)];
+    // The dense layer scores highest: it grows beside the growing conv block (under @15 it waited).
+    expect(widthGrowthFor(withLayers(2, cnn(9), growingOn('h2-w1')), context, rule, 1)).to.have.nested.property('seed.slotId', 'h3-w1');
+    // The first conv block scores higher: it grows beside the second.
+    expect(widthGrowthFor(withLayers(2, cnn(0.1), growingOn('h2-w1')), context, rule, 1)).to.have.nested.property('seed.slotId', 'h1-w1');
+    // A growing dense layer no longer keeps the conv blocks waiting: the narrowest (8 × 49 values against 3 × 196) grows beside it.
+    expect(widthGrowthFor(withLayers(2, cnn(9), growingOn('h3-w1')), context, rule, 1)).to.have.nested.property('seed.slotId', 'h2-w1');
+    // Two conv blocks growing (their limit): the dense layer still may; with it growing too, nothing more.
+    expect(widthGrowthFor(withLayers(3, cnn(0.1), growingOn('h1-w1', 'h2-w1')), context, rule, 1)).to.have.nested.property('seed.slotId', 'h3-w1');
+    expect(widthGrowthFor(withLayers(3, cnn(0.1), growingOn('h1-w1', 'h2-w1', 'h3-w1')), context, rule, 1)).to.deep.equal({ wait: '3 width seeds are growing' });
+    // maxLiveConvWidthSeeds 1: one conv block at a time; an unsaturated dense layer cannot take the turn either.
+    const oneConv = widthGrowthFor(withLayers(2, cnn(0.1, 4), growingOn('h2-w1')), context, { ...rule, maxLiveConvWidthSeeds: 1 }, 1);
+    expect(oneConv).to.have.property('wait').that.match(/L1 waits: conv blocks growing at the limit/);
+    // A CNN without a dense layer: two conv blocks, as under @15.
+    const convOnly = [conv(1, 3, 196, 1), conv(2, 8, 49, 1)];
+    expect(widthGrowthFor(withLayers(3, convOnly, growingOn('h1-w1', 'h2-w1')), context, rule, 1)).to.deep.equal({ wait: '2 width seeds are growing' });
   });
 
   it('widens a layer only while the seed would merge within 60 % of the run, so the grown layer trains at its final width for the last 40 %', () => {
@@ -347,7 +350,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@15');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@16');
   });
 
   it('blends a width seed by its own α ramp when the rule names one (1: full strength at once), a depth seed by the run\'s', () => {
@@ -472,6 +475,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@15');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@16');
   });
 });
