@@ -100,7 +100,7 @@ export const HeuristicPolicySpecSchema = z
      * channels reach the classifier only through the blocks after it, so the
      * blocks of a narrow CNN are bottlenecks together (`bottleneck@15`). Its
      * dense layers count apart, against `maxLiveWidthSeeds`: one grows beside
-     * the conv blocks (`bottleneck@16`; docs/growth.md rule 9). 1–64. @default 2
+     * the conv blocks (`bottleneck@16`; docs/growth.md rules 9 and 10). 1–64. @default 2
      */
     maxLiveConvWidthSeeds: z.number().int().min(1).max(64).default(2),
     /**

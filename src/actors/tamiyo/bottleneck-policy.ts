@@ -141,7 +141,7 @@ export interface WidthRuleConfig {
   readonly patientUntilFraction: number;
   /** Epochs of HOLDING patience for an early, inconclusive width seed. */
   readonly holdingPatienceEpochs: number;
-  /** Width seeds live at once, each on its own layer (a merge widens a live neighbour: `padWidthSeed`). */
+  /** Width seeds live at once on dense layers, each on its own layer (a merge widens a live neighbour: `padWidthSeed`). */
   readonly maxLiveWidthSeeds: number;
   /** Width seeds live at once on a CNN's conv blocks (at least `maxLiveWidthSeeds`; its dense layers count apart, against `maxLiveWidthSeeds`). */
   readonly maxLiveConvWidthSeeds: number;
