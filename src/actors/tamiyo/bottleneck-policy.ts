@@ -210,6 +210,11 @@ function isConvBlock(layer: LayerSignals): boolean {
   return (layer.positions ?? 1) > 1;
 }
 
+/** Which width limit a layer's growth counts against: a conv block's (`maxLiveConvWidthSeeds`) or a dense layer's (`maxLiveWidthSeeds`). */
+function layerKind(layer: LayerSignals): 'conv' | 'dense' {
+  return isConvBlock(layer) ? 'conv' : 'dense';
+}
+
 /**
  * How much of its live units a layer uses: effective rank / (width × (1 −
  * dead fraction)); 1 when every unit is dead. A layer with no live unit
@@ -374,8 +379,7 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   };
   const liveConv = liveWidth.filter(onConvBlock).length;
   const full = { conv: liveConv >= Math.max(rule.maxLiveWidthSeeds, rule.maxLiveConvWidthSeeds), dense: liveWidth.length - liveConv >= rule.maxLiveWidthSeeds };
-  const kindsHere = new Set<'conv' | 'dense'>(layers.map((l) => (isConvBlock(l) ? 'conv' : 'dense')));
-  if ([...kindsHere].every((kind) => full[kind])) return { wait: liveWidth.length === 1 ? 'a width seed is growing' : `${liveWidth.length} width seeds are growing` };
+  if (layers.every((l) => full[layerKind(l)])) return { wait: liveWidth.length === 1 ? 'a width seed is growing' : `${liveWidth.length} width seeds are growing` };
   if (live.length - liveWidth.length >= maxLiveSeeds) return { wait: `${live.length} live seeds` };
   const holding = packet.seeds.filter((s) => LIVE.has(s.stage) || s.stage === 'FOSSILIZED').length;
   if (holding >= context.budget.maxSeeds) return { wait: `seed budget spent (${holding}/${context.budget.maxSeeds})` };
@@ -396,8 +400,8 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
       skipped.push(`L${layer.layer} is growing`);
       continue;
     }
-    if (full[isConvBlock(layer) ? 'conv' : 'dense']) {
-      skipped.push(`L${layer.layer} waits: ${isConvBlock(layer) ? 'conv blocks' : 'dense layers'} growing at the limit`);
+    if (full[layerKind(layer)]) {
+      skipped.push(`L${layer.layer} waits: ${layerKind(layer) === 'conv' ? 'conv blocks' : 'dense layers'} growing at the limit`);
       continue;
     }
     if (saturation < rule.saturation) {

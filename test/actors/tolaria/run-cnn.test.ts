@@ -125,6 +125,17 @@ function liveSpan(seed: { history: readonly { epoch: number; to: string }[] } | 
   return [start, end];
 }
 
+/** True when both seeds germinated and their live spans overlap. */
+function spansOverlap(a: [number, number] | undefined, b: [number, number] | undefined): boolean {
+  return a !== undefined && b !== undefined && Math.max(a[0], b[0]) < Math.min(a[1], b[1]);
+}
+
+/** The width factor of a seed's catalog blueprint (0 when it is not a width blueprint). */
+function widthFactorOf(seed: { blueprintId?: string | undefined } | undefined): number {
+  const entry = catalogEntry(seed?.blueprintId ?? '');
+  return entry?.role === 'width' ? entry.factor : 0;
+}
+
 describe('esper run on a two-block CNN host (conv blocks grow side by side since bottleneck@15)', function () {
   this.timeout(300_000);
 
@@ -164,12 +175,11 @@ describe('esper run on a two-block CNN host (conv blocks grow side by side since
         continue;
       }
       // Side by side: the first block germinates while the second block's seed is live.
-      expect(first !== undefined && second !== undefined && Math.max(first[0], second[0]) < Math.min(first[1], second[1]), story).to.equal(true);
+      expect(spansOverlap(first, second), story).to.equal(true);
       // Both merged: the blocks end wider by their kernels' factors, and the static baseline would train exactly this.
       const factors = width.map((s) => {
         expect(s?.history.at(-1)?.to, story).to.equal('FOSSILIZED');
-        const entry = catalogEntry(s?.blueprintId ?? '');
-        return entry?.role === 'width' ? entry.factor : 0;
+        return widthFactorOf(s);
       });
       expect(factors.every((f) => f > 0), story).to.equal(true);
       expect(results.topology?.host, story).to.deep.equal({ kind: 'cnn', convs: factors.map((f) => ({ filters: 2 + f * 2, kernelSize: 3 })), dense: [] });
@@ -206,11 +216,10 @@ describe('esper run on a CNN host with a dense layer (bottleneck@16: the dense l
     const story = JSON.stringify(results.seeds.map((s) => [s.slotId, s.history.map((h) => `${h.epoch}:${h.to}`)]));
     const [convSpan, denseSpan] = [conv, dense].map(liveSpan);
     // Under bottleneck@15 a live width seed on one kind kept the other waiting: the spans could not overlap.
-    expect(convSpan !== undefined && denseSpan !== undefined && Math.max(convSpan[0], denseSpan[0]) < Math.min(convSpan[1], denseSpan[1]), story).to.equal(true);
+    expect(spansOverlap(convSpan, denseSpan), story).to.equal(true);
     const [convFactor, denseFactor] = [conv, dense].map((s) => {
       expect(s?.history.at(-1)?.to, story).to.equal('FOSSILIZED');
-      const entry = catalogEntry(s?.blueprintId ?? '');
-      return entry?.role === 'width' ? entry.factor : 0;
+      return widthFactorOf(s);
     }) as [number, number];
     expect(convFactor > 0 && denseFactor > 0, story).to.equal(true);
     expect(results.topology?.host, story).to.deep.equal({ kind: 'cnn', convs: [{ filters: 2 + convFactor * 2, kernelSize: 3 }], dense: [4 + denseFactor * 4] });
