@@ -177,17 +177,50 @@ export interface ColumnLayout {
   owners: readonly number[];
 }
 
-/** [d1 × cols, d2 × cols, lr × cols, active × cols], each rounded as {@link adamLoop} rounds its scalars (frozen: 1, 1, 0, 0). */
-export function columnConstants(a: AdamHyper, owners: readonly number[], clocks: readonly ColumnClock[]): Float32Array {
+/**
+ * [d1 × cols, d2 × cols, lr × cols, active × cols], each rounded as
+ * {@link adamLoop} rounds its scalars (frozen: 1, 1, 0, 0), written into
+ * `out` (4 × cols floats). It runs for every update of a resident layer's
+ * parameters, so it allocates nothing: the powers are taken once per clock.
+ */
+export function columnConstants(a: AdamHyper, owners: readonly number[], clocks: readonly ColumnClock[], out: Float32Array<ArrayBuffer> = new Float32Array(4 * owners.length)): Float32Array<ArrayBuffer> {
   const cols = owners.length;
-  const out = new Float32Array(4 * cols);
-  const perClock = clocks.map((c) => (c === 'frozen' ? [1, 1, 0, 0] : [1 - a.beta1 ** c.step, 1 - a.beta2 ** c.step, c.learningRate, 1]));
-  owners.forEach((owner, c) => {
-    const k = perClock[owner];
-    if (k === undefined) throw new RangeError(`Error in adamUpdateColumns: column ${c} names clock ${owner}, there are ${clocks.length}`);
-    for (let j = 0; j < 4; j++) out[j * cols + c] = k[j] as number;
+  if (out.length !== 4 * cols) throw new RangeError(`Error in adamUpdateColumns: ${cols} columns need ${4 * cols} constants, the buffer holds ${out.length}`);
+  for (let c = 0; c < cols; c++) {
+    const owner = owners[c] as number;
+    if (!(owner >= 0 && owner < clocks.length)) throw new RangeError(`Error in adamUpdateColumns: column ${c} names clock ${owner}, there are ${clocks.length}`);
+  }
+  clocks.forEach((clock, i) => {
+    const frozen = clock === 'frozen';
+    const d1 = frozen ? 1 : 1 - a.beta1 ** clock.step;
+    const d2 = frozen ? 1 : 1 - a.beta2 ** clock.step;
+    const lr = frozen ? 0 : clock.learningRate;
+    for (let c = 0; c < cols; c++) {
+      if (owners[c] !== i) continue;
+      out[c] = d1;
+      out[cols + c] = d2;
+      out[2 * cols + c] = lr;
+      out[3 * cols + c] = frozen ? 0 : 1;
+    }
   });
   return out;
+}
+
+/**
+ * Per column count, the buffer the fused kernels read their column constants
+ * from: every backend's kernel reads them synchronously inside the call, so
+ * one buffer serves every update (the op-by-op path makes tensors of them
+ * and allocates its own).
+ */
+const constantsScratch = new Map<number, Float32Array<ArrayBuffer>>();
+
+function scratchConstants(cols: number): Float32Array<ArrayBuffer> {
+  let buffer = constantsScratch.get(cols);
+  if (buffer === undefined) {
+    buffer = new Float32Array(4 * cols);
+    constantsScratch.set(cols, buffer);
+  }
+  return buffer;
 }
 
 /** {@link adamLoop} with per-column constants (see {@link columnConstants}). Exported for tests. */
@@ -287,10 +320,10 @@ export function adamUpdateColumns(param: tf.Tensor, m: tf.Tensor, v: tf.Tensor, 
   if (layout.outer * cols * layout.inner !== param.size) {
     throw new RangeError(`Error in adamUpdateColumns: [${layout.outer}, ${cols}, ${layout.inner}] does not fit a parameter of ${param.size} elements`);
   }
-  const constants = columnConstants(a, layout.owners, clocks);
   const dims = { outer: layout.outer, cols, inner: layout.inner };
   const fused = mode === 'fused' || (mode === 'auto' && param.size <= (FUSED_LIMIT[tf.getBackend()] ?? 0) && tf.getKernel(ADAM_COLUMNS_KERNEL, tf.getBackend()) !== undefined && param.dtype === 'float32' && grad.dtype === 'float32');
-  if (!fused) return adamColumnsOps(param, m, v, grad, a, dims, constants);
+  if (!fused) return adamColumnsOps(param, m, v, grad, a, dims, columnConstants(a, layout.owners, clocks));
+  const constants = columnConstants(a, layout.owners, clocks, scratchConstants(cols));
   const attrs = { beta1: a.beta1, beta2: a.beta2, epsilon: a.epsilon, ...dims, constants } as unknown as tf.NamedAttrMap;
   const [p2, m2, v2] = tf.engine().runKernel(ADAM_COLUMNS_KERNEL, { param, m, v, grad }, attrs) as unknown as tf.Tensor[];
   return { param: p2 as tf.Tensor, m: m2 as tf.Tensor, v: v2 as tf.Tensor };

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { quietCpuBackend, selectBackend, type BackendName } from '../../../src/tensor/backend.ts';
-import { ADAM_FUSED_MAX_ELEMENTS, adamUpdate, adamUpdateColumns, type AdamStep, type ColumnClock } from '../../../src/tensor/ops/adam-update.ts';
+import { ADAM_FUSED_MAX_ELEMENTS, adamUpdate, adamUpdateColumns, columnConstants, type AdamStep, type ColumnClock } from '../../../src/tensor/ops/adam-update.ts';
 import { Rng } from '../../../src/tensor/rng.ts';
 
 function random(rng: Rng, n: number, scale: number, positive = false): tf.Tensor {
@@ -100,6 +100,23 @@ for (const backend of ['wasm', 'cpu'] as const satisfies readonly BackendName[])
     });
   });
 }
+
+describe('columnConstants', () => {
+  const hyper = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+
+  it('gives each column its clock\'s bias corrections, learning rate and activity, written into the buffer it is given', () => {
+    const out = new Float32Array(12).fill(Number.NaN);
+    const k = columnConstants(hyper, [1, 0, 1], [{ step: 2, learningRate: 0.01 }, 'frozen'], out);
+    expect(k).to.equal(out);
+    const f = Math.fround;
+    expect([...k]).to.deep.equal([1, f(1 - 0.9 ** 2), 1, 1, f(1 - 0.999 ** 2), 1, 0, f(0.01), 0, 0, 1, 0]);
+  });
+
+  it('refuses a buffer of the wrong size and a column naming no clock', () => {
+    expect(() => columnConstants(hyper, [0, 0], [{ step: 1, learningRate: 0.1 }], new Float32Array(7))).to.throw(RangeError, /2 columns need 8 constants/);
+    expect(() => columnConstants(hyper, [0, 1], [{ step: 1, learningRate: 0.1 }])).to.throw(RangeError, /column 1 names clock 1, there are 1/);
+  });
+});
 
 describe('adamUpdate: which path runs', () => {
   before(async () => {

@@ -10,9 +10,15 @@ import type * as tf from '@tensorflow/tfjs';
 import { ADAM_COLUMNS_KERNEL, ADAM_UPDATE_KERNEL, type AdamHyper, type AdamStep } from '../../ops/adam-update.ts';
 import { alloc, f32, nativeKernel, output, type NativeKernelArgs } from './kernel-util.ts';
 
+// The addon reads its constants during the call, so each kernel fills one buffer per call instead of allocating.
+const stepConstants = new Float32Array(8);
+const sharedConstants = new Float32Array(5);
+const columnDims = new Int32Array(3);
+
 /** [b1, 1 − b1, b2, 1 − b2, 1 − b1^t, 1 − b2^t, epsilon, learningRate] as the JS loop computes and rounds them. */
 function constants(a: AdamStep): Float32Array {
-  return Float32Array.of(a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, 1 - a.beta1 ** a.step, 1 - a.beta2 ** a.step, a.epsilon, a.learningRate);
+  stepConstants.set([a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, 1 - a.beta1 ** a.step, 1 - a.beta2 ** a.step, a.epsilon, a.learningRate]);
+  return stepConstants;
 }
 
 function adamUpdate({ inputs, backend, attrs }: NativeKernelArgs): tf.TensorInfo[] | undefined {
@@ -33,8 +39,9 @@ function adamColumns({ inputs, backend, attrs }: NativeKernelArgs): tf.TensorInf
   const [pv, mv, vv, gv] = values as [Float32Array, Float32Array, Float32Array, Float32Array];
   const a = attrs as unknown as AdamHyper & { outer: number; cols: number; inner: number; constants: Float32Array };
   const outs = [0, 1, 2].map(() => alloc(backend, pv.length)) as [Float32Array, Float32Array, Float32Array];
-  const shared = Float32Array.of(a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.epsilon);
-  backend.addon.adamColumns(pv, mv, vv, gv, ...outs, shared, a.constants, Int32Array.of(a.outer, a.cols, a.inner));
+  sharedConstants.set([a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.epsilon]);
+  columnDims.set([a.outer, a.cols, a.inner]);
+  backend.addon.adamColumns(pv, mv, vv, gv, ...outs, sharedConstants, a.constants, columnDims);
   return outs.map((o) => output(backend, param.shape, o));
 }
 
