@@ -156,6 +156,22 @@ export const TrainingSpecSchema = z
          * trained like its host through the graft. Adam: not used. @default true
          */
         sgdOutgoingPairs: z.boolean().default(true),
+        /**
+         * Shrink and perturb at each merge (Ash & Adams 2020; the grown model
+         * is a warm start, and warm starts generalise worse): every host
+         * kernel is multiplied by `factor` (layer l's bias by factor^l, live
+         * width seeds to match, so predictions are unchanged) and gets
+         * `noise` × a He-normal draw added. Not applied while a depth slot
+         * holds a seed (src/tensor/hosts/shrink-perturb.ts).
+         * `{ "factor": 1, "noise": 0 }` = off.
+         */
+        shrinkAtMerge: z
+          .object({
+            factor: z.number().gt(0).max(1),
+            noise: z.number().min(0).max(1),
+          })
+          .strict()
+          .default({ factor: 1, noise: 0 }),
       })
       .strict()
       .prefault({}),

@@ -65,6 +65,36 @@ describe('TrainingSession with width slots (issue 11)', function () {
     for (const s of [plain, session]) s.dispose();
   });
 
+  it('shrinks and perturbs at a merge (optimizer.shrinkAtMerge): the same predictions without noise, the same weights on a rerun with it, skipped and said while a depth seed is in the host', async () => {
+    /** A session whose w1 seed blended for an epoch, ready to merge; `depth` also germinates a depth seed in s2. */
+    const readyToMerge = async (shrinkAtMerge: { factor: number; noise: number } | undefined, depth = false): Promise<TrainingSession> => {
+      const session = await TrainingSession.create({ ...SPEC, optimizer: { ...SPEC.optimizer, ...(shrinkAtMerge === undefined ? {} : { shrinkAtMerge }) } });
+      session.runEpoch();
+      session.applySlot({ slotId: 'w1', germinate: { width: { units: 4 } }, mode: 'TRAINING' });
+      if (depth) session.applySlot({ slotId: 's2', germinate: { kind: 'residual-dense', config: { hidden: 3 } }, mode: 'TRAINING' });
+      session.runEpoch();
+      session.applySlot({ slotId: 'w1', mode: 'BLENDING', alpha: 1 });
+      session.runEpoch();
+      return session;
+    };
+    const plain = await readyToMerge(undefined);
+    expect(plain.applySlot({ slotId: 'w1', mode: 'FOSSILIZED' })).to.deep.equal({});
+    const exact = await readyToMerge({ factor: 0.5, noise: 0 });
+    expect(exact.applySlot({ slotId: 'w1', mode: 'FOSSILIZED' })).to.deep.equal({});
+    expect(exact.evaluate().accuracy).to.equal(plain.evaluate().accuracy);
+    expect(exact.evaluate().loss).to.be.above(plain.evaluate().loss); // logits ×0.5³: softer, not the same weights
+    const noisy = await Promise.all([readyToMerge({ factor: 0.5, noise: 0.1 }), readyToMerge({ factor: 0.5, noise: 0.1 })]);
+    for (const s of noisy) s.applySlot({ slotId: 'w1', mode: 'FOSSILIZED' });
+    const hashes = noisy.map((s) => s.summary().weightsHash);
+    expect(hashes[0]).to.equal(hashes[1]);
+    expect(hashes[0]).to.not.equal(exact.summary().weightsHash);
+    const [withDepth, plainWithDepth] = await Promise.all([readyToMerge({ factor: 0.5, noise: 0.1 }, true), readyToMerge(undefined, true)]);
+    expect(withDepth.applySlot({ slotId: 'w1', mode: 'FOSSILIZED' }).shrinkSkipped).to.match(/depth slot s2 holds a seed/);
+    plainWithDepth.applySlot({ slotId: 'w1', mode: 'FOSSILIZED' });
+    expect(withDepth.summary().weightsHash).to.equal(plainWithDepth.summary().weightsHash);
+    for (const s of [plain, exact, ...noisy, withDepth, plainWithDepth]) s.dispose();
+  });
+
   for (const forward of ['live', 'straight-through'] as const) {
     const learns = forward === 'live' ? 'Ψ, b and Ω' : 'only Ω';
     it(`${forward}: trains ${learns} in TRAINING and starts the seed's optimizer state afresh when it starts blending`, async () => {

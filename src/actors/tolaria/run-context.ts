@@ -235,7 +235,10 @@ export class RunContext {
       if (last !== undefined && last.to === 'GERMINATED' && next.blueprintId !== undefined) last.blueprintId = next.blueprintId;
     }
     const command: SlotCommand | undefined = slotCommandFor(previous, next, (kernelId) => this.moduleFor(kernelId));
-    if (command !== undefined) await this.client.request('applySlot', command);
+    if (command !== undefined) {
+      const { shrinkSkipped } = await this.client.request('applySlot', command);
+      if (shrinkSkipped !== undefined) this.log?.warn({ runId: this.runId, slotId: next.slotId, reason: shrinkSkipped }, 'shrink and perturb at the merge skipped');
+    }
     this.current.set(next.slotId, next);
     if (command?.germinate === undefined) return;
     // The kernel is attached now: G1's check (loaded, parameters finite) is made here, so an ADVANCE at this

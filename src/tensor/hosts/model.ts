@@ -12,6 +12,7 @@ import type { ResidentFusion } from '../resident-fusion.ts';
 import type { Rng } from '../rng.ts';
 import type { SeedSlot, SeedSlotOptions } from '../seed-slot.ts';
 import type { WidthSlot, WidthSlotOptions } from '../width/width-slot.ts';
+import type { ShrinkPerturb } from './shrink-perturb.ts';
 
 /** Where a slot goes: after (depth) or on (width) hidden layer `afterLayer` (1-based). */
 export interface SlotSpec {
@@ -131,6 +132,12 @@ export interface HostModel {
    * is live (`ESPER_CONFLICT`). Returns the units revived.
    */
   reviveLayers(layers: readonly number[], rng: Rng): number;
+  /**
+   * Shrinks and perturbs the host and its live width seeds
+   * (`shrink-perturb.ts`): predictions unchanged but for the noise drawn from
+   * `rng`. Returns why it did not (a depth seed in the host), else undefined.
+   */
+  shrinkAndPerturb(options: ShrinkPerturb, rng: Rng): string | undefined;
   /** Disposes host variables and every seed. */
   dispose(): void;
 }

@@ -16,6 +16,7 @@ import { sameGeometry, type WidthGeometry, type WidthSeed } from '../width/width
 import { WidthSlot } from '../width/width-slot.ts';
 import { zerosVariable } from './init.ts';
 import { reviveLayers } from './layer-revival.ts';
+import { shrinkAndPerturb, shrinkProblem, type ShrinkPerturb } from './shrink-perturb.ts';
 import type { Rng } from '../rng.ts';
 import { activation, kernelShape, layerFanIn, layerInput, outputShape, preActivation, type LayerParams, type LayerStructure } from './host-layers.ts';
 import { HOST_GROUP_ID, seedGroupId, type HostConfig, type HostModel, type HostSlot, type LayerProbe, type ParamGroup, type SlotSpec } from './model.ts';
@@ -260,6 +261,15 @@ export class SlottedHost implements HostModel {
       throw new EsperError('ESPER_CONFLICT', `${this.kind} host: layers are revived only while no seed is live (live: ${live.join(', ')})`, { details: { liveSlots: live } });
     }
     return reviveLayers(this.#structure.layers, this.#params, layers, rng);
+  }
+
+  shrinkAndPerturb(options: ShrinkPerturb, rng: Rng): string | undefined {
+    this.#checkNotResident('shrinkAndPerturb');
+    const problem = shrinkProblem(this.slots.filter((slot) => slot.seed !== undefined).map((slot) => slot.id));
+    if (problem !== undefined) return problem;
+    const seeds = this.widthSlots.flatMap((slot) => (slot.seed === undefined ? [] : [{ layer: slot.layer, seed: slot.seed }]));
+    shrinkAndPerturb(this.#params, seeds, options, rng);
+    return undefined;
   }
 
   dispose(): void {

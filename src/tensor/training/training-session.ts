@@ -83,6 +83,12 @@ export interface EpochReport {
   layers?: LayerSignals[];
 }
 
+/** What applying a slot command did beyond the command itself. */
+export interface SlotApplied {
+  /** A merge's shrink and perturb (`optimizer.shrinkAtMerge`) was not applied: why. */
+  shrinkSkipped?: string;
+}
+
 /** What a width slot germinates: k new units, and how their incoming weights are initialised. */
 export interface WidthSeedSource {
   width: WidthSeedOptions;
@@ -360,7 +366,7 @@ export class TrainingSession {
    * fixed sample of training examples drawn from the seed's own Rng, so the
    * data order is untouched); FOSSILIZED merges it into the host.
    */
-  applySlot(command: SlotCommand): void {
+  applySlot(command: SlotCommand): SlotApplied {
     const slot = this.model.anySlot(command.slotId);
     const source = command.germinate;
     if (source !== undefined) {
@@ -383,8 +389,18 @@ export class TrainingSession {
       // never showed the seed); blending at α = ⅓ its gradients are a fraction of those: start afresh (ramped over growthWarmupEpochs).
       this.optimizer.restartGroup(seedGroupId(slot.id));
     }
+    const merging = command.mode === 'FOSSILIZED' && slot instanceof WidthSlot && slot.mode !== 'FOSSILIZED';
     if (command.mode !== undefined) slot.setMode(command.mode, command.alpha);
     else if (command.alpha !== undefined) slot.setAlpha(command.alpha);
+    const shrinkSkipped = merging ? this.#shrinkAfterMerge(slot) : undefined;
+    return shrinkSkipped === undefined ? {} : { shrinkSkipped };
+  }
+
+  /** Shrink and perturb after `slot`'s seed merged (`optimizer.shrinkAtMerge`), the noise from a stream forked for it; why not, when it was not. */
+  #shrinkAfterMerge(slot: WidthSlot): string | undefined {
+    const options = this.spec.optimizer.shrinkAtMerge;
+    if (options.factor === 1 && options.noise === 0) return undefined;
+    return this.model.shrinkAndPerturb(options, this.#slotStream(slot, 'shrink'));
   }
 
   /**

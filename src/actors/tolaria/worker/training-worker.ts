@@ -35,8 +35,8 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return requireSession().evaluateTest();
     case 'applySlot': {
       const s = requireSession();
-      s.applySlot(request.args as WorkerOps['applySlot']['args']);
-      return s.summary();
+      const applied = s.applySlot(request.args as WorkerOps['applySlot']['args']);
+      return { ...s.summary(), ...applied };
     }
     case 'summary':
       return requireSession().summary();

@@ -3,7 +3,7 @@
  * worker answers every request exactly once, with data or a coded error.
  */
 import type { WireError } from '../../../errors/index.ts';
-import type { EpochReport, ModelSummary, RevivalRequest, RevivalResult, SlotAttachCheck, SlotCommand } from '../../../tensor/training/training-session.ts';
+import type { EpochReport, ModelSummary, RevivalRequest, RevivalResult, SlotApplied, SlotAttachCheck, SlotCommand } from '../../../tensor/training/training-session.ts';
 import type { KernelPreparationJob, PreparedKernel } from './kernel-preparation.ts';
 import type { TrainingSpecInput } from '../../../contracts/training-spec.ts';
 
@@ -14,7 +14,7 @@ export interface WorkerOps {
   evaluate: { args: null; result: { loss: number; accuracy: number } };
   /** Loss and accuracy on the dataset's held-out test set (read from disk now), null when it has none; once, at the end of a run. */
   evaluateTest: { args: null; result: { loss: number; accuracy: number; size: number } | null };
-  applySlot: { args: SlotCommand; result: ModelSummary };
+  applySlot: { args: SlotCommand; result: ModelSummary & SlotApplied };
   summary: { args: null; result: ModelSummary };
   /** Revives a chain of hidden layers whose units all died (see `TrainingSession.reviveLayers`). */
   reviveLayers: { args: RevivalRequest; result: RevivalResult };
