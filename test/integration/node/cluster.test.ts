@@ -161,6 +161,22 @@ const configFile = writeTempConfig({
   });
 
   it('survives 1,000 malformed control messages, answering each with a coded error', async () => {
+    /**
+     * Random bytes that are no request: neither whitespace only (an empty payload is "no input", a valid shutdown
+     * or drain — a one-byte space once shut n1 down mid-test) nor any JSON (`{}` is one too).
+     */
+    function malformedBytes(): Uint8Array {
+      for (;;) {
+        const bytes = randomBytes(1 + Math.floor(Math.random() * 64));
+        const text = Buffer.from(bytes).toString('utf8');
+        if (text.trim() === '') continue;
+        try {
+          JSON.parse(text);
+        } catch {
+          return bytes;
+        }
+      }
+    }
     const verbsByShape = [
       (): string => `${prefix}.ctl.node.n1.${pick(['status', 'drain', 'shutdown', 'reboot', 'x'])}`,
       (): string => `${prefix}.ctl.cluster.${pick(['nodes', 'runs', 'explode', 'status'])}`,
@@ -169,7 +185,7 @@ const configFile = writeTempConfig({
       (): string => `${prefix}.ctl.${pick(['karn.submit', 'urza.kernels', 'urza.blueprints', 'bogus', 'node', 'node.n1', 'a.b.c.d.e.f'])}`,
     ];
     const payloads = [
-      (): Uint8Array => randomBytes(1 + Math.floor(Math.random() * 64)),
+      malformedBytes,
       (): Uint8Array => new TextEncoder().encode('{"unterminated": '),
       (): Uint8Array => new TextEncoder().encode(JSON.stringify(pick([[1, 2], 42, 'text', null, true]))),
       (): Uint8Array => new TextEncoder().encode(JSON.stringify({ [`k${Math.floor(Math.random() * 1e6)}`]: Math.random() })),
