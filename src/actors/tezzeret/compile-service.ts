@@ -45,7 +45,9 @@ function compileJobKind(options: CompileServiceOptions): JobKind<CompileJob, Blu
     missing: (job) => `blueprint ${job.blueprintId} not found`,
     run: async (job, blueprint, log) => {
       log.info({ tier: job.tier }, 'compile started');
-      await library.setBlueprintStatus(job.blueprintId, 'COMPILING').catch(() => undefined);
+      // A job redelivered after its compile finished (its ack lost with a server) finds the blueprint COMPILED: it stays so
+      // while the same content-addressed kernel is compiled again, rather than showing COMPILING for a compiled blueprint.
+      if (blueprint.status !== 'COMPILED') await library.setBlueprintStatus(job.blueprintId, 'COMPILING').catch(() => undefined);
       const compiled = await pool.compile({ ir: blueprint.ir, interface: blueprint.interface, tier: job.tier, blueprintId: job.blueprintId, artifactStore: artifacts.kind });
       const ref = await artifacts.put(compiled.metadata.artifactRef.key, compiled.artifact);
       const { created } = await library.putKernel({ ...compiled.metadata, artifactRef: ref });
