@@ -95,6 +95,24 @@ describe('TrainingSession with width slots (issue 11)', function () {
     for (const s of [plain, exact, ...noisy, withDepth, plainWithDepth]) s.dispose();
   });
 
+  it('shrinks and perturbs the same way after a restore from a checkpoint taken before the merge (a resumed run)', async () => {
+    const session = await TrainingSession.create({ ...SPEC, optimizer: { ...SPEC.optimizer, shrinkAtMerge: { factor: 0.5, noise: 0.1 } } });
+    session.runEpoch();
+    session.applySlot({ slotId: 'w1', germinate: { width: { units: 4 } }, mode: 'TRAINING' });
+    session.runEpoch();
+    session.applySlot({ slotId: 'w1', mode: 'BLENDING', alpha: 1 });
+    session.runEpoch();
+    const beforeMerge = session.checkpoint();
+    session.applySlot({ slotId: 'w1', mode: 'FOSSILIZED' });
+    const merged = session.summary().weightsHash;
+    const next = session.runEpoch().trainLoss;
+    session.restore(beforeMerge.bytes, 'exact');
+    session.applySlot({ slotId: 'w1', mode: 'FOSSILIZED' });
+    expect(session.summary().weightsHash).to.equal(merged);
+    expect(session.runEpoch().trainLoss).to.equal(next);
+    session.dispose();
+  });
+
   for (const forward of ['live', 'straight-through'] as const) {
     const learns = forward === 'live' ? 'Ψ, b and Ω' : 'only Ω';
     it(`${forward}: trains ${learns} in TRAINING and starts the seed's optimizer state afresh when it starts blending`, async () => {
