@@ -163,7 +163,10 @@ export const TrainingSpecSchema = z
          * width seeds to match, so predictions are unchanged) and gets
          * `noise` × a He-normal draw added. Not applied while a depth slot
          * holds a seed (src/tensor/hosts/shrink-perturb.ts).
-         * `{ "factor": 1, "noise": 0 }` = off.
+         * `{ "factor": 1, "noise": 0 }` = off. Absent: `{ 0.6, 0.1 }` on a
+         * CNN host, off on an MLP (`shrinkAtMergeFor`; measured on every
+         * goal spec and seven CNNs, docs/benchmarks.md, thirty-second
+         * session).
          */
         shrinkAtMerge: z
           .object({
@@ -171,7 +174,7 @@ export const TrainingSpecSchema = z
             noise: z.number().min(0).max(1),
           })
           .strict()
-          .default({ factor: 1, noise: 0 }),
+          .optional(),
       })
       .strict()
       .prefault({}),

@@ -95,6 +95,43 @@ describe('TrainingSession with width slots (issue 11)', function () {
     for (const s of [plain, exact, ...noisy, withDepth, plainWithDepth]) s.dispose();
   });
 
+  it('shrinks and perturbs at a merge by default on a CNN host ({ 0.6, 0.1 }), not on an MLP; a spec that says so turns it off', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'esper-shrink-default-'));
+    try {
+      writeFakeFashionMnist(dir, { train: 300, test: 10 });
+      const cnn: TrainingSpecInput = {
+        backend: testBackend('wasm'),
+        seed: 3,
+        dataset: { kind: 'fashion-mnist', dir, layout: 'image' },
+        host: { kind: 'cnn', convs: [{ filters: 2 }], dense: [] },
+        slots: [{ id: 'w1', afterLayer: 1, kind: 'width' }],
+        optimizer: { kind: 'adam', learningRate: 0.01 },
+        batchSize: 32,
+      };
+      /** The weights hash after w1 merged, under `spec` with `shrinkAtMerge` (absent: the default). */
+      const mergedHash = async (spec: TrainingSpecInput, shrinkAtMerge?: { factor: number; noise: number }): Promise<string> => {
+        const session = await TrainingSession.create({ ...spec, optimizer: { ...spec.optimizer, ...(shrinkAtMerge === undefined ? {} : { shrinkAtMerge }) } });
+        session.runEpoch();
+        session.applySlot({ slotId: 'w1', germinate: { width: { units: 4 } }, mode: 'TRAINING' });
+        session.runEpoch();
+        session.applySlot({ slotId: 'w1', mode: 'BLENDING', alpha: 1 });
+        session.runEpoch();
+        expect(session.applySlot({ slotId: 'w1', mode: 'FOSSILIZED' })).to.deep.equal({});
+        const hash = session.summary().weightsHash;
+        session.dispose();
+        return hash;
+      };
+      const cnnDefault = await mergedHash(cnn);
+      expect(cnnDefault).to.equal(await mergedHash(cnn, { factor: 0.6, noise: 0.1 }));
+      expect(cnnDefault).to.not.equal(await mergedHash(cnn, { factor: 1, noise: 0 }));
+      const mlpDefault = await mergedHash(SPEC);
+      expect(mlpDefault).to.equal(await mergedHash(SPEC, { factor: 1, noise: 0 }));
+      expect(mlpDefault).to.not.equal(await mergedHash(SPEC, { factor: 0.6, noise: 0.1 }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('shrinks and perturbs the same way after a restore from a checkpoint taken before the merge (a resumed run)', async () => {
     const session = await TrainingSession.create({ ...SPEC, optimizer: { ...SPEC.optimizer, shrinkAtMerge: { factor: 0.5, noise: 0.1 } } });
     session.runEpoch();

@@ -237,7 +237,12 @@ export class RunContext {
     const command: SlotCommand | undefined = slotCommandFor(previous, next, (kernelId) => this.moduleFor(kernelId));
     if (command !== undefined) {
       const { shrinkSkipped } = await this.client.request('applySlot', command);
-      if (shrinkSkipped !== undefined) this.log?.warn({ runId: this.runId, slotId: next.slotId, reason: shrinkSkipped }, 'shrink and perturb at the merge skipped');
+      if (shrinkSkipped !== undefined) {
+        // A warning where the spec asked for it; a CNN's default (`shrinkAtMergeFor`) skipped beside a depth seed is routine.
+        const fields = { runId: this.runId, slotId: next.slotId, reason: shrinkSkipped };
+        if (this.spec.training.optimizer.shrinkAtMerge === undefined) this.log?.info(fields, 'shrink and perturb at the merge skipped');
+        else this.log?.warn(fields, 'shrink and perturb at the merge skipped');
+      }
     }
     this.current.set(next.slotId, next);
     if (command?.germinate === undefined) return;

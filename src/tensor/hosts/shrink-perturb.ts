@@ -36,6 +36,24 @@ export interface ShrinkPerturb {
   noise: number;
 }
 
+/** No shrink and no noise: the weights are left as they are. */
+export const SHRINK_OFF: Readonly<ShrinkPerturb> = Object.freeze({ factor: 1, noise: 0 });
+
+/**
+ * What a CNN host gets when its spec says nothing. Grown CNNs generalise
+ * worse than their static twins (they fit the training set as well); with
+ * this at each merge their held-out test resolution rose on every CNN spec
+ * measured and the weakest data seed rose most, while on the MLP goal specs,
+ * whose grown models do not trail on the test set, it was a wash
+ * (docs/benchmarks.md, thirty-second session).
+ */
+export const CNN_SHRINK_AT_MERGE: Readonly<ShrinkPerturb> = Object.freeze({ factor: 0.6, noise: 0.1 });
+
+/** The shrink a run applies at each merge: the spec's, else {@link CNN_SHRINK_AT_MERGE} on a CNN host and {@link SHRINK_OFF} on an MLP. */
+export function shrinkAtMergeFor(training: { host: { kind: string }; optimizer: { shrinkAtMerge?: ShrinkPerturb | undefined } }): Readonly<ShrinkPerturb> {
+  return training.optimizer.shrinkAtMerge ?? (training.host.kind === 'cnn' ? CNN_SHRINK_AT_MERGE : SHRINK_OFF);
+}
+
 /** A live width seed and the hidden layer (1-based) it widens. */
 export interface LiveWidthSeed {
   layer: number;

@@ -15,6 +15,7 @@ import { twoSpirals, xor } from '../datasets/synthetic.ts';
 import { cnnHost } from '../hosts/cnn-host.ts';
 import { mlpHost } from '../hosts/mlp-host.ts';
 import { HOST_GROUP_ID, seedGroupId, type HostConfig, type HostModel } from '../hosts/model.ts';
+import { shrinkAtMergeFor } from '../hosts/shrink-perturb.ts';
 import { measureLayerSignals } from '../layer-signals.ts';
 import { evaluateBatch, Optimizer, trainStep, withResidentSeeds } from '../optimizer.ts';
 import { Rng } from '../rng.ts';
@@ -398,7 +399,7 @@ export class TrainingSession {
 
   /** Shrink and perturb after `slot`'s seed merged (`optimizer.shrinkAtMerge`), the noise from a stream forked for it; why not, when it was not. */
   #shrinkAfterMerge(slot: WidthSlot): string | undefined {
-    const options = this.spec.optimizer.shrinkAtMerge;
+    const options = shrinkAtMergeFor(this.spec);
     if (options.factor === 1 && options.noise === 0) return undefined;
     return this.model.shrinkAndPerturb(options, this.#slotStream(slot, 'shrink'));
   }

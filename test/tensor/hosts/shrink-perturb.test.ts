@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type * as tf from '@tensorflow/tfjs';
 import type { HostModel } from '../../../src/tensor/hosts/model.ts';
-import { shrinkAndPerturb } from '../../../src/tensor/hosts/shrink-perturb.ts';
+import { CNN_SHRINK_AT_MERGE, SHRINK_OFF, shrinkAndPerturb, shrinkAtMergeFor } from '../../../src/tensor/hosts/shrink-perturb.ts';
 import { Rng } from '../../../src/tensor/rng.ts';
 import { residualDenseAdapter } from '../../../src/tensor/seed-slot.ts';
 import { useTestBackend } from '../../helpers/test-backend.ts';
@@ -84,5 +84,16 @@ describe('shrink and perturb at a merge (issue 11)', () => {
     expect(() => shrinkAndPerturb([], [], { factor: 0, noise: 0 }, new Rng(1))).to.throw(RangeError);
     expect(() => shrinkAndPerturb([], [], { factor: 1.5, noise: 0 }, new Rng(1))).to.throw(RangeError);
     expect(() => shrinkAndPerturb([], [], { factor: 0.5, noise: -0.1 }, new Rng(1))).to.throw(RangeError);
+  });
+
+  it('applies the spec\'s shrink, else { 0.6, 0.1 } on a CNN host and none on an MLP', () => {
+    const cnn = { kind: 'cnn' };
+    const mlp = { kind: 'mlp' };
+    expect(shrinkAtMergeFor({ host: cnn, optimizer: {} })).to.deep.equal({ factor: 0.6, noise: 0.1 });
+    expect(shrinkAtMergeFor({ host: cnn, optimizer: {} })).to.equal(CNN_SHRINK_AT_MERGE);
+    expect(shrinkAtMergeFor({ host: mlp, optimizer: {} })).to.deep.equal({ factor: 1, noise: 0 });
+    expect(shrinkAtMergeFor({ host: mlp, optimizer: {} })).to.equal(SHRINK_OFF);
+    expect(shrinkAtMergeFor({ host: cnn, optimizer: { shrinkAtMerge: { factor: 1, noise: 0 } } })).to.deep.equal({ factor: 1, noise: 0 });
+    expect(shrinkAtMergeFor({ host: mlp, optimizer: { shrinkAtMerge: { factor: 0.5, noise: 0.2 } } })).to.deep.equal({ factor: 0.5, noise: 0.2 });
   });
 });
