@@ -165,8 +165,8 @@ export const TrainingSpecSchema = z
          * holds a seed (src/tensor/hosts/shrink-perturb.ts).
          * `{ "factor": 1, "noise": 0 }` = off. Absent: `{ 0.6, 0.1 }` on a
          * CNN host, off on an MLP (`shrinkAtMergeFor`; measured on every
-         * goal spec and seven CNNs, docs/benchmarks.md, thirty-second
-         * session).
+         * goal spec and five CNNs, docs/benchmarks.md, thirty-first and
+         * thirty-second sessions).
          */
         shrinkAtMerge: z
           .object({
