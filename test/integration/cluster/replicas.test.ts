@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import type { NatsConnection } from 'nats';
 import { NatsBus } from '../../../src/actors/oona/index.ts';
+import { isTransientBusError } from '../../../src/actors/oona/nats-errors.ts';
 import { ensureEventsStream } from '../../../src/actors/nissa/event-stream.ts';
 import { NodeStorage } from '../../../src/node/node-storage.ts';
 import { createLogger } from '../../../src/infra/logger.ts';
@@ -30,9 +31,24 @@ describe('JetStream replicas on a three-server cluster (integration, issue 13)',
     await cluster?.stop();
   });
 
+  /**
+   * The stream's configured replica count. Right after servers restart, the
+   * test's own connection may still be reconnecting or its server's JetStream
+   * API not yet answering: a request that fails with what Oona counts as a
+   * transient bus error is asked again (for up to 30 s); any other error fails
+   * the test.
+   */
   async function replicasOf(stream: string): Promise<number> {
-    const jsm = await nc.jetstreamManager();
-    return (await jsm.streams.info(stream)).config.num_replicas;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const jsm = await nc.jetstreamManager();
+        return (await jsm.streams.info(stream)).config.num_replicas;
+      } catch (error) {
+        if (!isTransientBusError(error) || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
   }
 
   async function bus(replicas?: number): Promise<NatsBus> {
