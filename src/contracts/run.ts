@@ -104,6 +104,13 @@ export const HeuristicPolicySpecSchema = z
      */
     maxLiveConvWidthSeeds: z.number().int().min(1).max(64).default(2),
     /**
+     * Bottleneck: when more than one layer may grow side by side (a CNN's
+     * conv blocks, its dense layer beside them, `maxLiveWidthSeeds` > 1),
+     * every one of them that qualifies starts in the same decision, instead
+     * of one per epoch. @default false
+     */
+    germinateTogether: z.boolean().default(false),
+    /**
      * Bottleneck: epochs of a width seed's α ramp (1, 3, 5 or 8); absent, the
      * run's `blend.tempoEpochs`. 1: the new units blend at full strength from
      * their first BLENDING epoch — they start with zero outgoing weights (or

@@ -146,6 +146,12 @@ export interface WidthRuleConfig {
   /** Width seeds live at once on a CNN's conv blocks (at least `maxLiveWidthSeeds`; its dense layers count apart, against `maxLiveWidthSeeds`). */
   readonly maxLiveConvWidthSeeds: number;
   /**
+   * Every layer that may grow beside another starts in the same decision
+   * ({@link widthGrowthsFor}); false: one growth per decision, the next a
+   * decision later.
+   */
+  readonly germinateTogether: boolean;
+  /**
    * Epochs a width seed trains before the policy advances it to BLENDING
    * (the width slots' G2 minimum); depth seeds wait the heuristic's
    * `advanceTrainingEpochs` (theirs).
@@ -184,6 +190,7 @@ export const DEFAULT_WIDTH_RULE: WidthRuleConfig = Object.freeze({
   maxLiveWidthSeeds: 1,
   // A CNN's conv blocks grow side by side (bottleneck@15): nothing after a block sees more than it passes on.
   maxLiveConvWidthSeeds: 2,
+  germinateTogether: false,
   trainingEpochs: 1,
 });
 
@@ -445,6 +452,30 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   return { seed: best.seed, kernel: best.kernel, layer: best.layer, saturation: best.saturation, ...(best.saturation >= rule.saturation ? {} : { triggeredBy: trigger.layer }) };
 }
 
+/**
+ * Every width growth that may start now: {@link widthGrowthFor}'s, and with
+ * `germinateTogether` each further one it finds once those are counted live
+ * and their parameters spent (a CNN's second conv block beside its first,
+ * its dense layer beside them), in the order chosen; or why none may.
+ */
+export function widthGrowthsFor(packet: SystemStatePacket, context: PolicyContext, rule: WidthRuleConfig, maxLiveSeeds: number): WidthGrowth[] | { readonly wait: string } {
+  const first = widthGrowthFor(packet, context, rule, maxLiveSeeds);
+  if ('wait' in first) return first;
+  const growths: WidthGrowth[] = [first];
+  if (!rule.germinateTogether) return growths;
+  let seeds = packet.seeds;
+  let paramsAdded = context.budget.paramsAdded;
+  for (let last = first; ; ) {
+    const started = last.seed.seedId;
+    seeds = seeds.map((s) => (s.seedId === started ? { ...s, stage: 'TRAINING' as const } : s));
+    paramsAdded += last.kernel.paramCount;
+    const next = widthGrowthFor({ ...packet, seeds }, { ...context, budget: { ...context.budget, paramsAdded } }, rule, maxLiveSeeds);
+    if ('wait' in next) return growths;
+    growths.push(next);
+    last = next;
+  }
+}
+
 /** The bottleneck policy's configuration: the width rule plus the heuristic it builds on. */
 export interface BottleneckConfig {
   readonly width: WidthRuleConfig;
@@ -466,7 +497,7 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
     const commands = [reviveCommand(packet, revival.layers, { deadlineMs: config.heuristic.commandDeadlineMs, policy: LABEL, reason: revival.why })];
     return { commands, reason, memory: { ...base.memory, revivals: revivalsIssued(memory) + 1, lastDecision: { packetId: packet.packetId, commands, reason } } };
   }
-  const growth = widthGrowthFor(packet, context, config.width, config.heuristic.maxLiveSeeds);
+  const growth = widthGrowthsFor(packet, context, config.width, config.heuristic.maxLiveSeeds);
   const depthKernels = 'wait' in growth ? context.availableKernels.filter((k) => k.units === undefined) : [];
   // Width slots are the width rule's: the heuristic sees only depth kernels (none when a width seed is germinated now),
   // and no depth slot of a layer that is growing or has grown (its kernels were built for the layer's old width).
@@ -491,6 +522,16 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
     const commands = withTrainingStarted(packet, base.commands, config);
     return { commands, reason, memory: { ...base.memory, lastDecision: { packetId: packet.packetId, commands, reason } } };
   }
+  const started = growth.map((g) => ({ ...g, ...germination(packet, g, config) }));
+  const commands = withTrainingStarted(packet, [...base.commands, ...started.map((g) => g.command)], config);
+  const reason = clip(`${started.map((g) => g.why).join('; ')}; ${base.reason}${signals}`, 1000);
+  const seeds = { ...base.memory.seeds };
+  for (const { seed, kernel, command } of started) seeds[seed.seedId] = trackGermination(seed, kernel, command.commandId, packet.epoch);
+  return { commands, reason, memory: { ...base.memory, seeds, lastDecision: { packetId: packet.packetId, commands, reason } } };
+}
+
+/** The GERMINATE command of a width growth, and why (named in the command and the decision's reason). */
+function germination(packet: SystemStatePacket, growth: WidthGrowth, config: BottleneckConfig): { command: AdaptationCommand; why: string } {
   const { seed, kernel, layer, saturation, triggeredBy } = growth;
   const saturationText =
     triggeredBy === undefined
@@ -498,10 +539,7 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
       : `saturation ${fmt(saturation)}; L${triggeredBy.layer} is saturated (${fmt(layerSaturation(triggeredBy))}) and scores lower`;
   const why = `widen L${layer.layer} (w${layer.width}, ${saturationText}, ${describeScore(layer).replace('grad', 'gradient score')}) by ${kernel.units ?? '?'} units: ${kernel.blueprintId} (${kernel.paramCount} params) in ${seed.slotId}`;
   const command = seedCommand(packet, seed.seedId, { op: 'GERMINATE', kernelId: kernel.kernelId, blueprintId: kernel.blueprintId }, { deadlineMs: config.heuristic.commandDeadlineMs, policy: LABEL, reason: why });
-  const commands = withTrainingStarted(packet, [...base.commands, command], config);
-  const reason = clip(`${why}; ${base.reason}${signals}`, 1000);
-  const seeds = { ...base.memory.seeds, [seed.seedId]: trackGermination(seed, kernel, command.commandId, packet.epoch) };
-  return { commands, reason, memory: { ...base.memory, seeds, lastDecision: { packetId: packet.packetId, commands, reason } } };
+  return { command, why };
 }
 
 /** `commands` with an ADVANCE (→ TRAINING) after every GERMINATE, for the same seed (see the module comment). */
@@ -555,7 +593,7 @@ export type BottleneckConfigInput = HeuristicConfigInput & Partial<WidthRuleConf
 
 /** The bottleneck policy as a {@link TamiyoPolicy}. */
 export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolicy<PolicyMemory> {
-  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, maxLiveConvWidthSeeds, trainingEpochs, tempoEpochs, ...heuristic } =
+  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, maxLiveConvWidthSeeds, germinateTogether, trainingEpochs, tempoEpochs, ...heuristic } =
     input;
   const config: BottleneckConfig = {
     width: Object.freeze({
@@ -569,6 +607,7 @@ export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolic
       holdingPatienceEpochs: holdingPatienceEpochs ?? DEFAULT_WIDTH_RULE.holdingPatienceEpochs,
       maxLiveWidthSeeds: maxLiveWidthSeeds ?? DEFAULT_WIDTH_RULE.maxLiveWidthSeeds,
       maxLiveConvWidthSeeds: maxLiveConvWidthSeeds ?? DEFAULT_WIDTH_RULE.maxLiveConvWidthSeeds,
+      germinateTogether: germinateTogether ?? DEFAULT_WIDTH_RULE.germinateTogether,
       trainingEpochs: trainingEpochs ?? DEFAULT_WIDTH_RULE.trainingEpochs,
       tempoEpochs,
     }),

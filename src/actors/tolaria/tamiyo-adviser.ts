@@ -89,6 +89,7 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
     holdingPatienceEpochs: p.holdingPatienceEpochs,
     maxLiveWidthSeeds: p.maxLiveWidthSeeds,
     maxLiveConvWidthSeeds: p.maxLiveConvWidthSeeds,
+    germinateTogether: p.germinateTogether,
     tempoEpochs: widthTempoEpochs,
   });
 }

@@ -325,6 +325,35 @@ describe('Tamiyo bottleneck policy', () => {
     expect(widthGrowthFor(withLayers(3, convOnly, growingOn('h1-w1', 'h2-w1')), context, rule, 1)).to.deep.equal({ wait: '2 width seeds are growing' });
   });
 
+  it('with germinateTogether, starts every growth that may run side by side in one decision: both conv blocks and the dense layer, within the budget', () => {
+    const conv = (n: number, width: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, width, gradientScore), kind: 'conv', positions });
+    const ids = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2', 'h3', 'h3-w1', 'h3-w2'];
+    const slots3 = { ...ctx().slots, h3: { role: 'depth' as const, layer: 3 }, 'h3-w1': { role: 'width' as const, layer: 3 }, 'h3-w2': { role: 'width' as const, layer: 3 } };
+    // Conv 3 (14×14) → conv 8 (7×7) → dense 16, every layer saturated at epoch 1, nothing growing yet.
+    const cnn = withLayers(1, [conv(1, 3, 196, 1), conv(2, 8, 49, 1), layer(3, 16, 16, 0.1)], ids.map((id) => seed(id)));
+    const together = { ...DEFAULT_WIDTH_RULE, germinateTogether: true };
+    const germinated = (config: BottleneckConfig, budget = 1_000_000): string[] =>
+      decideBottleneck(cnn, initialPolicyMemory(), ctx({ slots: slots3, budget: { maxSeeds: 4, maxParamsAdded: budget, paramsAdded: 0 } }), config)
+        .commands.filter((c) => c.seedOperation?.op === 'GERMINATE')
+        .map((c) => c.targetSeedId as string);
+    // One per decision (the default): the conv block that passes on the fewest values (8 × 49 against 3 × 196).
+    expect(germinated(CONFIG)).to.deep.equal(['seed-h2-w1']);
+    // Together: that block, the other block beside it (two conv blocks at once), and the dense layer beside them.
+    expect(germinated({ ...CONFIG, width: together })).to.deep.equal(['seed-h2-w1', 'seed-h1-w1', 'seed-h3-w1']);
+    // Each started seed is ADVANCEd to TRAINING, and each one's reason is in the decision's.
+    const decision = decideBottleneck(cnn, initialPolicyMemory(), ctx({ slots: slots3 }), { ...CONFIG, width: together });
+    expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.include.members(['seed-h1-w1:ADVANCE', 'seed-h2-w1:ADVANCE', 'seed-h3-w1:ADVANCE']);
+    expect(decision.reason).to.match(/widen L2 .*; widen L1 .*; widen L3 /);
+    expect(Object.keys(decision.memory.seeds)).to.include.members(['seed-h1-w1', 'seed-h2-w1', 'seed-h3-w1']);
+    // The budget counts the growths already started in the decision (100 parameters per unit): the second block's k = 32 takes 3,200
+    // of 4,800, the first block gets k = 16 (1,600) where it would have taken 32, and nothing is left for the dense layer.
+    expect(germinated({ ...CONFIG, width: together }, 4_800)).to.deep.equal(['seed-h2-w1', 'seed-h1-w1']);
+    expect(germinated({ ...CONFIG, width: together }, 3_300)).to.deep.equal(['seed-h2-w1']);
+    // An MLP under the default maxLiveWidthSeeds (1) still grows one layer at a time.
+    const mlp = decideBottleneck(withLayers(1, [layer(1, 4, 4, 1), layer(2, 4, 4, 1)]), initialPolicyMemory(), ctx(), { ...CONFIG, width: together });
+    expect(mlp.commands.filter((c) => c.seedOperation?.op === 'GERMINATE')).to.have.length(1);
+  });
+
   it('widens a layer only while the seed would merge within 60 % of the run, so the grown layer trains at its final width for the last 40 %', () => {
     const saturated = [layer(1, 4, 4, 1)];
     // 15 epochs, a merge 4 epochs after the decision: epoch 5 merges at 9 (= 0.6 of 15), epoch 6 at 10 — inside the start window (≤ 7.5), past the merge window
