@@ -95,6 +95,42 @@ describe('TrainingSession with width slots (issue 11)', function () {
     for (const s of [plain, exact, ...noisy, withDepth, plainWithDepth]) s.dispose();
   });
 
+  it('shrinks and perturbs once at a boundary where two width seeds merge (one warm start, not λ² and the noise twice)', async () => {
+    const spec: TrainingSpecInput = {
+      ...SPEC,
+      slots: [
+        { id: 'w1', afterLayer: 1, kind: 'width' },
+        { id: 'w2', afterLayer: 2, kind: 'width' },
+        { id: 'w3', afterLayer: 1, kind: 'width' },
+      ],
+      optimizer: { ...SPEC.optimizer, shrinkAtMerge: { factor: 0.5, noise: 0 } },
+    };
+    const session = await TrainingSession.create(spec);
+    session.runEpoch();
+    for (const slotId of ['w1', 'w2']) session.applySlot({ slotId, germinate: { width: { units: 4 } }, mode: 'TRAINING' });
+    session.runEpoch();
+    for (const slotId of ['w1', 'w2']) session.applySlot({ slotId, mode: 'BLENDING', alpha: 1 });
+    session.runEpoch();
+    const logitsBias = (): number[] => Array.from(session.model.hostParams.at(-1)?.dataSync() ?? []);
+    const before = logitsBias();
+    const accuracy = session.evaluate().accuracy;
+    for (const slotId of ['w1', 'w2']) expect(session.applySlot({ slotId, mode: 'FOSSILIZED' })).to.deep.equal({});
+    expect(session.summary().topology).to.deep.equal({ widths: [2, 8, 8, 2] });
+    // The logits layer is the third: its bias is scaled by λ³ once (0.125), not twice (0.015625).
+    expect(logitsBias()).to.deep.equal(before.map((b) => Math.fround(b * 0.125)));
+    expect(session.evaluate().accuracy).to.equal(accuracy);
+    // A later boundary's merge is a warm start of its own: a second seed on layer 1, merged two epochs later, shrinks again.
+    session.runEpoch();
+    session.applySlot({ slotId: 'w3', germinate: { width: { units: 4 } }, mode: 'TRAINING' });
+    session.runEpoch();
+    session.applySlot({ slotId: 'w3', mode: 'BLENDING', alpha: 1 });
+    session.runEpoch();
+    const again = logitsBias();
+    session.applySlot({ slotId: 'w3', mode: 'FOSSILIZED' });
+    expect(logitsBias()).to.deep.equal(again.map((b) => Math.fround(b * 0.125)));
+    session.dispose();
+  });
+
   it('shrinks and perturbs at a merge by default on a CNN host ({ 0.6, 0.1 }), not on an MLP; a spec that says so turns it off', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'esper-shrink-default-'));
     try {
