@@ -62,6 +62,13 @@
  * How much: the width kernel whose k is closest to `growthFactor` × the
  * layer's width now (ties to the larger). The decision's reason names every
  * layer's signals, so `esper audit` shows why a layer was widened.
+ * One growth per decision by default; with `germinateTogether` (opt-in)
+ * every further layer that may grow beside it and qualifies once it is
+ * counted live starts in the same decision ({@link widthGrowthsFor}) — it
+ * changed a decision only where two layers were saturated at once (three
+ * data seeds of five of a 15-epoch conv 1 → conv 8, none of the first four
+ * of conv 2 → conv 16 or two of conv 2 → dense 16), and was no clear gain
+ * there (docs/benchmarks.md, thirty-third session).
  *
  * **Early width seeds get patience.** A width seed germinated within the
  * first `patientUntilFraction` of the run that is *inconclusive* at HOLDING
