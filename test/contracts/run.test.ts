@@ -115,6 +115,7 @@ describe('contracts/run', () => {
         mergeByFraction: 0.6,
         maxLiveWidthSeeds: 1,
         maxLiveConvWidthSeeds: 2,
+        germinateTogether: false,
         saturation: 0.45,
         growthFactor: 8,
         patientUntilFraction: 0.25,
