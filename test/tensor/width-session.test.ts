@@ -95,39 +95,54 @@ describe('TrainingSession with width slots (issue 11)', function () {
     for (const s of [plain, exact, ...noisy, withDepth, plainWithDepth]) s.dispose();
   });
 
-  it('shrinks and perturbs once at a boundary where two width seeds merge (one warm start, not λ² and the noise twice)', async () => {
+  it('shrinks and perturbs once per growth phase: at the merge that leaves no width seed live, not at each merge; not when the last is pruned', async () => {
     const spec: TrainingSpecInput = {
       ...SPEC,
       slots: [
         { id: 'w1', afterLayer: 1, kind: 'width' },
         { id: 'w2', afterLayer: 2, kind: 'width' },
         { id: 'w3', afterLayer: 1, kind: 'width' },
+        { id: 'w4', afterLayer: 2, kind: 'width' },
+        { id: 'w5', afterLayer: 1, kind: 'width' },
+        { id: 'w6', afterLayer: 2, kind: 'width' },
       ],
       optimizer: { ...SPEC.optimizer, shrinkAtMerge: { factor: 0.5, noise: 0 } },
     };
     const session = await TrainingSession.create(spec);
-    session.runEpoch();
-    for (const slotId of ['w1', 'w2']) session.applySlot({ slotId, germinate: { width: { units: 4 } }, mode: 'TRAINING' });
-    session.runEpoch();
-    for (const slotId of ['w1', 'w2']) session.applySlot({ slotId, mode: 'BLENDING', alpha: 1 });
-    session.runEpoch();
     const logitsBias = (): number[] => Array.from(session.model.hostParams.at(-1)?.dataSync() ?? []);
-    const before = logitsBias();
+    // The logits layer is the third: a shrink scales its bias by λ³ (0.125).
+    const shrunk = (bias: number[]): number[] => bias.map((b) => Math.fround(b * 0.125));
+    const growSideBySide = (slotIds: string[]): void => {
+      for (const slotId of slotIds) session.applySlot({ slotId, germinate: { width: { units: 4 } }, mode: 'TRAINING' });
+      session.runEpoch();
+      for (const slotId of slotIds) session.applySlot({ slotId, mode: 'BLENDING', alpha: 1 });
+      session.runEpoch();
+    };
+    session.runEpoch();
+    // Merged on two boundaries, one epoch apart: the first merge leaves w2 blending and does not shrink; w2's merge does, once.
+    growSideBySide(['w1', 'w2']);
+    let before = logitsBias();
+    expect(session.applySlot({ slotId: 'w1', mode: 'FOSSILIZED' })).to.deep.equal({});
+    expect(logitsBias()).to.deep.equal(before);
+    session.runEpoch();
+    before = logitsBias();
     const accuracy = session.evaluate().accuracy;
-    for (const slotId of ['w1', 'w2']) expect(session.applySlot({ slotId, mode: 'FOSSILIZED' })).to.deep.equal({});
+    expect(session.applySlot({ slotId: 'w2', mode: 'FOSSILIZED' })).to.deep.equal({});
     expect(session.summary().topology).to.deep.equal({ widths: [2, 8, 8, 2] });
-    // The logits layer is the third: its bias is scaled by λ³ once (0.125), not twice (0.015625).
-    expect(logitsBias()).to.deep.equal(before.map((b) => Math.fround(b * 0.125)));
+    expect(logitsBias()).to.deep.equal(shrunk(before));
     expect(session.evaluate().accuracy).to.equal(accuracy);
-    // A later boundary's merge is a warm start of its own: a second seed on layer 1, merged two epochs later, shrinks again.
-    session.runEpoch();
-    session.applySlot({ slotId: 'w3', germinate: { width: { units: 4 } }, mode: 'TRAINING' });
-    session.runEpoch();
-    session.applySlot({ slotId: 'w3', mode: 'BLENDING', alpha: 1 });
-    session.runEpoch();
-    const again = logitsBias();
-    session.applySlot({ slotId: 'w3', mode: 'FOSSILIZED' });
-    expect(logitsBias()).to.deep.equal(again.map((b) => Math.fround(b * 0.125)));
+    // Merged at one boundary: one shrink (λ³), not two (λ⁶).
+    growSideBySide(['w3', 'w4']);
+    before = logitsBias();
+    for (const slotId of ['w3', 'w4']) session.applySlot({ slotId, mode: 'FOSSILIZED' });
+    expect(logitsBias()).to.deep.equal(shrunk(before));
+    // The phase's last live seed pruned: no shrink at w5's merge (w6 live) nor at w6's prune.
+    growSideBySide(['w5', 'w6']);
+    before = logitsBias();
+    session.applySlot({ slotId: 'w5', mode: 'FOSSILIZED' });
+    session.applySlot({ slotId: 'w6', mode: 'PRUNED' });
+    expect(session.summary().topology).to.deep.equal({ widths: [2, 16, 12, 2] });
+    expect(logitsBias()).to.deep.equal(before);
     session.dispose();
   });
 
