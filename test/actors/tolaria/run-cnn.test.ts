@@ -191,38 +191,42 @@ describe('esper run on a two-block CNN host (conv blocks grow side by side since
 describe('esper run on a CNN host with a dense layer (bottleneck@16: the dense layer grows beside the conv block)', function () {
   this.timeout(300_000);
 
-  it('widens the dense layer and the conv block with overlapping live spans, and both fossilize into the topology', async () => {
+  it('widens the dense layer and the conv block with overlapping live spans, and both fossilize into the topology; germinated in one decision with germinateTogether', async () => {
     const dir = dataDir();
-    // 28×28×1 → c2 → dense 4 → 10, a growth site on each, growth from epoch 1 wherever a layer could grow.
-    const spec = cnnSpec(dir, {
-      name: 'cnn: a conv block and a dense layer grow',
-      epochs: 9,
-      training: {
-        seed: 0,
-        dataset: { kind: 'fashion-mnist', limit: 1200, layout: 'image', ...(dir === undefined ? {} : { dir }) },
-        host: { kind: 'cnn', convs: [{ filters: 2 }], dense: [4] },
-        slots: [
-          { id: 'b1', afterLayer: 1 },
-          { id: 'd1', afterLayer: 2 },
-        ],
-        optimizer: { kind: 'adam', learningRate: 0.005 },
-        batchSize: 64,
-      },
-      policy: { growFromEpoch: 1, growUntilFraction: 0.9, mergeByFraction: 1, saturation: 0, fossilizeContributionPp: -100 },
-      budgets: { maxSeeds: 2 },
-    });
-    const results = RunResultsSchema.parse(await runTraining(spec, { runId: 'run-cnn-conv-and-dense' }));
-    const [conv, dense] = ['b1-w1', 'd1-w1'].map((id) => results.seeds.find((s) => s.slotId === id));
-    const story = JSON.stringify(results.seeds.map((s) => [s.slotId, s.history.map((h) => `${h.epoch}:${h.to}`)]));
-    const [convSpan, denseSpan] = [conv, dense].map(liveSpan);
-    // Under bottleneck@15 a live width seed on one kind kept the other waiting: the spans could not overlap.
-    expect(spansOverlap(convSpan, denseSpan), story).to.equal(true);
-    const [convFactor, denseFactor] = [conv, dense].map((s) => {
-      expect(s?.history.at(-1)?.to, story).to.equal('FOSSILIZED');
-      return widthFactorOf(s);
-    }) as [number, number];
-    expect(convFactor > 0 && denseFactor > 0, story).to.equal(true);
-    expect(results.topology?.host, story).to.deep.equal({ kind: 'cnn', convs: [{ filters: 2 + convFactor * 2, kernelSize: 3 }], dense: [4 + denseFactor * 4] });
-    expect(results.finalAccuracy).to.be.greaterThan(0.1);
+    for (const germinateTogether of [false, true]) {
+      // 28×28×1 → c2 → dense 4 → 10, a growth site on each, growth from epoch 1 wherever a layer could grow.
+      const spec = cnnSpec(dir, {
+        name: 'cnn: a conv block and a dense layer grow',
+        epochs: 9,
+        training: {
+          seed: 0,
+          dataset: { kind: 'fashion-mnist', limit: 1200, layout: 'image', ...(dir === undefined ? {} : { dir }) },
+          host: { kind: 'cnn', convs: [{ filters: 2 }], dense: [4] },
+          slots: [
+            { id: 'b1', afterLayer: 1 },
+            { id: 'd1', afterLayer: 2 },
+          ],
+          optimizer: { kind: 'adam', learningRate: 0.005 },
+          batchSize: 64,
+        },
+        policy: { growFromEpoch: 1, growUntilFraction: 0.9, mergeByFraction: 1, saturation: 0, fossilizeContributionPp: -100, germinateTogether },
+        budgets: { maxSeeds: 2 },
+      });
+      const results = RunResultsSchema.parse(await runTraining(spec, { runId: `run-cnn-conv-and-dense-${germinateTogether}` }));
+      const [conv, dense] = ['b1-w1', 'd1-w1'].map((id) => results.seeds.find((s) => s.slotId === id));
+      const story = JSON.stringify(results.seeds.map((s) => [s.slotId, s.history.map((h) => `${h.epoch}:${h.to}`)]));
+      const [convSpan, denseSpan] = [conv, dense].map(liveSpan);
+      // Under bottleneck@15 a live width seed on one kind kept the other waiting: the spans could not overlap.
+      expect(spansOverlap(convSpan, denseSpan), story).to.equal(true);
+      // One growth per decision by default (the second one an epoch later); both in the first decision with germinateTogether.
+      expect(convSpan?.[0] === denseSpan?.[0], story).to.equal(germinateTogether);
+      const [convFactor, denseFactor] = [conv, dense].map((s) => {
+        expect(s?.history.at(-1)?.to, story).to.equal('FOSSILIZED');
+        return widthFactorOf(s);
+      }) as [number, number];
+      expect(convFactor > 0 && denseFactor > 0, story).to.equal(true);
+      expect(results.topology?.host, story).to.deep.equal({ kind: 'cnn', convs: [{ filters: 2 + convFactor * 2, kernelSize: 3 }], dense: [4 + denseFactor * 4] });
+      expect(results.finalAccuracy).to.be.greaterThan(0.1);
+    }
   });
 });
