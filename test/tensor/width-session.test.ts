@@ -125,12 +125,18 @@ describe('TrainingSession with width slots (issue 11)', function () {
     expect(session.applySlot({ slotId: 'w1', mode: 'FOSSILIZED' })).to.deep.equal({});
     expect(logitsBias()).to.deep.equal(before);
     session.runEpoch();
+    const betweenMerges = session.checkpoint();
     before = logitsBias();
     const accuracy = session.evaluate().accuracy;
     expect(session.applySlot({ slotId: 'w2', mode: 'FOSSILIZED' })).to.deep.equal({});
     expect(session.summary().topology).to.deep.equal({ widths: [2, 8, 8, 2] });
     expect(logitsBias()).to.deep.equal(shrunk(before));
     expect(session.evaluate().accuracy).to.equal(accuracy);
+    // A run resumed from a checkpoint taken between the two merges decides the same (the rule reads the slots, nothing else).
+    const merged = session.summary().weightsHash;
+    session.restore(betweenMerges.bytes, 'exact');
+    session.applySlot({ slotId: 'w2', mode: 'FOSSILIZED' });
+    expect(session.summary().weightsHash).to.equal(merged);
     // Merged at one boundary: one shrink (λ³), not two (λ⁶).
     growSideBySide(['w3', 'w4']);
     before = logitsBias();
