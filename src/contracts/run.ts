@@ -656,7 +656,7 @@ export const RunResultsSchema = z
     kernels: z.array(RunKernelSchema).max(MAX_SEED_MODULES * 16).optional(),
     /** Largest drop of validation accuracy, in percent (points), over its graft epochs ({@link RunResults.graftEpochs}); 0 when none dropped. */
     maxGraftDropPct: nonNegative(),
-    /** The epochs {@link RunResults.maxGraftDropPct} looks at: those trained with a seed grafting, BLENDING or HOLDING, and the first one after such a seed was pruned (results written before HOLDING was counted hold BLENDING epochs only, those before 2026-12-04 also the epoch at whose end a seed began to blend; absent in results of earlier runs). */
+    /** The epochs {@link RunResults.maxGraftDropPct} looks at: those trained with a seed grafting, BLENDING or HOLDING, and the first one after such a seed was pruned or merged (results written before 2026-12-07 do not count the epoch after a merge, those before HOLDING was counted hold BLENDING epochs only, those before 2026-12-04 also the epoch at whose end a seed began to blend; absent in results of earlier runs). */
     graftEpochs: z.array(count()).max(MAX_RUN_EPOCHS).optional(),
     /** The final model's architecture (width fossils merged, depth fossils listed); absent in results of runs before width seeds. */
     topology: RunTopologySchema.optional(),

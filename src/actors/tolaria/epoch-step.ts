@@ -69,9 +69,9 @@ export async function runEpoch(
   const judged = observe(ctx.governor, { epoch: report.epoch, trainLoss: report.trainLoss, validationLoss: report.validationLoss, numClasses: ctx.numClasses, nonFinite: report.nonFinite });
   ctx.governor = judged.state;
   // A graft epoch: trained with a seed's output in the network and not yet merged (BLENDING, or HOLDING at α = 1), or the first
-  // one trained after such a seed was pruned (its output left the network at that boundary).
+  // one trained after such a seed was pruned (its output left the network at that boundary) or merged (the network it left).
   const seedGrafting = [...ctx.current.values()].some((s) => GRAFTING_STAGES.has(s.stage));
-  const graftingDuring = seedGrafting || graftPrunedAt(ctx, report.epoch - 1);
+  const graftingDuring = seedGrafting || graftEndedAt(ctx, report.epoch - 1);
   if (judged.verdict !== 'ok') {
     const verdict = judged.verdict;
     ctx.log?.warn({ runId: ctx.runId, epoch: report.epoch, cause: verdict.cause, reason: verdict.reason }, 'governor: rollback');
@@ -178,7 +178,11 @@ async function trainWithFaults(ctx: RunContext, faults: EpochFaults | undefined)
   return forceNonFinite ? { ...report, trainLoss: Number.NaN, nonFinite: true } : report;
 }
 
-/** True when a seed left the network by a prune from BLENDING or HOLDING at the boundary after `epoch`. */
-function graftPrunedAt(ctx: RunContext, epoch: number): boolean {
-  return [...ctx.histories.values()].some((history) => history.some((t) => t.epoch === epoch && t.to === 'PRUNED' && GRAFTING_STAGES.has(t.from)));
+/**
+ * True when a graft ended at the boundary after `epoch`: a seed left BLENDING or HOLDING for PRUNED (its output left the network) or
+ * FOSSILIZED (merged: a width seed's units joined the host, the host's optimizer state restarted, and on a CNN the network was shrunk
+ * and perturbed once its growth phase ended). The epoch after it is the first trained with what the graft left.
+ */
+function graftEndedAt(ctx: RunContext, epoch: number): boolean {
+  return [...ctx.histories.values()].some((history) => history.some((t) => t.epoch === epoch && (t.to === 'PRUNED' || t.to === 'FOSSILIZED') && GRAFTING_STAGES.has(t.from)));
 }

@@ -104,7 +104,7 @@ export class RunContext {
   readonly fieldReports: FieldReport[];
   /** Dead layers revived so far, in order. */
   readonly revivals: RunRevivalRecord[];
-  /** Per epoch: whether it was trained with a seed grafting, BLENDING or HOLDING, or right after such a seed was pruned (graft drops are measured there: {@link GRAFTING_STAGES}). */
+  /** Per epoch: whether it was trained with a seed grafting, BLENDING or HOLDING, or right after such a seed was pruned or merged (graft drops are measured there: {@link GRAFTING_STAGES}). */
   readonly graftingAt: boolean[];
 
   constructor(options: RunContextOptions) {

@@ -16,7 +16,7 @@ export const RUN_COMPLETED_TYPE = 'tolaria.run.completed';
 
 /**
  * The epoch numbers trained with a seed grafting, BLENDING or HOLDING, or
- * right after such a seed was pruned (`graftingAt` is per entry of `epochs`;
+ * right after such a seed was pruned or merged (`graftingAt` is per entry of `epochs`;
  * run-context's `GRAFTING_STAGES`). The epoch at whose end a seed begins to
  * blend is not one: it was trained with the seed in TRAINING, the host's
  * trajectory that of a run without it, and its validation accuracy is

@@ -53,7 +53,7 @@ export const RunLoopStateSchema = z
     baseline: z.record(z.string(), z.number()),
     epochs: z.array(EpochResultSchema),
     rollbacks: z.array(RunRollbackRecordSchema),
-    /** Per epoch: trained with a seed grafting, BLENDING or HOLDING, or right after such a seed was pruned (states written before mark BLENDING epochs only). */
+    /** Per epoch: trained with a seed grafting, BLENDING or HOLDING, or right after such a seed was pruned or merged (states written before mark BLENDING epochs only; before 2026-12-07 merges did not count). */
     blendingAt: z.array(z.boolean()),
     /** Tamiyo's FieldReports so far (absent in states written before they were recorded). */
     fieldReports: z.array(FieldReportSchema).optional(),

@@ -2,7 +2,7 @@
  * The epochs a graft drop is measured over (issue 11's "< 5 % degradation
  * during a graft"): those trained with a seed's output in the network before
  * its merge — BLENDING, HOLDING at α = 1 — and the first one trained after
- * such a seed was pruned, its output gone at that boundary.
+ * such a seed was pruned, its output gone at that boundary, or merged.
  */
 import { expect } from 'chai';
 import { RunResultsSchema, type RunResults } from '../../../src/contracts/run.ts';
@@ -35,6 +35,24 @@ describe('esper run: graft epochs', function () {
     expect(results.graftEpochs).to.include(at);
     expect(results.graftEpochs).to.include(at + 1);
     expect(results.graftEpochs?.filter((e) => e > at + 1)).to.deep.equal([]);
+    expect(results.maxGraftDropPct).to.equal(largestDropPct(results.epochs, results.graftEpochs ?? []));
+  });
+
+  it('count the epoch trained after a seed merged (the network the graft left), and not the epochs after that', async () => {
+    const results = await runTraining(quickSpiralsSpec(20), { runId: 'graft-epochs-merge' });
+    const story = JSON.stringify(results.seeds.map((s) => [s.slotId, s.history.map((h) => `${h.epoch}:${h.from}->${h.to}`)]));
+    const merge = results.seeds.flatMap((s) => s.history).find((h) => h.to === 'FOSSILIZED');
+    expect(merge, `a seed merged: ${story}`).to.not.equal(undefined);
+    const at = merge?.epoch as number;
+    expect(['BLENDING', 'HOLDING'], story).to.include(merge?.from);
+    // Trained with nothing grafting (the snapshot at the end of the epoch before shows no seed BLENDING or HOLDING).
+    const nothingGrafting = (epoch: number): boolean => results.epochs[epoch - 2]?.seeds.every((s) => s.stage !== 'BLENDING' && s.stage !== 'HOLDING') === true;
+    expect(nothingGrafting(at + 1), `only the merge makes epoch ${at + 1} a graft epoch: ${story}`).to.equal(true);
+    expect(results.graftEpochs).to.include(at + 1);
+    // The next one, trained after nothing ended, counts only if a seed was grafting then.
+    if (results.epochs.length >= at + 2 && nothingGrafting(at + 2) && !results.seeds.some((s) => s.history.some((h) => h.epoch === at + 1 && (h.to === 'PRUNED' || h.to === 'FOSSILIZED')))) {
+      expect(results.graftEpochs).to.not.include(at + 2);
+    }
     expect(results.maxGraftDropPct).to.equal(largestDropPct(results.epochs, results.graftEpochs ?? []));
   });
 });

@@ -51,10 +51,12 @@ describe('esper run: the training loop (Tolaria × Kasmina × Tamiyo)', function
     expect(first.finalAccuracy).to.be.within(0, 1);
     expect(first.parameterCount.total).to.equal(first.parameterCount.host + first.parameterCount.seeds);
     expect(first.maxGraftDropPct).to.be.at.least(0);
-    // The graft epochs are those trained with a seed BLENDING or HOLDING (it was at the previous boundary), and the graft drop is measured
+    // The graft epochs are those trained with a seed BLENDING or HOLDING (it was at the previous boundary) or right after its merge or prune, and the graft drop is measured
     // over them; the epoch at whose end a seed began to blend was trained with it in TRAINING (the host alone) and is not one.
     const trainedIn = (stage: string) => first.epochs.filter((_, i) => first.epochs[i - 1]?.seeds.some((s) => s.stage === stage) === true).map((e) => e.epoch);
-    const grafting = [...new Set([...trainedIn('BLENDING'), ...trainedIn('HOLDING')])].sort((a, b) => a - b);
+    // The first epoch trained after a seed merged (or was pruned) from a grafting stage counts too: the network the graft left.
+    const graftEnded = first.seeds.flatMap((seed) => seed.history.filter((h) => (h.to === 'FOSSILIZED' || h.to === 'PRUNED') && (h.from === 'BLENDING' || h.from === 'HOLDING')).map((h) => h.epoch + 1));
+    const grafting = [...new Set([...trainedIn('BLENDING'), ...trainedIn('HOLDING'), ...graftEnded])].filter((e) => e <= first.epochs.length).sort((a, b) => a - b);
     const blendingBegan = first.epochs.filter((e, i) => e.seeds.some((s) => s.stage === 'BLENDING') && first.epochs[i - 1]?.seeds.every((s) => s.stage !== 'BLENDING') !== false).map((e) => e.epoch);
     expect(trainedIn('BLENDING').length).to.be.greaterThan(0);
     expect(blendingBegan.length).to.be.greaterThan(0);
