@@ -157,8 +157,9 @@ export const TrainingSpecSchema = z
          */
         sgdOutgoingPairs: z.boolean().default(true),
         /**
-         * Shrink and perturb at each merge (Ash & Adams 2020; the grown model
-         * is a warm start, and warm starts generalise worse): every host
+         * Shrink and perturb once per growth phase, at the merge that leaves
+         * no width seed live (Ash & Adams 2020; the grown model is a warm
+         * start, and warm starts generalise worse): every host
          * kernel is multiplied by `factor` (layer l's bias by factor^l, live
          * width seeds to match, so predictions are unchanged) and gets
          * `noise` × a He-normal draw added. Not applied while a depth slot
