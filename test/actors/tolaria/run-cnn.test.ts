@@ -46,6 +46,27 @@ function cnnSpec(dir: string | undefined, overrides: Record<string, unknown> = {
   });
 }
 
+/**
+ * A 9-epoch spec with two growth sites (after layers 1 and 2, ids `slotIds`) on `host`, growth from epoch 1 wherever a
+ * layer could grow, two seeds at most; `policy` adds to the example spec's policy.
+ */
+function twoSiteSpec(dir: string | undefined, name: string, host: Record<string, unknown>, slotIds: [string, string], policy: Record<string, unknown>): RunSpec {
+  return cnnSpec(dir, {
+    name,
+    epochs: 9,
+    training: {
+      seed: 0,
+      dataset: { kind: 'fashion-mnist', limit: 1200, layout: 'image', ...(dir === undefined ? {} : { dir }) },
+      host,
+      slots: slotIds.map((id, i) => ({ id, afterLayer: i + 1 })),
+      optimizer: { kind: 'adam', learningRate: 0.005 },
+      batchSize: 64,
+    },
+    policy: { growFromEpoch: 1, growUntilFraction: 0.9, mergeByFraction: 1, saturation: 0, fossilizeContributionPp: -100, ...policy },
+    budgets: { maxSeeds: 2 },
+  });
+}
+
 /** The real Fashion-MNIST directory's default, or a fake 28×28 one where it is missing. */
 function dataDir(): string | undefined {
   if (existsSync(join(REAL, 'train-images-idx3-ubyte.gz')) || existsSync(join(REAL, 'train-images-idx3-ubyte'))) return undefined;
@@ -141,23 +162,7 @@ describe('esper run on a two-block CNN host (conv blocks grow side by side since
 
   /** 28×28×1 → c2 → c2 → 10, a growth site on each block, growth from epoch 1 wherever a block could grow. */
   function twoBlockSpec(dir: string | undefined, maxLiveConvWidthSeeds: number): RunSpec {
-    return cnnSpec(dir, {
-      name: 'cnn: two 2-channel conv blocks grow',
-      epochs: 9,
-      training: {
-        seed: 0,
-        dataset: { kind: 'fashion-mnist', limit: 1200, layout: 'image', ...(dir === undefined ? {} : { dir }) },
-        host: { kind: 'cnn', convs: [{ filters: 2 }, { filters: 2 }], dense: [] },
-        slots: [
-          { id: 'b1', afterLayer: 1 },
-          { id: 'b2', afterLayer: 2 },
-        ],
-        optimizer: { kind: 'adam', learningRate: 0.005 },
-        batchSize: 64,
-      },
-      policy: { growFromEpoch: 1, growUntilFraction: 0.9, mergeByFraction: 1, saturation: 0, fossilizeContributionPp: -100, maxLiveConvWidthSeeds },
-      budgets: { maxSeeds: 2 },
-    });
+    return twoSiteSpec(dir, 'cnn: two 2-channel conv blocks grow', { kind: 'cnn', convs: [{ filters: 2 }, { filters: 2 }], dense: [] }, ['b1', 'b2'], { maxLiveConvWidthSeeds });
   }
 
   it('widens the first block while the second one grows, and both fossilize into the topology; one at a time with maxLiveConvWidthSeeds 1', async () => {
@@ -195,23 +200,7 @@ describe('esper run on a CNN host with a dense layer (bottleneck@16: the dense l
     const dir = dataDir();
     for (const germinateTogether of [false, true]) {
       // 28×28×1 → c2 → dense 4 → 10, a growth site on each, growth from epoch 1 wherever a layer could grow.
-      const spec = cnnSpec(dir, {
-        name: 'cnn: a conv block and a dense layer grow',
-        epochs: 9,
-        training: {
-          seed: 0,
-          dataset: { kind: 'fashion-mnist', limit: 1200, layout: 'image', ...(dir === undefined ? {} : { dir }) },
-          host: { kind: 'cnn', convs: [{ filters: 2 }], dense: [4] },
-          slots: [
-            { id: 'b1', afterLayer: 1 },
-            { id: 'd1', afterLayer: 2 },
-          ],
-          optimizer: { kind: 'adam', learningRate: 0.005 },
-          batchSize: 64,
-        },
-        policy: { growFromEpoch: 1, growUntilFraction: 0.9, mergeByFraction: 1, saturation: 0, fossilizeContributionPp: -100, germinateTogether },
-        budgets: { maxSeeds: 2 },
-      });
+      const spec = twoSiteSpec(dir, 'cnn: a conv block and a dense layer grow', { kind: 'cnn', convs: [{ filters: 2 }], dense: [4] }, ['b1', 'd1'], { germinateTogether });
       const results = RunResultsSchema.parse(await runTraining(spec, { runId: `run-cnn-conv-and-dense-${germinateTogether}` }));
       const [conv, dense] = ['b1-w1', 'd1-w1'].map((id) => results.seeds.find((s) => s.slotId === id));
       const story = JSON.stringify(results.seeds.map((s) => [s.slotId, s.history.map((h) => `${h.epoch}:${h.to}`)]));
