@@ -24,8 +24,12 @@ import { writeFakeFashionMnist } from '../../helpers/fake-fashion-mnist.ts';
 const REAL = '/usr/share/datasets/fashion-mnist';
 const LATER = new Set(['BLENDING', 'HOLDING', 'FOSSILIZED']);
 
-/** The example spec: a 28×28×1 → c2 → 10 CNN, a growth site on its conv block, 7 epochs. */
-function cnnSpec(dir: string | undefined, overrides: Record<string, unknown> = {}): RunSpec {
+/**
+ * The example spec: a 28×28×1 → c2 → 10 CNN, a growth site on its conv block, 7 epochs. `overrides` replace top-level
+ * sections, except `training`, whose fields they replace one by one.
+ */
+function cnnSpec(dir: string | undefined, overrides: { training?: Record<string, unknown>; [section: string]: unknown } = {}): RunSpec {
+  const { training, ...sections } = overrides;
   return RunSpecSchema.parse({
     name: 'cnn: a 2-channel conv block grows',
     epochs: 7,
@@ -36,13 +40,14 @@ function cnnSpec(dir: string | undefined, overrides: Record<string, unknown> = {
       slots: [{ id: 'b1', afterLayer: 1 }],
       optimizer: { kind: 'adam', learningRate: 0.005 },
       batchSize: 64,
+      ...training,
     },
     // Grow from epoch 1 whatever the block's saturation, merging as late as the last epoch; fossilize whatever the contribution.
     policy: { growFromEpoch: 1, growUntilFraction: 0.9, mergeByFraction: 1, saturation: 0, fossilizeContributionPp: -100 },
     gates: { g2: { minTrainingEpochs: 1, minImprovementPp: -100 }, g5: { minContributionPp: -100 } },
     seedModules: { blueprints: 'catalog' },
     budgets: { maxSeeds: 1 },
-    ...overrides,
+    ...sections,
   });
 }
 
@@ -54,14 +59,7 @@ function twoSiteSpec(dir: string | undefined, name: string, host: Record<string,
   return cnnSpec(dir, {
     name,
     epochs: 9,
-    training: {
-      seed: 0,
-      dataset: { kind: 'fashion-mnist', limit: 1200, layout: 'image', ...(dir === undefined ? {} : { dir }) },
-      host,
-      slots: slotIds.map((id, i) => ({ id, afterLayer: i + 1 })),
-      optimizer: { kind: 'adam', learningRate: 0.005 },
-      batchSize: 64,
-    },
+    training: { host, slots: slotIds.map((id, i) => ({ id, afterLayer: i + 1 })) },
     policy: { growFromEpoch: 1, growUntilFraction: 0.9, mergeByFraction: 1, saturation: 0, fossilizeContributionPp: -100, ...policy },
     budgets: { maxSeeds: 2 },
   });
