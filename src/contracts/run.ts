@@ -111,6 +111,13 @@ export const HeuristicPolicySpecSchema = z
      */
     germinateTogether: z.boolean().default(false),
     /**
+     * Bottleneck: in the epoch after a width seed merged (the host's
+     * optimizer state restarts, a CNN's weights shrink), a live seed's prune
+     * judged on that epoch's measurement (a regression, a HOLDING verdict)
+     * waits an epoch and is judged again. @default true
+     */
+    deferPruneAfterMerge: z.boolean().default(true),
+    /**
      * Bottleneck: epochs of a width seed's α ramp (1, 3, 5 or 8); absent, the
      * run's `blend.tempoEpochs`. 1: the new units blend at full strength from
      * their first BLENDING epoch — they start with zero outgoing weights (or

@@ -131,7 +131,7 @@ import { allDead, liveUnits, revivalFor, revivalsIssued, reviveCommand } from '.
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 16;
+export const BOTTLENECK_POLICY_VERSION = 17;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */
@@ -158,6 +158,13 @@ export interface WidthRuleConfig {
    * decision later.
    */
   readonly germinateTogether: boolean;
+  /**
+   * In the epoch after a width seed merged (the host's optimizer state
+   * restarted, a CNN's weights shrunk), a live seed's prune judged on that
+   * epoch's measurement waits an epoch and is judged again
+   * ({@link widthMergesSeen}); false: judged at once.
+   */
+  readonly deferPruneAfterMerge: boolean;
   /**
    * Epochs a width seed trains before the policy advances it to BLENDING
    * (the width slots' G2 minimum); depth seeds wait the heuristic's
@@ -198,6 +205,7 @@ export const DEFAULT_WIDTH_RULE: WidthRuleConfig = Object.freeze({
   // A CNN's conv blocks grow side by side (bottleneck@15): nothing after a block sees more than it passes on.
   maxLiveConvWidthSeeds: 2,
   germinateTogether: false,
+  deferPruneAfterMerge: true,
   trainingEpochs: 1,
 });
 
@@ -522,7 +530,10 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
     places[seed.slotId]?.role === 'width' && config.width.tempoEpochs !== undefined
       ? { curve: config.heuristic.blend?.curve ?? DEFAULT_GATE_CONFIG.defaultBlend.curve, tempoEpochs: config.width.tempoEpochs }
       : config.heuristic.blend;
-  const base = decideHeuristic(packet, memory, heuristicContext, config.heuristic, { policy: LABEL, holdingPatience, advanceTrainingEpochs, advanceBlend });
+  // A seed measured in the epoch after a width merge is measured on a disturbed host: a prune on it waits an epoch.
+  const merged = config.width.deferPruneAfterMerge ? widthMergesSeen(packet, memory, places) : [];
+  const deferPrune = (): string | undefined => (merged.length === 0 ? undefined : `measured in the epoch after ${merged.join(', ')} merged: judged again next epoch`);
+  const base = decideHeuristic(packet, memory, heuristicContext, config.heuristic, { policy: LABEL, holdingPatience, advanceTrainingEpochs, advanceBlend, deferPrune });
   if ('wait' in growth) {
     const dead = revival === undefined ? '' : `; revival: wait (${revival.wait})`;
     const reason = clip(`${base.reason}; width: wait (${growth.wait})${dead}${signals}`, 1000);
@@ -590,6 +601,21 @@ function closedSlots(packet: SystemStatePacket, places: Readonly<Record<string, 
   return closed;
 }
 
+/**
+ * The width seeds this packet is the first to show FOSSILIZED (merged at the
+ * boundary before the epoch it measured): the policy followed them live. A
+ * merge restarts the host's optimizer state (and on a CNN shrinks its
+ * weights), so that epoch's measurements of the other live seeds are of a
+ * disturbed network: sweep 9's data seed 3 pruned its first block's seed at
+ * HOLDING there (+0.18 pp, the loss 2.06 % higher with it) while accuracy
+ * fell 84.8 → 83.0 %, and kept a 1-channel block to the end.
+ */
+export function widthMergesSeen(packet: SystemStatePacket, memory: PolicyMemory, places: Readonly<Record<string, { role: string }>>): string[] {
+  return packet.seeds
+    .filter((s) => s.stage === 'FOSSILIZED' && places[s.slotId]?.role === 'width' && memory.seeds[s.seedId] !== undefined)
+    .map((s) => s.seedId);
+}
+
 /** True while the width rule's window is open (a pruned width seed's layer may still grow: no depth seed takes it meanwhile). */
 function widthMayStillGrow(packet: SystemStatePacket, context: PolicyContext, rule: WidthRuleConfig): boolean {
   return context.epochs === undefined || packet.epoch + rule.epochsToMerge <= rule.mergeByFraction * context.epochs;
@@ -600,7 +626,7 @@ export type BottleneckConfigInput = HeuristicConfigInput & Partial<WidthRuleConf
 
 /** The bottleneck policy as a {@link TamiyoPolicy}. */
 export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolicy<PolicyMemory> {
-  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, maxLiveConvWidthSeeds, germinateTogether, trainingEpochs, tempoEpochs, ...heuristic } =
+  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, maxLiveConvWidthSeeds, germinateTogether, deferPruneAfterMerge, trainingEpochs, tempoEpochs, ...heuristic } =
     input;
   const config: BottleneckConfig = {
     width: Object.freeze({
@@ -615,6 +641,7 @@ export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolic
       maxLiveWidthSeeds: maxLiveWidthSeeds ?? DEFAULT_WIDTH_RULE.maxLiveWidthSeeds,
       maxLiveConvWidthSeeds: maxLiveConvWidthSeeds ?? DEFAULT_WIDTH_RULE.maxLiveConvWidthSeeds,
       germinateTogether: germinateTogether ?? DEFAULT_WIDTH_RULE.germinateTogether,
+      deferPruneAfterMerge: deferPruneAfterMerge ?? DEFAULT_WIDTH_RULE.deferPruneAfterMerge,
       trainingEpochs: trainingEpochs ?? DEFAULT_WIDTH_RULE.trainingEpochs,
       tempoEpochs,
     }),
