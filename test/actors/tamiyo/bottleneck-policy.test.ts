@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { AdaptationCommandSchema, type LayerSignals, type SystemStatePacket } from '../../../src/contracts/index.ts';
+import { AdaptationCommandSchema, type LayerSignals, type SeedState, type SystemStatePacket } from '../../../src/contracts/index.ts';
 import {
   bottleneckPolicy,
   comparableScore,
@@ -379,7 +379,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@16');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@17');
   });
 
   it('blends a width seed by its own α ramp when the rule names one (1: full strength at once), a depth seed by the run\'s', () => {
@@ -497,6 +497,57 @@ describe('Tamiyo bottleneck policy', () => {
     });
   });
 
+  describe('no prune judged in the epoch after a width merge', () => {
+    const holdingW16 = { stage: 'HOLDING' as const, alpha: 1, blueprintId: 'widen_16', kernelId: 'a-w16' };
+    const tracked = (slotId: string, stage: 'HOLDING' | 'BLENDING', fromEpoch: number) =>
+      ({ seedId: `seed-${slotId}`, slotId, blueprintId: 'widen_16', kernelId: 'a-w16', paramCount: 1600, commandId: `c-${slotId}`, fromEpoch, confirmed: true, stage });
+    /**
+     * Epoch 12: L1's width seed (germinated at 8, past the patience window) in HOLDING measured as given; L2's width seed,
+     * HOLDING in the memory, shows FOSSILIZED (merged at the boundary before this epoch) unless `l2` says otherwise.
+     */
+    function afterMerge(l1: Partial<SeedState>, l2: Partial<SeedState> = { stage: 'FOSSILIZED', epochsInStage: 0, alpha: 1 }, l2Tracked = true) {
+      const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) =>
+        id === 'h1-w1' ? live(id, { ...holdingW16, epochsInStage: 1, ...l1 }) : id === 'h2-w1' ? live(id, { blueprintId: 'widen_16', kernelId: 'a-w16', epochsInStage: 0, alpha: 1, ...l2 }) : seed(id),
+      );
+      const memorySeeds = { 'seed-h1-w1': tracked('h1-w1', 'HOLDING', 8), ...(l2Tracked ? { 'seed-h2-w1': tracked('h2-w1', 'HOLDING', 7) } : {}) };
+      return { p: withLayers(12, [layer(1, 20, 5, 0.1), layer(2, 20, 5, 0.1)], seeds), memory: { ...initialPolicyMemory(), lastEpoch: 11, seeds: memorySeeds } };
+    }
+    const ops = (decision: ReturnType<typeof decideBottleneck>): string[] => decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`);
+
+    it('holds a seed whose prune rests on that epoch (sweep 9 data seed 3: +0.18 pp, the loss 2.06 % higher with it) and judges it again the next epoch', () => {
+      const merged = afterMerge({ contributionPp: 0.18, lossContributionPct: -2.06 });
+      const waiting = decideBottleneck(merged.p, merged.memory, ctx(), CONFIG);
+      expect(ops(waiting)).to.deep.equal([]);
+      expect(waiting.reason).to.match(/seed-h1-w1 HOLDING: wait \(contribution \+0\.18pp < \+0\.5pp.*but measured in the epoch after seed-h2-w1 merged: judged again next epoch\)/);
+      // The next epoch the merge is old news (the memory no longer follows seed-h2-w1): the same measurement prunes.
+      const next = { ...merged.p, packetId: 'pkt-13', epoch: 13, seeds: merged.p.seeds.map((s) => (s.seedId === 'seed-h1-w1' ? { ...s, epochsInStage: 2 } : s)) };
+      expect(ops(decideBottleneck(next, waiting.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:PRUNE']);
+    });
+
+    it('defers a regression prune in TRAINING or BLENDING too, but not a fossilize, a stall, or a prune after a merge the policy did not follow', () => {
+      const regressed = afterMerge({ stage: 'BLENDING', epochsInStage: 5, alpha: 0.66, improvementPp: -2.5 });
+      expect(ops(decideBottleneck(regressed.p, regressed.memory, ctx(), CONFIG))).to.deep.equal([]);
+      const helpful = afterMerge({ contributionPp: 0.8, lossContributionPct: 3 });
+      expect(ops(decideBottleneck(helpful.p, helpful.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:FOSSILIZE']);
+      const stalled = afterMerge({ stage: 'TRAINING', epochsInStage: 15, alpha: 0 });
+      expect(ops(decideBottleneck(stalled.p, stalled.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:PRUNE']);
+      // A fossil the memory never followed live (merged long ago, or before this memory began) is no fresh merge.
+      const old = afterMerge({ contributionPp: 0.18, lossContributionPct: -2.06 }, undefined, false);
+      expect(ops(decideBottleneck(old.p, old.memory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:PRUNE']);
+      // A depth seed fossilizing changes no topology: no deferral.
+      const depthMerged = afterMerge({ contributionPp: 0.18, lossContributionPct: -2.06 });
+      const depthSeeds = depthMerged.p.seeds.map((s) => (s.slotId === 'h2-w1' ? seed('h2-w1') : s.slotId === 'h2' ? live('h2', { stage: 'FOSSILIZED', alpha: 1 }) : s));
+      const depthMemory = { ...depthMerged.memory, seeds: { 'seed-h1-w1': depthMerged.memory.seeds['seed-h1-w1'], 'seed-h2': { ...tracked('h2', 'HOLDING', 7), seedId: 'seed-h2' } } };
+      expect(ops(decideBottleneck({ ...depthMerged.p, seeds: depthSeeds }, depthMemory, ctx(), CONFIG))).to.deep.equal(['seed-h1-w1:PRUNE']);
+    });
+
+    it('prunes at once with deferPruneAfterMerge false (bottleneck@16)', () => {
+      const merged = afterMerge({ contributionPp: 0.18, lossContributionPct: -2.06 });
+      const off: BottleneckConfig = { ...CONFIG, width: { ...DEFAULT_WIDTH_RULE, deferPruneAfterMerge: false } };
+      expect(ops(decideBottleneck(merged.p, merged.memory, ctx(), off))).to.deep.equal(['seed-h1-w1:PRUNE']);
+    });
+  });
+
   it('is a TamiyoPolicy: deterministic, replays the same packet, and reports its name', () => {
     const policy = bottleneckPolicy({ advanceTrainingEpochs: 1 });
     const p = withLayers(1, [layer(1, 4, 3.5, 0.2)]);
@@ -504,6 +555,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@16');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@17');
   });
 });
