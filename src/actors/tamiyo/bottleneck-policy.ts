@@ -93,6 +93,12 @@
  * from: live seeds advance, fossilize or are pruned by its rules, and a
  * plateau germinates a depth seed.
  *
+ * **No prune judged in the epoch after a width merge** (`deferPruneAfterMerge`):
+ * the merge restarted the host's optimizer state (and on a CNN shrank its
+ * weights), so a live seed's prune that rests on that epoch's measurement
+ * (a HOLDING verdict, a regression) waits an epoch and is judged again
+ * ({@link widthMergesSeen}). Fossilizing is not deferred.
+ *
  * **Training starts at germination.** Every GERMINATE (width or depth) is
  * followed in the same decision by an ADVANCE of the same seed: the trainer
  * checks G1 (kernel loaded, parameters finite) when it attaches the kernel,
@@ -607,8 +613,8 @@ function closedSlots(packet: SystemStatePacket, places: Readonly<Record<string, 
  * merge restarts the host's optimizer state (and on a CNN shrinks its
  * weights), so that epoch's measurements of the other live seeds are of a
  * disturbed network: sweep 9's data seed 3 pruned its first block's seed at
- * HOLDING there (+0.18 pp, the loss 2.06 % higher with it) while accuracy
- * fell 84.8 → 83.0 %, and kept a 1-channel block to the end.
+ * HOLDING there (+0.05 pp, the loss 0.85 % higher with it; judged an epoch
+ * later, +0.62 pp and merged) and kept a 1-channel block to the end.
  */
 export function widthMergesSeen(packet: SystemStatePacket, memory: PolicyMemory, places: Readonly<Record<string, { role: string }>>): string[] {
   return packet.seeds
