@@ -538,8 +538,8 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
       : config.heuristic.blend;
   // A seed measured in the epoch after a width merge is measured on a disturbed host: a prune on it waits an epoch.
   const merged = config.width.deferPruneAfterMerge ? widthMergesSeen(packet, memory, places) : [];
-  const deferPrune = (): string | undefined => (merged.length === 0 ? undefined : `measured in the epoch after ${merged.join(', ')} merged: judged again next epoch`);
-  const base = decideHeuristic(packet, memory, heuristicContext, config.heuristic, { policy: LABEL, holdingPatience, advanceTrainingEpochs, advanceBlend, deferPrune });
+  const pruneDeferral = merged.length === 0 ? undefined : `measured in the epoch after ${merged.join(', ')} merged: judged again next epoch`;
+  const base = decideHeuristic(packet, memory, heuristicContext, config.heuristic, { policy: LABEL, holdingPatience, advanceTrainingEpochs, advanceBlend, pruneDeferral });
   if ('wait' in growth) {
     const dead = revival === undefined ? '' : `; revival: wait (${revival.wait})`;
     const reason = clip(`${base.reason}; width: wait (${growth.wait})${dead}${signals}`, 1000);

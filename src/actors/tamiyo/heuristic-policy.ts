@@ -398,7 +398,7 @@ function observeSeeds(draft: Draft, packet: SystemStatePacket): void {
 // ------------------------------------------------------------------ rules
 
 /** What to do with one live seed. */
-export type SeedAction =
+type SeedAction =
   | { readonly kind: 'wait'; readonly reason: string }
   | { readonly kind: 'advance'; readonly reason: string }
   | { readonly kind: 'fossilize'; readonly reason: string }
@@ -553,15 +553,15 @@ export interface HeuristicExtension {
   /** The α ramp a live seed's ADVANCE into BLENDING names, when it differs by seed. @default `config.blend` for every seed */
   readonly advanceBlend?: (seed: SeedState) => BlendSpec | undefined;
   /**
-   * Why a prune judged on this epoch's measurement (a regression, or a
-   * HOLDING verdict on its counterfactual) waits an epoch instead, when it
-   * should; undefined: prune now. @default prune now
+   * Why every prune judged on this packet's measurement (a regression, or a
+   * HOLDING verdict on its counterfactual) waits an epoch instead; undefined:
+   * prune now. @default prune now
    */
-  readonly deferPrune?: (seed: SeedState) => string | undefined;
+  readonly pruneDeferral?: string | undefined;
 }
 
 /** True when a prune rests on this epoch's measurement (not on a stall or a missing counterfactual): a disturbed epoch can mislead it. */
-export function pruneOnMeasurement(seed: SeedState, action: SeedAction): boolean {
+function pruneOnMeasurement(seed: SeedState, action: SeedAction): boolean {
   return action.kind === 'prune' && (action.outcome === 'REGRESSION' || (seed.stage === 'HOLDING' && seed.contributionPp !== undefined));
 }
 
@@ -639,8 +639,8 @@ export function decideHeuristic(
       extension.holdingPatience?.(seed, draft.seeds[seed.seedId]) ?? 0,
       extension.advanceTrainingEpochs?.(seed) ?? config.advanceTrainingEpochs,
     );
-    const deferred = pruneOnMeasurement(seed, judged) ? extension.deferPrune?.(seed) : undefined;
-    const action: SeedAction = deferred === undefined ? judged : { kind: 'wait', reason: `${judged.reason}, but ${deferred}` };
+    const deferred = extension.pruneDeferral !== undefined && pruneOnMeasurement(seed, judged);
+    const action: SeedAction = deferred ? { kind: 'wait', reason: `${judged.reason}, but ${extension.pruneDeferral}` } : judged;
     reasons.push(`${seed.seedId} ${seed.stage}: ${action.kind === 'wait' ? `wait (${action.reason})` : `${action.kind} (${action.reason})`}`);
     if (action.kind === 'wait') continue;
     commands.push(seedCommand(packet, seed.seedId, operationOf(action, seed, extension.advanceBlend?.(seed) ?? config.blend), { deadlineMs: config.commandDeadlineMs, policy, reason: action.reason }));
