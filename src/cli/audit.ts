@@ -1,7 +1,9 @@
 /**
  * `esper audit RUN [--seed S] [--data-dir DIR | --db URL] [--json]`: every seed
  * transition of a run with the chain that caused it (command ← decision ←
- * packet), read from the event store `esper run` wrote.
+ * packet), read from the event store `esper run` wrote. With `--decisions`:
+ * every decision of the run instead (waits and deferred prunes included),
+ * with its commands, its reason and the layer signals of the packet it answered.
  * `esper replay RUN [--data-dir DIR | --db URL] [--json]`: rebuilds every seed's stage
  * from the stored transitions and checks it against the final states the run
  * recorded; exit 0 when they agree, 1 with the mismatches.
@@ -11,7 +13,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Envelope } from '../contracts/envelope.ts';
 import { InputError } from '../errors/index.ts';
-import { auditRevivals, auditTransitions, EventStore, formatAuditEntry, formatAuditRevival, replaySeeds } from '../actors/nissa/index.ts';
+import { auditDecisions, auditRevivals, auditTransitions, EventStore, formatAuditDecision, formatAuditEntry, formatAuditRevival, replaySeeds } from '../actors/nissa/index.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { printError, type CliOutput } from './output.ts';
 import { DEFAULT_DATA_DIR } from './run.ts';
@@ -23,6 +25,8 @@ export interface AuditFlags {
   /** PostgreSQL URL of a cluster's event store (instead of the embedded one under the data dir). */
   db?: string;
   json?: boolean;
+  /** `esper audit` only: list every decision instead of the transitions. */
+  decisions?: boolean;
 }
 
 /** Test seam: an already open store (left open). */
@@ -45,6 +49,7 @@ async function loadEvents(runId: string, flags: AuditFlags, deps: AuditDeps): Pr
 export async function runAuditCommand(runId: string, flags: AuditFlags, output: CliOutput, deps: AuditDeps = {}): Promise<ExitCode> {
   try {
     const events = await loadEvents(runId, flags, deps);
+    if (flags.decisions === true) return printDecisions(runId, events, flags, output);
     const entries = auditTransitions(events, flags.seed === undefined ? {} : { seed: flags.seed });
     // Dead-layer revivals change the host, not a seed: listed with the whole run's audit, not one seed's.
     const revivals = flags.seed === undefined ? auditRevivals(events) : [];
@@ -63,6 +68,22 @@ export async function runAuditCommand(runId: string, flags: AuditFlags, output: 
     printError(output, error);
     return EXIT.FAILED;
   }
+}
+
+/** `esper audit --decisions`: every decision (of one seed with `--seed`: those that command it or name it in their reason). */
+function printDecisions(runId: string, events: readonly Envelope[], flags: AuditFlags, output: CliOutput): ExitCode {
+  const seed = flags.seed;
+  // A slot id also names the seeds it held (their ids appear in commands and reasons).
+  const seedIds = seed === undefined ? [] : [...new Set(auditTransitions(events, { seed }).map((t) => t.seedId))];
+  const entries = auditDecisions(events, seed === undefined ? {} : { seed, seedIds });
+  if (flags.json === true) {
+    output.out(JSON.stringify({ runId, decisions: entries }));
+  } else if (entries.length === 0) {
+    output.out(seed === undefined ? `run ${runId}: no decisions` : `run ${runId}: no decisions about seed ${seed}`);
+  } else {
+    for (const entry of entries) for (const line of formatAuditDecision(entry)) output.out(line);
+  }
+  return EXIT.OK;
 }
 
 /** `esper replay`: resolves to the exit code (0 consistent, 1 mismatches or unknown run). */
@@ -99,6 +120,7 @@ export function registerAuditCommands(program: Command, output: CliOutput, resul
     .description('show why every seed transition of a run happened: command ← decision ← packet (from the event store)')
     .argument('<run>', 'run id')
     .option('--seed <seed>', 'only this seed (seed id or slot id)')
+    .option('--decisions', "every decision of the run instead (waits and deferred prunes too): its commands, reason and the packet's layer signals")
     .option('--data-dir <dir>', `data directory of the event store (default ./${DEFAULT_DATA_DIR})`)
     .option('--db <url>', "a cluster's PostgreSQL event store (what library nodes record), instead of the embedded one (env ESPER_DB_URL)", process.env['ESPER_DB_URL'])
     .option('--json', 'print JSON')

@@ -90,6 +90,36 @@ describe('esper audit / esper replay over a real run', function () {
     expect(parsed.transitions.every((t) => t.seedId === seed)).to.equal(true);
   });
 
+  it('audit --decisions: one decision per epoch, the ones that commanded nothing too, each with its packet', async () => {
+    const events = await store.events(runId);
+    const out = capture();
+    expect(await runAuditCommand(runId, { decisions: true, json: true }, out, { store })).to.equal(0);
+    const { decisions } = JSON.parse(out.lines[0] ?? '{}') as { decisions: { epoch: number; reason: string; commands: { commandId: string }[]; packet?: { validationAccuracy?: number }; missing: string[] }[] };
+    expect(decisions.map((d) => d.epoch)).to.deep.equal(events.filter((e) => e.type === 'tamiyo.decision.made').map((e) => (e.data as { epoch: number }).epoch));
+    expect(decisions.length).to.be.at.least(10);
+    expect(decisions.some((d) => d.commands.length === 0)).to.equal(true);
+    for (const d of decisions) {
+      expect(d.reason).to.not.equal('');
+      expect(d.missing).to.deep.equal([]);
+      expect(d.packet?.validationAccuracy).to.be.within(0, 1);
+    }
+    // Every command a transition traces to is among the decisions' commands.
+    const listed = new Set(decisions.flatMap((d) => d.commands.map((c) => c.commandId)));
+    for (const t of auditTransitions(events)) if (t.decision !== undefined) expect(listed.has(t.command?.commandId ?? '')).to.equal(true);
+
+    const text = capture();
+    expect(await runAuditCommand(runId, { decisions: true }, text, { store })).to.equal(0);
+    expect(text.lines.filter((l) => /^\s*\d+ {2}\S+@\d+ {2}val acc/.test(l))).to.have.length(decisions.length);
+    expect(text.lines.filter((l) => l.startsWith('      why: '))).to.have.length(decisions.length);
+
+    const seed = auditTransitions(events)[0]?.seedId ?? '';
+    const one = capture();
+    expect(await runAuditCommand(runId, { decisions: true, seed, json: true }, one, { store })).to.equal(0);
+    const mine = (JSON.parse(one.lines[0] ?? '{}') as { decisions: { commands: { targetSeedId?: string }[]; reason: string }[] }).decisions;
+    expect(mine.length).to.be.greaterThan(0).and.lessThan(decisions.length);
+    expect(mine.every((d) => d.commands.some((c) => c.targetSeedId === seed) || d.reason.includes(seed))).to.equal(true);
+  });
+
   it('replay: the stored transitions rebuild the recorded final states', async () => {
     const out = capture();
     expect(await runReplayCommand(runId, {}, out, { store })).to.equal(0);

@@ -104,6 +104,26 @@ export const RUN_COMPLETED = 'tolaria.run.completed';
 const record = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
 const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
+function metricsOf(packetId: string, d: Record<string, unknown>): AuditPacket {
+  const epoch = num(d['epoch']);
+  const va = num(d['validationAccuracy']);
+  const vl = num(d['validationLoss']);
+  const tl = num(d['trainingLoss']);
+  return {
+    packetId,
+    ...(epoch === undefined ? {} : { epoch }),
+    ...(va === undefined ? {} : { validationAccuracy: va }),
+    ...(vl === undefined ? {} : { validationLoss: vl }),
+    ...(tl === undefined ? {} : { trainingLoss: tl }),
+  };
+}
+
+/** The packet link of a stored `tolaria.state.published` event's data (undefined without a packet id). */
+export function readAuditPacket(data: unknown): AuditPacket | undefined {
+  const d = record(data);
+  return typeof d['packetId'] === 'string' ? metricsOf(d['packetId'], d) : undefined;
+}
+
 function toCommand(c: CommandData): AuditCommand {
   const policy = c.annotations?.['policy'];
   const reason = c.annotations?.['reason'];
@@ -132,21 +152,8 @@ export function auditTransitions(events: readonly Envelope[], options: { seed?: 
       const command = event.data as CommandData;
       if (!commands.has(command.commandId)) commands.set(command.commandId, { command, issued: event });
     } else if (event.type === PACKET) {
-      const d = record(event.data);
-      const packetId = typeof d['packetId'] === 'string' ? d['packetId'] : undefined;
-      if (packetId !== undefined) {
-        const epoch = num(d['epoch']);
-        const va = num(d['validationAccuracy']);
-        const vl = num(d['validationLoss']);
-        const tl = num(d['trainingLoss']);
-        packets.set(packetId, {
-          packetId,
-          ...(epoch === undefined ? {} : { epoch }),
-          ...(va === undefined ? {} : { validationAccuracy: va }),
-          ...(vl === undefined ? {} : { validationLoss: vl }),
-          ...(tl === undefined ? {} : { trainingLoss: tl }),
-        });
-      }
+      const packet = readAuditPacket(event.data);
+      if (packet !== undefined) packets.set(packet.packetId, packet);
     } else if (event.type === EPOCH) {
       const d = record(event.data);
       const epoch = num(d['epoch']);
@@ -159,16 +166,7 @@ export function auditTransitions(events: readonly Envelope[], options: { seed?: 
     // No packet event: the epoch's completed event gives the same metrics.
     const metrics = epoch === undefined ? undefined : epochMetrics.get(epoch);
     if (metrics === undefined) return { packetId };
-    const va = num(metrics['validationAccuracy']);
-    const vl = num(metrics['validationLoss']);
-    const tl = num(metrics['trainingLoss']);
-    return {
-      packetId,
-      ...(epoch === undefined ? {} : { epoch }),
-      ...(va === undefined ? {} : { validationAccuracy: va }),
-      ...(vl === undefined ? {} : { validationLoss: vl }),
-      ...(tl === undefined ? {} : { trainingLoss: tl }),
-    };
+    return metricsOf(packetId, { ...metrics, epoch });
   };
 
   const out: AuditEntry[] = [];
