@@ -111,6 +111,13 @@ export const HeuristicPolicySpecSchema = z
      */
     germinateTogether: z.boolean().default(false),
     /**
+     * Bottleneck: a decision that widens a CNN's conv block also widens the
+     * dense hidden layer behind it, if that layer has never grown and could
+     * grow, saturated or not: the widened block multiplies what it reads.
+     * @default false
+     */
+    denseGrowsWithConv: z.boolean().default(false),
+    /**
      * Bottleneck: in the epoch after a width seed merged (the host's
      * optimizer state restarts, a CNN's weights shrink), a live seed's prune
      * judged on that epoch's measurement (a regression, a HOLDING verdict)

@@ -68,7 +68,12 @@
  * changed a decision only where two layers were saturated at once (three
  * data seeds of five of a 15-epoch conv 1 → conv 8, none of the first four
  * of conv 2 → conv 16 or two of conv 2 → dense 16), and was no clear gain
- * there (docs/benchmarks.md, thirty-third session).
+ * there (docs/benchmarks.md, thirty-third session). With
+ * `denseGrowsWithConv` (opt-in) a decision that widens a conv block also
+ * widens the dense hidden layer behind it, saturated or not, if that layer
+ * has never grown: on conv 2 → dense 16 the dense layer crossed the
+ * threshold only once the block had merged, four epochs later, and 72–83 %
+ * of its 128 new units then died (16–26 % grown with the block).
  *
  * **Early width seeds get patience.** A width seed germinated within the
  * first `patientUntilFraction` of the run that is *inconclusive* at HOLDING
@@ -165,6 +170,13 @@ export interface WidthRuleConfig {
    */
   readonly germinateTogether: boolean;
   /**
+   * A decision that widens a CNN's conv block also widens its dense hidden
+   * layer, if that layer has never grown and could grow, whatever its
+   * saturation ({@link widthGrowthsFor}); false: the dense layer waits until
+   * it is saturated on its own.
+   */
+  readonly denseGrowsWithConv: boolean;
+  /**
    * In the epoch after a width seed merged (the host's optimizer state
    * restarted, a CNN's weights shrunk), a live seed's prune judged on that
    * epoch's measurement waits an epoch and is judged again
@@ -211,6 +223,7 @@ export const DEFAULT_WIDTH_RULE: WidthRuleConfig = Object.freeze({
   // A CNN's conv blocks grow side by side (bottleneck@15): nothing after a block sees more than it passes on.
   maxLiveConvWidthSeeds: 2,
   germinateTogether: false,
+  denseGrowsWithConv: false,
   deferPruneAfterMerge: true,
   trainingEpochs: 1,
 });
@@ -223,6 +236,8 @@ export interface WidthGrowth {
   readonly saturation: number;
   /** The saturated layer that called for growth, when it is not the one widened. */
   readonly triggeredBy?: LayerSignals;
+  /** The conv block widened in the same decision that this dense layer grows with (`denseGrowsWithConv`). */
+  readonly withConv?: LayerSignals;
 }
 
 const LIVE: ReadonlySet<string> = new Set(LIVE_SEED_STAGES);
@@ -386,8 +401,12 @@ export function widthKernelFor(kernels: readonly KernelChoice[], interfaceKey: s
   return fits[0];
 }
 
-/** The width growth for `packet`, or why none. */
-export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext, rule: WidthRuleConfig, maxLiveSeeds: number): WidthGrowth | { readonly wait: string } {
+/**
+ * The width growth for `packet`, or why none. With `withConv` (a conv block
+ * this decision widens), only a dense layer that has never grown may be
+ * chosen, saturated or not: it grows with the block.
+ */
+export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext, rule: WidthRuleConfig, maxLiveSeeds: number, withConv?: LayerSignals): WidthGrowth | { readonly wait: string } {
   const layers = packet.layers ?? [];
   const places = context.slots ?? {};
   if (layers.length === 0) return { wait: 'no layer signals' };
@@ -432,6 +451,10 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
       skipped.push(`L${layer.layer} waits: ${layerKind(layer) === 'conv' ? 'conv blocks' : 'dense layers'} growing at the limit`);
       continue;
     }
+    if (withConv !== undefined && (isConvBlock(layer) || widthSeeds.some((s) => s.stage === 'FOSSILIZED'))) {
+      skipped.push(`L${layer.layer} does not grow with L${withConv.layer}`);
+      continue;
+    }
     if (saturation < rule.saturation) {
       // A layer that grew must use up its new units before it grows again (right after a merge they carry little: 0.17).
       const grown = widthSeeds.some((s) => s.stage === 'FOSSILIZED');
@@ -464,12 +487,14 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
   }
   // Saturation says *when* (some layer that can grow has no room left); the score says *where*, the conv blocks represented by their
   // narrowest, and no dense layer beside a narrower saturated one.
-  const trigger = candidates.filter((c) => c.saturation >= rule.saturation).sort((a, b) => b.saturation - a.saturation)[0];
+  const trigger = withConv !== undefined ? candidates[0] : candidates.filter((c) => c.saturation >= rule.saturation).sort((a, b) => b.saturation - a.saturation)[0];
   if (trigger === undefined) return { wait: skipped.join('; ') || 'no layer to widen' };
   const narrowest = narrowestConvBlock(candidates);
   const ranked = candidates.filter((c) => (isConvBlock(c.layer) ? c === narrowest : narrowerSaturatedDense(c, candidates, rule.saturation) === undefined));
   ranked.sort((a, b) => b.score - a.score || a.layer.layer - b.layer.layer);
-  const best = ranked[0] as WidthGrowth & { score: number };
+  const best = ranked[0];
+  if (best === undefined) return { wait: skipped.join('; ') || 'no layer to widen' };
+  if (withConv !== undefined) return { seed: best.seed, kernel: best.kernel, layer: best.layer, saturation: best.saturation, withConv };
   return { seed: best.seed, kernel: best.kernel, layer: best.layer, saturation: best.saturation, ...(best.saturation >= rule.saturation ? {} : { triggeredBy: trigger.layer }) };
 }
 
@@ -483,18 +508,24 @@ export function widthGrowthsFor(packet: SystemStatePacket, context: PolicyContex
   const first = widthGrowthFor(packet, context, rule, maxLiveSeeds);
   if ('wait' in first) return first;
   const growths: WidthGrowth[] = [first];
-  if (!rule.germinateTogether) return growths;
   let seeds = packet.seeds;
   let paramsAdded = context.budget.paramsAdded;
-  for (let last = first; ; ) {
-    const started = last.seed.seedId;
-    seeds = seeds.map((s) => (s.seedId === started ? { ...s, stage: 'TRAINING' as const } : s));
+  /** The growth after `last` (counted live, its parameters spent), optionally a dense layer's with the conv block `withConv`. */
+  const after = (last: WidthGrowth, withConv?: LayerSignals): WidthGrowth | { readonly wait: string } => {
+    seeds = seeds.map((s) => (s.seedId === last.seed.seedId ? { ...s, stage: 'TRAINING' as const } : s));
     paramsAdded += last.kernel.paramCount;
-    const next = widthGrowthFor({ ...packet, seeds }, { ...context, budget: { ...context.budget, paramsAdded } }, rule, maxLiveSeeds);
-    if ('wait' in next) return growths;
-    growths.push(next);
-    last = next;
+    return widthGrowthFor({ ...packet, seeds }, { ...context, budget: { ...context.budget, paramsAdded } }, rule, maxLiveSeeds, withConv);
+  };
+  if (rule.germinateTogether) {
+    for (let next = after(first); !('wait' in next); next = after(next)) growths.push(next);
   }
+  const conv = growths.find((g) => isConvBlock(g.layer));
+  if (rule.denseGrowsWithConv && conv !== undefined && !growths.some((g) => !isConvBlock(g.layer))) {
+    // A conv block widened multiplies what the dense layer behind it reads: it grows now, not once saturated on the wider input.
+    const dense = after(growths.at(-1) as WidthGrowth, conv.layer);
+    if (!('wait' in dense)) growths.push(dense);
+  }
+  return growths;
 }
 
 /** The bottleneck policy's configuration: the width rule plus the heuristic it builds on. */
@@ -556,9 +587,11 @@ export function decideBottleneck(packet: SystemStatePacket, memory: PolicyMemory
 
 /** The GERMINATE command of a width growth, and why (named in the command and the decision's reason). */
 function germination(packet: SystemStatePacket, growth: WidthGrowth, config: BottleneckConfig): { command: AdaptationCommand; why: string } {
-  const { seed, kernel, layer, saturation, triggeredBy } = growth;
+  const { seed, kernel, layer, saturation, triggeredBy, withConv } = growth;
   const saturationText =
-    triggeredBy === undefined
+    withConv !== undefined
+      ? `saturation ${fmt(saturation)}, growing with L${withConv.layer} (a conv block widened now widens what it reads)`
+      : triggeredBy === undefined
       ? `saturation ${fmt(saturation)} ≥ ${fmt(config.width.saturation)}`
       : `saturation ${fmt(saturation)}; L${triggeredBy.layer} is saturated (${fmt(layerSaturation(triggeredBy))}) and scores lower`;
   const why = `widen L${layer.layer} (w${layer.width}, ${saturationText}, ${describeScore(layer).replace('grad', 'gradient score')}) by ${kernel.units ?? '?'} units: ${kernel.blueprintId} (${kernel.paramCount} params) in ${seed.slotId}`;
@@ -632,7 +665,7 @@ export type BottleneckConfigInput = HeuristicConfigInput & Partial<WidthRuleConf
 
 /** The bottleneck policy as a {@link TamiyoPolicy}. */
 export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolicy<PolicyMemory> {
-  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, maxLiveConvWidthSeeds, germinateTogether, deferPruneAfterMerge, trainingEpochs, tempoEpochs, ...heuristic } =
+  const { growFromEpoch, growUntilFraction, mergeByFraction, epochsToMerge, saturation, growthFactor, patientUntilFraction, holdingPatienceEpochs, maxLiveWidthSeeds, maxLiveConvWidthSeeds, germinateTogether, denseGrowsWithConv, deferPruneAfterMerge, trainingEpochs, tempoEpochs, ...heuristic } =
     input;
   const config: BottleneckConfig = {
     width: Object.freeze({
@@ -647,6 +680,7 @@ export function bottleneckPolicy(input: BottleneckConfigInput = {}): TamiyoPolic
       maxLiveWidthSeeds: maxLiveWidthSeeds ?? DEFAULT_WIDTH_RULE.maxLiveWidthSeeds,
       maxLiveConvWidthSeeds: maxLiveConvWidthSeeds ?? DEFAULT_WIDTH_RULE.maxLiveConvWidthSeeds,
       germinateTogether: germinateTogether ?? DEFAULT_WIDTH_RULE.germinateTogether,
+      denseGrowsWithConv: denseGrowsWithConv ?? DEFAULT_WIDTH_RULE.denseGrowsWithConv,
       deferPruneAfterMerge: deferPruneAfterMerge ?? DEFAULT_WIDTH_RULE.deferPruneAfterMerge,
       trainingEpochs: trainingEpochs ?? DEFAULT_WIDTH_RULE.trainingEpochs,
       tempoEpochs,

@@ -90,6 +90,7 @@ export function runPolicy(spec: RunSpec, gates: GateConfig): TamiyoPolicy<Policy
     maxLiveWidthSeeds: p.maxLiveWidthSeeds,
     maxLiveConvWidthSeeds: p.maxLiveConvWidthSeeds,
     germinateTogether: p.germinateTogether,
+    denseGrowsWithConv: p.denseGrowsWithConv,
     deferPruneAfterMerge: p.deferPruneAfterMerge,
     tempoEpochs: widthTempoEpochs,
   });

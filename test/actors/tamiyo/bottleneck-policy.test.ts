@@ -354,6 +354,41 @@ describe('Tamiyo bottleneck policy', () => {
     expect(mlp.commands.filter((c) => c.seedOperation?.op === 'GERMINATE')).to.have.length(1);
   });
 
+  it('with denseGrowsWithConv, widens the dense layer in the decision that widens a conv block, saturated or not, but only a dense layer that never grew', () => {
+    const conv = (n: number, width: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, width, gradientScore), kind: 'conv', positions });
+    const ids = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'];
+    // Conv 2 (14×14) → dense 16 at epoch 1 (fmnist-cnn-2-d16, data seed 1): the block saturated (0.85), the dense layer not (0.37).
+    const cnn = (seeds: SeedState[]): SystemStatePacket => withLayers(1, [{ ...conv(1, 2, 196, 0.818), effectiveRank: 1.7 }, layer(2, 16, 5.13, 0.389, 0.125)], seeds);
+    const fresh = ids.map((id) => seed(id));
+    const withConv = { ...CONFIG, width: { ...DEFAULT_WIDTH_RULE, denseGrowsWithConv: true } };
+    const germinated = (p: SystemStatePacket, config: BottleneckConfig, budget = 1_000_000): string[] =>
+      decideBottleneck(p, initialPolicyMemory(), ctx({ budget: { maxSeeds: 4, maxParamsAdded: budget, paramsAdded: 0 } }), config)
+        .commands.filter((c) => c.seedOperation?.op === 'GERMINATE')
+        .map((c) => c.targetSeedId as string);
+    // Default: the conv block alone; the dense layer waits to be saturated on its own.
+    expect(germinated(cnn(fresh), CONFIG)).to.deep.equal(['seed-h1-w1']);
+    // With the rule: the dense layer grows with the block, and the reason says why.
+    expect(germinated(cnn(fresh), withConv)).to.deep.equal(['seed-h1-w1', 'seed-h2-w1']);
+    const decision = decideBottleneck(cnn(fresh), initialPolicyMemory(), ctx(), withConv);
+    expect(decision.reason).to.match(/widen L2 \(w16, saturation 0\.37, growing with L1 \(a conv block widened now widens what it reads\)/);
+    expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.include.members(['seed-h1-w1:ADVANCE', 'seed-h2-w1:ADVANCE']);
+    // The budget counts the block's growth first (k = 16, 1,600 parameters): of 2,000, k = 4 (400) is left for the dense layer; of 1,700, none.
+    const denseKernel = (budget: number): string | undefined =>
+      decideBottleneck(cnn(fresh), initialPolicyMemory(), ctx({ budget: { maxSeeds: 4, maxParamsAdded: budget, paramsAdded: 0 } }), withConv).commands.find(
+        (c) => c.targetSeedId === 'seed-h2-w1' && c.seedOperation?.op === 'GERMINATE',
+      )?.seedOperation?.blueprintId;
+    expect(denseKernel(2_000)).to.equal('widen_4');
+    expect(germinated(cnn(fresh), withConv, 1_700)).to.deep.equal(['seed-h1-w1']);
+    // A dense layer that has grown, or is growing, does not grow with the block.
+    const grown = ids.map((id) => (id === 'h2-w1' ? live(id, { stage: 'FOSSILIZED', blueprintId: 'widen_16' }) : seed(id)));
+    expect(germinated(cnn(grown), withConv)).to.deep.equal(['seed-h1-w1']);
+    const growing = ids.map((id) => (id === 'h2-w1' ? live(id, { stage: 'TRAINING', blueprintId: 'widen_16' }) : seed(id)));
+    expect(germinated(cnn(growing), withConv)).to.deep.equal(['seed-h1-w1']);
+    // No conv block widened (an MLP): nothing changes.
+    const mlp = withLayers(1, [layer(1, 4, 4, 1), layer(2, 16, 4, 0.5)]);
+    expect(germinated(mlp, withConv)).to.deep.equal(germinated(mlp, CONFIG)).and.to.have.length(1);
+  });
+
   it('widens a layer only while the seed would merge within 60 % of the run, so the grown layer trains at its final width for the last 40 %', () => {
     const saturated = [layer(1, 4, 4, 1)];
     // 15 epochs, a merge 4 epochs after the decision: epoch 5 merges at 9 (= 0.6 of 15), epoch 6 at 10 — inside the start window (≤ 7.5), past the merge window
