@@ -113,7 +113,8 @@ export const HeuristicPolicySpecSchema = z
     /**
      * Bottleneck: a decision that widens a CNN's conv block also widens the
      * dense hidden layer behind it, if that layer has never grown and could
-     * grow, saturated or not: the widened block multiplies what it reads.
+     * grow and is at least half saturated (`saturation` / 2): the widened
+     * block multiplies what it reads.
      * @default false
      */
     denseGrowsWithConv: z.boolean().default(false),

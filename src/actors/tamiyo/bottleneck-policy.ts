@@ -70,8 +70,9 @@
  * of conv 2 → conv 16 or two of conv 2 → dense 16), and was no clear gain
  * there (docs/benchmarks.md, thirty-third session). With
  * `denseGrowsWithConv` (opt-in) a decision that widens a conv block also
- * widens the dense hidden layer behind it, saturated or not, if that layer
- * has never grown: on conv 2 → dense 16 the dense layer crossed the
+ * widens the dense hidden layer behind it, if that layer has never grown and
+ * is at least half saturated (a wide dense layer has room for what the
+ * wider block passes on): on conv 2 → dense 16 the dense layer crossed the
  * threshold only once the block had merged, four epochs later, and 72–83 %
  * of its 128 new units then died (16–26 % grown with the block).
  *
@@ -171,9 +172,9 @@ export interface WidthRuleConfig {
   readonly germinateTogether: boolean;
   /**
    * A decision that widens a CNN's conv block also widens its dense hidden
-   * layer, if that layer has never grown and could grow, whatever its
-   * saturation ({@link widthGrowthsFor}); false: the dense layer waits until
-   * it is saturated on its own.
+   * layer, if that layer has never grown, could grow and is at least half
+   * saturated (`saturation` / 2) ({@link widthGrowthsFor}); false: the dense
+   * layer waits until it is saturated on its own.
    */
   readonly denseGrowsWithConv: boolean;
   /**
@@ -404,7 +405,7 @@ export function widthKernelFor(kernels: readonly KernelChoice[], interfaceKey: s
 /**
  * The width growth for `packet`, or why none. With `withConv` (a conv block
  * this decision widens), only a dense layer that has never grown may be
- * chosen, saturated or not: it grows with the block.
+ * chosen, at least half saturated: it grows with the block.
  */
 export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext, rule: WidthRuleConfig, maxLiveSeeds: number, withConv?: LayerSignals): WidthGrowth | { readonly wait: string } {
   const layers = packet.layers ?? [];
@@ -453,6 +454,11 @@ export function widthGrowthFor(packet: SystemStatePacket, context: PolicyContext
     }
     if (withConv !== undefined && (isConvBlock(layer) || widthSeeds.some((s) => s.stage === 'FOSSILIZED'))) {
       skipped.push(`L${layer.layer} does not grow with L${withConv.layer}`);
+      continue;
+    }
+    if (withConv !== undefined && saturation < rule.saturation / 2) {
+      // A dense layer far from saturated has room for what the wider block passes on (and widening a wide one costs the most).
+      skipped.push(`L${layer.layer} not saturated enough to grow with L${withConv.layer} (${fmt(saturation)} < ${fmt(rule.saturation / 2)})`);
       continue;
     }
     if (saturation < rule.saturation) {

@@ -354,7 +354,7 @@ describe('Tamiyo bottleneck policy', () => {
     expect(mlp.commands.filter((c) => c.seedOperation?.op === 'GERMINATE')).to.have.length(1);
   });
 
-  it('with denseGrowsWithConv, widens the dense layer in the decision that widens a conv block, saturated or not, but only a dense layer that never grew', () => {
+  it('with denseGrowsWithConv, widens the dense layer in the decision that widens a conv block, saturated or not (at least half), but only a dense layer that never grew', () => {
     const conv = (n: number, width: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, width, gradientScore), kind: 'conv', positions });
     const ids = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'];
     // Conv 2 (14×14) → dense 16 at epoch 1 (fmnist-cnn-2-d16, data seed 1): the block saturated (0.85), the dense layer not (0.37).
@@ -384,6 +384,9 @@ describe('Tamiyo bottleneck policy', () => {
     expect(germinated(cnn(grown), withConv)).to.deep.equal(['seed-h1-w1']);
     const growing = ids.map((id) => (id === 'h2-w1' ? live(id, { stage: 'TRAINING', blueprintId: 'widen_16' }) : seed(id)));
     expect(germinated(cnn(growing), withConv)).to.deep.equal(['seed-h1-w1']);
+    // A dense layer under half the trigger (0.2 < 0.225: room left, and a wide one costs the most) waits.
+    const roomy = withLayers(1, [{ ...conv(1, 2, 196, 0.818), effectiveRank: 1.7 }, layer(2, 16, 2.8, 0.389, 0.125)], fresh);
+    expect(germinated(roomy, withConv)).to.deep.equal(['seed-h1-w1']);
     // No conv block widened (an MLP): nothing changes.
     const mlp = withLayers(1, [layer(1, 4, 4, 1), layer(2, 16, 4, 0.5)]);
     expect(germinated(mlp, withConv)).to.deep.equal(germinated(mlp, CONFIG)).and.to.have.length(1);
