@@ -114,10 +114,10 @@ export const HeuristicPolicySpecSchema = z
      * Bottleneck: a decision that widens a CNN's conv block also widens the
      * dense hidden layer behind it, if that layer has never grown and could
      * grow and is at least half saturated (`saturation` / 2): the widened
-     * block multiplies what it reads.
-     * @default false
+     * block multiplies what it reads (`bottleneck@18`; false keeps `@17`,
+     * where it waited to be saturated on its own). @default true
      */
-    denseGrowsWithConv: z.boolean().default(false),
+    denseGrowsWithConv: z.boolean().default(true),
     /**
      * Bottleneck: in the epoch after a width seed merged (the host's
      * optimizer state restarts, a CNN's weights shrink), a live seed's prune

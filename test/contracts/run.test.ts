@@ -116,7 +116,7 @@ describe('contracts/run', () => {
         maxLiveWidthSeeds: 1,
         maxLiveConvWidthSeeds: 2,
         germinateTogether: false,
-        denseGrowsWithConv: false,
+        denseGrowsWithConv: true,
         deferPruneAfterMerge: true,
         saturation: 0.45,
         growthFactor: 8,

@@ -68,13 +68,16 @@
  * changed a decision only where two layers were saturated at once (three
  * data seeds of five of a 15-epoch conv 1 → conv 8, none of the first four
  * of conv 2 → conv 16 or two of conv 2 → dense 16), and was no clear gain
- * there (docs/benchmarks.md, thirty-third session). With
- * `denseGrowsWithConv` (opt-in) a decision that widens a conv block also
- * widens the dense hidden layer behind it, if that layer has never grown and
- * is at least half saturated (a wide dense layer has room for what the
- * wider block passes on): on conv 2 → dense 16 the dense layer crossed the
- * threshold only once the block had merged, four epochs later, and 72–83 %
- * of its 128 new units then died (16–26 % grown with the block).
+ * there (docs/benchmarks.md, thirty-third session).
+ *
+ * **A CNN's dense layer grows with its conv block** (`denseGrowsWithConv`,
+ * `bottleneck@18`): a decision that widens a conv block also widens the
+ * dense hidden layer behind it, if that layer has never grown and is at
+ * least half saturated (a wide dense layer has room for what the wider
+ * block passes on). Behind a narrow block the dense layer reads little: on
+ * conv 2 → dense 16 it crossed the threshold only once the block had
+ * merged, four epochs later, and 72–83 % of its 144 units were then dead
+ * (15–26 % grown with the block; docs/growth.md rule 13).
  *
  * **Early width seeds get patience.** A width seed germinated within the
  * first `patientUntilFraction` of the run that is *inconclusive* at HOLDING
@@ -143,7 +146,7 @@ import { allDead, liveUnits, revivalFor, revivalsIssued, reviveCommand } from '.
 /** Name of the bottleneck policy. */
 export const BOTTLENECK_POLICY_NAME = 'bottleneck';
 /** Version of its rules (bump when a rule changes). */
-export const BOTTLENECK_POLICY_VERSION = 17;
+export const BOTTLENECK_POLICY_VERSION = 18;
 const LABEL = `${BOTTLENECK_POLICY_NAME}@${BOTTLENECK_POLICY_VERSION}`;
 
 /** The width rule's thresholds (see the module comment). */
@@ -224,7 +227,7 @@ export const DEFAULT_WIDTH_RULE: WidthRuleConfig = Object.freeze({
   // A CNN's conv blocks grow side by side (bottleneck@15): nothing after a block sees more than it passes on.
   maxLiveConvWidthSeeds: 2,
   germinateTogether: false,
-  denseGrowsWithConv: false,
+  denseGrowsWithConv: true,
   deferPruneAfterMerge: true,
   trainingEpochs: 1,
 });

@@ -336,8 +336,10 @@ describe('Tamiyo bottleneck policy', () => {
       decideBottleneck(cnn, initialPolicyMemory(), ctx({ slots: slots3, budget: { maxSeeds: 4, maxParamsAdded: budget, paramsAdded: 0 } }), config)
         .commands.filter((c) => c.seedOperation?.op === 'GERMINATE')
         .map((c) => c.targetSeedId as string);
-    // One per decision (the default): the conv block that passes on the fewest values (8 × 49 against 3 × 196).
-    expect(germinated(CONFIG)).to.deep.equal(['seed-h2-w1']);
+    // One per decision (without denseGrowsWithConv): the conv block that passes on the fewest values (8 × 49 against 3 × 196);
+    // by default (bottleneck@18) the dense layer grows with it.
+    expect(germinated({ ...CONFIG, width: { ...DEFAULT_WIDTH_RULE, denseGrowsWithConv: false } })).to.deep.equal(['seed-h2-w1']);
+    expect(germinated(CONFIG)).to.deep.equal(['seed-h2-w1', 'seed-h3-w1']);
     // Together: that block, the other block beside it (two conv blocks at once), and the dense layer beside them.
     expect(germinated({ ...CONFIG, width: together })).to.deep.equal(['seed-h2-w1', 'seed-h1-w1', 'seed-h3-w1']);
     // Each started seed is ADVANCEd to TRAINING, and each one's reason is in the decision's.
@@ -354,19 +356,21 @@ describe('Tamiyo bottleneck policy', () => {
     expect(mlp.commands.filter((c) => c.seedOperation?.op === 'GERMINATE')).to.have.length(1);
   });
 
-  it('with denseGrowsWithConv, widens the dense layer in the decision that widens a conv block, saturated or not (at least half), but only a dense layer that never grew', () => {
+  it('with denseGrowsWithConv (bottleneck@18), widens the dense layer in the decision that widens a conv block, saturated or not (at least half), but only a dense layer that never grew', () => {
     const conv = (n: number, width: number, positions: number, gradientScore: number): LayerSignals => ({ ...layer(n, width, width, gradientScore), kind: 'conv', positions });
     const ids = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'];
     // Conv 2 (14×14) → dense 16 at epoch 1 (fmnist-cnn-2-d16, data seed 1): the block saturated (0.85), the dense layer not (0.37).
     const cnn = (seeds: SeedState[]): SystemStatePacket => withLayers(1, [{ ...conv(1, 2, 196, 0.818), effectiveRank: 1.7 }, layer(2, 16, 5.13, 0.389, 0.125)], seeds);
     const fresh = ids.map((id) => seed(id));
-    const withConv = { ...CONFIG, width: { ...DEFAULT_WIDTH_RULE, denseGrowsWithConv: true } };
+    // The default since bottleneck@18; false keeps @17.
+    const withConv = CONFIG;
+    const without = { ...CONFIG, width: { ...DEFAULT_WIDTH_RULE, denseGrowsWithConv: false } };
     const germinated = (p: SystemStatePacket, config: BottleneckConfig, budget = 1_000_000): string[] =>
       decideBottleneck(p, initialPolicyMemory(), ctx({ budget: { maxSeeds: 4, maxParamsAdded: budget, paramsAdded: 0 } }), config)
         .commands.filter((c) => c.seedOperation?.op === 'GERMINATE')
         .map((c) => c.targetSeedId as string);
-    // Default: the conv block alone; the dense layer waits to be saturated on its own.
-    expect(germinated(cnn(fresh), CONFIG)).to.deep.equal(['seed-h1-w1']);
+    // Without the rule: the conv block alone; the dense layer waits to be saturated on its own.
+    expect(germinated(cnn(fresh), without)).to.deep.equal(['seed-h1-w1']);
     // With the rule: the dense layer grows with the block, and the reason says why.
     expect(germinated(cnn(fresh), withConv)).to.deep.equal(['seed-h1-w1', 'seed-h2-w1']);
     const decision = decideBottleneck(cnn(fresh), initialPolicyMemory(), ctx(), withConv);
@@ -389,7 +393,7 @@ describe('Tamiyo bottleneck policy', () => {
     expect(germinated(roomy, withConv)).to.deep.equal(['seed-h1-w1']);
     // No conv block widened (an MLP): nothing changes.
     const mlp = withLayers(1, [layer(1, 4, 4, 1), layer(2, 16, 4, 0.5)]);
-    expect(germinated(mlp, withConv)).to.deep.equal(germinated(mlp, CONFIG)).and.to.have.length(1);
+    expect(germinated(mlp, withConv)).to.deep.equal(germinated(mlp, without)).and.to.have.length(1);
   });
 
   it('widens a layer only while the seed would merge within 60 % of the run, so the grown layer trains at its final width for the last 40 %', () => {
@@ -417,7 +421,7 @@ describe('Tamiyo bottleneck policy', () => {
     const seeds = ['h1', 'h1-w1', 'h1-w2', 'h2', 'h2-w1', 'h2-w2'].map((id) => (id === 'h1-w1' ? live(id, { stage: 'TRAINING', epochsInStage: 1, blueprintId: 'widen_16', kernelId: 'a-w16' }) : seed(id)));
     const decision = decideBottleneck(withLayers(3, [layer(1, 4, 4, 1)], seeds), initialPolicyMemory(), ctx(), CONFIG);
     expect(decision.commands.map((c) => `${c.targetSeedId}:${c.seedOperation?.op}`)).to.deep.equal(['seed-h1-w1:ADVANCE']);
-    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@17');
+    expect(decision.commands[0]?.annotations['policy']).to.equal('bottleneck@18');
   });
 
   it('blends a width seed by its own α ramp when the rule names one (1: full strength at once), a depth seed by the run\'s', () => {
@@ -593,6 +597,6 @@ describe('Tamiyo bottleneck policy', () => {
     const again = policy.decide(p, first.memory, ctx());
     expect(again.commands).to.deep.equal(first.commands);
     expect(policy.decide(p, policy.initialMemory(), ctx())).to.deep.equal(first);
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@17');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@18');
   });
 });

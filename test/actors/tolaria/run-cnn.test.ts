@@ -196,17 +196,24 @@ describe('esper run on a CNN host with a dense layer (bottleneck@16: the dense l
 
   it('widens the dense layer and the conv block with overlapping live spans, and both fossilize into the topology; germinated in one decision with germinateTogether', async () => {
     const dir = dataDir();
-    for (const germinateTogether of [false, true]) {
+    // bottleneck@17 (one growth per decision), germinateTogether, and the default (@18: the dense layer grows with the conv block).
+    const modes = [
+      { name: 'one-per-decision', policy: { denseGrowsWithConv: false }, starts: (conv: number, dense: number) => conv !== dense },
+      { name: 'together', policy: { germinateTogether: true, denseGrowsWithConv: false }, starts: (conv: number, dense: number) => conv === dense },
+      { name: 'default', policy: {}, starts: (conv: number, dense: number) => dense <= conv },
+    ];
+    for (const mode of modes) {
       // 28×28×1 → c2 → dense 4 → 10, a growth site on each, growth from epoch 1 wherever a layer could grow.
-      const spec = twoSiteSpec(dir, 'cnn: a conv block and a dense layer grow', { kind: 'cnn', convs: [{ filters: 2 }], dense: [4] }, ['b1', 'd1'], { germinateTogether });
-      const results = RunResultsSchema.parse(await runTraining(spec, { runId: `run-cnn-conv-and-dense-${germinateTogether}` }));
+      const spec = twoSiteSpec(dir, 'cnn: a conv block and a dense layer grow', { kind: 'cnn', convs: [{ filters: 2 }], dense: [4] }, ['b1', 'd1'], mode.policy);
+      const results = RunResultsSchema.parse(await runTraining(spec, { runId: `run-cnn-conv-and-dense-${mode.name}` }));
       const [conv, dense] = ['b1-w1', 'd1-w1'].map((id) => results.seeds.find((s) => s.slotId === id));
       const story = JSON.stringify(results.seeds.map((s) => [s.slotId, s.history.map((h) => `${h.epoch}:${h.to}`)]));
       const [convSpan, denseSpan] = [conv, dense].map(liveSpan);
       // Under bottleneck@15 a live width seed on one kind kept the other waiting: the spans could not overlap.
       expect(spansOverlap(convSpan, denseSpan), story).to.equal(true);
-      // One growth per decision by default (the second one an epoch later); both in the first decision with germinateTogether.
-      expect(convSpan?.[0] === denseSpan?.[0], story).to.equal(germinateTogether);
+      // One growth per decision under @17 (the second one an epoch later); both in the first decision with germinateTogether; by
+      // default the dense layer no later than the block (with it, when the block goes first).
+      expect(mode.starts(convSpan?.[0] ?? -1, denseSpan?.[0] ?? -1), `${mode.name}: ${story}`).to.equal(true);
       const [convFactor, denseFactor] = [conv, dense].map((s) => {
         expect(s?.history.at(-1)?.to, story).to.equal('FOSSILIZED');
         return widthFactorOf(s);

@@ -38,7 +38,7 @@ const advanced = (policy: ReturnType<typeof runPolicy>, epochsInStage: number): 
 describe('Tolaria: the Tamiyo policy of a run spec', () => {
   it('advances each kind of seed after the G2 minimum its slots have (width 1 epoch, depth the gates\' 3), so the gate refuses none', () => {
     const policy = spiralsPolicy();
-    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@17');
+    expect(`${policy.name}@${policy.version}`).to.equal('bottleneck@18');
     expect(advanced(policy, 1)).to.deep.equal(['seed-h2-w1']);
     expect(advanced(policy, 2)).to.deep.equal(['seed-h2-w1']);
     expect(advanced(policy, 3)).to.have.members(['seed-h1', 'seed-h2-w1']);
