@@ -519,19 +519,25 @@ export function widthGrowthsFor(packet: SystemStatePacket, context: PolicyContex
   const growths: WidthGrowth[] = [first];
   let seeds = packet.seeds;
   let paramsAdded = context.budget.paramsAdded;
-  /** The growth after `last` (counted live, its parameters spent), optionally a dense layer's with the conv block `withConv`. */
-  const after = (last: WidthGrowth, withConv?: LayerSignals): WidthGrowth | { readonly wait: string } => {
-    seeds = seeds.map((s) => (s.seedId === last.seed.seedId ? { ...s, stage: 'TRAINING' as const } : s));
-    paramsAdded += last.kernel.paramCount;
-    return widthGrowthFor({ ...packet, seeds }, { ...context, budget: { ...context.budget, paramsAdded } }, rule, maxLiveSeeds, withConv);
+  /** Counts a started growth live and its parameters spent, for the growths chosen after it. */
+  const start = (growth: WidthGrowth): void => {
+    seeds = seeds.map((s) => (s.seedId === growth.seed.seedId ? { ...s, stage: 'TRAINING' as const } : s));
+    paramsAdded += growth.kernel.paramCount;
   };
+  /** The next growth beside those started, optionally a dense layer's with the conv block `withConv`. */
+  const next = (withConv?: LayerSignals): WidthGrowth | { readonly wait: string } =>
+    widthGrowthFor({ ...packet, seeds }, { ...context, budget: { ...context.budget, paramsAdded } }, rule, maxLiveSeeds, withConv);
+  start(first);
   if (rule.germinateTogether) {
-    for (let next = after(first); !('wait' in next); next = after(next)) growths.push(next);
+    for (let growth = next(); !('wait' in growth); growth = next()) {
+      growths.push(growth);
+      start(growth);
+    }
   }
   const conv = growths.find((g) => isConvBlock(g.layer));
   if (rule.denseGrowsWithConv && conv !== undefined && !growths.some((g) => !isConvBlock(g.layer))) {
     // A conv block widened multiplies what the dense layer behind it reads: it grows now, not once saturated on the wider input.
-    const dense = after(growths.at(-1) as WidthGrowth, conv.layer);
+    const dense = next(conv.layer);
     if (!('wait' in dense)) growths.push(dense);
   }
   return growths;

@@ -351,6 +351,16 @@ describe('Tamiyo bottleneck policy', () => {
     // of 4,800, the first block gets k = 16 (1,600) where it would have taken 32, and nothing is left for the dense layer.
     expect(germinated({ ...CONFIG, width: together }, 4_800)).to.deep.equal(['seed-h2-w1', 'seed-h1-w1']);
     expect(germinated({ ...CONFIG, width: together }, 3_300)).to.deep.equal(['seed-h2-w1']);
+    // A dense layer under the trigger (0.3) is not started by germinateTogether, but grows with the blocks (bottleneck@18); the budget
+    // counts each block's growth once: 9,600 is exactly the three k = 32 kernels.
+    const unsaturated = withLayers(1, [conv(1, 3, 196, 1), conv(2, 8, 49, 1), layer(3, 16, 4.8, 0.1)], ids.map((id) => seed(id)));
+    const both = (budget: number): string[] =>
+      decideBottleneck(unsaturated, initialPolicyMemory(), ctx({ slots: slots3, budget: { maxSeeds: 4, maxParamsAdded: budget, paramsAdded: 0 } }), { ...CONFIG, width: together })
+        .commands.filter((c) => c.seedOperation?.op === 'GERMINATE')
+        .map((c) => c.targetSeedId as string);
+    expect(both(9_600)).to.deep.equal(['seed-h2-w1', 'seed-h1-w1', 'seed-h3-w1']);
+    expect(both(9_500)).to.deep.equal(['seed-h2-w1', 'seed-h1-w1', 'seed-h3-w1']);
+    expect(both(6_500)).to.deep.equal(['seed-h2-w1', 'seed-h1-w1']);
     // An MLP under the default maxLiveWidthSeeds (1) still grows one layer at a time.
     const mlp = decideBottleneck(withLayers(1, [layer(1, 4, 4, 1), layer(2, 4, 4, 1)]), initialPolicyMemory(), ctx(), { ...CONFIG, width: together });
     expect(mlp.commands.filter((c) => c.seedOperation?.op === 'GERMINATE')).to.have.length(1);
