@@ -8,7 +8,7 @@
  * was judged again instead of pruned.
  */
 import type { Envelope } from '../../contracts/envelope.ts';
-import { readAuditPacket, type AuditPacket } from './audit.ts';
+import { num, readAuditPacket, record, type AuditPacket } from './audit.ts';
 
 const DECISION = 'tamiyo.decision.made';
 const PACKET = 'tolaria.state.published';
@@ -53,8 +53,6 @@ export interface AuditDecisionEntry {
   missing: string[];
 }
 
-const record = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
-const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 function toCommand(value: unknown): AuditDecisionCommand {

@@ -101,8 +101,10 @@ const ROLLED_BACK = 'tolaria.run.rolled_back';
 /** The run's last event: its final seed states (see the run loop). */
 export const RUN_COMPLETED = 'tolaria.run.completed';
 
-const record = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
-const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+/** A stored event's field as an object (`{}` when it is not one): stored data is read as whatever was stored. */
+export const record = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
+/** A stored event's field as a finite number, or undefined. */
+export const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
 function metricsOf(packetId: string, d: Record<string, unknown>): AuditPacket {
   const epoch = num(d['epoch']);
